@@ -1,0 +1,10 @@
+"""The data model of the chat example: one table of messages."""
+
+from runtime.schema import define_schema, define_table
+from runtime.validators import v
+
+schema = define_schema(
+    {
+        "messages": define_table({"author": v.string(), "body": v.string()}),
+    }
+)

@@ -1,0 +1,137 @@
+"""Loading an app directory: ``schema.py`` plus every function module under ``functions/``.
+
+Each ``functions/<dir>/<module>.py`` is imported as part of a fresh package (so relative imports
+between an app's modules work, and two apps never collide in ``sys.modules``), and every
+``FunctionDefinition`` it exports is named ``<dir>/<module>:<export>`` exactly as Convex names it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import importlib.util
+import itertools
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from runtime.errors import FunctionNotFoundError
+from runtime.functions import FunctionDefinition, Kind
+from runtime.schema import SchemaDefinition
+
+_load_counter = itertools.count()
+_KIND_NAMES = {"query": "Query", "mutation": "Mutation", "action": "Action"}
+
+
+@dataclass
+class App:
+    """A loaded app: its schema (if any), its functions by path, and its HTTP router (if any)."""
+
+    root: Path
+    schema: SchemaDefinition | None
+    functions: dict[str, FunctionDefinition] = field(default_factory=dict)
+    http_router: Any = None
+    modules: dict[str, ModuleType] = field(default_factory=dict)
+
+    def lookup(self, path: str, *, kind: Kind | None = None, allow_internal: bool = False) -> FunctionDefinition:
+        """The function at ``path`` (``.js`` suffixes and bare modules accepted), or Convex's error."""
+        canonical = canonical_path(path)
+        function = self.functions.get(canonical)
+        if function is None or (function.is_internal and not allow_internal):
+            raise FunctionNotFoundError(f"Could not find public function for '{canonical}'.")
+        if kind is not None and function.kind != kind:
+            module, name = canonical.split(":")
+            raise FunctionNotFoundError(
+                f"Trying to execute {module}.js:{name} as {_KIND_NAMES[kind]}, but it is defined as "
+                f"{_KIND_NAMES[function.kind]}."
+            )
+        return function
+
+
+def canonical_path(path: str) -> str:
+    """``messages.js:list`` → ``messages:list``; ``messages`` → ``messages:default``."""
+    if not isinstance(path, str) or not path:
+        raise FunctionNotFoundError(f"Invalid function path {path!r}")
+    module, _, name = path.partition(":")
+    if module.endswith(".js"):
+        module = module[: -len(".js")]
+    return f"{module}:{name or 'default'}"
+
+
+def export_name(attribute: str, function: FunctionDefinition) -> str:
+    """The name a function is exported under: explicit, or the attribute minus a trailing ``_``."""
+    if function.export_name:
+        return function.export_name
+    return attribute[:-1] if attribute.endswith("_") and len(attribute) > 1 else attribute
+
+
+def _import_file(name: str, path: Path, *, package_path: Path | None = None) -> ModuleType:
+    if package_path is not None:
+        spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=[str(package_path)])
+    else:
+        spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _load_schema(root: Path, package: str) -> SchemaDefinition | None:
+    schema_file = root / "schema.py"
+    if not schema_file.exists():
+        return None
+    module = _import_file(f"{package}_schema", schema_file)
+    found = getattr(module, "schema", None)
+    if isinstance(found, SchemaDefinition):
+        return found
+    candidates = [value for value in vars(module).values() if isinstance(value, SchemaDefinition)]
+    if len(candidates) != 1:
+        raise ValueError(f"{schema_file}: define exactly one schema, as `schema = define_schema({{...}})`")
+    return candidates[0]
+
+
+def _function_modules(functions_dir: Path) -> list[tuple[str, Path]]:
+    found = []
+    for file in sorted(functions_dir.rglob("*.py")):
+        relative = file.relative_to(functions_dir)
+        if any(part.startswith(("_", ".")) for part in relative.parts):
+            continue
+        found.append((relative.with_suffix("").as_posix(), file))
+    return found
+
+
+def load_app(root: Path | str) -> App:
+    """Import ``root``'s schema and functions into a fresh namespace and register every function."""
+    root = Path(root).resolve()
+    functions_dir = root / "functions"
+    if not functions_dir.is_dir():
+        raise FileNotFoundError(f"{root} is not an app: it has no functions/ directory")
+    package = f"opencom_app_{next(_load_counter)}"
+    schema = _load_schema(root, package)
+    init_file = functions_dir / "__init__.py"
+    if init_file.exists():
+        _import_file(package, init_file, package_path=functions_dir)
+    else:
+        spec = importlib.machinery.ModuleSpec(package, None, is_package=True)
+        spec.submodule_search_locations = [str(functions_dir)]
+        sys.modules[package] = importlib.util.module_from_spec(spec)
+    app = App(root=root, schema=schema)
+    for module_path, _ in _function_modules(functions_dir):
+        module = importlib.import_module(f"{package}.{module_path.replace('/', '.')}")
+        app.modules[module_path] = module
+        for attribute, value in vars(module).items():
+            if isinstance(value, FunctionDefinition):
+                path = f"{module_path}:{export_name(attribute, value)}"
+                if value.path is None:
+                    value.path = path
+                app.functions[path] = value
+            elif module_path == "http" and attribute == "http":
+                app.http_router = value
+    return app

@@ -1,0 +1,277 @@
+"""The database: snapshot reads, serializable mutations with group commit, commit timestamps.
+
+Concurrency policy (the whole of it):
+
+- Function code runs on the event loop thread and never suspends inside a query or mutation, so
+  each execution is one uninterrupted run of Python against a SQLite connection; no ``ctx.db``
+  call pays a thread hop.
+- Queries use the reader connection, each inside one SQLite read transaction: one consistent
+  snapshot, whose timestamp is read from the snapshot itself.
+- Mutations go through one queue to one writer, which runs them one at a time in commit order
+  (serializable by construction), each in its own savepoint, and commits everything it ran in one
+  SQLite transaction on a worker thread (group commit). A mutation's caller hears back only after
+  that commit is durable; a mutation that raised is rolled back to its savepoint and leaves
+  nothing behind.
+- Every mutation that wrote gets a strictly increasing int64 timestamp (nanoseconds, never below
+  the last one stored), persisted in the same commit, so timestamps survive restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from runtime import knobs, storage
+from runtime.catalog import SYSTEM_TABLE_NUMBERS, Catalog
+from runtime.read_set import Commit
+from runtime.storage import Rows, decode_document
+from runtime.transaction import Transaction
+from runtime.values import Value
+
+if TYPE_CHECKING:
+    from runtime.schema import SchemaDefinition
+
+T = TypeVar("T")
+DATABASE_FILE = "opencom.sqlite3"
+
+
+@dataclass(slots=True)
+class MutationResult(Generic[T]):
+    """What a committed mutation returned, and the commit timestamp its effects are visible at."""
+
+    value: T
+    ts: int
+    transaction: Transaction
+
+
+@dataclass(slots=True)
+class _Job:
+    body: Callable[[Transaction], Any]
+    future: asyncio.Future[MutationResult[Any]]
+
+
+CommitListener = Callable[[list[Commit]], None]
+
+
+class Database:
+    """One SQLite file in a data directory; see the module docstring for the concurrency policy."""
+
+    def __init__(self, data_dir: Path, schema: SchemaDefinition | None = None, *, synchronous: str | None = None) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / DATABASE_FILE
+        self.schema = schema
+        mode = synchronous or knobs.SQLITE_SYNCHRONOUS
+        self._writer_connection = storage.connect(self.path, synchronous=mode)
+        storage.create_schema(self._writer_connection)
+        self._reader_connection = storage.connect(self.path, synchronous=mode)
+        self._writer_rows = Rows(self._writer_connection)
+        self._reader_rows = Rows(self._reader_connection)
+        self.catalog = Catalog()
+        self.catalog.load(self._writer_rows)
+        # Highest timestamp handed out (committed, or committing in the current group).
+        self.last_ts: int = int(self._writer_rows.get_meta("ts") or 0)
+        self._creation_time: float = float(self._writer_rows.get_meta("creation_time") or 0.0)
+        self._queue: asyncio.Queue[_Job | None] | None = None
+        self._writer_task: asyncio.Task[None] | None = None
+        self._commit_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opencom-commit")
+        self._listeners: list[CommitListener] = []
+        self._snapshot_depth = 0
+        self._snapshot_ts = 0
+        self.apply_schema(schema)
+
+    # --- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the writer task on the running loop (idempotent)."""
+        if self._writer_task is None:
+            self._queue = asyncio.Queue()
+            self._writer_task = asyncio.get_running_loop().create_task(self._run_writer(), name="opencom-writer")
+
+    async def close(self) -> None:
+        """Finish queued mutations, stop the writer and close the file."""
+        if self._writer_task is not None and self._queue is not None:
+            await self._queue.put(None)
+            await self._writer_task
+            self._writer_task = None
+        self._commit_thread.shutdown(wait=True)
+        self._reader_connection.close()
+        self._writer_connection.close()
+
+    def add_commit_listener(self, listener: CommitListener) -> None:
+        """Call ``listener`` with every group of commits, after they are durable."""
+        self._listeners.append(listener)
+
+    # --- schema -----------------------------------------------------------------------------
+    def apply_schema(self, schema: SchemaDefinition | None) -> None:
+        """Create declared tables and indexes, backfill new indexes, drop undeclared ones."""
+        self.schema = schema
+        rows = self._writer_rows
+        self._writer_connection.execute("BEGIN IMMEDIATE")
+        try:
+            for name in SYSTEM_TABLE_NUMBERS:
+                if name not in self.catalog.table_numbers:
+                    self.catalog.create_table(rows, name)
+            declared = schema.tables if schema is not None else {}
+            for table_name, table in declared.items():
+                table_number = self.catalog.table_numbers.get(table_name)
+                if table_number is None:
+                    table_number = self.catalog.create_table(rows, table_name)
+                wanted = {index.name: tuple(index.fields) for index in table.indexes}
+                for info in list(self.catalog.stored_indexes.get(table_number, [])):
+                    if info.name == "by_creation_time":
+                        continue
+                    if wanted.get(info.name) != info.fields:
+                        self.catalog.drop_index(rows, info)
+                for name, fields in wanted.items():
+                    if self.catalog.index(table_number, name) is None:
+                        info = self.catalog.add_index(rows, table_number, name, fields)
+                        for body in rows.table_documents(table_number):
+                            document = decode_document(body)
+                            rows.put_entry(info.index_id, info.key_of(document), document["_id"])
+            self._writer_connection.execute("COMMIT")
+        except BaseException:
+            self._writer_connection.execute("ROLLBACK")
+            self.catalog.load(rows)
+            raise
+
+    def validate_document(self, table: str, fields: dict[str, Value]) -> None:
+        """Check a document's user fields against its table's validator, if the schema has one."""
+        if self.schema is not None:
+            self.schema.validate_document(table, fields, self.catalog)
+
+    def create_table(self, rows: Rows, name: str) -> int:
+        """Create a table on its first insert (inside the inserting mutation's transaction)."""
+        return self.catalog.create_table(rows, name)
+
+    def next_creation_time(self) -> float:
+        """A ``_creationTime``: now in ms, but strictly after every one handed out before."""
+        now = time.time() * 1000.0
+        self._creation_time = now if now > self._creation_time else math.nextafter(self._creation_time, math.inf)
+        return self._creation_time
+
+    # --- reads ------------------------------------------------------------------------------
+    @contextmanager
+    def snapshot(self) -> Iterator[int]:
+        """Hold one consistent read snapshot open; yields its commit timestamp.
+
+        Nested uses share the outer snapshot, so everything read inside belongs to one timestamp.
+        """
+        if self._snapshot_depth:
+            self._snapshot_depth += 1
+            try:
+                yield self._snapshot_ts
+            finally:
+                self._snapshot_depth -= 1
+            return
+        self._reader_connection.execute("BEGIN")
+        self._snapshot_depth = 1
+        try:
+            self._snapshot_ts = int(self._reader_rows.get_meta("ts") or 0)
+            yield self._snapshot_ts
+        finally:
+            self._snapshot_depth = 0
+            self._reader_connection.execute("COMMIT")
+
+    def read_transaction(self, ts: int) -> Transaction:
+        """A read-only transaction on the open snapshot (call inside ``snapshot()``)."""
+        return Transaction(self, self._reader_rows, ts, writable=False)
+
+    def count_documents(self, table: str) -> int:
+        """How many documents ``table`` holds in the latest committed state."""
+        table_number = self.catalog.table_numbers.get(table)
+        if table_number is None:
+            return 0
+        with self.snapshot():
+            by_creation = self.catalog.index(table_number, "by_creation_time")
+            assert by_creation is not None
+            return self._reader_rows.count_entries(by_creation.index_id)
+
+    # --- writes -----------------------------------------------------------------------------
+    async def mutate(self, body: Callable[[Transaction], T]) -> MutationResult[T]:
+        """Run ``body`` as one serializable transaction; return once its commit is durable.
+
+        If ``body`` raises, its writes are discarded and the exception propagates.
+        """
+        await self.start()
+        assert self._queue is not None
+        future: asyncio.Future[MutationResult[T]] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Job(body, future))  # type: ignore[arg-type]
+        return await future
+
+    async def _run_writer(self) -> None:
+        assert self._queue is not None
+        while True:
+            job = await self._queue.get()
+            if job is None:
+                return
+            batch = [job]
+            while len(batch) < knobs.MAX_COMMIT_GROUP and not self._queue.empty():
+                more = self._queue.get_nowait()
+                if more is None:
+                    await self._commit_group(batch)
+                    return
+                batch.append(more)
+            await self._commit_group(batch)
+
+    def _next_ts(self) -> int:
+        self.last_ts = max(time.time_ns(), self.last_ts + 1)
+        return self.last_ts
+
+    async def _commit_group(self, batch: list[_Job]) -> None:
+        connection, rows = self._writer_connection, self._writer_rows
+        outcomes: list[tuple[_Job, BaseException | None, Any, Transaction | None]] = []
+        commits: list[Commit] = []
+        ts_before = self.last_ts
+        creation_before = self._creation_time
+        connection.execute("BEGIN IMMEDIATE")
+        for job in batch:
+            if job.future.cancelled():
+                continue
+            connection.execute("SAVEPOINT mutation")
+            tables_before = len(self.catalog.table_names)
+            transaction = Transaction(self, rows, self.last_ts, writable=True)
+            try:
+                value = job.body(transaction)
+            except BaseException as error:  # noqa: BLE001 - every failure is the caller's to see
+                connection.execute("ROLLBACK TO mutation")
+                connection.execute("RELEASE mutation")
+                if len(self.catalog.table_names) != tables_before:
+                    self.catalog.load(rows)
+                outcomes.append((job, error, None, None))
+                continue
+            connection.execute("RELEASE mutation")
+            writes = transaction.coalesced_writes()
+            if writes:
+                commits.append(Commit(self._next_ts(), writes))
+            transaction.ts = self.last_ts
+            outcomes.append((job, None, value, transaction))
+        rows.set_meta("ts", self.last_ts)
+        rows.set_meta("creation_time", self._creation_time)
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._commit_thread, connection.execute, "COMMIT")
+        except BaseException as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            self.catalog.load(rows)
+            self.last_ts, self._creation_time = ts_before, creation_before
+            for job, _, _, _ in outcomes:
+                if not job.future.done():
+                    job.future.set_exception(error)
+            return
+        for job, failure, value, transaction in outcomes:
+            if job.future.done():
+                continue
+            if failure is not None:
+                job.future.set_exception(failure)
+            else:
+                assert transaction is not None
+                job.future.set_result(MutationResult(value, transaction.ts, transaction))
+        if commits:
+            for listener in self._listeners:
+                listener(commits)

@@ -1,0 +1,228 @@
+"""The one entry point that runs any function by name: tests, the CLI and the server use it.
+
+``Executor.run(path, args, identity=...)`` validates the arguments, runs the function with the
+context of its kind, validates the result and returns a ``FunctionResult`` carrying the value or
+the error, the log lines, the timestamp the result belongs to, and (for queries) the read set
+the subscription layer watches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runtime import knobs, logs
+from runtime.app_loader import App, load_app
+from runtime.context import ActionCtx, Execution, Identity, MutationCtx, QueryCtx
+from runtime.database import Database
+from runtime.errors import ConvexValueError, FunctionNotFoundError, LimitExceededError
+from runtime.functions import FunctionDefinition, Kind
+from runtime.queries import Query
+from runtime.read_set import ReadSet
+from runtime.transaction import Transaction
+from runtime.validators import validate_args, validate_returns
+from runtime.values import Value, check_value, strip_undefined
+
+DEFAULT_DATA_DIR = ".opencom"
+
+
+@dataclass
+class FunctionResult:
+    """The outcome of one call: ``value`` or ``error``, plus what the caller may want to know."""
+
+    value: Value = None
+    error: Exception | None = None
+    log_lines: list[str] = field(default_factory=list)
+    ts: int | None = None  # snapshot ts of a query; commit ts of a mutation
+    read_set: ReadSet | None = None
+    journal: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def unwrap(self) -> Value:
+        """The value, or the error raised."""
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def run_to_completion(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run a query or mutation handler without an event loop; it must never really suspend."""
+    try:
+        coroutine.send(None)
+    except StopIteration as finished:
+        return finished.value
+    coroutine.close()
+    raise ConvexValueError(
+        "Can't use asynchronous I/O or timers (such as asyncio.sleep) in queries and mutations. "
+        "Please consider using an action"
+    )
+
+
+class Executor:
+    """Runs the functions of one app against one database."""
+
+    def __init__(self, app: App, database: Database) -> None:
+        self.app = app
+        self.database = database
+
+    @classmethod
+    def open(cls, app_dir: Path | str, data_dir: Path | str | None = None, *, synchronous: str | None = None) -> Executor:
+        """Load the app at ``app_dir`` and open its database (default ``<app>/.opencom``)."""
+        app = load_app(app_dir)
+        data = Path(data_dir) if data_dir is not None else app.root / DEFAULT_DATA_DIR
+        return cls(app, Database(data, app.schema, synchronous=synchronous))
+
+    async def close(self) -> None:
+        await self.database.close()
+
+    # --- public entry points ----------------------------------------------------------------
+    async def run(
+        self,
+        path: str,
+        args: Any = None,
+        *,
+        identity: Identity | None = None,
+        admin: bool = False,
+        kind: Kind | None = None,
+        journal: str | None = None,
+    ) -> FunctionResult:
+        """Run the function at ``path``. Internal functions need ``admin``; ``kind`` is checked."""
+        try:
+            function = self.app.lookup(path, kind=kind, allow_internal=admin)
+        except FunctionNotFoundError as error:
+            return FunctionResult(error=error)
+        return await self.run_function(function, {} if args is None else args, identity=identity, journal=journal)
+
+    async def call(self, path: str, args: Any = None, *, identity: Identity | None = None, admin: bool = False) -> Value:
+        """Like ``run`` but returns the value or raises the error: the convenient form for Python."""
+        return (await self.run(path, args, identity=identity, admin=admin)).unwrap()
+
+    async def run_function(
+        self, function: FunctionDefinition, args: Any, *, identity: Identity | None = None, journal: str | None = None, depth: int = 0
+    ) -> FunctionResult:
+        """Run an already resolved function (see ``run``)."""
+        if function.kind == "query":
+            return self.run_query(function, args, identity=identity, journal=journal)
+        if function.kind == "mutation":
+            return await self._run_mutation(function, args, identity, depth)
+        return await self._run_action(function, args, identity, depth)
+
+    def run_query(
+        self, function: FunctionDefinition, args: Any, *, identity: Identity | None = None, journal: str | None = None
+    ) -> FunctionResult:
+        """Run a query synchronously, inside the open snapshot if there is one (see ``Database.snapshot``)."""
+        buffer = logs.LogBuffer()
+        execution = Execution(self, function, identity, journal_in=journal)
+        with logs.capture(buffer), self.database.snapshot() as ts:
+            transaction = self.database.read_transaction(ts)
+            execution.transaction = transaction
+            try:
+                value = self._invoke(execution, args)
+            except Exception as error:  # noqa: BLE001 - the caller receives every failure
+                return FunctionResult(error=error, log_lines=buffer.finish(), ts=ts)
+            finally:
+                transaction.close_scans()
+        return FunctionResult(
+            value=value, log_lines=buffer.finish(), ts=ts, read_set=transaction.read_set, journal=execution.journal_out
+        )
+
+    async def _run_mutation(self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int) -> FunctionResult:
+        buffer = logs.LogBuffer()
+
+        def body(transaction: Transaction) -> Value:
+            execution = Execution(self, function, identity, transaction=transaction, depth=depth)
+            with logs.capture(buffer):
+                try:
+                    return self._invoke(execution, args)
+                finally:
+                    transaction.close_scans()
+
+        try:
+            result = await self.database.mutate(body)
+        except Exception as error:  # noqa: BLE001
+            return FunctionResult(error=error, log_lines=buffer.finish())
+        return FunctionResult(value=result.value, log_lines=buffer.finish(), ts=result.ts, read_set=result.transaction.read_set)
+
+    async def _run_action(self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int) -> FunctionResult:
+        execution = Execution(self, function, identity, depth=depth)
+        with logs.capture() as buffer:
+            try:
+                arguments = self._checked_args(function, args)
+                coroutine = self._call_handler(function, ActionCtx(execution), arguments)
+                value = await asyncio.wait_for(coroutine, knobs.ACTION_TIME_LIMIT_S)
+                value = self._checked_result(function, value)
+            except asyncio.TimeoutError:
+                return FunctionResult(error=LimitExceededError("Function execution timed out"), log_lines=buffer.finish())
+            except Exception as error:  # noqa: BLE001
+                return FunctionResult(error=error, log_lines=buffer.finish())
+        return FunctionResult(value=value, log_lines=buffer.finish())
+
+    # --- nested calls -----------------------------------------------------------------------
+    def resolve(self, reference: Any) -> FunctionDefinition:
+        """A function from a path string or the decorated function itself (internal allowed)."""
+        if isinstance(reference, FunctionDefinition):
+            if reference.path is None:
+                raise FunctionNotFoundError(f"{reference!r} is not part of this app")
+            return self.app.lookup(reference.path, allow_internal=True)
+        return self.app.lookup(reference, allow_internal=True)
+
+    def run_nested(self, parent: Execution, reference: Any, args: Any, kind: Kind) -> Value:
+        """``ctx.run_query``/``ctx.run_mutation`` inside a query or mutation: same transaction."""
+        function = self._nested_function(parent, reference, kind)
+        transaction = parent.transaction
+        assert transaction is not None
+        child = Execution(self, function, parent.identity, transaction=transaction, depth=parent.depth + 1)
+        if kind == "query":
+            return self._invoke(child, args)
+        with transaction.subtransaction():
+            return self._invoke(child, args)
+
+    async def run_from_action(self, parent: Execution, reference: Any, args: Any, kind: Kind) -> Value:
+        """``ctx.run_*`` inside an action: each call is its own transaction."""
+        function = self._nested_function(parent, reference, kind)
+        result = await self.run_function(function, args, identity=parent.identity, depth=parent.depth + 1)
+        return result.unwrap()
+
+    def _nested_function(self, parent: Execution, reference: Any, kind: Kind) -> FunctionDefinition:
+        if parent.depth + 1 > knobs.MAX_CALL_DEPTH:
+            raise LimitExceededError("Cross component call depth limit exceeded. Do you have an infinite loop in your app?")
+        function = self.resolve(reference)
+        if function.kind != kind:
+            raise ConvexValueError(f"Cannot call a {function.kind} function with run_{kind}")
+        return function
+
+    # --- the call itself --------------------------------------------------------------------
+    def _invoke(self, execution: Execution, args: Any) -> Value:
+        function = execution.function
+        arguments = self._checked_args(function, args)
+        context = MutationCtx(execution) if function.kind == "mutation" else QueryCtx(execution)
+        value = run_to_completion(self._call_handler(function, context, arguments))
+        return self._checked_result(function, value)
+
+    @staticmethod
+    def _call_handler(function: FunctionDefinition, context: Any, arguments: dict[str, Value]) -> Any:
+        if function.keyword_args:
+            return function.handler(context, **arguments)
+        return function.handler(context, arguments)
+
+    def _checked_args(self, function: FunctionDefinition, args: Any) -> dict[str, Value]:
+        if not isinstance(args, dict):
+            raise ConvexValueError(f"The arguments to a Convex function must be an object. Received: {args!r}")
+        check_value(args)
+        return validate_args(function.args, strip_undefined(args), self.database.catalog)
+
+    def _checked_result(self, function: FunctionDefinition, value: Any) -> Value:
+        if isinstance(value, Query):
+            raise ConvexValueError(
+                "Return value is a Query. Results must be retrieved with `.collect()`, `.take(n), `.unique()`, or `.first()`."
+            )
+        value = strip_undefined(value)
+        check_value(value)
+        validate_returns(function.returns, value, self.database.catalog)
+        return value

@@ -1,0 +1,133 @@
+"""``with_index`` range expressions: the builder, its rules, and the byte interval they select.
+
+The rules are the real backend's (convex-semantics §3.8.1): any set of ``eq``s plus at most one
+lower and one upper bound on one field, which together name a prefix of the index fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.catalog import IndexInfo
+from runtime.errors import ConvexValueError
+from runtime.keys import encode_key, prefix_successor
+from runtime.read_set import Interval
+from runtime.values import UNDEFINED, Value, check_value, display
+
+_SYMBOLS = {"eq": "==", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_INDEX_DOCS = "https://docs.convex.dev/using/indexes"
+
+
+@dataclass(frozen=True, slots=True)
+class RangeExpression:
+    op: str
+    field: str
+    value: Value
+
+
+class IndexRangeBuilder:
+    """The ``q`` of ``with_index(name, lambda q: q.eq(...).gt(...))``; collects expressions."""
+
+    def __init__(self) -> None:
+        self.expressions: list[RangeExpression] = []
+        self._used = False
+
+    def _add(self, op: str, field: str, value: Any) -> IndexRangeBuilder:
+        if self._used:
+            raise ConvexValueError(
+                "IndexRangeBuilder has already been used! Chain your method calls like `q => q.eq(...).eq(...)`. "
+                f"See {_INDEX_DOCS}"
+            )
+        if value is not UNDEFINED:
+            check_value(value)
+        self._used = True
+        successor = IndexRangeBuilder()
+        successor.expressions = [*self.expressions, RangeExpression(op, field, value)]
+        return successor
+
+    def eq(self, field: str, value: Any) -> IndexRangeBuilder:
+        return self._add("eq", field, value)
+
+    def gt(self, field: str, value: Any) -> IndexRangeBuilder:
+        return self._add("gt", field, value)
+
+    def gte(self, field: str, value: Any) -> IndexRangeBuilder:
+        return self._add("gte", field, value)
+
+    def lt(self, field: str, value: Any) -> IndexRangeBuilder:
+        return self._add("lt", field, value)
+
+    def lte(self, field: str, value: Any) -> IndexRangeBuilder:
+        return self._add("lte", field, value)
+
+
+def _describe(expression: RangeExpression) -> str:
+    return f'"{expression.field}" {_SYMBOLS[expression.op]} {display(expression.value)}'
+
+
+def compile_range(index: IndexInfo, expressions: list[RangeExpression]) -> Interval:
+    """The byte interval of ``index`` that the expressions select, or Convex's error."""
+    fields = index.key_fields
+    equalities: dict[str, RangeExpression] = {}
+    lower: RangeExpression | None = None
+    upper: RangeExpression | None = None
+    for expression in expressions:
+        if expression.field not in fields:
+            raise ConvexValueError(
+                f'The index range included a comparison with "{expression.field}", but '
+                f"{index.table_name}.{index.name} with fields [{', '.join(fields)}] doesn't index this field. "
+                f"For more information see {_INDEX_DOCS}."
+            )
+        if expression.op == "eq":
+            if expression.field in equalities:
+                raise ConvexValueError(f"Already defined equality bound in index range. Can't add {_describe(expression)}.")
+            if any(bound is not None and bound.field == expression.field for bound in (lower, upper)):
+                raise ConvexValueError(f"Already defined inequality bound in index range. Can't add {_describe(expression)}.")
+            equalities[expression.field] = expression
+            continue
+        is_lower = expression.op in ("gt", "gte")
+        existing = lower if is_lower else upper
+        if existing is not None:
+            side = "lower" if is_lower else "upper"
+            raise ConvexValueError(f"Already defined {side} bound in index range. Can't add {_describe(expression)}.")
+        if expression.field in equalities:
+            raise ConvexValueError(f"Already defined equality bound in index range. Can't add {_describe(expression)}.")
+        other = upper if is_lower else lower
+        if other is not None and other.field != expression.field:
+            raise ConvexValueError(
+                "Upper and lower bounds in `range` can only be applied to a single index field. This query against "
+                f'index {index.table_name}.{index.name} attempted to set a range bound on both "{other.field}" and '
+                f'"{expression.field}". Consider using `filter` instead. See {_INDEX_DOCS} for more info.'
+            )
+        if is_lower:
+            lower = expression
+        else:
+            upper = expression
+    bounded = (lower or upper).field if (lower or upper) else None
+    used = sorted(equalities, key=fields.index)
+    if bounded is not None:
+        used.append(bounded)
+    if tuple(used) != fields[: len(used)]:
+        first_wrong = next(field for position, field in enumerate(used) if fields[position] != field)
+        raise ConvexValueError(
+            f"Tried to query index {index.table_name}.{index.name} but the query didn't use the index fields in order.\n"
+            f"Index fields: [{', '.join(fields)}]\nQuery fields: [{', '.join(used)}]\nFirst incorrect field: {first_wrong}"
+        )
+    prefix_values = [equalities[field].value for field in sorted(equalities, key=fields.index)]
+    prefix = encode_key(prefix_values)
+    low = prefix
+    high = prefix_successor(prefix) if prefix else None
+    if lower is not None:
+        bound = encode_key([*prefix_values, lower.value])
+        low = bound if lower.op == "gte" else _after(bound)
+    if upper is not None:
+        bound = encode_key([*prefix_values, upper.value])
+        high = bound if upper.op == "lt" else prefix_successor(bound)
+    return Interval(low, high)
+
+
+def _after(prefix: bytes) -> bytes:
+    successor = prefix_successor(prefix)
+    assert successor is not None  # encoded values never consist only of 0xff bytes
+    return successor

@@ -1,0 +1,351 @@
+"""``ctx.db.query(table)``: the query pipeline, its terminal operations and pagination.
+
+A query is a source (an index interval, or the whole ``by_creation_time`` index), an order, and
+filters, consumed by one terminal operation. It reads through ``IndexScan``, so only the rows it
+actually pulled enter the read set. Pagination cursors are positions in the source index (an
+index key, or "end") bound to a fingerprint of the query, so a cursor from another query is
+refused rather than silently misread.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from runtime import knobs
+from runtime.catalog import BY_CREATION_TIME, IndexInfo
+from runtime.errors import ConvexValueError, InvalidCursorError
+from runtime.filters import Expression, as_boolean, build_filter
+from runtime.index_range import IndexRangeBuilder, compile_range
+from runtime.read_set import Interval
+from runtime.transaction import IndexScan, Transaction
+from runtime.values import Value, value_size
+
+if TYPE_CHECKING:
+    from runtime.context import Execution
+
+_END = b"E"
+_KEY = b"K"
+
+
+class Query:
+    """A single-use query over one table; every builder method returns a new query."""
+
+    def __init__(self, execution: Execution, table: str, *, system: bool) -> None:
+        if table.startswith("_") and not system:
+            raise ConvexValueError("System tables can only be accessed from db.system.query().")
+        if system and not table.startswith("_"):
+            raise ConvexValueError("User tables can only be accessed from db.query().")
+        self._execution = execution
+        self._table = table
+        self._index_name = BY_CREATION_TIME
+        self._range: list[Any] = []
+        self._order: str | None = None
+        self._filters: list[Expression] = []
+        self._consumed = False
+        self._chained = False
+
+    # --- building ---------------------------------------------------------------------------
+    def _chain(self) -> Query:
+        if self._chained or self._consumed:
+            raise ConvexValueError("A query can only be chained once and can't be chained after iteration begins.")
+        self._chained = True
+        successor = Query.__new__(Query)
+        successor.__dict__.update(self.__dict__)
+        successor._filters = list(self._filters)
+        successor._chained = False
+        return successor
+
+    def with_index(self, name: str, range_builder: Callable[[IndexRangeBuilder], IndexRangeBuilder] | None = None) -> Query:
+        """Read through index ``name``, limited to the range the builder describes."""
+        successor = self._chain()
+        successor._index_name = name
+        if range_builder is not None:
+            built = range_builder(IndexRangeBuilder())
+            if not isinstance(built, IndexRangeBuilder):
+                raise ConvexValueError("with_index() range must return the range builder, like `lambda q: q.eq(...)`")
+            successor._range = built.expressions
+        return successor
+
+    def full_table_scan(self) -> Query:
+        """Read the whole table in creation order (the default source)."""
+        return self._chain()
+
+    def order(self, order: str) -> Query:
+        """``"asc"`` (default) or ``"desc"`` order of the source index."""
+        if self._order is not None:
+            raise ConvexValueError("Queries may only specify order at most once")
+        if order not in ("asc", "desc"):
+            raise ConvexValueError(f'order() takes "asc" or "desc", got {order!r}')
+        successor = self._chain()
+        successor._order = order
+        return successor
+
+    def filter(self, predicate: Callable[[Any], Any]) -> Query:
+        """Keep rows for which the ``q`` expression is true (evaluated after the scan)."""
+        successor = self._chain()
+        successor._filters.append(build_filter(predicate))
+        if sum(expression.operators for expression in successor._filters) > knobs.MAX_QUERY_OPERATORS:
+            raise ConvexValueError(f"Can't construct query with more than {knobs.MAX_QUERY_OPERATORS} operators")
+        return successor
+
+    # --- execution --------------------------------------------------------------------------
+    def _begin(self) -> None:
+        if self._chained:
+            raise ConvexValueError("This query has been chained with another operator and can't be reused.")
+        if self._consumed:
+            raise ConvexValueError("Iteration can only begin on a query once.")
+        self._consumed = True
+
+    def _source(self) -> tuple[IndexInfo, Interval] | None:
+        transaction = self._execution.transaction
+        table_number = transaction.catalog.table_numbers.get(self._table)
+        if table_number is None:
+            return None  # a table that does not exist yet reads as empty, and records nothing
+        index = transaction.catalog.index(table_number, self._index_name)
+        if index is None:
+            raise ConvexValueError(f"Index {self._table}.{self._index_name} not found.")
+        return index, compile_range(index, self._range)
+
+    def _scan(self, interval_override: Interval | None = None) -> IndexScan | None:
+        source = self._source()
+        if source is None:
+            return None
+        index, interval = source
+        return self._execution.transaction.scan(index, interval_override or interval, descending=self._order == "desc")
+
+    def _passes(self, document: dict[str, Value]) -> bool:
+        return all(as_boolean(expression.evaluate(document)) for expression in self._filters)
+
+    def _documents(self, scan: IndexScan | None) -> Iterator[dict[str, Value]]:
+        if scan is None:
+            return
+        for _, document in scan:
+            if self._passes(document):
+                yield document
+
+    async def collect(self) -> list[dict[str, Value]]:
+        """Every matching document, in order."""
+        self._begin()
+        scan = self._scan()
+        try:
+            return list(self._documents(scan))
+        finally:
+            if scan is not None:
+                scan.close()
+
+    async def take(self, n: int) -> list[dict[str, Value]]:
+        """The first ``n`` matching documents."""
+        if isinstance(n, bool) or not isinstance(n, (int, float)) or n < 0 or int(n) != n:
+            raise ConvexValueError("Arg 1 `n` to `take` must be a non-negative integer")
+        self._begin()
+        if n == 0:
+            return []
+        scan = self._scan()
+        results: list[dict[str, Value]] = []
+        try:
+            for document in self._documents(scan):
+                results.append(document)
+                if len(results) >= n:
+                    break
+            return results
+        finally:
+            if scan is not None:
+                scan.close()
+
+    async def first(self) -> dict[str, Value] | None:
+        """The first matching document, or None."""
+        found = await self.take(1)
+        return found[0] if found else None
+
+    async def unique(self) -> dict[str, Value] | None:
+        """The only matching document, None for none; two or more is an error."""
+        found = await self.take(2)
+        if len(found) > 1:
+            raise ConvexValueError(
+                f"unique() query returned more than one result from table {self._table}:\n"
+                f" [{found[0]['_id']}, {found[1]['_id']}, ...]"
+            )
+        return found[0] if found else None
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Value]]:
+        self._begin()
+        return _AsyncRows(self, self._scan())
+
+    async def paginate(self, options: dict[str, Any]) -> dict[str, Any]:
+        """One page: ``{page, isDone, continueCursor, splitCursor, pageStatus}`` (Convex's names)."""
+        self._begin()
+        return _Paginator(self, options).run()
+
+    def fingerprint(self) -> bytes:
+        """What a cursor is bound to: table, index, range, order and filters."""
+        description = json.dumps(
+            [
+                self._table,
+                self._index_name,
+                [(e.op, e.field, repr(e.value)) for e in self._range],
+                self._order or "asc",
+                [expression.to_json() for expression in self._filters],
+            ],
+            sort_keys=True,
+            default=repr,
+        )
+        return hashlib.blake2b(description.encode(), digest_size=8).digest()
+
+
+class _AsyncRows:
+    """Lazy async iteration: reads (and the read set) cover only what was pulled."""
+
+    def __init__(self, query: Query, scan: IndexScan | None) -> None:
+        self._query = query
+        self._scan = scan
+        self._documents = query._documents(scan)
+
+    def __aiter__(self) -> _AsyncRows:
+        return self
+
+    async def __anext__(self) -> dict[str, Value]:
+        try:
+            return next(self._documents)
+        except StopIteration:
+            if self._scan is not None:
+                self._scan.close()
+            raise StopAsyncIteration from None
+        except BaseException:
+            if self._scan is not None:
+                self._scan.close()
+            raise
+
+
+def encode_cursor(fingerprint: bytes, key: bytes | None) -> str:
+    """An opaque cursor: the query fingerprint and a position (a key, or the end)."""
+    payload = fingerprint + (_END if key is None else _KEY + key)
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, fingerprint: bytes) -> bytes | None:
+    """The position in ``cursor`` (None = end); InvalidCursor if it belongs to another query."""
+    try:
+        payload = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (ValueError, TypeError):
+        raise InvalidCursorError(f"InvalidCursor: Failed to decode cursor {cursor!r}") from None
+    if payload[:8] != fingerprint or payload[8:9] not in (_END, _KEY):
+        raise InvalidCursorError(
+            "InvalidCursor: Tried to run a query starting from a cursor, but it looks like this cursor is from a different query."
+        )
+    return None if payload[8:9] == _END else payload[9:]
+
+
+class _Paginator:
+    """The page algorithm of convex-semantics §3.12 (no look-ahead; cursors are positions)."""
+
+    def __init__(self, query: Query, options: dict[str, Any]) -> None:
+        self.query = query
+        execution = query._execution
+        if execution.paginated:
+            raise ConvexValueError(
+                "This query or mutation function ran multiple paginated queries. Convex only supports a single "
+                "paginated query in each function."
+            )
+        execution.paginated = True
+        if not isinstance(options, dict):
+            raise ConvexValueError("paginate() takes pagination options {numItems, cursor}")
+        self.num_items = options.get("numItems")
+        if isinstance(self.num_items, bool) or not isinstance(self.num_items, (int, float)):
+            raise ConvexValueError(f"`options.numItems` must be a positive number. Received `{self.num_items!r}`.")
+        if self.num_items < 1:
+            raise ConvexValueError("Must request at least 1 document while paginating")
+        if self.num_items > knobs.MAX_PAGE_SIZE:
+            raise ConvexValueError(f"Requested too many items: {self.num_items}")
+        self.max_rows = options.get("maximumRowsRead")
+        self.max_bytes = options.get("maximumBytesRead")
+        if self.max_rows == 0 or self.max_bytes == 0:
+            raise ConvexValueError("maximumRowsRead and maximumBytesRead must be greater than 0")
+        self.cursor = options.get("cursor")
+        self.end_cursor = options.get("endCursor")
+        if self.end_cursor is None and execution.journal_in is not None:
+            self.end_cursor = execution.journal_in
+
+    def run(self) -> dict[str, Any]:
+        query = self.query
+        fingerprint = query.fingerprint()
+        source = query._source()
+        descending = query._order == "desc"
+        start = decode_cursor(self.cursor, fingerprint) if self.cursor is not None else b""
+        end = decode_cursor(self.end_cursor, fingerprint) if self.end_cursor is not None else None
+        end_cursor = encode_cursor(fingerprint, None)
+        if source is None or start is None:
+            return self._result([], end_cursor, None, None)
+        index, interval = source
+        low, high = interval.low, interval.high
+        if start:
+            if descending:
+                high = start if high is None else min(high, start)
+            else:
+                low = max(low, start + b"\x00")
+        if end is not None:
+            if descending:
+                low = max(low, end)
+            else:
+                high = end + b"\x00" if high is None else min(high, end + b"\x00")
+        transaction: Transaction = query._execution.transaction
+        scan = transaction.scan(index, Interval(low, high), descending=descending)
+        page: list[dict[str, Value]] = []
+        scanned_keys: list[bytes] = []
+        rows_read = bytes_read = 0
+        split_required = False
+        try:
+            while True:
+                if end is None and len(page) >= self.num_items:
+                    break
+                if end is None and (
+                    (self.max_rows is not None and rows_read >= self.max_rows)
+                    or (self.max_bytes is not None and rows_read and bytes_read >= self.max_bytes)
+                    or transaction.read_limit_reached()
+                ):
+                    split_required = True
+                    break
+                row = scan.next_row()
+                if row is None:
+                    break
+                key, document = row
+                rows_read += 1
+                bytes_read += value_size(document)
+                scanned_keys.append(key)
+                if query._passes(document):
+                    page.append(document)
+        finally:
+            scan.close()
+        if scan.exhausted:
+            continue_cursor = self.end_cursor if self.end_cursor is not None else end_cursor
+        else:
+            continue_cursor = encode_cursor(fingerprint, scan.last_key)
+        split = encode_cursor(fingerprint, scanned_keys[len(scanned_keys) // 2]) if len(scanned_keys) > 2 else None
+        status = "SplitRequired" if split_required else None
+        if status is None:
+            row_cap = min(self.max_rows or knobs.MAX_DOCUMENTS_READ, knobs.MAX_DOCUMENTS_READ)
+            byte_cap = min(self.max_bytes or knobs.MAX_BYTES_READ, knobs.MAX_BYTES_READ)
+            if rows_read > 0.75 * row_cap or bytes_read > 0.75 * byte_cap or len(page) > 6144:
+                status = "SplitRecommended"
+        return self._result(page, continue_cursor, split, status, is_done=continue_cursor == end_cursor)
+
+    def _result(
+        self,
+        page: list[dict[str, Value]],
+        continue_cursor: str,
+        split_cursor: str | None,
+        status: str | None,
+        *,
+        is_done: bool = True,
+    ) -> dict[str, Any]:
+        self.query._execution.journal_out = continue_cursor
+        return {
+            "page": page,
+            "isDone": is_done,
+            "continueCursor": continue_cursor,
+            "splitCursor": split_cursor,
+            "pageStatus": status,
+        }

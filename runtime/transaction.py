@@ -1,0 +1,406 @@
+"""One function execution's view of the database: reads, writes, read set, write set, limits.
+
+A transaction works directly on one SQLite connection inside an open SQLite transaction (a
+savepoint per mutation), so its own writes are visible to its own reads in index order for free,
+and a rollback is SQLite's. It records every index interval it reads (the read set) and every
+document it changes (the write set), and enforces Convex's per-transaction limits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from runtime import knobs
+from runtime.catalog import BY_ID, IndexInfo
+from runtime.errors import ConvexValueError, InvalidIdError, LimitExceededError
+from runtime.ids import decode_id, new_id
+from runtime.keys import encode_value
+from runtime.read_set import DocumentWrite, Interval, ReadSet, point_interval
+from runtime.storage import Rows, decode_document, encode_document
+from runtime.values import UNDEFINED, Value, check_value, display, value_size, values_equal
+
+if TYPE_CHECKING:
+    from runtime.database import Database
+
+_LIMIT_HINT = (
+    "Consider using smaller limits in your queries, paginating your queries, or using indexed queries "
+    "with a selective index range expressions."
+)
+
+
+class Metrics:
+    """Usage counted against the limits of convex-semantics §4.4 (system tables excluded)."""
+
+    __slots__ = ("documents_read", "bytes_read", "documents_written", "bytes_written", "functions_scheduled", "scheduled_args_bytes")
+
+    def __init__(self) -> None:
+        self.documents_read = 0
+        self.bytes_read = 0
+        self.documents_written = 0
+        self.bytes_written = 0
+        self.functions_scheduled = 0
+        self.scheduled_args_bytes = 0
+
+
+class Transaction:
+    """Reads (and, if ``writable``, writes) at one snapshot; see the module docstring."""
+
+    def __init__(self, database: Database, rows: Rows, ts: int, *, writable: bool) -> None:
+        self.database = database
+        self.catalog = database.catalog
+        self.rows = rows
+        self.ts = ts  # the snapshot timestamp this transaction reads at
+        self.writable = writable
+        self.read_set = ReadSet()
+        self.writes: list[DocumentWrite] = []
+        self.metrics = Metrics()
+        self.started = time.monotonic()
+        self._savepoints = 0
+        # Scans not closed yet; closing records their intervals (see ``close_scans``).
+        self.open_scans: list[IndexScan] = []
+
+    # --- limits -----------------------------------------------------------------------------
+    def check_time(self) -> None:
+        if time.monotonic() - self.started > knobs.QUERY_TIME_LIMIT_S:
+            raise LimitExceededError("Function execution timed out (maximum duration: 1s)")
+
+    def _count_read(self, table_number: int, size: int) -> None:
+        if table_number >= 10001:
+            self.metrics.documents_read += 1
+            self.metrics.bytes_read += size
+        if self.metrics.documents_read > knobs.MAX_DOCUMENTS_READ:
+            raise LimitExceededError(
+                f"Too many documents read in a single function execution (limit: {knobs.MAX_DOCUMENTS_READ}). {_LIMIT_HINT}"
+            )
+        if self.metrics.bytes_read > knobs.MAX_BYTES_READ:
+            raise LimitExceededError(
+                f"Too many bytes read in a single function execution (limit: {knobs.MAX_BYTES_READ} bytes). {_LIMIT_HINT}"
+            )
+
+    def read_limit_reached(self) -> bool:
+        """True once a further scanned row would break a read limit (pagination stops there)."""
+        return self.metrics.documents_read >= knobs.MAX_DOCUMENTS_READ or self.metrics.bytes_read >= knobs.MAX_BYTES_READ
+
+    def record_interval(self, index: IndexInfo, interval: Interval) -> None:
+        self.read_set.add(index.index_id, interval)
+        if self.read_set.interval_count() > knobs.MAX_INDEX_RANGES:
+            raise LimitExceededError(
+                f"Too many reads in a single function execution (limit: {knobs.MAX_INDEX_RANGES}). {_LIMIT_HINT}"
+            )
+
+    def _count_write(self, table_number: int, size: int) -> None:
+        if table_number < 10001:
+            return
+        self.metrics.documents_written += 1
+        self.metrics.bytes_written += size
+        if self.metrics.documents_written > knobs.MAX_DOCUMENTS_WRITTEN:
+            raise LimitExceededError(f"Too many writes in a single function execution (limit: {knobs.MAX_DOCUMENTS_WRITTEN})")
+        if self.metrics.bytes_written > knobs.MAX_BYTES_WRITTEN:
+            raise LimitExceededError(
+                f"Too many bytes written in a single function execution (limit: {knobs.MAX_BYTES_WRITTEN >> 20} MiB)"
+            )
+
+    # --- ids and tables ---------------------------------------------------------------------
+    def table_of_id(self, doc_id: object, method: str) -> tuple[int, str | None]:
+        """Decode ``doc_id``: (table number, table name or None when no such table exists)."""
+        if not isinstance(doc_id, str):
+            raise ConvexValueError(
+                f"Invalid argument `id` for `{method}`, expected string but got '{type(doc_id).__name__}': {doc_id!r}"
+            )
+        table_number, _ = decode_id(doc_id)
+        return table_number, self.catalog.table_name(table_number)
+
+    def normalize_id(self, table: str, doc_id: object) -> str | None:
+        """``doc_id`` if it is a valid id of ``table``, else None (never checks existence)."""
+        table_number = self.catalog.table_numbers.get(table)
+        if table_number is None or not isinstance(doc_id, str):
+            return None
+        try:
+            return doc_id if decode_id(doc_id)[0] == table_number else None
+        except InvalidIdError:
+            return None
+
+    # --- reads ------------------------------------------------------------------------------
+    def get(self, doc_id: str, *, system: bool = False, method: str = "db.get") -> dict[str, Value] | None:
+        """The document with ``doc_id`` (pending writes included) or None; a point read."""
+        table_number, table_name = self.table_of_id(doc_id, method)
+        if table_name is not None and table_name.startswith("_") != system:
+            if system:
+                raise ConvexValueError("User tables cannot be accessed with db.system.")
+            raise ConvexValueError("System tables can only be accessed with db.system.")
+        if table_name is None:
+            return None
+        self.check_time()
+        by_id = self.catalog.index(table_number, BY_ID)
+        assert by_id is not None
+        self.record_interval(by_id, point_interval(encode_value(doc_id)))
+        body = self.rows.get_body(doc_id)
+        if body is None:
+            return None
+        self._count_read(table_number, len(body))
+        return decode_document(body)
+
+    def scan(self, index: IndexInfo, interval: Interval, *, descending: bool) -> IndexScan:
+        """A lazy scan of ``interval`` of ``index``; its read set is recorded when it is closed."""
+        scan = IndexScan(self, index, interval, descending)
+        self.open_scans.append(scan)
+        return scan
+
+    def close_scans(self) -> None:
+        """Record what every scan covered, including iterations abandoned half-way."""
+        for scan in self.open_scans:
+            scan.close()
+        self.open_scans.clear()
+
+    # --- writes -----------------------------------------------------------------------------
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise ConvexValueError("Writes are not allowed in queries: use a mutation to change the database")
+
+    def insert(self, table: str, value: dict[str, Value], *, system: bool = False) -> str:
+        """Insert a new document and return its id."""
+        self._require_writable()
+        if not isinstance(table, str):
+            raise ConvexValueError(f"Invalid argument `table` for `db.insert`: expected a string, got {display(table)}")
+        if table.startswith("_") and not system:
+            raise ConvexValueError("System tables (prefixed with `_`) are read-only.")
+        if not isinstance(value, dict):
+            raise ConvexValueError("Invalid argument `value` for `db.insert`: Value must be an Object")
+        table_number = self.catalog.table_numbers.get(table)
+        if table_number is None:
+            table_number = self.database.create_table(self.rows, table)
+        doc_id = new_id(table_number)
+        if "_id" in value:
+            raise ConvexValueError(f"Provided document ID {doc_id} doesn't match '_id' field {display(value['_id'])}")
+        creation_time = self.database.next_creation_time()
+        if "_creationTime" in value:
+            raise ConvexValueError(
+                f"Provided creation time {creation_time} doesn't match '_creationTime' field {display(value['_creationTime'])}"
+            )
+        document = {"_id": doc_id, "_creationTime": creation_time}
+        document.update(self._checked_fields(table, value, system))
+        self._write(table_number, doc_id, None, document)
+        by_id = self.catalog.index(table_number, BY_ID)
+        assert by_id is not None
+        self.record_interval(by_id, point_interval(encode_value(doc_id)))
+        return doc_id
+
+    def patch(self, doc_id: str, partial: dict[str, Value], *, system: bool = False) -> None:
+        """Shallow-merge ``partial`` into the document; ``UNDEFINED`` values remove fields."""
+        old, table_number, table_name = self._existing(doc_id, "db.patch", "Update", system)
+        if not isinstance(partial, dict):
+            raise ConvexValueError("Invalid argument `value` for `db.patch`: Value must be an Object")
+        self._check_system_fields(old, partial)
+        merged = dict(old)
+        for key, item in partial.items():
+            if key in ("_id", "_creationTime"):
+                continue
+            if item is UNDEFINED:
+                merged.pop(key, None)
+            else:
+                merged[key] = item
+        user_fields = {key: item for key, item in merged.items() if key not in ("_id", "_creationTime")}
+        new = {"_id": old["_id"], "_creationTime": old["_creationTime"], **self._checked_fields(table_name, user_fields, system)}
+        if not values_equal(old, new):
+            self._write(table_number, doc_id, old, new)
+
+    def replace(self, doc_id: str, value: dict[str, Value], *, system: bool = False) -> None:
+        """Replace every user field of the document; system fields are kept."""
+        old, table_number, table_name = self._existing(doc_id, "db.replace", "Replace", system)
+        if not isinstance(value, dict):
+            raise ConvexValueError("Invalid argument `value` for `db.replace`: Value must be an Object")
+        self._check_system_fields(old, value)
+        user_fields = {key: item for key, item in value.items() if key not in ("_id", "_creationTime")}
+        new = {"_id": old["_id"], "_creationTime": old["_creationTime"], **self._checked_fields(table_name, user_fields, system)}
+        if not values_equal(old, new):
+            self._write(table_number, doc_id, old, new)
+
+    def delete(self, doc_id: str, *, system: bool = False) -> None:
+        """Remove the document."""
+        old, table_number, _ = self._existing(doc_id, "db.delete", "Delete", system)
+        self._write(table_number, doc_id, old, None)
+
+    def _existing(self, doc_id: str, method: str, verb: str, system: bool) -> tuple[dict[str, Value], int, str]:
+        self._require_writable()
+        table_number, table_name = self.table_of_id(doc_id, method)
+        if table_name is None:
+            raise ConvexValueError(f'Table for ID "{doc_id}" not found')
+        if table_name.startswith("_") and not system:
+            raise ConvexValueError("System tables (prefixed with `_`) are read-only.")
+        old = self.get(doc_id, system=system, method=method)
+        if old is None:
+            raise ConvexValueError(f"{verb} on nonexistent document ID {doc_id}")
+        return old, table_number, table_name
+
+    @staticmethod
+    def _check_system_fields(old: dict[str, Value], value: dict[str, Value]) -> None:
+        if "_id" in value and value["_id"] != old["_id"]:
+            raise ConvexValueError(f"Provided document ID {old['_id']} doesn't match '_id' field {display(value['_id'])}")
+        if "_creationTime" in value and not values_equal(value["_creationTime"], old["_creationTime"]):
+            raise ConvexValueError(
+                f"Provided creation time {old['_creationTime']} doesn't match '_creationTime' field "
+                f"{display(value['_creationTime'])}"
+            )
+
+    def _checked_fields(self, table: str, fields: dict[str, Value], system: bool) -> dict[str, Value]:
+        """Validate user fields: value rules, underscore rule, schema; drop UNDEFINED fields."""
+        clean = {key: item for key, item in fields.items() if item is not UNDEFINED}
+        for key in clean:
+            if key.startswith("_") and not system:
+                raise ConvexValueError(
+                    f"Field '{key}' starts with an underscore, which is only allowed for system fields like '_id'"
+                )
+        check_value(clean, max_depth=knobs.MAX_DOCUMENT_NESTING)
+        self.database.validate_document(table, clean)
+        return clean
+
+    def _write(self, table_number: int, doc_id: str, old: dict[str, Value] | None, new: dict[str, Value] | None) -> None:
+        self.check_time()
+        size = 0
+        if new is not None:
+            size = value_size(new)
+            if size > knobs.MAX_DOCUMENT_SIZE:
+                raise ConvexValueError(
+                    f"Value is too large ({size} bytes > maximum size {knobs.MAX_DOCUMENT_SIZE} bytes) "
+                    f"in document {doc_id}"
+                )
+        self._count_write(table_number, size)
+        keys: list[tuple[int, bytes]] = []
+        by_id = self.catalog.index(table_number, BY_ID)
+        assert by_id is not None
+        keys.append((by_id.index_id, encode_value(doc_id)))
+        for index in self.catalog.stored_indexes.get(table_number, ()):
+            old_key = index.key_of(old) if old is not None else None
+            new_key = index.key_of(new) if new is not None else None
+            if old_key == new_key:
+                keys.append((index.index_id, old_key))  # type: ignore[arg-type]
+                continue
+            if old_key is not None:
+                self.rows.delete_entry(index.index_id, old_key)
+                keys.append((index.index_id, old_key))
+            if new_key is not None:
+                self.rows.put_entry(index.index_id, new_key, doc_id)
+                keys.append((index.index_id, new_key))
+        if new is None:
+            self.rows.delete_document(doc_id)
+        else:
+            self.rows.put_document(doc_id, table_number, encode_document(new))
+        self.writes.append(DocumentWrite(table_number, doc_id, old, new, tuple(keys)))
+
+    @contextmanager
+    def subtransaction(self) -> Iterator[None]:
+        """A nested mutation: if the block raises, only the block's writes are undone."""
+        self._savepoints += 1
+        name = f"nested_{self._savepoints}"
+        connection = self.rows.connection
+        connection.execute(f"SAVEPOINT {name}")
+        writes_before = len(self.writes)
+        tables_before = len(self.catalog.table_names)
+        try:
+            yield
+        except BaseException:
+            connection.execute(f"ROLLBACK TO {name}")
+            connection.execute(f"RELEASE {name}")
+            del self.writes[writes_before:]
+            if len(self.catalog.table_names) != tables_before:
+                self.catalog.load(self.rows)
+            raise
+        finally:
+            self._savepoints -= 1
+        connection.execute(f"RELEASE {name}")
+
+    def coalesced_writes(self) -> tuple[DocumentWrite, ...]:
+        """One write per document: its first old version and last new version."""
+        firsts: dict[str, DocumentWrite] = {}
+        lasts: dict[str, DocumentWrite] = {}
+        for write in self.writes:
+            firsts.setdefault(write.doc_id, write)
+            lasts[write.doc_id] = write
+        merged = []
+        for doc_id, first in firsts.items():
+            last = lasts[doc_id]
+            if first is last:
+                merged.append(first)
+                continue
+            keys = dict.fromkeys(first.keys + last.keys)
+            merged.append(DocumentWrite(first.table_number, doc_id, first.old, last.new, tuple(keys)))
+        return tuple(merged)
+
+
+class IndexScan:
+    """Rows of one index interval in key order, fetched in batches, recording what it covered.
+
+    Only the rows actually pulled are part of the read set: a ``first()`` covers up to its row.
+    """
+
+    def __init__(self, transaction: Transaction, index: IndexInfo, interval: Interval, descending: bool) -> None:
+        self.transaction = transaction
+        self.index = index
+        self.interval = interval
+        self.descending = descending
+        self.last_key: bytes | None = None
+        self.exhausted = False
+        self.closed = False
+        self._buffer: list[tuple[bytes, bytes]] = []
+        self._position = 0
+
+    def __iter__(self) -> Iterator[tuple[bytes, dict[str, Value]]]:
+        return self
+
+    def __next__(self) -> tuple[bytes, dict[str, Value]]:
+        row = self.next_row()
+        if row is None:
+            raise StopIteration
+        return row
+
+    def next_row(self) -> tuple[bytes, dict[str, Value]] | None:
+        if self.exhausted or self.closed:
+            return None
+        if self._position >= len(self._buffer):
+            self._fill()
+            if not self._buffer:
+                self.exhausted = True
+                return None
+        key, body = self._buffer[self._position]
+        self._position += 1
+        self.last_key = key
+        self.transaction.check_time()
+        self.transaction._count_read(self.index.table_number, len(body))
+        return key, decode_document(body)
+
+    def _fill(self) -> None:
+        low, high = self.interval.low, self.interval.high
+        if self.last_key is not None:
+            if self.descending:
+                high = self.last_key
+            else:
+                low = self.last_key + b"\x00"
+        self._buffer = self.transaction.rows.scan(
+            self.index.index_id, low, high, descending=self.descending, limit=knobs.SCAN_BATCH_ROWS
+        )
+        self._position = 0
+
+    def covered(self) -> Interval:
+        """The part of the interval this scan has looked at so far."""
+        if self.exhausted:
+            return self.interval
+        if self.last_key is None:
+            # Nothing pulled yet: an empty interval at the start of the scan.
+            start = self.interval.high if self.descending and self.interval.high is not None else self.interval.low
+            return Interval(start, start)
+        if self.descending:
+            return Interval(self.last_key, self.interval.high)
+        return Interval(self.interval.low, self.last_key + b"\x00")
+
+    def close(self) -> None:
+        """Stop scanning and add the covered interval to the transaction's read set (once)."""
+        if self.closed:
+            return
+        self.closed = True
+        covered = self.covered()
+        if covered.high is None or covered.low < covered.high:
+            self.transaction.record_interval(self.index, covered)
+
