@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from runtime.errors import ConvexValueError
 from runtime.functions import FunctionDefinition
 from runtime.queries import Query
+from runtime.search import run_vector_search
 from runtime.transaction import Transaction
 from runtime.values import Value
 
@@ -194,3 +195,7 @@ class ActionCtx:
 
     async def run_action(self, function: Any, args: dict[str, Value] | None = None) -> Value:
         return await self._execution.executor.run_from_action(self._execution, function, args or {}, "action")
+
+    async def vector_search(self, table: str, index: str, options: dict[str, Any]) -> list[dict[str, Any]]:
+        """Nearest documents by cosine similarity: ``[{"_id", "_score"}]``, best first."""
+        return run_vector_search(self._execution.executor.database, table, index, options)

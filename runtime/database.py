@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from runtime import knobs, storage
 from runtime.catalog import SYSTEM_TABLE_NUMBERS, Catalog
 from runtime.read_set import Commit
+from runtime.search import SearchIndexes
 from runtime.storage import Rows, decode_document
 from runtime.transaction import Transaction
 from runtime.values import Value
@@ -84,6 +85,7 @@ class Database:
         self._listeners: list[CommitListener] = []
         self._snapshot_depth = 0
         self._snapshot_ts = 0
+        self.search_indexes = SearchIndexes()
         self.apply_schema(schema)
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -134,6 +136,7 @@ class Database:
                         for body in rows.table_documents(table_number):
                             document = decode_document(body)
                             rows.put_entry(info.index_id, info.key_of(document), document["_id"])
+            self.search_indexes.apply(self._writer_connection, schema, self.catalog.table_numbers)
             self._writer_connection.execute("COMMIT")
         except BaseException:
             self._writer_connection.execute("ROLLBACK")

@@ -58,3 +58,11 @@ MAX_VECTOR_INDEXES_PER_TABLE = _int("MAX_VECTOR_INDEXES_PER_TABLE", 4)  # vector
 MAX_INDEX_FILTER_FIELDS = _int("MAX_INDEX_FILTER_FIELDS", 16)  # filterFields of a search/vector index
 MIN_VECTOR_DIMENSIONS = _int("MIN_VECTOR_DIMENSIONS", 2)  # smallest vector index dimensions
 MAX_VECTOR_DIMENSIONS = _int("MAX_VECTOR_DIMENSIONS", 4096)  # largest vector index dimensions
+
+# --- search -----------------------------------------------------------------------------------
+MAX_SEARCH_TERMS = _int("MAX_SEARCH_TERMS", 16)  # query terms used by one text search
+MAX_SEARCH_TERM_BYTES = _int("MAX_SEARCH_TERM_BYTES", 32)  # tokens this long or longer are dropped
+MAX_SEARCH_FILTER_CONDITIONS = _int("MAX_SEARCH_FILTER_CONDITIONS", 8)  # search + eq conditions per query
+MAX_SEARCH_RESULTS = _int("MAX_SEARCH_RESULTS", 1024)  # candidates one text search may pull
+MAX_VECTOR_RESULTS = _int("MAX_VECTOR_RESULTS", 256)  # largest `limit` of a vector search
+MAX_VECTOR_FILTER_EXPRESSIONS = _int("MAX_VECTOR_FILTER_EXPRESSIONS", 64)  # or-ed eq filters per vector search

@@ -21,6 +21,7 @@ from runtime.errors import ConvexValueError, InvalidCursorError
 from runtime.filters import Expression, as_boolean, build_filter
 from runtime.index_range import IndexRangeBuilder, compile_range
 from runtime.read_set import Interval
+from runtime.search import SearchFilterBuilder, SearchPlan, plan_search, search_documents
 from runtime.transaction import IndexScan, Transaction
 from runtime.values import Value, value_size
 
@@ -45,6 +46,7 @@ class Query:
         self._range: list[Any] = []
         self._order: str | None = None
         self._filters: list[Expression] = []
+        self._search: tuple[str, SearchFilterBuilder] | None = None
         self._consumed = False
         self._chained = False
 
@@ -70,12 +72,23 @@ class Query:
             successor._range = built.expressions
         return successor
 
+    def with_search_index(self, name: str, search_builder: Callable[[SearchFilterBuilder], SearchFilterBuilder]) -> Query:
+        """Full-text search through search index ``name``; results come in relevance order."""
+        successor = self._chain()
+        built = search_builder(SearchFilterBuilder())
+        if not isinstance(built, SearchFilterBuilder):
+            raise ConvexValueError("with_search_index() must return the search builder, like `lambda q: q.search(...)`")
+        successor._search = (name, built)
+        return successor
+
     def full_table_scan(self) -> Query:
         """Read the whole table in creation order (the default source)."""
         return self._chain()
 
     def order(self, order: str) -> Query:
         """``"asc"`` (default) or ``"desc"`` order of the source index."""
+        if self._search is not None:
+            raise ConvexValueError("Search queries must always be in relevance order. Can not set order manually.")
         if self._order is not None:
             raise ConvexValueError("Queries may only specify order at most once")
         if order not in ("asc", "desc"):
@@ -117,6 +130,29 @@ class Query:
         index, interval = source
         return self._execution.transaction.scan(index, interval_override or interval, descending=self._order == "desc")
 
+    def _search_plan(self) -> SearchPlan | None:
+        assert self._search is not None
+        name, builder = self._search
+        transaction = self._execution.transaction
+        schema = transaction.database.schema
+        table = schema.tables.get(self._table) if schema is not None else None
+        index = next((index for index in table.search_indexes if index.name == name), None) if table else None
+        if index is None:
+            raise ConvexValueError(f"Index {self._table}.{name} not found.")
+        table_number = transaction.catalog.table_numbers.get(self._table)
+        return None if table_number is None else plan_search(self._table, table_number, index, builder)
+
+    def _open(self) -> tuple[IndexScan | None, Iterator[dict[str, Value]]]:
+        """The scan to close afterwards (None for search), and the matching documents in order."""
+        if self._search is not None:
+            plan = self._search_plan()
+            if plan is None:
+                return None, iter(())
+            matches = search_documents(self._execution.transaction, plan)
+            return None, (document for document in matches if self._passes(document))
+        scan = self._scan()
+        return scan, self._documents(scan)
+
     def _passes(self, document: dict[str, Value]) -> bool:
         return all(as_boolean(expression.evaluate(document)) for expression in self._filters)
 
@@ -130,9 +166,9 @@ class Query:
     async def collect(self) -> list[dict[str, Value]]:
         """Every matching document, in order."""
         self._begin()
-        scan = self._scan()
+        scan, documents = self._open()
         try:
-            return list(self._documents(scan))
+            return list(documents)
         finally:
             if scan is not None:
                 scan.close()
@@ -144,10 +180,10 @@ class Query:
         self._begin()
         if n == 0:
             return []
-        scan = self._scan()
+        scan, documents = self._open()
         results: list[dict[str, Value]] = []
         try:
-            for document in self._documents(scan):
+            for document in documents:
                 results.append(document)
                 if len(results) >= n:
                     break
@@ -173,7 +209,7 @@ class Query:
 
     def __aiter__(self) -> AsyncIterator[dict[str, Value]]:
         self._begin()
-        return _AsyncRows(self, self._scan())
+        return _AsyncRows(*self._open())
 
     async def paginate(self, options: dict[str, Any]) -> dict[str, Any]:
         """One page: ``{page, isDone, continueCursor, splitCursor, pageStatus}`` (Convex's names)."""
@@ -186,6 +222,7 @@ class Query:
             [
                 self._table,
                 self._index_name,
+                self._search and (self._search[0], self._search[1].searches, [(f, repr(v)) for f, v in self._search[1].equalities]),
                 [(e.op, e.field, repr(e.value)) for e in self._range],
                 self._order or "asc",
                 [expression.to_json() for expression in self._filters],
@@ -199,10 +236,9 @@ class Query:
 class _AsyncRows:
     """Lazy async iteration: reads (and the read set) cover only what was pulled."""
 
-    def __init__(self, query: Query, scan: IndexScan | None) -> None:
-        self._query = query
+    def __init__(self, scan: IndexScan | None, documents: Iterator[dict[str, Value]]) -> None:
         self._scan = scan
-        self._documents = query._documents(scan)
+        self._documents = documents
 
     def __aiter__(self) -> _AsyncRows:
         return self
@@ -270,6 +306,8 @@ class _Paginator:
             self.end_cursor = execution.journal_in
 
     def run(self) -> dict[str, Any]:
+        if self.query._search is not None:
+            return self._run_search()
         query = self.query
         fingerprint = query.fingerprint()
         source = query._source()
@@ -331,6 +369,32 @@ class _Paginator:
             if rows_read > 0.75 * row_cap or bytes_read > 0.75 * byte_cap or len(page) > 6144:
                 status = "SplitRecommended"
         return self._result(page, continue_cursor, split, status, is_done=continue_cursor == end_cursor)
+
+    def _run_search(self) -> dict[str, Any]:
+        """Search pages walk the relevance order; a cursor is a position in it."""
+        fingerprint = self.query.fingerprint()
+        start = decode_cursor(self.cursor, fingerprint) if self.cursor is not None else (0).to_bytes(8, "big")
+        end = decode_cursor(self.end_cursor, fingerprint) if self.end_cursor is not None else None
+        end_cursor = encode_cursor(fingerprint, None)
+        if start is None:
+            return self._result([], end_cursor, None, None)
+        offset = int.from_bytes(start, "big")
+        stop = int.from_bytes(end, "big") if end is not None else offset + int(self.num_items)
+        _, documents = self.query._open()
+        page: list[dict[str, Value]] = []
+        position = 0
+        exhausted = True
+        for document in documents:
+            if position >= stop:
+                exhausted = False
+                break
+            if position >= offset:
+                page.append(document)
+            position += 1
+        if exhausted and self.end_cursor is None:
+            return self._result(page, end_cursor, None, None)
+        continue_cursor = self.end_cursor or encode_cursor(fingerprint, stop.to_bytes(8, "big"))
+        return self._result(page, continue_cursor, None, None, is_done=continue_cursor == end_cursor)
 
     def _result(
         self,

@@ -30,9 +30,10 @@ def point_interval(key: bytes) -> Interval:
 
 @dataclass(frozen=True, slots=True)
 class SearchRead:
-    """A text-search read: matching documents of ``index_id`` overlap it (see ``search.py``)."""
+    """A text-search read: written documents that match it overlap it (see ``search.py``)."""
 
-    index_id: int
+    table_number: int
+    index_name: str
     terms: tuple[str, ...]
     prefix_last: bool
     filters: tuple[tuple[str, Any], ...]

@@ -288,6 +288,7 @@ class Transaction:
             self.rows.delete_document(doc_id)
         else:
             self.rows.put_document(doc_id, table_number, encode_document(new))
+        self.database.search_indexes.on_write(self.rows.connection, table_number, old, new)
         self.writes.append(DocumentWrite(table_number, doc_id, old, new, tuple(keys)))
 
     @contextmanager
