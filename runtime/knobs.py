@@ -68,3 +68,10 @@ MAX_VECTOR_RESULTS = _int("MAX_VECTOR_RESULTS", 256)  # largest `limit` of a vec
 MAX_VECTOR_FILTER_EXPRESSIONS = _int("MAX_VECTOR_FILTER_EXPRESSIONS", 64)  # or-ed eq filters per vector search
 MAX_HTTP_RESPONSE_SIZE = _int("MAX_HTTP_RESPONSE_SIZE", 20 << 20)  # bytes of one HTTP action response
 MAX_HTTP_REQUEST_SIZE = _int("MAX_HTTP_REQUEST_SIZE", 20 << 20)  # bytes of one HTTP action request body
+
+# --- command line -----------------------------------------------------------------------------
+CLI_PROGRESS_INTERVAL_S = _float("CLI_PROGRESS_INTERVAL_S", 0.1)  # least time between progress-bar redraws
+CLI_LOCK_WAIT_S = _float("CLI_LOCK_WAIT_S", 1.0)  # how long to wait for a data directory's lock
+CLI_REQUEST_TIMEOUT_S = _float("CLI_REQUEST_TIMEOUT_S", 660.0)  # one HTTP call to a server (> an action's limit)
+DEV_POLL_INTERVAL_S = _float("DEV_POLL_INTERVAL_S", 0.25)  # how often `opencom dev` checks files for changes
+SCHEMA_REPORT_LIMIT = _int("SCHEMA_REPORT_LIMIT", 20)  # violating documents named when a schema change is refused

@@ -1,0 +1,168 @@
+"""HTTP actions: ``http_action`` handlers mounted on an app's ``HttpRouter`` (``functions/http.py``).
+
+    http = HttpRouter()
+
+    @http_action
+    async def hello(ctx, request):
+        return Response.json({"hi": (await request.json())["name"]})
+
+    http.route(path="/hello", method="POST", handler=hello)
+
+Routing follows Convex (convex-semantics §6.6): an exact ``path`` wins, else the longest matching
+``path_prefix``; ``HEAD`` is served as ``GET``; no match is a 404 ``No HttpAction routed for <path>``.
+A handler gets an action context (``run_query``/``run_mutation``/``run_action``, scheduler, storage)
+and a Fetch-like ``Request``, and returns a ``Response``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime import knobs, logs
+from runtime.context import ActionCtx, Execution
+from runtime.errors import ConvexError
+from runtime.functions import FunctionDefinition
+from runtime.values import to_json
+
+ALLOWED_METHODS = ("GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")
+
+
+class Request:
+    """What a handler receives: method, URL, headers and the body (read once, any number of ways)."""
+
+    def __init__(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> None:
+        self.method = method
+        self.url = url
+        self.headers = {name.lower(): value for name, value in headers.items()}
+        self._body = body
+
+    async def bytes(self) -> bytes:
+        return self._body
+
+    async def text(self) -> str:
+        return self._body.decode("utf-8")
+
+    async def json(self) -> Any:
+        return json.loads(self._body or b"null")
+
+
+@dataclass
+class Response:
+    """What a handler returns: ``body`` (str, bytes or None), ``status`` and ``headers``."""
+
+    body: str | bytes | None = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+        """A JSON response with the right content type."""
+        merged = {"content-type": "application/json", **(headers or {})}
+        return cls(json.dumps(data), status, merged)
+
+    def body_bytes(self) -> bytes:
+        if self.body is None:
+            return b""
+        return self.body.encode("utf-8") if isinstance(self.body, str) else self.body
+
+
+HttpHandler = Callable[[Any, Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class HttpActionDefinition:
+    """A function that can be routed; it is not callable by path like queries and mutations."""
+
+    handler: HttpHandler
+
+
+def http_action(handler: HttpHandler) -> HttpActionDefinition:
+    """Mark ``async def handler(ctx, request) -> Response`` as an HTTP action."""
+    return HttpActionDefinition(handler)
+
+
+class HttpRouter:
+    """Routes of an app's HTTP actions, with Convex's registration rules and lookup order."""
+
+    def __init__(self) -> None:
+        self.exact: dict[tuple[str, str], HttpActionDefinition] = {}
+        self.prefixes: dict[tuple[str, str], HttpActionDefinition] = {}
+
+    def route(
+        self,
+        *,
+        method: str,
+        handler: HttpActionDefinition,
+        path: str | None = None,
+        path_prefix: str | None = None,
+    ) -> None:
+        """Register ``handler`` for ``method`` on an exact ``path`` or a ``path_prefix`` ending in ``/``."""
+        method = method.upper()
+        if method not in ALLOWED_METHODS:
+            raise ValueError(f"'{method}' is not an allowed HTTP method (like GET, POST, PUT etc.)")
+        if (path is None) == (path_prefix is None):
+            raise ValueError("Exactly one of `path` and `path_prefix` must be given")
+        if not isinstance(handler, HttpActionDefinition):
+            raise TypeError("route() handler must be an @http_action function")
+        route = path if path is not None else path_prefix
+        assert route is not None
+        if not route.startswith("/"):
+            raise ValueError(f"Route '{route}' must start with '/'")
+        if route == "/.files" or route.startswith("/.files/"):
+            raise ValueError(f"Route '{route}' is reserved")
+        if path is not None:
+            if (method, path) in self.exact:
+                raise ValueError(f"Path '{path}' for method {method} already in use")
+            self.exact[(method, path)] = handler
+            return
+        if not route.endswith("/"):
+            raise ValueError(f"pathPrefix '{route}' must end with '/'")
+        if (method, route) in self.prefixes:
+            raise ValueError(f"{method} pathPrefix {route} is already defined")
+        self.prefixes[(method, route)] = handler
+
+    def lookup(self, method: str, path: str) -> HttpActionDefinition | None:
+        """The handler for a request, or None."""
+        method = "GET" if method.upper() == "HEAD" else method.upper()
+        found = self.exact.get((method, path))
+        if found is not None:
+            return found
+        matches = [(prefix, handler) for (m, prefix), handler in self.prefixes.items() if m == method and path.startswith(prefix)]
+        return max(matches, key=lambda match: len(match[0]))[1] if matches else None
+
+
+@dataclass
+class HttpOutcome:
+    """What the server sends back for one HTTP action request."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    log_lines: list[str]
+
+
+async def run_http_action(executor: Any, request: Request, path: str, *, identity: Any = None) -> HttpOutcome:
+    """Route and run one request through the app's router, turning failures into Convex's 404/500."""
+    router = executor.app.http_router
+    definition = router.lookup(request.method, path) if isinstance(router, HttpRouter) else None
+    if definition is None:
+        return HttpOutcome(404, {"content-type": "text/plain"}, f"No HttpAction routed for {path}".encode(), [])
+    function = FunctionDefinition("action", "internal", definition.handler, None, None, None, False, path=f"http:{path}")
+    execution = Execution(executor, function, identity)
+    with logs.capture() as buffer:
+        try:
+            response = await definition.handler(ActionCtx(execution), request)
+            if not isinstance(response, Response):
+                raise TypeError(f"HTTP action for {path} must return a Response, got {type(response).__name__}")
+            body = response.body_bytes()
+            if len(body) > knobs.MAX_HTTP_RESPONSE_SIZE:
+                raise ValueError("HttpResponseTooLarge: HTTP actions support responses up to 20 MiB")
+        except Exception as error:  # noqa: BLE001 - every failure becomes the 500 Convex sends
+            payload: dict[str, Any] = {"code": f"Server Error: {error}"}
+            if isinstance(error, ConvexError):
+                payload["data"] = to_json(error.data)
+            return HttpOutcome(500, {"content-type": "application/json"}, json.dumps(payload).encode(), buffer.finish())
+    return HttpOutcome(response.status, dict(response.headers), body, buffer.finish())
