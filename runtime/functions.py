@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
-from runtime.validators import ObjectValidator, Validator, v, validators_from_signature
+from runtime.annotations import validators_from_signature
+from runtime.validators import ObjectValidator, Validator, v
 
 Kind = Literal["query", "mutation", "action"]
 Visibility = Literal["public", "internal"]

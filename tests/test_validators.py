@@ -24,9 +24,8 @@ from runtime.validators import (
     v,
     validate_args,
     validate_returns,
-    validator_from_annotation,
-    validators_from_signature,
 )
+from runtime.annotations import validator_from_annotation, validators_from_signature
 from runtime.values import UNDEFINED
 
 
