@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from runtime.auth.config import AuthConfig
 from runtime.errors import FunctionNotFoundError
 from runtime.functions import FunctionDefinition, Kind
 from runtime.schema import SchemaDefinition
@@ -34,6 +35,7 @@ class App:
     functions: dict[str, FunctionDefinition] = field(default_factory=dict)
     http_router: Any = None
     modules: dict[str, ModuleType] = field(default_factory=dict)
+    auth_config: AuthConfig | None = None  # from auth_config.py: the token issuers the app trusts
 
     def lookup(self, path: str, *, kind: Kind | None = None, allow_internal: bool = False) -> FunctionDefinition:
         """The function at ``path`` (``.js`` suffixes and bare modules accepted), or Convex's error."""
@@ -97,6 +99,17 @@ def _load_schema(root: Path, package: str) -> SchemaDefinition | None:
     return candidates[0]
 
 
+def _load_auth_config(root: Path, package: str) -> AuthConfig | None:
+    # A file of its own, like Convex's auth.config.ts: configuration read before any function module.
+    config_file = root / "auth_config.py"
+    if not config_file.exists():
+        return None
+    found = getattr(_import_file(f"{package}_auth_config", config_file), "auth_config", None)
+    if not isinstance(found, AuthConfig):
+        raise TypeError(f"{config_file}: define `auth_config = AuthConfig(providers=[...])`")
+    return found
+
+
 def _function_modules(functions_dir: Path) -> list[tuple[str, Path]]:
     found = []
     for file in sorted(functions_dir.rglob("*.py")):
@@ -122,7 +135,7 @@ def load_app(root: Path | str) -> App:
         spec = importlib.machinery.ModuleSpec(package, None, is_package=True)
         spec.submodule_search_locations = [str(functions_dir)]
         sys.modules[package] = importlib.util.module_from_spec(spec)
-    app = App(root=root, schema=schema)
+    app = App(root=root, schema=schema, auth_config=_load_auth_config(root, package))
     for module_path, _ in _function_modules(functions_dir):
         module = importlib.import_module(f"{package}.{module_path.replace('/', '.')}")
         app.modules[module_path] = module

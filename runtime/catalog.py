@@ -16,7 +16,7 @@ from runtime.storage import Rows
 from runtime.values import UNDEFINED, Value
 
 FIRST_USER_TABLE_NUMBER: Final = 10001
-SYSTEM_TABLE_NUMBERS: Final = {"_scheduled_functions": 1, "_storage": 2}
+SYSTEM_TABLE_NUMBERS: Final = {"_scheduled_functions": 1, "_storage": 2, "_environment_variables": 3}
 BY_ID: Final = "by_id"
 BY_CREATION_TIME: Final = "by_creation_time"
 
@@ -93,11 +93,14 @@ class Catalog:
     def index(self, table_number: int, name: str) -> IndexInfo | None:
         return self.indexes.get((table_number, name))
 
-    def create_table(self, rows: Rows, name: str) -> int:
-        """Register a table and its two system indexes; returns its number."""
+    def create_table(self, rows: Rows, name: str, *, number: int | None = None) -> int:
+        """Register a table and its two system indexes; returns its number.
+
+        ``number`` keeps the number a table had elsewhere (an import keeping its document ids).
+        """
         if name in SYSTEM_TABLE_NUMBERS:
             number = SYSTEM_TABLE_NUMBERS[name]
-        else:
+        elif number is None:
             number = max([FIRST_USER_TABLE_NUMBER - 1, *(n for n in self.table_names if n >= FIRST_USER_TABLE_NUMBER)]) + 1
         rows.add_table(number, name)
         self.table_numbers[name] = number

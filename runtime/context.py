@@ -10,14 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from runtime.environment import Environment
 from runtime.errors import ConvexValueError
+from runtime.file_storage import ActionStorage, StorageReader, StorageWriter
 from runtime.functions import FunctionDefinition
 from runtime.queries import Query
+from runtime.scheduler import ActionScheduler, MutationScheduler
 from runtime.search import run_vector_search
 from runtime.transaction import Transaction
 from runtime.values import Value
 
 if TYPE_CHECKING:
+    from runtime.auth.issuer import BuiltinIssuer
     from runtime.executor import Executor
 
 Identity = dict[str, Any]
@@ -53,6 +57,14 @@ class DatabaseReader:
     def system(self) -> DatabaseReader:
         """A reader over the system tables (``_scheduled_functions``, ``_storage``)."""
         return DatabaseReader(self._execution, system=True)
+
+    def __getattr__(self, name: str) -> Any:
+        # Writer methods do not exist on a reader (as in Convex); say why instead of a bare AttributeError.
+        if name in ("insert", "patch", "replace", "delete"):
+            if self._system:
+                raise AttributeError(f"ctx.db.system.{name} does not exist: system tables are read-only")
+            raise AttributeError(f"ctx.db.{name} is not available in a query: only mutations can write to the database")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     async def get(self, table_or_id: str, doc_id: str | None = None) -> dict[str, Value] | None:
         """The document, or None. ``get(id)`` or the explicit ``get(table, id)``."""
@@ -122,6 +134,23 @@ class Auth:
         return dict(self._identity) if self._identity is not None else None
 
 
+class ActionAuth(Auth):
+    """``ctx.auth`` of an action: also the deployment's own token issuer, for sign-in libraries.
+
+    Only actions get it: signing belongs next to the password checks and network calls that
+    precede it, never in a query (cached, re-run) or a mutation (holds the writer).
+    """
+
+    def __init__(self, execution: Execution) -> None:
+        super().__init__(execution.identity)
+        self._execution = execution
+
+    @property
+    def issuer(self) -> BuiltinIssuer:
+        """Signs access tokens for this deployment (``issue_token(subject)``); see ``runtime.auth.issuer``."""
+        return self._execution.executor.auth.issuer
+
+
 class Meta:
     """``ctx.meta``: facts about the running function."""
 
@@ -152,16 +181,21 @@ class Meta:
 
 
 class QueryCtx:
-    """The context of a query: ``db`` (read-only), ``auth``, ``meta``, ``run_query``."""
+    """The context of a query: ``db`` (read-only), ``auth``, ``meta``, ``storage`` (URLs), ``env``, ``run_query``."""
 
     def __init__(self, execution: Execution) -> None:
         self._execution = execution
         self.db = self._make_db(execution)
         self.auth = Auth(execution.identity)
         self.meta = Meta(execution)
+        self.storage = self._make_storage(execution)
+        self.env = Environment(execution)
 
     def _make_db(self, execution: Execution) -> DatabaseReader:
         return DatabaseReader(execution)
+
+    def _make_storage(self, execution: Execution) -> StorageReader:
+        return StorageReader(execution)
 
     async def run_query(self, function: Any, args: dict[str, Value] | None = None) -> Value:
         """Run a query inside this transaction (same snapshot, pending writes visible)."""
@@ -169,10 +203,19 @@ class QueryCtx:
 
 
 class MutationCtx(QueryCtx):
-    """The context of a mutation: a writer ``db`` and ``run_mutation`` besides the query's."""
+    """The context of a mutation: a writer ``db``, ``scheduler``, ``storage`` deletes and ``run_mutation``."""
+
+    db: DatabaseWriter  # what _make_db returns here, so type checkers see insert/patch/replace/delete
+
+    def __init__(self, execution: Execution) -> None:
+        super().__init__(execution)
+        self.scheduler = MutationScheduler(execution)
 
     def _make_db(self, execution: Execution) -> DatabaseReader:
         return DatabaseWriter(execution)
+
+    def _make_storage(self, execution: Execution) -> StorageReader:
+        return StorageWriter(execution)
 
     async def run_mutation(self, function: Any, args: dict[str, Value] | None = None) -> Value:
         """Run a mutation as a sub-transaction: its writes roll back alone if it raises."""
@@ -180,12 +223,15 @@ class MutationCtx(QueryCtx):
 
 
 class ActionCtx:
-    """The context of an action: no ``db``; every ``run_*`` call is its own transaction."""
+    """The context of an action: no ``db``; every ``run_*``, ``scheduler`` and ``storage`` call is its own transaction."""
 
     def __init__(self, execution: Execution) -> None:
         self._execution = execution
-        self.auth = Auth(execution.identity)
+        self.auth = ActionAuth(execution)
         self.meta = Meta(execution)
+        self.scheduler = ActionScheduler(execution)
+        self.storage = ActionStorage(execution)
+        self.env = Environment(execution)
 
     async def run_query(self, function: Any, args: dict[str, Value] | None = None) -> Value:
         return await self._execution.executor.run_from_action(self._execution, function, args or {}, "query")

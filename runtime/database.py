@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +30,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from runtime import knobs, storage
 from runtime.catalog import SYSTEM_TABLE_NUMBERS, Catalog
+from runtime.document_import import ImportMode, plan_import, write_import
 from runtime.read_set import Commit
+from runtime.schema_change import check_stored_documents
 from runtime.search import SearchIndexes
 from runtime.storage import Rows, decode_document
 from runtime.transaction import Transaction
@@ -113,35 +115,66 @@ class Database:
     def apply_schema(self, schema: SchemaDefinition | None) -> None:
         """Create declared tables and indexes, backfill new indexes, drop undeclared ones."""
         self.schema = schema
-        rows = self._writer_rows
         self._writer_connection.execute("BEGIN IMMEDIATE")
         try:
-            for name in SYSTEM_TABLE_NUMBERS:
-                if name not in self.catalog.table_numbers:
-                    self.catalog.create_table(rows, name)
-            declared = schema.tables if schema is not None else {}
-            for table_name, table in declared.items():
-                table_number = self.catalog.table_numbers.get(table_name)
-                if table_number is None:
-                    table_number = self.catalog.create_table(rows, table_name)
-                wanted = {index.name: tuple(index.fields) for index in table.indexes}
-                for info in list(self.catalog.stored_indexes.get(table_number, [])):
-                    if info.name == "by_creation_time":
-                        continue
-                    if wanted.get(info.name) != info.fields:
-                        self.catalog.drop_index(rows, info)
-                for name, fields in wanted.items():
-                    if self.catalog.index(table_number, name) is None:
-                        info = self.catalog.add_index(rows, table_number, name, fields)
-                        for body in rows.table_documents(table_number):
-                            document = decode_document(body)
-                            rows.put_entry(info.index_id, info.key_of(document), document["_id"])
-            self.search_indexes.apply(self._writer_connection, schema, self.catalog.table_numbers)
+            self._install_schema(schema)
             self._writer_connection.execute("COMMIT")
         except BaseException:
             self._writer_connection.execute("ROLLBACK")
-            self.catalog.load(rows)
+            self.catalog.load(self._writer_rows)
             raise
+
+    async def change_schema(self, schema: SchemaDefinition | None) -> None:
+        """Switch a running database to ``schema`` (hot reload), as one step of the writer.
+
+        Every stored document of every table ``schema`` validates is checked first: if any does not
+        fit, ``SchemaChangeError`` names them and nothing changes. Otherwise the tables and indexes
+        are installed as ``apply_schema`` does, and every later mutation validates against it.
+        """
+
+        def body(transaction: Transaction) -> None:
+            check_stored_documents(transaction.rows, self.catalog, schema)
+            connection = transaction.rows.connection
+            # Our own savepoint: on failure the in-memory catalog and search indexes must be
+            # rebuilt from the rolled-back rows before anyone else runs.
+            connection.execute("SAVEPOINT schema_change")
+            try:
+                self._install_schema(schema)
+            except BaseException:
+                connection.execute("ROLLBACK TO schema_change")
+                connection.execute("RELEASE schema_change")
+                self.catalog.load(self._writer_rows)
+                self.search_indexes.apply(connection, self.schema, self.catalog.table_numbers)
+                raise
+            connection.execute("RELEASE schema_change")
+            self.schema = schema
+
+        await self.mutate(body)
+
+    def _install_schema(self, schema: SchemaDefinition | None) -> None:
+        """The tables and indexes of ``schema``, inside the writer connection's open transaction."""
+        rows = self._writer_rows
+        for name in SYSTEM_TABLE_NUMBERS:
+            if name not in self.catalog.table_numbers:
+                self.catalog.create_table(rows, name)
+        declared = schema.tables if schema is not None else {}
+        for table_name, table in declared.items():
+            table_number = self.catalog.table_numbers.get(table_name)
+            if table_number is None:
+                table_number = self.catalog.create_table(rows, table_name)
+            wanted = {index.name: tuple(index.fields) for index in table.indexes}
+            for info in list(self.catalog.stored_indexes.get(table_number, [])):
+                if info.name == "by_creation_time":
+                    continue
+                if wanted.get(info.name) != info.fields:
+                    self.catalog.drop_index(rows, info)
+            for name, fields in wanted.items():
+                if self.catalog.index(table_number, name) is None:
+                    info = self.catalog.add_index(rows, table_number, name, fields)
+                    for body in rows.table_documents(table_number):
+                        document = decode_document(body)
+                        rows.put_entry(info.index_id, info.key_of(document), document["_id"])
+        self.search_indexes.apply(self._writer_connection, schema, self.catalog.table_numbers)
 
     def validate_document(self, table: str, fields: dict[str, Value]) -> None:
         """Check a document's user fields against its table's validator, if the schema has one."""
@@ -207,6 +240,30 @@ class Database:
         await self._queue.put(_Job(body, future))  # type: ignore[arg-type]
         return await future
 
+    async def import_documents(
+        self,
+        tables: Mapping[str, Sequence[dict[str, Value]]],
+        *,
+        mode: ImportMode = "require_empty",
+        table_numbers: Mapping[str, int] | None = None,
+    ) -> MutationResult[dict[str, int]]:
+        """Load documents that keep their ``_id``/``_creationTime`` (a snapshot import), all in one transaction.
+
+        Every document is checked before the first write (``runtime.document_import``); any problem
+        raises ``ImportRejectedError`` and nothing is written. ``mode`` says what to do with tables
+        that already hold documents: refuse (``require_empty``), ``append``, or ``replace`` them.
+        Returns how many documents each table received.
+        """
+
+        def body(transaction: Transaction) -> dict[str, int]:
+            plans = plan_import(tables, self.catalog, self.schema, table_numbers)
+            latest = write_import(transaction, plans, mode)
+            # New documents must still get strictly later creation times than the imported ones.
+            self._creation_time = max(self._creation_time, latest)
+            return {plan.name: len(plan.documents) for plan in plans}
+
+        return await self.mutate(body)
+
     async def _run_writer(self) -> None:
         assert self._queue is not None
         while True:
@@ -232,12 +289,17 @@ class Database:
         commits: list[Commit] = []
         ts_before = self.last_ts
         creation_before = self._creation_time
+        # Whether a mutation that succeeded changed any row; a group of only failed or read-only
+        # mutations must leave the file byte-for-byte as it was, so it writes no meta either.
+        changed = False
         connection.execute("BEGIN IMMEDIATE")
         for job in batch:
             if job.future.cancelled():
                 continue
             connection.execute("SAVEPOINT mutation")
             tables_before = len(self.catalog.table_names)
+            changes_before = connection.total_changes
+            creation_job_before = self._creation_time
             transaction = Transaction(self, rows, self.last_ts, writable=True)
             try:
                 value = job.body(transaction)
@@ -246,18 +308,23 @@ class Database:
                 connection.execute("RELEASE mutation")
                 if len(self.catalog.table_names) != tables_before:
                     self.catalog.load(rows)
+                self._creation_time = creation_job_before
                 outcomes.append((job, error, None, None))
                 continue
             connection.execute("RELEASE mutation")
+            changed = changed or connection.total_changes != changes_before
             writes = transaction.coalesced_writes()
             if writes:
                 commits.append(Commit(self._next_ts(), writes))
             transaction.ts = self.last_ts
             outcomes.append((job, None, value, transaction))
-        rows.set_meta("ts", self.last_ts)
-        rows.set_meta("creation_time", self._creation_time)
         try:
-            await asyncio.get_running_loop().run_in_executor(self._commit_thread, connection.execute, "COMMIT")
+            if changed:
+                rows.set_meta("ts", self.last_ts)
+                rows.set_meta("creation_time", self._creation_time)
+                await asyncio.get_running_loop().run_in_executor(self._commit_thread, connection.execute, "COMMIT")
+            else:
+                connection.execute("COMMIT")  # nothing to make durable: no disk write, no thread hop
         except BaseException as error:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")

@@ -9,24 +9,30 @@ the subscription layer watches.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import contextvars
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from runtime import knobs, logs
 from runtime.app_loader import App, load_app
+from runtime.auth.deployment import DeploymentAuth
 from runtime.context import ActionCtx, Execution, Identity, MutationCtx, QueryCtx
 from runtime.database import Database
 from runtime.errors import ConvexValueError, FunctionNotFoundError, LimitExceededError
+from runtime.file_storage import FileStorage
 from runtime.functions import FunctionDefinition, Kind
+from runtime.job_runner import JobRunner
 from runtime.queries import Query
 from runtime.read_set import ReadSet
+from runtime.return_values import StoredDocuments, checked_return_value
 from runtime.transaction import Transaction
 from runtime.validators import validate_args, validate_returns
-from runtime.values import Value, check_value, strip_undefined
+from runtime.values import UNDEFINED, Value, check_value, strip_undefined
 
 DEFAULT_DATA_DIR = ".opencom"
+STORAGE_DIR = "storage"  # file storage, inside the data directory
 
 
 @dataclass
@@ -70,6 +76,18 @@ class Executor:
     def __init__(self, app: App, database: Database) -> None:
         self.app = app
         self.database = database
+        # Where this deployment is reachable: file URLs and CONVEX_*_URL. The server sets them when it binds.
+        self.cloud_url: str = knobs.CLOUD_URL
+        self.site_url: str = knobs.SITE_URL
+        # Token verification, the deployment's own issuer (its URL is site_url) and the admin key.
+        self.auth = DeploymentAuth(database.path.parent, app.auth_config, site_url=lambda: self.site_url)
+        self.file_storage = FileStorage(database, database.path.parent / STORAGE_DIR)
+        self.job_runner = JobRunner(self)
+        # One-shot tools (e.g. the CLI running a single function) set this False before the first call,
+        # so that they do not pick up due scheduled jobs only to interrupt them when they exit.
+        self.run_scheduled_jobs = True
+        self._started = False
+        self._reload_listeners: list[Callable[[App], None]] = []
 
     @classmethod
     def open(cls, app_dir: Path | str, data_dir: Path | str | None = None, *, synchronous: str | None = None) -> Executor:
@@ -78,7 +96,40 @@ class Executor:
         data = Path(data_dir) if data_dir is not None else app.root / DEFAULT_DATA_DIR
         return cls(app, Database(data, app.schema, synchronous=synchronous))
 
+    async def start(self) -> None:
+        """Start the database writer, tidy file storage and start running scheduled jobs.
+
+        Idempotent; the first mutation or action calls it too, so only a server needs to.
+        """
+        if self._started:
+            return
+        self._started = True
+        await self.database.start()
+        self.file_storage.sweep()
+        if self.run_scheduled_jobs:
+            await self.job_runner.start()
+
+    def add_reload_listener(self, listener: Callable[[App], None]) -> None:
+        """Call ``listener(app)`` right after ``reload`` swapped new code in (live queries re-run with it)."""
+        self._reload_listeners.append(listener)
+
+    async def reload(self, app: App) -> None:
+        """Serve ``app``'s code from now on (``opencom dev``'s hot reload); data and connections stay.
+
+        A changed schema is installed first, through the writer (``Database.change_schema``): if
+        stored documents violate it, ``SchemaChangeError`` is raised and the old code keeps serving.
+        """
+        old_schema = self.database.schema.to_json() if self.database.schema is not None else None
+        new_schema = app.schema.to_json() if app.schema is not None else None
+        if new_schema != old_schema:
+            await self.database.change_schema(app.schema)
+        self.app = app
+        for listener in self._reload_listeners:
+            listener(app)
+
     async def close(self) -> None:
+        await self.job_runner.stop()
+        await self.auth.close()
         await self.database.close()
 
     # --- public entry points ----------------------------------------------------------------
@@ -125,7 +176,8 @@ class Executor:
             try:
                 value = self._invoke(execution, args)
             except Exception as error:  # noqa: BLE001 - the caller receives every failure
-                return FunctionResult(error=error, log_lines=buffer.finish(), ts=ts)
+                # The read set too: a failure that depends on data must be re-run when that data changes.
+                return FunctionResult(error=error, log_lines=buffer.finish(), ts=ts, read_set=transaction.read_set)
             finally:
                 transaction.close_scans()
         return FunctionResult(
@@ -133,7 +185,10 @@ class Executor:
         )
 
     async def _run_mutation(self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int) -> FunctionResult:
+        await self.start()
         buffer = logs.LogBuffer()
+        # The body runs on the writer task: give it the caller's context (the scheduled job it runs under).
+        caller_context = contextvars.copy_context()
 
         def body(transaction: Transaction) -> Value:
             execution = Execution(self, function, identity, transaction=transaction, depth=depth)
@@ -144,12 +199,13 @@ class Executor:
                     transaction.close_scans()
 
         try:
-            result = await self.database.mutate(body)
+            result = await self.database.mutate(lambda transaction: caller_context.run(body, transaction))
         except Exception as error:  # noqa: BLE001
             return FunctionResult(error=error, log_lines=buffer.finish())
         return FunctionResult(value=result.value, log_lines=buffer.finish(), ts=result.ts, read_set=result.transaction.read_set)
 
     async def _run_action(self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int) -> FunctionResult:
+        await self.start()
         execution = Execution(self, function, identity, depth=depth)
         with logs.capture() as buffer:
             try:
@@ -162,6 +218,10 @@ class Executor:
             except Exception as error:  # noqa: BLE001
                 return FunctionResult(error=error, log_lines=buffer.finish())
         return FunctionResult(value=value, log_lines=buffer.finish())
+
+    def run_in_transaction(self, function: FunctionDefinition, args: Any, transaction: Transaction) -> Value:
+        """Run a query or mutation with no identity inside ``transaction`` (how scheduled mutations run)."""
+        return self._invoke(Execution(self, function, None, transaction=transaction), args)
 
     # --- nested calls -----------------------------------------------------------------------
     def resolve(self, reference: Any) -> FunctionDefinition:
@@ -203,7 +263,8 @@ class Executor:
         arguments = self._checked_args(function, args)
         context = MutationCtx(execution) if function.kind == "mutation" else QueryCtx(execution)
         value = run_to_completion(self._call_handler(function, context, arguments))
-        return self._checked_result(function, value)
+        stored = execution.transaction.stored_documents if execution.transaction is not None else None
+        return self._checked_result(function, value, stored)
 
     @staticmethod
     def _call_handler(function: FunctionDefinition, context: Any, arguments: dict[str, Value]) -> Any:
@@ -217,12 +278,14 @@ class Executor:
         check_value(args)
         return validate_args(function.args, strip_undefined(args), self.database.catalog)
 
-    def _checked_result(self, function: FunctionDefinition, value: Any) -> Value:
+    def _checked_result(self, function: FunctionDefinition, value: Any, stored: StoredDocuments | None = None) -> Value:
+        """``value`` checked and cleaned for the caller; ``stored``: documents the function read (fast path)."""
         if isinstance(value, Query):
             raise ConvexValueError(
                 "Return value is a Query. Results must be retrieved with `.collect()`, `.take(n), `.unique()`, or `.first()`."
             )
-        value = strip_undefined(value)
-        check_value(value)
+        if value is UNDEFINED:
+            value = None  # returning `undefined` returns null, as in Convex
+        value = checked_return_value(value, stored or {})
         validate_returns(function.returns, value, self.database.catalog)
         return value

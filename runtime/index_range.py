@@ -11,7 +11,7 @@ from typing import Any
 
 from runtime.catalog import IndexInfo
 from runtime.errors import ConvexValueError
-from runtime.keys import encode_key, prefix_successor
+from runtime.keys import encode_key
 from runtime.read_set import Interval
 from runtime.values import UNDEFINED, Value, check_value, display
 
@@ -117,17 +117,22 @@ def compile_range(index: IndexInfo, expressions: list[RangeExpression]) -> Inter
     prefix_values = [equalities[field].value for field in sorted(equalities, key=fields.index)]
     prefix = encode_key(prefix_values)
     low = prefix
-    high = prefix_successor(prefix) if prefix else None
+    high = _past_values(prefix) if prefix else None
     if lower is not None:
         bound = encode_key([*prefix_values, lower.value])
-        low = bound if lower.op == "gte" else _after(bound)
+        low = bound if lower.op == "gte" else _past_values(bound)
     if upper is not None:
         bound = encode_key([*prefix_values, upper.value])
-        high = bound if upper.op == "lt" else prefix_successor(bound)
+        high = bound if upper.op == "lt" else _past_values(bound)
     return Interval(low, high)
 
 
-def _after(prefix: bytes) -> bytes:
-    successor = prefix_successor(prefix)
-    assert successor is not None  # encoded values never consist only of 0xff bytes
-    return successor
+def _past_values(encoded: bytes) -> bytes:
+    """Just past every key whose leading values are exactly the ones ``encoded`` holds.
+
+    Such keys continue with the tag byte of the next key part, always below 0xff. The byte-wise
+    successor of ``encoded`` would be too far: a longer string or bytes value continues with an
+    escaped NUL (``0x00 0xff``), so ``"a\x00"`` starts with the bytes of ``"a"`` but is another value.
+    """
+    from runtime.keys import prefix_successor
+    return prefix_successor(encoded)

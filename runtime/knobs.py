@@ -48,6 +48,7 @@ ACTION_TIME_LIMIT_S = _float("ACTION_TIME_LIMIT_S", 600.0)  # wall time of one a
 # --- storage ----------------------------------------------------------------------------------
 SQLITE_SYNCHRONOUS = os.environ.get("OPENCOM_SQLITE_SYNCHRONOUS", "FULL")  # durability of commits
 SCAN_BATCH_ROWS = _int("SCAN_BATCH_ROWS", 64)  # index rows fetched per SQLite round trip
+SCAN_MAX_BATCH_ROWS = _int("SCAN_MAX_BATCH_ROWS", 1024)  # rows per round trip once a long scan has doubled its way up
 MAX_COMMIT_GROUP = _int("MAX_COMMIT_GROUP", 256)  # mutations committed in one SQLite transaction
 READER_CONNECTIONS = _int("READER_CONNECTIONS", 4)  # SQLite connections serving queries
 
@@ -75,3 +76,53 @@ CLI_LOCK_WAIT_S = _float("CLI_LOCK_WAIT_S", 1.0)  # how long to wait for a data 
 CLI_REQUEST_TIMEOUT_S = _float("CLI_REQUEST_TIMEOUT_S", 660.0)  # one HTTP call to a server (> an action's limit)
 DEV_POLL_INTERVAL_S = _float("DEV_POLL_INTERVAL_S", 0.25)  # how often `opencom dev` checks files for changes
 SCHEMA_REPORT_LIMIT = _int("SCHEMA_REPORT_LIMIT", 20)  # violating documents named when a schema change is refused
+
+# --- Python client SDK (client/) --------------------------------------------------------------
+CLIENT_RECONNECT_INITIAL_S = _float("CLIENT_RECONNECT_INITIAL_S", 0.1)  # first reconnect delay; doubles per failure
+CLIENT_RECONNECT_MAX_S = _float("CLIENT_RECONNECT_MAX_S", 16.0)  # longest delay between reconnect attempts
+CLIENT_INACTIVITY_TIMEOUT_S = _float("CLIENT_INACTIVITY_TIMEOUT_S", 60.0)  # reconnect after this long with no frame
+CLIENT_CONNECT_TIMEOUT_S = _float("CLIENT_CONNECT_TIMEOUT_S", 10.0)  # bound of one handshake or close
+CLIENT_HTTP_TIMEOUT_S = _float("CLIENT_HTTP_TIMEOUT_S", 660.0)  # one HTTP API call of the client (> an action's limit)
+
+# --- scheduler, file storage, environment variables ------------------------------------------
+SCHEDULER_PARALLELISM = _int("SCHEDULER_PARALLELISM", 8)  # scheduled jobs running at once
+SCHEDULING_HORIZON_DAYS = _int("SCHEDULING_HORIZON_DAYS", 5 * 366)  # furthest runAt/runAfter from now
+SCHEDULED_JOB_RETENTION_S = _float("SCHEDULED_JOB_RETENTION_S", 7 * 86_400.0)  # completed jobs kept this long
+SCHEDULER_GC_INTERVAL_S = _float("SCHEDULER_GC_INTERVAL_S", 3600.0)  # how often old completed jobs are deleted
+SCHEDULER_GC_BATCH = _int("SCHEDULER_GC_BATCH", 100)  # job records deleted or recovered per transaction
+SCHEDULER_RETRY_INITIAL_S = _float("SCHEDULER_RETRY_INITIAL_S", 0.5)  # first retry after a system error; doubles
+SCHEDULER_RETRY_MAX_S = _float("SCHEDULER_RETRY_MAX_S", 7200.0)  # longest wait between system-error retries
+CLOUD_URL = os.environ.get("OPENCOM_CLOUD_URL", "http://127.0.0.1:3210")  # served /api base (the server overrides)
+SITE_URL = os.environ.get("OPENCOM_SITE_URL", "http://127.0.0.1:3211")  # served HTTP actions base (server overrides)
+UPLOAD_URL_TTL_S = _float("UPLOAD_URL_TTL_S", 3600.0)  # lifetime of a generate_upload_url() URL
+STORAGE_CHUNK_BYTES = _int("STORAGE_CHUNK_BYTES", 1 << 16)  # bytes read or written at a time by file storage
+MAX_ENV_VARS = _int("MAX_ENV_VARS", 100)  # environment variables per deployment
+MAX_ENV_NAME_LENGTH = _int("MAX_ENV_NAME_LENGTH", 40)  # characters of an environment variable name
+MAX_ENV_VALUE_BYTES = _int("MAX_ENV_VALUE_BYTES", 8192)  # UTF-8 bytes of an environment variable value
+
+# --- authentication ---------------------------------------------------------------------------
+AUTH_LEEWAY_S = min(_float("AUTH_LEEWAY_S", 5.0), 60.0)  # clock skew allowed on exp/iat/nbf; never above 60 s
+AUTH_JWKS_TTL_S = _float("AUTH_JWKS_TTL_S", 3600.0)  # fetched issuer keys are refetched after this long
+AUTH_JWKS_MIN_REFETCH_S = _float("AUTH_JWKS_MIN_REFETCH_S", 30.0)  # least time between two fetches of one JWKS
+AUTH_JWKS_FETCH_TIMEOUT_S = _float("AUTH_JWKS_FETCH_TIMEOUT_S", 10.0)  # bound of one discovery or JWKS request
+AUTH_TOKEN_LIFETIME_S = _int("AUTH_TOKEN_LIFETIME_S", 3600)  # access JWTs of the built-in issuer
+AUTH_SESSION_LIFETIME_S = _float("AUTH_SESSION_LIFETIME_S", 30 * 86_400.0)  # total lifetime of a sign-in session
+AUTH_SESSION_INACTIVE_S = _float("AUTH_SESSION_INACTIVE_S", 30 * 86_400.0)  # an unused refresh token expires
+AUTH_REFRESH_REUSE_WINDOW_S = _float("AUTH_REFRESH_REUSE_WINDOW_S", 10.0)  # a used refresh token still works
+AUTH_SIGN_IN_MAX_FAILURES = _int("AUTH_SIGN_IN_MAX_FAILURES", 10)  # failed sign-ins per account per window
+AUTH_SIGN_IN_FAILURE_WINDOW_S = _float("AUTH_SIGN_IN_FAILURE_WINDOW_S", 3600.0)  # the allowance refills over this
+AUTH_MIN_PASSWORD_LENGTH = _int("AUTH_MIN_PASSWORD_LENGTH", 8)  # shortest password accepted at sign-up
+AUTH_SCRYPT_N = _int("AUTH_SCRYPT_N", 1 << 15)  # scrypt cost; memory is 128·N·r bytes (32 MiB by default)
+AUTH_SCRYPT_R = _int("AUTH_SCRYPT_R", 8)  # scrypt block size
+AUTH_SCRYPT_P = _int("AUTH_SCRYPT_P", 1)  # scrypt parallelism
+
+# --- sync server (runtime/server) -------------------------------------------------------------
+SYNC_PING_INTERVAL_S = _float("SYNC_PING_INTERVAL_S", 15.0)  # idle time before a JSON Ping (clients give up at 30 s)
+SYNC_MAX_MESSAGE_BYTES = _int("SYNC_MAX_MESSAGE_BYTES", 32 << 20)  # largest WebSocket frame a client may send
+SYNC_MAX_QUERIES = _int("SYNC_MAX_QUERIES", 4096)  # queries in one connection's query set
+SYNC_MAX_PENDING_MESSAGES = _int("SYNC_MAX_PENDING_MESSAGES", 10_000)  # unsent frames before a connection is dropped
+SYNC_MUTATION_LOG_SIZE = _int("SYNC_MUTATION_LOG_SIZE", 10_000)  # (session, request) outcomes kept for replays
+SYNC_CLOSE_TIMEOUT_S = _float("SYNC_CLOSE_TIMEOUT_S", 5.0)  # time a closing connection gets to take its last frames
+HTTP_MAX_BODY_BYTES = _int("HTTP_MAX_BODY_BYTES", 32 << 20)  # largest HTTP API request body
+LOG_STREAM_BUFFER = _int("LOG_STREAM_BUFFER", 1000)  # function events queued per logs listener before dropping
+SHUTDOWN_TIMEOUT_S = _float("SHUTDOWN_TIMEOUT_S", 5.0)  # time requests get to finish when the server stops

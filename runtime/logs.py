@@ -28,6 +28,10 @@ class LogBuffer:
         self.lines.extend(f"[LOG] {line}" for line in complete)
 
     def add(self, level: str, message: str) -> None:
+        # A pending ``print(..., end="")`` came first, so it is its own line before this one.
+        if self._partial:
+            self.lines.append(f"[LOG] {self._partial}")
+            self._partial = ""
         self.lines.append(f"[{level}] {message}")
 
     def finish(self) -> list[str]:
@@ -83,10 +87,12 @@ _installed = False
 def install() -> None:
     """Route ``print`` and ``logging`` of functions into log buffers (idempotent)."""
     global _installed
+    # Checked every time: whoever replaced sys.stdout since (a test runner, redirect_stdout) dropped the router.
+    if not isinstance(sys.stdout, _StdoutRouter):
+        sys.stdout = _StdoutRouter(sys.stdout)  # type: ignore[assignment]
     if _installed:
         return
     _installed = True
-    sys.stdout = _StdoutRouter(sys.stdout)  # type: ignore[assignment]
     root = logging.getLogger()
     for handler in root.handlers:
         handler.addFilter(_OutsideExecutions())

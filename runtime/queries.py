@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
+import math
+import operator
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -23,13 +26,14 @@ from runtime.index_range import IndexRangeBuilder, compile_range
 from runtime.read_set import Interval
 from runtime.search import SearchFilterBuilder, SearchPlan, plan_search, search_documents
 from runtime.transaction import IndexScan, Transaction
-from runtime.values import Value, value_size
+from runtime.values import Value
 
 if TYPE_CHECKING:
     from runtime.context import Execution
 
 _END = b"E"
 _KEY = b"K"
+_second = operator.itemgetter(1)
 
 
 class Query:
@@ -106,6 +110,12 @@ class Query:
         return successor
 
     # --- execution --------------------------------------------------------------------------
+    @property
+    def _transaction(self) -> Transaction:
+        transaction = self._execution.transaction
+        assert transaction is not None  # a query object only exists inside a query or mutation
+        return transaction
+
     def _begin(self) -> None:
         if self._chained:
             raise ConvexValueError("This query has been chained with another operator and can't be reused.")
@@ -114,7 +124,7 @@ class Query:
         self._consumed = True
 
     def _source(self) -> tuple[IndexInfo, Interval] | None:
-        transaction = self._execution.transaction
+        transaction = self._transaction
         table_number = transaction.catalog.table_numbers.get(self._table)
         if table_number is None:
             return None  # a table that does not exist yet reads as empty, and records nothing
@@ -123,17 +133,17 @@ class Query:
             raise ConvexValueError(f"Index {self._table}.{self._index_name} not found.")
         return index, compile_range(index, self._range)
 
-    def _scan(self, interval_override: Interval | None = None) -> IndexScan | None:
+    def _scan(self, batch: int | None = None) -> IndexScan | None:
         source = self._source()
         if source is None:
             return None
         index, interval = source
-        return self._execution.transaction.scan(index, interval_override or interval, descending=self._order == "desc")
+        return self._transaction.scan(index, interval, descending=self._order == "desc", batch=batch)
 
     def _search_plan(self) -> SearchPlan | None:
         assert self._search is not None
         name, builder = self._search
-        transaction = self._execution.transaction
+        transaction = self._transaction
         schema = transaction.database.schema
         table = schema.tables.get(self._table) if schema is not None else None
         index = next((index for index in table.search_indexes if index.name == name), None) if table else None
@@ -142,26 +152,26 @@ class Query:
         table_number = transaction.catalog.table_numbers.get(self._table)
         return None if table_number is None else plan_search(self._table, table_number, index, builder)
 
-    def _open(self) -> tuple[IndexScan | None, Iterator[dict[str, Value]]]:
-        """The scan to close afterwards (None for search), and the matching documents in order."""
+    def _open(self, batch: int | None = None) -> tuple[IndexScan | None, Iterator[dict[str, Value]]]:
+        """The scan to close afterwards (None for search), and the matching documents in order.
+
+        ``batch``: how many rows the caller expects to need (see ``Transaction.scan``).
+        """
         if self._search is not None:
             plan = self._search_plan()
             if plan is None:
                 return None, iter(())
-            matches = search_documents(self._execution.transaction, plan)
+            matches = search_documents(self._transaction, plan)
             return None, (document for document in matches if self._passes(document))
-        scan = self._scan()
-        return scan, self._documents(scan)
+        scan = self._scan(batch)
+        if scan is None:
+            return None, iter(())
+        # map/filter run in C: no Python frame per row on top of the scan's own.
+        documents = map(_second, scan)
+        return scan, filter(self._passes, documents) if self._filters else documents
 
     def _passes(self, document: dict[str, Value]) -> bool:
         return all(as_boolean(expression.evaluate(document)) for expression in self._filters)
-
-    def _documents(self, scan: IndexScan | None) -> Iterator[dict[str, Value]]:
-        if scan is None:
-            return
-        for _, document in scan:
-            if self._passes(document):
-                yield document
 
     async def collect(self) -> list[dict[str, Value]]:
         """Every matching document, in order."""
@@ -180,14 +190,9 @@ class Query:
         self._begin()
         if n == 0:
             return []
-        scan, documents = self._open()
-        results: list[dict[str, Value]] = []
+        scan, documents = self._open(int(n))
         try:
-            for document in documents:
-                results.append(document)
-                if len(results) >= n:
-                    break
-            return results
+            return list(itertools.islice(documents, int(n)))
         finally:
             if scan is not None:
                 scan.close()
@@ -289,17 +294,19 @@ class _Paginator:
         execution.paginated = True
         if not isinstance(options, dict):
             raise ConvexValueError("paginate() takes pagination options {numItems, cursor}")
-        self.num_items = options.get("numItems")
-        if isinstance(self.num_items, bool) or not isinstance(self.num_items, (int, float)):
-            raise ConvexValueError(f"`options.numItems` must be a positive number. Received `{self.num_items!r}`.")
+        num_items = options.get("numItems")
+        if isinstance(num_items, bool) or not isinstance(num_items, (int, float)):
+            raise ConvexValueError(f"`options.numItems` must be a positive number. Received `{num_items!r}`.")
+        self.num_items: float = num_items
         if self.num_items < 1:
             raise ConvexValueError("Must request at least 1 document while paginating")
         if self.num_items > knobs.MAX_PAGE_SIZE:
             raise ConvexValueError(f"Requested too many items: {self.num_items}")
-        self.max_rows = options.get("maximumRowsRead")
-        self.max_bytes = options.get("maximumBytesRead")
-        if self.max_rows == 0 or self.max_bytes == 0:
-            raise ConvexValueError("maximumRowsRead and maximumBytesRead must be greater than 0")
+        self.max_rows: float | None = options.get("maximumRowsRead")
+        self.max_bytes: float | None = options.get("maximumBytesRead")
+        for limit in (self.max_rows, self.max_bytes):
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit <= 0):
+                raise ConvexValueError("maximumRowsRead and maximumBytesRead must be greater than 0")
         self.cursor = options.get("cursor")
         self.end_cursor = options.get("endCursor")
         if self.end_cursor is None and execution.journal_in is not None:
@@ -329,38 +336,50 @@ class _Paginator:
                 low = max(low, end)
             else:
                 high = end + b"\x00" if high is None else min(high, end + b"\x00")
-        transaction: Transaction = query._execution.transaction
-        scan = transaction.scan(index, Interval(low, high), descending=descending)
+        transaction = query._transaction
+        # With an end cursor (even the "end" one) the page is exactly (cursor, end]: no item or read caps.
+        capped = self.end_cursor is None
+        batch = math.ceil(self.num_items) if capped else None
+        scan = transaction.scan(index, Interval(low, high), descending=descending, batch=batch)
         page: list[dict[str, Value]] = []
         scanned_keys: list[bytes] = []
-        rows_read = bytes_read = 0
         split_required = False
+        # Locals, not attributes: this loop runs once per scanned row.
+        item_cap = self.num_items if capped else math.inf
+        row_cap: float = self.max_rows if capped and self.max_rows is not None else math.inf
+        byte_cap: float = self.max_bytes if capped and self.max_bytes is not None else math.inf
+        metrics = transaction.metrics
+        if capped:
+            if metrics.documents_read >= knobs.MAX_DOCUMENTS_READ or metrics.bytes_read >= knobs.MAX_BYTES_READ:
+                row_cap = 0
+            elif scan.counts_reads:
+                # The transaction's own read limits, as what is left of them for this page.
+                row_cap = min(row_cap, knobs.MAX_DOCUMENTS_READ - metrics.documents_read)
+                byte_cap = min(byte_cap, knobs.MAX_BYTES_READ - metrics.bytes_read)
+        filtered = bool(query._filters)
+        bounded_bytes = byte_cap != math.inf
         try:
-            while True:
-                if end is None and len(page) >= self.num_items:
-                    break
-                if end is None and (
-                    (self.max_rows is not None and rows_read >= self.max_rows)
-                    or (self.max_bytes is not None and rows_read and bytes_read >= self.max_bytes)
-                    or transaction.read_limit_reached()
-                ):
-                    split_required = True
-                    break
-                row = scan.next_row()
-                if row is None:
-                    break
-                key, document = row
-                rows_read += 1
-                bytes_read += value_size(document)
-                scanned_keys.append(key)
-                if query._passes(document):
-                    page.append(document)
+            # Every cap is checked before pulling a row: up front, then after each row (once per row scanned).
+            if row_cap <= 0:
+                split_required = True
+            else:
+                for key, document in scan:
+                    scanned_keys.append(key)
+                    if not filtered or query._passes(document):
+                        page.append(document)
+                        if len(page) >= item_cap:
+                            break
+                    if len(scanned_keys) >= row_cap or (bounded_bytes and scan.bytes_pulled >= byte_cap):
+                        split_required = True
+                        break
         finally:
             scan.close()
+        rows_read, bytes_read = len(scanned_keys), scan.bytes_pulled
         if scan.exhausted:
             continue_cursor = self.end_cursor if self.end_cursor is not None else end_cursor
         else:
-            continue_cursor = encode_cursor(fingerprint, scan.last_key)
+            # A page stopped before its first row (a read limit already reached) continues where it began.
+            continue_cursor = encode_cursor(fingerprint, scan.last_key if scan.last_key is not None else start)
         split = encode_cursor(fingerprint, scanned_keys[len(scanned_keys) // 2]) if len(scanned_keys) > 2 else None
         status = "SplitRequired" if split_required else None
         if status is None:

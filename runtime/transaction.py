@@ -14,12 +14,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from runtime import knobs
-from runtime.catalog import BY_ID, IndexInfo
+from runtime.catalog import BY_ID, FIRST_USER_TABLE_NUMBER, IndexInfo
 from runtime.errors import ConvexValueError, InvalidIdError, LimitExceededError
 from runtime.ids import decode_id, new_id
 from runtime.keys import encode_value
 from runtime.read_set import DocumentWrite, Interval, ReadSet, point_interval
+from runtime.return_values import StoredDocuments
 from runtime.storage import Rows, decode_document, encode_document
+from runtime.validators import identifier_error
 from runtime.values import UNDEFINED, Value, check_value, display, value_size, values_equal
 
 if TYPE_CHECKING:
@@ -57,20 +59,29 @@ class Transaction:
         self.read_set = ReadSet()
         self.writes: list[DocumentWrite] = []
         self.metrics = Metrics()
-        self.started = time.monotonic()
+        # The time limit counts CPU time of this thread, where function code runs: a loaded machine
+        # that leaves the function waiting for a CPU must not make it fail.
+        self.deadline = time.thread_time() + knobs.QUERY_TIME_LIMIT_S
         self._savepoints = 0
         # Scans not closed yet; closing records their intervals (see ``close_scans``).
         self.open_scans: list[IndexScan] = []
+        # Every (index id, interval) already in the read set, so repeated reads are recorded once.
+        self._recorded: set[tuple[int, Interval]] = set()
+        # Every document handed out, with its stored bytes: results need not re-check them (see return_values).
+        self.stored_documents: StoredDocuments = {}
 
     # --- limits -----------------------------------------------------------------------------
     def check_time(self) -> None:
-        if time.monotonic() - self.started > knobs.QUERY_TIME_LIMIT_S:
+        if time.thread_time() > self.deadline:
             raise LimitExceededError("Function execution timed out (maximum duration: 1s)")
 
     def _count_read(self, table_number: int, size: int) -> None:
         if table_number >= 10001:
             self.metrics.documents_read += 1
             self.metrics.bytes_read += size
+        self._check_reads()
+
+    def _check_reads(self) -> None:
         if self.metrics.documents_read > knobs.MAX_DOCUMENTS_READ:
             raise LimitExceededError(
                 f"Too many documents read in a single function execution (limit: {knobs.MAX_DOCUMENTS_READ}). {_LIMIT_HINT}"
@@ -80,13 +91,14 @@ class Transaction:
                 f"Too many bytes read in a single function execution (limit: {knobs.MAX_BYTES_READ} bytes). {_LIMIT_HINT}"
             )
 
-    def read_limit_reached(self) -> bool:
-        """True once a further scanned row would break a read limit (pagination stops there)."""
-        return self.metrics.documents_read >= knobs.MAX_DOCUMENTS_READ or self.metrics.bytes_read >= knobs.MAX_BYTES_READ
-
     def record_interval(self, index: IndexInfo, interval: Interval) -> None:
+        # The same range read twice (a document got, then patched) is one range, as in Convex.
+        entry = (index.index_id, interval)
+        if entry in self._recorded:
+            return
+        self._recorded.add(entry)
         self.read_set.add(index.index_id, interval)
-        if self.read_set.interval_count() > knobs.MAX_INDEX_RANGES:
+        if len(self._recorded) > knobs.MAX_INDEX_RANGES:
             raise LimitExceededError(
                 f"Too many reads in a single function execution (limit: {knobs.MAX_INDEX_RANGES}). {_LIMIT_HINT}"
             )
@@ -141,11 +153,21 @@ class Transaction:
         if body is None:
             return None
         self._count_read(table_number, len(body))
-        return decode_document(body)
+        return self.decode(body)
 
-    def scan(self, index: IndexInfo, interval: Interval, *, descending: bool) -> IndexScan:
-        """A lazy scan of ``interval`` of ``index``; its read set is recorded when it is closed."""
-        scan = IndexScan(self, index, interval, descending)
+    def decode(self, body: bytes) -> dict[str, Value]:
+        """A stored document as handed to function code, remembered with the bytes it came from."""
+        document = decode_document(body)
+        self.stored_documents[id(document)] = (document, body)
+        return document
+
+    def scan(self, index: IndexInfo, interval: Interval, *, descending: bool, batch: int | None = None) -> IndexScan:
+        """A lazy scan of ``interval`` of ``index``; its read set is recorded when it is closed.
+
+        ``batch`` is how many rows the caller expects to pull (``first()`` wants one), so the first
+        round trip fetches no more than that; later ones grow.
+        """
+        scan = IndexScan(self, index, interval, descending, batch)
         self.open_scans.append(scan)
         return scan
 
@@ -171,6 +193,11 @@ class Transaction:
             raise ConvexValueError("Invalid argument `value` for `db.insert`: Value must be an Object")
         table_number = self.catalog.table_numbers.get(table)
         if table_number is None:
+            problem = identifier_error(table)
+            if problem is not None:
+                raise ConvexValueError(
+                    f'Invalid argument `table` for `db.insert`: invalid table name "{table}". {problem}'
+                )
             table_number = self.database.create_table(self.rows, table)
         doc_id = new_id(table_number)
         if "_id" in value:
@@ -268,6 +295,14 @@ class Transaction:
                     f"in document {doc_id}"
                 )
         self._count_write(table_number, size)
+        self.apply_write(table_number, doc_id, old, new)
+
+    def apply_write(self, table_number: int, doc_id: str, old: dict[str, Value] | None, new: dict[str, Value] | None) -> None:
+        """Store one document change: its index entries, search indexes and the write set.
+
+        No validation and no limits: ``insert``/``patch``/``replace``/``delete`` check those first,
+        and bulk loads (``runtime.document_import``) check every document before writing any.
+        """
         keys: list[tuple[int, bytes]] = []
         by_id = self.catalog.index(table_number, BY_ID)
         assert by_id is not None
@@ -314,7 +349,11 @@ class Transaction:
         connection.execute(f"RELEASE {name}")
 
     def coalesced_writes(self) -> tuple[DocumentWrite, ...]:
-        """One write per document: its first old version and last new version."""
+        """One write per document: its first old version and last new version.
+
+        A document that ends as it began (inserted then deleted, or changed and changed back) was
+        not written at all.
+        """
         firsts: dict[str, DocumentWrite] = {}
         lasts: dict[str, DocumentWrite] = {}
         for write in self.writes:
@@ -325,6 +364,10 @@ class Transaction:
             last = lasts[doc_id]
             if first is last:
                 merged.append(first)
+                continue
+            if first.old is None and last.new is None:
+                continue
+            if first.old is not None and last.new is not None and values_equal(first.old, last.new):
                 continue
             keys = dict.fromkeys(first.keys + last.keys)
             merged.append(DocumentWrite(first.table_number, doc_id, first.old, last.new, tuple(keys)))
@@ -337,52 +380,70 @@ class IndexScan:
     Only the rows actually pulled are part of the read set: a ``first()`` covers up to its row.
     """
 
-    def __init__(self, transaction: Transaction, index: IndexInfo, interval: Interval, descending: bool) -> None:
+    def __init__(
+        self, transaction: Transaction, index: IndexInfo, interval: Interval, descending: bool, batch: int | None = None
+    ) -> None:
         self.transaction = transaction
         self.index = index
         self.interval = interval
         self.descending = descending
         self.last_key: bytes | None = None
+        self.bytes_pulled = 0  # stored size of the rows pulled so far, as counted against the read limits
         self.exhausted = False
         self.closed = False
-        self._buffer: list[tuple[bytes, bytes]] = []
-        self._position = 0
+        self._first_batch = max(1, min(batch or knobs.SCAN_BATCH_ROWS, knobs.SCAN_MAX_BATCH_ROWS))
+        self._rows: Iterator[tuple[bytes, dict[str, Value]]] | None = None
+        # Reads of system tables do not count against the transaction limits.
+        self.counts_reads = index.table_number >= FIRST_USER_TABLE_NUMBER
 
     def __iter__(self) -> Iterator[tuple[bytes, dict[str, Value]]]:
-        return self
+        """(key, document) pairs in scan order; a row counts as read when it is pulled.
 
-    def __next__(self) -> tuple[bytes, dict[str, Value]]:
-        row = self.next_row()
-        if row is None:
-            raise StopIteration
-        return row
+        A scan is one pass: iterating it again continues where the previous iteration stopped.
+        """
+        if self._rows is None:
+            self._rows = self._generate()
+        return self._rows
 
-    def next_row(self) -> tuple[bytes, dict[str, Value]] | None:
-        if self.exhausted or self.closed:
-            return None
-        if self._position >= len(self._buffer):
-            self._fill()
-            if not self._buffer:
-                self.exhausted = True
-                return None
-        key, body = self._buffer[self._position]
-        self._position += 1
-        self.last_key = key
-        self.transaction.check_time()
-        self.transaction._count_read(self.index.table_number, len(body))
-        return key, decode_document(body)
+    def _generate(self) -> Iterator[tuple[bytes, dict[str, Value]]]:
+        # This loop runs once for every row any query scans, so it is kept flat, on local names.
+        transaction = self.transaction
+        metrics = transaction.metrics
+        stored = transaction.stored_documents
+        counted = self.counts_reads
+        max_documents, max_bytes = knobs.MAX_DOCUMENTS_READ, knobs.MAX_BYTES_READ
+        batch = self._first_batch
+        while True:
+            transaction.check_time()  # once per round trip: reading the CPU clock costs more than a row
+            rows = self._fetch(batch)
+            for key, body in rows:
+                self.last_key = key
+                size = len(body)
+                self.bytes_pulled += size
+                if counted:
+                    metrics.documents_read += 1
+                    metrics.bytes_read += size
+                    if metrics.documents_read > max_documents or metrics.bytes_read > max_bytes:
+                        transaction._check_reads()
+                document = decode_document(body)
+                stored[id(document)] = (document, body)
+                yield key, document
+            if len(rows) < batch or self.closed:
+                # A short batch means the interval holds nothing more: no need to ask again.
+                if not self.closed:
+                    self.exhausted = True
+                return
+            batch = min(batch * 2, knobs.SCAN_MAX_BATCH_ROWS)
 
-    def _fill(self) -> None:
+    def _fetch(self, limit: int) -> list[tuple[bytes, bytes]]:
+        """Up to ``limit`` (key, body) rows after the last one pulled."""
         low, high = self.interval.low, self.interval.high
         if self.last_key is not None:
             if self.descending:
                 high = self.last_key
             else:
                 low = self.last_key + b"\x00"
-        self._buffer = self.transaction.rows.scan(
-            self.index.index_id, low, high, descending=self.descending, limit=knobs.SCAN_BATCH_ROWS
-        )
-        self._position = 0
+        return self.transaction.rows.scan(self.index.index_id, low, high, descending=self.descending, limit=limit)
 
     def covered(self) -> Interval:
         """The part of the interval this scan has looked at so far."""

@@ -1,0 +1,97 @@
+"""``opencom env list|get|set|remove``: the deployment's environment variables (``ctx.env``).
+
+Like ``npx convex env``. Variables are rows of a system table in the deployment's database
+(``runtime.environment``): reading them needs only a read-only look at the store, so ``list`` and
+``get`` work with or without a server; changing them goes through the database's writer, so
+``set`` and ``remove`` need the data directory to themselves (stop the server first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from cli.discovery import add_location_options, find_server, resolve_locations
+from cli.in_process import open_executor
+from cli.output import EXIT_OK, CliError, notice
+from cli.store_reader import StoreReader
+from runtime.environment import ENVIRONMENT_VARIABLES, check_name, check_value, remove_env, set_env
+from runtime.errors import ConvexValueError
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``env`` command and its subcommands."""
+    parser = commands.add_parser(
+        "env",
+        help="list, get, set or remove the deployment's environment variables",
+        description="Manage the environment variables functions read as ctx.env.",
+    )
+    actions = parser.add_subparsers(title="subcommands", metavar="SUBCOMMAND", dest="action", required=True)
+    listing = actions.add_parser(
+        "list", help="print every variable as NAME=value", description="Print every variable as NAME=value."
+    )
+    getting = actions.add_parser(
+        "get", help="print one variable's value", description="Print the value of one variable."
+    )
+    getting.add_argument("name", metavar="NAME")
+    setting = actions.add_parser(
+        "set",
+        help="create or change a variable",
+        description="Create or change a variable (stop any server on the data directory first).",
+    )
+    setting.add_argument("name", metavar="NAME")
+    setting.add_argument("value", metavar="VALUE")
+    removing = actions.add_parser(
+        "remove",
+        help="delete a variable",
+        description="Delete a variable (stop any server on the data directory first).",
+    )
+    removing.add_argument("name", metavar="NAME")
+    for subparser in (listing, getting, setting, removing):
+        add_location_options(subparser)
+        subparser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    app_dir, data_dir = resolve_locations(args)
+    if args.action == "list":
+        for name, value in sorted(_stored(data_dir).items()):
+            print(f"{name}={value}")
+        return EXIT_OK
+    if args.action == "get":
+        value = _stored(data_dir).get(args.name)
+        if value is None:
+            raise CliError(f"environment variable {args.name} is not set")
+        print(value)
+        return EXIT_OK
+    try:
+        check_name(args.name)
+        if args.action == "set":
+            check_value(args.name, args.value)
+    except ConvexValueError as error:
+        raise CliError(str(error)) from None
+    server = find_server(data_dir)
+    if server is not None:
+        raise CliError(
+            f"a server (pid {server.pid}, {server.url}) is running on {data_dir}: stop it to change environment variables"
+        )
+    return asyncio.run(_change(app_dir, data_dir, args))
+
+
+def _stored(data_dir: Path) -> dict[str, str]:
+    with StoreReader(data_dir) as store:
+        return {str(row["name"]): str(row["value"]) for row in store.documents(ENVIRONMENT_VARIABLES)}
+
+
+async def _change(app_dir: Path, data_dir: Path, args: argparse.Namespace) -> int:
+    async with open_executor(app_dir, data_dir, f"env {args.action}") as executor:
+        if args.action == "set":
+            await set_env(executor.database, args.name, args.value)
+            notice(f"Set {args.name}")
+            return EXIT_OK
+        if not await remove_env(executor.database, args.name):
+            raise CliError(f"environment variable {args.name} is not set")
+        notice(f"Removed {args.name}")
+        return EXIT_OK

@@ -1,0 +1,30 @@
+"""Instance metadata behind ``/.well-known/opencom.json`` (see ``lib/discovery`` for the HTTP side)."""
+
+from runtime import query
+
+from .lib.discovery import DEFAULT_INSTANCE_NAME, DISCOVERY_FEATURES, DISCOVERY_VERSION
+from .lib.identity import current_user
+
+DEFAULT_SIGNUP_MODE = "invite-only"
+DEFAULT_AUTH_METHODS = ["password", "otp"]
+
+
+@query(args={})
+async def getMetadata(ctx, args):
+    """``{version, name, features}``, plus the sign-up policy for signed-in callers.
+
+    The instance is named after its oldest workspace.
+    """
+    first = await ctx.db.query("workspaces").with_index("by_created_at").first()
+    metadata = {
+        "version": DISCOVERY_VERSION,
+        "name": first["name"] if first is not None else DEFAULT_INSTANCE_NAME,
+        "features": list(DISCOVERY_FEATURES),
+    }
+    if first is None or await current_user(ctx) is None:
+        return metadata
+    return {
+        **metadata,
+        "signupMode": first.get("signupMode", DEFAULT_SIGNUP_MODE),
+        "authMethods": first.get("authMethods", DEFAULT_AUTH_METHODS),
+    }

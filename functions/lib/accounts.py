@@ -1,0 +1,99 @@
+"""What signing in means for Opencom: the sign-up profile and the user/workspace it creates.
+
+``opencom_profile`` is the password provider's profile step; ``create_or_update_user`` is the
+auth library's ``create_or_update_user`` hook (auth-and-permissions §1.3). A first sign-up gets
+a workspace of its own (as admin) and every membership it was invited to; later sign-ins only
+fill in a missing name. ``users:createOrUpdateUser`` exposes the same hook to server code.
+"""
+
+from typing import Any
+
+from runtime import UNDEFINED
+
+from .audit import record_audit, schedule_retention
+from .clock import now_ms
+from .errors import INVALID_INPUT, fail, not_found
+
+
+def _trimmed(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def opencom_profile(params: dict[str, Any]) -> dict[str, Any]:
+    """Sign-up params → profile: email lower-cased, name trimmed, workspace name only if non-empty."""
+    profile: dict[str, Any] = {"email": (_trimmed(params.get("email")) or "").lower()}
+    for field in ("name", "workspaceName"):
+        value = _trimmed(params.get(field))
+        if value:
+            profile[field] = value
+    return profile
+
+
+def _workspace_name(email: str, profile: dict[str, Any]) -> str:
+    if profile.get("workspaceName"):
+        return profile["workspaceName"]
+    if profile.get("name"):
+        return f"{profile['name']}'s Workspace"
+    return f"{email.split('@', 1)[0]}'s Workspace"
+
+
+async def _fill_name(ctx: Any, user: dict[str, Any], name: str | None) -> str:
+    if name and not user.get("name"):
+        await ctx.db.patch(user["_id"], {"name": name})
+    return user["_id"]
+
+
+async def _accept_invitations(ctx: Any, user_id: str, email: str, now: float) -> None:
+    invitations = (
+        await ctx.db.query("workspaceInvitations").with_index("by_email", lambda q: q.eq("email", email)).collect()
+    )
+    for invitation in invitations:
+        if invitation["status"] != "pending":
+            continue
+        workspace_id, role = invitation["workspaceId"], invitation["role"]
+        await ctx.db.insert(
+            "workspaceMembers", {"userId": user_id, "workspaceId": workspace_id, "role": role, "createdAt": now}
+        )
+        await ctx.db.patch(invitation["_id"], {"status": "accepted"})
+        await record_audit(
+            ctx,
+            workspace_id=workspace_id,
+            action="user.invited",
+            resource_type="workspaceInvitation",
+            resource_id=invitation["_id"],
+            actor_id=user_id,
+            metadata={"targetUserId": user_id, "role": role, "method": "signup"},
+        )
+
+
+async def create_or_update_user(
+    ctx: Any, *, existing_user_id: str | None, provider: str, profile: dict[str, Any]
+) -> str:
+    """The user a successful sign-in belongs to (created with its workspace on first sign-up)."""
+    name = _trimmed(profile.get("name"))
+    if existing_user_id is not None:
+        user = await ctx.db.get(existing_user_id)
+        if user is None:
+            not_found("User")
+        return await _fill_name(ctx, user, name)
+    email = (_trimmed(profile.get("email")) or "").lower()
+    if not email:
+        fail(INVALID_INPUT, "Email is required for signup")
+    user = await ctx.db.query("users").with_index("by_email", lambda q: q.eq("email", email)).first()
+    if user is not None:
+        return await _fill_name(ctx, user, name)
+
+    now = now_ms()
+    workspace_id = await ctx.db.insert(
+        "workspaces", {"name": _workspace_name(email, profile), "createdAt": now, "helpCenterAccessPolicy": "public"}
+    )
+    user_id = await ctx.db.insert(
+        "users",
+        {"email": email, "name": name or UNDEFINED, "workspaceId": workspace_id, "role": "admin", "createdAt": now},
+    )
+    await ctx.db.insert(
+        "workspaceMembers", {"userId": user_id, "workspaceId": workspace_id, "role": "admin", "createdAt": now}
+    )
+    await schedule_retention(ctx, workspace_id)
+    await _accept_invitations(ctx, user_id, email, now)
+    return user_id

@@ -1,0 +1,173 @@
+"""Workspaces: reading them (members see everything, everyone else a public subset) and creating them.
+
+The identity-verification secret is shown only to owners and admins. Every newly created
+workspace has its creator as owner and a public help center.
+"""
+
+from typing import Any
+
+from runtime import mutation, query, v
+
+from .lib.audit import record_audit, schedule_retention
+from .lib.clock import now_ms
+from .lib.identity import Doc, require_user
+from .lib.origins import origin_verdict
+from .lib.permissions import Agent, find_membership, require_permission, signed_in_member
+
+PUBLIC_FIELDS = ("_id", "_creationTime", "name", "createdAt")
+SECRET_VIEWER_ROLES = ("owner", "admin")
+DEFAULT_WORKSPACE_NAME = "Default Workspace"
+
+
+def member_view(workspace: Doc, agent: Agent) -> Doc:
+    """The workspace as a member sees it: everything, minus the secret for non-admins."""
+    if agent.role in SECRET_VIEWER_ROLES:
+        return workspace
+    return {key: value for key, value in workspace.items() if key != "identitySecret"}
+
+
+def _public_context(workspace: Doc) -> Doc:
+    return {
+        "_id": workspace["_id"],
+        "name": workspace["name"],
+        "helpCenterAccessPolicy": workspace.get("helpCenterAccessPolicy") or "public",
+    }
+
+
+def _visitor_readable(article: Doc) -> bool:
+    return article["status"] == "published" and article.get("visibility", "public") == "public"
+
+
+async def _has_public_article(ctx: Any, workspace_id: str) -> bool:
+    published = ctx.db.query("articles").with_index(
+        "by_status", lambda q: q.eq("workspaceId", workspace_id).eq("status", "published")
+    )
+    async for article in published:
+        if _visitor_readable(article):
+            return True
+    return False
+
+
+async def _create_owned_workspace(ctx: Any, user: Doc, name: str, operation: str) -> str:
+    now = now_ms()
+    workspace_id = await ctx.db.insert(
+        "workspaces", {"name": name, "createdAt": now, "helpCenterAccessPolicy": "public"}
+    )
+    await ctx.db.insert(
+        "workspaceMembers", {"userId": user["_id"], "workspaceId": workspace_id, "role": "owner", "createdAt": now}
+    )
+    await schedule_retention(ctx, workspace_id)
+    await record_audit(
+        ctx,
+        workspace_id=workspace_id,
+        action="workspace.settings.changed",
+        resource_type="workspace",
+        resource_id=workspace_id,
+        actor_id=user["_id"],
+        metadata={"operation": operation, "name": name},
+    )
+    return workspace_id
+
+
+@query(args={"id": v.id("workspaces")})
+async def get(ctx, args):
+    """The workspace: full document for members, ``{_id, _creationTime, name, createdAt}`` otherwise."""
+    workspace = await ctx.db.get(args["id"])
+    if workspace is None:
+        return None
+    agent = await signed_in_member(ctx, workspace["_id"])
+    if agent is not None:
+        return member_view(workspace, agent)
+    return {field: workspace[field] for field in PUBLIC_FIELDS}
+
+
+@query(args={"workspaceId": v.optional(v.id("workspaces")), "articleSlug": v.optional(v.string())})
+async def getPublicWorkspaceContext(ctx, args):
+    """The workspace a public help-center page belongs to: ``{_id, name, helpCenterAccessPolicy}``.
+
+    An explicit workspace wins; else the single public workspace publishing ``articleSlug``; else
+    the oldest public workspace with a published public article; else the oldest workspace.
+    """
+    if "workspaceId" in args:
+        workspace = await ctx.db.get(args["workspaceId"])
+        return _public_context(workspace) if workspace is not None else None
+    if args.get("articleSlug"):
+        articles = (
+            await ctx.db.query("articles")
+            .with_index("by_slug_only", lambda q: q.eq("slug", args["articleSlug"]))
+            .collect()
+        )
+        candidates = {article["workspaceId"] for article in articles if _visitor_readable(article)}
+        workspaces = [await ctx.db.get(workspace_id) for workspace_id in sorted(candidates)]
+        public = [w for w in workspaces if w is not None and w.get("helpCenterAccessPolicy", "public") == "public"]
+        if len(public) == 1:
+            return _public_context(public[0])
+    oldest = None
+    async for workspace in ctx.db.query("workspaces").with_index("by_created_at"):
+        oldest = oldest or workspace
+        if workspace.get("helpCenterAccessPolicy", "public") == "public" and await _has_public_article(
+            ctx, workspace["_id"]
+        ):
+            return _public_context(workspace)
+    return _public_context(oldest) if oldest is not None else None
+
+
+@query(args={"name": v.string()})
+async def getByName(ctx, args):
+    """The workspace with exactly this name that the caller is a member of, or null."""
+    named = ctx.db.query("workspaces").with_index("by_name", lambda q: q.eq("name", args["name"]))
+    async for workspace in named:
+        agent = await signed_in_member(ctx, workspace["_id"])
+        if agent is not None:
+            return member_view(workspace, agent)
+    return None
+
+
+@mutation(args={"name": v.string()})
+async def create(ctx, args):
+    """Create a workspace owned by the caller; an existing workspace of that exact name is returned instead."""
+    user = await require_user(ctx)
+    existing = await ctx.db.query("workspaces").with_index("by_name", lambda q: q.eq("name", args["name"])).first()
+    if existing is not None:
+        return existing["_id"]
+    return await _create_owned_workspace(ctx, user, args["name"], "create_workspace")
+
+
+@mutation(args={})
+async def getOrCreateDefault(ctx, args):
+    """The caller's current workspace if they still belong to it, else a new "Default Workspace" they own."""
+    user = await require_user(ctx)
+    current = await ctx.db.get(user["workspaceId"])
+    if current is not None:
+        membership = await find_membership(ctx, user["_id"], current["_id"])
+        if membership is not None:
+            return member_view(current, Agent(user, membership))
+    workspace_id = await _create_owned_workspace(ctx, user, DEFAULT_WORKSPACE_NAME, "create_default_workspace")
+    return await ctx.db.get(workspace_id)
+
+
+@mutation(args={"workspaceId": v.id("workspaces"), "allowedOrigins": v.array(v.string())})
+async def updateAllowedOrigins(ctx, args):
+    """Set the widget origin allowlist (empty allows every origin)."""
+    agent = await require_permission(ctx, args["workspaceId"], "settings.security")
+    await ctx.db.patch(args["workspaceId"], {"allowedOrigins": args["allowedOrigins"]})
+    await record_audit(
+        ctx,
+        workspace_id=args["workspaceId"],
+        action="workspace.security.changed",
+        resource_type="workspace",
+        resource_id=args["workspaceId"],
+        actor_id=agent.id,
+        metadata={"setting": "allowedOrigins", "valueCount": float(len(args["allowedOrigins"]))},
+    )
+    return None
+
+
+@query(args={"workspaceId": v.id("workspaces"), "origin": v.string()})
+async def validateOrigin(ctx, args):
+    """``{valid, reason}``: whether a widget on ``origin`` may talk to the workspace."""
+    workspace = await ctx.db.get(args["workspaceId"])
+    if workspace is None:
+        return {"valid": False, "reason": "Workspace not found"}
+    valid, reason = origin_verdict(workspace, args["origin"])
+    return {"valid": valid, "reason": reason}

@@ -1,0 +1,223 @@
+"""The aiohttp application serving one app: routes, CORS, JSON errors, clean shutdown, ``serve``.
+
+Routes (each also under a doubled leading slash, which npm clients produce from a deployment URL
+ending in ``/``):
+
+- ``GET /api/sync`` and ``/api/{client version}/sync``: the sync protocol (``sync_session``);
+- the HTTP API (``http_api``);
+- file storage, the auth issuer's ``/.well-known`` documents and the app's HTTP actions (``site``);
+- ``GET /api/_opencom/logs`` (WebSocket: one JSON function event per text frame) and
+  ``GET /api/_opencom/stats`` (JSON counters), for ``opencom logs`` and tests; when the server has
+  an admin key they require ``Authorization: Convex <admin key>``.
+
+Shutdown closes every WebSocket explicitly (1001, going away): an aiohttp server left to its
+default graceful shutdown keeps sockets open while a new process already serves the port, and
+clients would never reconnect to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import WSCloseCode, web
+
+from runtime import knobs
+from runtime.admin_key import ensure_admin_key
+from runtime.executor import DEFAULT_DATA_DIR, Executor
+from runtime.server import http_api, site
+from runtime.server.authenticator import AuthenticationError
+from runtime.server.http_api import RequestError, error_response
+from runtime.server.state import STATE_KEY, ServerState, state_of
+from runtime.server.sync_session import SyncSession
+
+logger = logging.getLogger("opencom.server")
+
+ROUTE_PREFIX = "/{lead:/?}"
+_ERROR_CODES = {401: "Unauthenticated", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge"}
+
+
+# --- middleware -------------------------------------------------------------------------------
+def _cors_headers(request: web.Request) -> dict[str, str]:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return {"Access-Control-Allow-Origin": "*"}
+    return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
+
+
+@web.middleware
+async def api_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """CORS for any origin (as Convex), and ``{code, message}`` bodies for every non-function error."""
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        headers = _cors_headers(request)
+        headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+        headers["Access-Control-Allow-Headers"] = request.headers.get("Access-Control-Request-Headers", "*")
+        headers["Access-Control-Max-Age"] = "86400"
+        return web.Response(status=204, headers=headers)
+    try:
+        response = await handler(request)
+    except RequestError as error:
+        response = error_response(error.status, error.code, str(error))
+    except AuthenticationError as error:
+        response = error_response(401, error.code, str(error))
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        response = error_response(error.status, _ERROR_CODES.get(error.status, "BadRequest"), error.reason)
+    except Exception:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            raise  # the socket is already open: no HTTP response can be sent any more
+        logger.exception("request %s %s failed", request.method, request.path)
+        response = error_response(500, "InternalServerError", "Your request couldn't be completed. Try again later.")
+    if not response.prepared:
+        response.headers.update(_cors_headers(request))
+    return response
+
+
+# --- WebSocket routes -------------------------------------------------------------------------
+async def sync_socket(request: web.Request) -> web.StreamResponse:
+    """``/api/sync``: one ``SyncSession`` per connection."""
+    state = state_of(request.app)
+    socket = web.WebSocketResponse(max_msg_size=knobs.SYNC_MAX_MESSAGE_BYTES)
+    await socket.prepare(request)
+    session = SyncSession(state, socket, request.transport)
+    state.sockets.add(socket)
+    state.sessions.add(session)
+    state.sessions_opened += 1
+    try:
+        await session.run()
+    finally:
+        state.sockets.discard(socket)
+        state.sessions.discard(session)
+    return socket
+
+
+async def logs_socket(request: web.Request) -> web.StreamResponse:
+    """``/api/_opencom/logs``: every function execution from now on, one JSON object per frame."""
+    state = state_of(request.app)
+    state.auth.require_admin(request.headers.get("Authorization"))
+    socket = web.WebSocketResponse()
+    await socket.prepare(request)
+    state.sockets.add(socket)
+
+    async def forward(queue: asyncio.Queue) -> None:  # type: ignore[type-arg]
+        while True:
+            event = await queue.get()
+            await socket.send_str(json.dumps(event.to_json()))
+
+    with state.events.listen() as queue:
+        sender = asyncio.create_task(forward(queue))
+        try:
+            async for _ in socket:
+                pass  # nothing to read; the loop ends when the client goes away
+        finally:
+            sender.cancel()
+            state.sockets.discard(socket)
+    return socket
+
+
+async def stats(request: web.Request) -> web.Response:
+    """``/api/_opencom/stats``: subscription and execution counters."""
+    state = state_of(request.app)
+    state.auth.require_admin(request.headers.get("Authorization"))
+    return web.json_response(state.stats())
+
+
+# --- lifecycle --------------------------------------------------------------------------------
+async def _start(app: web.Application) -> None:
+    state = state_of(app)
+    await state.executor.start()
+    state.spawn(state.keep_alive(), "opencom-keep-alive")
+
+
+async def _close_sockets(app: web.Application) -> None:
+    state = state_of(app)
+
+    async def close(socket: web.WebSocketResponse) -> None:
+        try:
+            await asyncio.wait_for(socket.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutting down"), 1.0)
+        except (TimeoutError, ConnectionError):
+            pass
+
+    await asyncio.gather(*(close(socket) for socket in list(state.sockets)))
+    for task in list(state.background):
+        task.cancel()
+
+
+def create_app(executor: Executor, *, admin_key: str | None = None) -> web.Application:
+    """The aiohttp application serving ``executor``'s app; see ``state_of`` to plug in auth.
+
+    ``admin_key``, when given, is the key ``Authorization: Convex <key>`` and ``Authenticate``
+    frames must present to act as admin (and to use the ``_opencom`` endpoints).
+    """
+    app = web.Application(middlewares=[api_middleware], client_max_size=knobs.HTTP_MAX_BODY_BYTES)
+    app[STATE_KEY] = ServerState(executor, admin_key=admin_key)
+    app.router.add_get(f"{ROUTE_PREFIX}api/sync", sync_socket)
+    app.router.add_get(ROUTE_PREFIX + "api/{version}/sync", sync_socket)
+    app.router.add_get(f"{ROUTE_PREFIX}api/_opencom/logs", logs_socket)
+    app.router.add_get(f"{ROUTE_PREFIX}api/_opencom/stats", stats)
+    http_api.add_routes(app, ROUTE_PREFIX)
+    site.add_routes(app, ROUTE_PREFIX)
+    app[STATE_KEY].auth.verify_user_token = executor.auth.verify
+    app.on_startup.append(_start)
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+async def serve(
+    app_dir: Path | str,
+    data_dir: Path | str | None,
+    host: str = "127.0.0.1",
+    port: int = 3210,
+    *,
+    ready: Callable[[str], None] | None = None,
+    executor: Executor | None = None,
+) -> None:
+    """Serve the app at ``app_dir`` until SIGINT/SIGTERM or cancellation, then shut down cleanly.
+
+    ``data_dir`` defaults to ``<app>/.opencom``; ``port`` 0 picks a free port. ``ready`` is called
+    with the server's URL once it accepts connections. ``executor`` is an already opened executor
+    of that app and data directory to serve (``opencom dev`` keeps it to hot-reload code into); it
+    is closed on the way out all the same.
+    """
+    if executor is None:
+        executor = Executor.open(app_dir, data_dir)
+    data = Path(data_dir) if data_dir is not None else Path(app_dir) / DEFAULT_DATA_DIR
+    app = create_app(executor, admin_key=ensure_admin_key(data))
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=knobs.SHUTDOWN_TIMEOUT_S)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    handled: list[signal.Signals] = []
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0][1] if runner.addresses else port
+        url = _url(host, bound)
+        executor.cloud_url = url
+        executor.site_url = os.environ.get("OPENCOM_SITE_URL", url)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, stop.set)
+                handled.append(signum)
+            except (NotImplementedError, RuntimeError):
+                pass  # not the main thread: the caller stops us by cancelling instead
+        if ready is not None:
+            ready(url)
+        await stop.wait()
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()
+        await executor.close()

@@ -1,0 +1,330 @@
+"""One WebSocket connection speaking the Convex sync protocol: a small state machine per client.
+
+States: *awaiting Connect* → *connected* → *closed*. In the connected state the session keeps
+the client's view of the protocol (convex-protocol §6):
+
+- ``query_set_version`` and ``identity_version`` count the ``ModifyQuerySet`` and ``Authenticate``
+  frames applied; ``_end`` is the end version of the last Transition queued, which the next one
+  must start from exactly.
+- ``queries`` maps the client's query ids to shared subscriptions, ``_sent`` what the client was
+  last sent for each of them (a result fingerprint), so unchanged results are never resent.
+- Mutations run one at a time in arrival order on a worker task; each ``MutationResponse`` is
+  queued before the Transition that covers its timestamp (``subscriptions`` explains why), and
+  every response is followed by a Transition, even an empty one. Actions run concurrently.
+
+A frame the client should never have sent ends the connection with ``FatalError``; a refused
+credential with ``AuthError``. Neither disturbs any other connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import msgspec
+from aiohttp import WSCloseCode, WSMsgType, web
+from msgspec import UNSET, Raw, UnsetType
+
+from runtime import knobs
+from runtime.errors import ConvexValueError
+from runtime.executor import FunctionResult
+from runtime.functions import Kind
+from runtime.server.authenticator import ANONYMOUS, AuthenticationError, Caller
+from runtime.server.events import event_for
+from runtime.server.failures import describe, next_request_id
+from runtime.server.outbox import Outbox
+from runtime.server.protocol import (
+    INITIAL_VERSION,
+    Action,
+    ActionResponse,
+    Add,
+    Authenticate,
+    AuthError,
+    Connect,
+    Event,
+    FatalError,
+    Modification,
+    ModifyQuerySet,
+    Mutation,
+    MutationResponse,
+    ProtocolError,
+    QueryRemoved,
+    StateVersion,
+    Transition,
+    decode_client_message,
+    decode_ts,
+    encode_ts,
+    function_args,
+)
+from runtime.server.state import ServerState
+from runtime.server.subscriptions import Subscription
+from runtime.values import to_json
+
+logger = logging.getLogger("opencom.server")
+
+
+class _SessionEnded(Exception):
+    """Stop reading this connection's frames; whatever had to be said is already queued."""
+
+
+class SyncSession:
+    """The server side of one sync connection (see the module docstring)."""
+
+    def __init__(self, state: ServerState, socket: web.WebSocketResponse, transport: asyncio.Transport | None) -> None:
+        self.state = state
+        self.manager = state.subscriptions
+        self.outbox = Outbox(socket, transport)
+        self.session_id: str | None = None
+        self.caller: Caller = ANONYMOUS
+        self.query_set_version = 0
+        self.identity_version = 0
+        self.queries: dict[int, Subscription] = {}
+        self._specs: dict[int, Add] = {}  # how each query was added, to re-subscribe on a new identity
+        self._sent: dict[int, bytes] = {}
+        self._removed: set[int] = set()  # removed since the last Transition
+        self._end = INITIAL_VERSION
+        self._end_ts = 0
+        self._transition_due = False
+        self._clock_skew: float | UnsetType = UNSET
+        self._mutations: asyncio.Queue[tuple[Mutation, Caller] | None] = asyncio.Queue()
+        self._closed = False
+        self._socket = socket
+
+    # --- the connection's life ----------------------------------------------------------------
+    async def run(self) -> None:
+        """Serve the connection until the client leaves or is sent away."""
+        writer = self.outbox.start()
+        self.state.spawn(self._run_mutations(), "opencom-sync-mutations")
+        try:
+            async for frame in self._socket:
+                if frame.type == WSMsgType.TEXT:
+                    await self._receive(frame.data)
+                elif frame.type == WSMsgType.BINARY:
+                    self._fatal("Binary frames are not part of the sync protocol")
+                    break
+                else:
+                    break
+        except _SessionEnded:
+            pass
+        except Exception:
+            logger.exception("a sync connection failed")
+            self.outbox.close(WSCloseCode.INTERNAL_ERROR, "InternalServerError")
+        finally:
+            self._close()
+        _, pending = await asyncio.wait([writer], timeout=knobs.SYNC_CLOSE_TIMEOUT_S)
+        if pending:
+            self.outbox.abort("the client did not take its last frames in time")
+
+    def _close(self) -> None:
+        self._closed = True
+        self.manager.forget(self)
+        for subscription in self.queries.values():
+            self.manager.unsubscribe(subscription, self)
+        self.queries.clear()
+        while not self._mutations.empty():
+            self._mutations.get_nowait()  # not started: the client resends what it still wants
+        self._mutations.put_nowait(None)
+        self.outbox.close(WSCloseCode.GOING_AWAY, "")
+
+    def _fatal(self, message: str) -> None:
+        logger.debug("closing a sync connection: %s", message)
+        self.outbox.push(FatalError(message))
+        self.outbox.close(WSCloseCode.POLICY_VIOLATION, "FatalError")
+
+    async def _receive(self, text: str) -> None:
+        try:
+            message = decode_client_message(text)
+            if self.session_id is None and not isinstance(message, Connect):
+                raise ProtocolError(f"Expected Connect as the first message, got {type(message).__name__}")
+            if isinstance(message, Connect):
+                self._connect(message)
+            elif isinstance(message, ModifyQuerySet):
+                self._modify_query_set(message)
+            elif isinstance(message, Mutation):
+                self._mutations.put_nowait((message, self.caller))
+            elif isinstance(message, Action):
+                self.state.spawn(self._act(message, self.caller), "opencom-sync-action")
+            elif isinstance(message, Authenticate):
+                await self._authenticate(message)
+            else:
+                assert isinstance(message, Event)  # telemetry only
+        except ProtocolError as error:
+            self._fatal(str(error))
+            raise _SessionEnded from None
+
+    # --- frames -------------------------------------------------------------------------------
+    def _connect(self, message: Connect) -> None:
+        if self.session_id is not None:
+            raise ProtocolError("Connect may only be sent once, as the first message")
+        self.session_id = message.sessionId
+        if message.clientTs:
+            self._clock_skew = message.clientTs - time.time() * 1000.0
+        if message.maxObservedTimestamp is not None:
+            try:
+                observed = decode_ts(message.maxObservedTimestamp)
+            except ValueError as error:
+                raise ProtocolError(str(error)) from None
+            latest = max(self.manager.ts, self.state.executor.database.last_ts)
+            if observed > latest:
+                # The client saw data this server does not have; it reconnects and tries again.
+                logger.warning("refusing a client that observed ts %d > %d", observed, latest)
+                self.outbox.close(WSCloseCode.INTERNAL_ERROR, "InternalServerError: client is ahead of this server")
+                raise _SessionEnded
+
+    def _modify_query_set(self, message: ModifyQuerySet) -> None:
+        base, current = message.baseVersion, self.query_set_version
+        if base != current:
+            raise ProtocolError(f"Base version {base} passed up doesn't match the current version {current}")
+        if message.newVersion <= message.baseVersion:
+            raise ProtocolError(
+                f"New version {message.newVersion} must be greater than base version {message.baseVersion}"
+            )
+        live = set(self.queries)
+        for modification in message.modifications:
+            if isinstance(modification, Add):
+                if modification.queryId in live:
+                    raise ProtocolError(f"Duplicate query id {modification.queryId}")
+                live.add(modification.queryId)
+            else:
+                if modification.queryId not in live:
+                    raise ProtocolError(f"Removing unknown query id {modification.queryId}")
+                live.discard(modification.queryId)
+        if len(live) > knobs.SYNC_MAX_QUERIES:
+            raise ProtocolError(f"Too many queries: a connection may subscribe to {knobs.SYNC_MAX_QUERIES} at most")
+        for modification in message.modifications:
+            query_id = modification.queryId
+            if isinstance(modification, Add):
+                self.queries[query_id] = self.manager.subscribe(
+                    self, modification.udfPath, modification.args, modification.journal, self.caller
+                )
+                self._specs[query_id] = modification
+                self._removed.discard(query_id)
+            else:
+                self.manager.unsubscribe(self.queries.pop(query_id), self)
+                del self._specs[query_id]
+                self._sent.pop(query_id, None)
+                self._removed.add(query_id)
+        self.query_set_version = message.newVersion
+        self._request_transition()
+
+    async def _authenticate(self, message: Authenticate) -> None:
+        if message.baseVersion != self.identity_version:
+            raise ProtocolError(
+                f"Base identity version {message.baseVersion} doesn't match the current version {self.identity_version}"
+            )
+        auth = self.state.auth
+        try:
+            if message.tokenType == "None":
+                caller = ANONYMOUS
+            elif message.tokenType == "User":
+                caller = await auth.user(message.value or "")
+            elif message.tokenType == "Admin":
+                caller = auth.admin(message.value or "", message.impersonating or message.acting_as)
+            else:
+                raise ProtocolError(f"Unknown tokenType {message.tokenType!r}")
+        except AuthenticationError as error:
+            self.outbox.push(AuthError(str(error), self.identity_version, True))
+            self.outbox.close(WSCloseCode.OK, "AuthError")
+            raise _SessionEnded from None
+        self.identity_version += 1
+        self.caller = caller
+        for query_id, previous in list(self.queries.items()):
+            spec = self._specs[query_id]
+            self.queries[query_id] = self.manager.subscribe(self, spec.udfPath, spec.args, previous.journal, caller)
+            self.manager.unsubscribe(previous, self)
+        self._request_transition()
+
+    # --- mutations and actions ----------------------------------------------------------------
+    async def _run_mutations(self) -> None:
+        while (item := await self._mutations.get()) is not None:
+            message, caller = item
+            response = await self._mutation_response(message, caller)
+            self.outbox.push(response)
+            self._request_transition()
+
+    async def _mutation_response(self, message: Mutation, caller: Caller) -> MutationResponse:
+        log = self.state.mutation_log
+        key = (self.session_id or "", message.requestId)
+        while (earlier := log.claim(key)) is not None:
+            await asyncio.wait([earlier])
+            if not earlier.cancelled():
+                return earlier.result()
+        try:
+            outcome = await self._execute(message.udfPath, message.args, caller, "mutation")
+        except BaseException:
+            log.abandon(key)
+            raise
+        if outcome.error is None:
+            response = MutationResponse(
+                message.requestId, True, _raw(outcome), encode_ts(outcome.ts or 0), outcome.log_lines
+            )
+        else:
+            failure = describe(outcome.error)
+            response = MutationResponse(
+                message.requestId, False, failure.message(next_request_id()), None, outcome.log_lines, failure.data
+            )
+        log.record(key, response)
+        return response
+
+    async def _act(self, message: Action, caller: Caller) -> None:
+        outcome = await self._execute(message.udfPath, message.args, caller, "action")
+        if outcome.error is None:
+            response = ActionResponse(message.requestId, True, _raw(outcome), outcome.log_lines)
+        else:
+            failure = describe(outcome.error)
+            response = ActionResponse(
+                message.requestId, False, failure.message(next_request_id()), outcome.log_lines, failure.data
+            )
+        self.outbox.push(response)
+        self._request_transition()
+
+    async def _execute(self, udf_path: str, raw_args: list[Any], caller: Caller, kind: Kind) -> FunctionResult:
+        started = time.perf_counter()
+        try:
+            args = function_args(raw_args)
+        except ConvexValueError as error:
+            outcome = FunctionResult(error=error)
+        else:
+            # Awaited in this task, not a new one: the response must be queued in the same loop step
+            # that learns the commit (see ``subscriptions``).
+            executor = self.state.executor
+            outcome = await executor.run(udf_path, args, identity=caller.identity, admin=caller.admin, kind=kind)
+        self.state.events.publish(event_for(udf_path, kind, started, outcome))
+        return outcome
+
+    # --- transitions --------------------------------------------------------------------------
+    def _request_transition(self) -> None:
+        if not self._closed:
+            self._transition_due = True
+            self.manager.request_transition(self)
+
+    def deliver(self, ts: int) -> bool:
+        """Queue the Transition to ``ts`` this client is owed, if any (see ``subscriptions.Watcher``)."""
+        if self._closed:
+            return True
+        if any(subscription.stale for subscription in self.queries.values()):
+            return False
+        modifications: list[Modification] = [QueryRemoved(query_id) for query_id in sorted(self._removed)]
+        self._removed.clear()
+        for query_id, subscription in self.queries.items():
+            result = subscription.result
+            assert result is not None
+            if self._sent.get(query_id) != result.fingerprint:
+                self._sent[query_id] = result.fingerprint
+                modifications.append(result.modification(query_id))
+        if not modifications and not self._transition_due:
+            return True
+        self._end_ts = max(self._end_ts, ts)
+        end = StateVersion(self.query_set_version, self.identity_version, encode_ts(self._end_ts))
+        self.outbox.push(
+            Transition(self._end, end, modifications, serverTs=time.time_ns(), clientClockSkew=self._clock_skew)
+        )
+        self._end = end
+        self._transition_due = False
+        return True
+
+
+def _raw(outcome: FunctionResult) -> Raw:
+    return Raw(msgspec.json.encode(to_json(outcome.value)))

@@ -1,0 +1,532 @@
+"""Opencom's data model: the tables the backend modules read and write, as data-model.md describes them.
+
+Field names, optionality and indexes follow Opencom's Convex schema so that documents look the same
+to clients. Every timestamp is epoch milliseconds stored as a float64 (JavaScript's ``number``).
+Only the tables the implemented modules touch are declared; later modules add theirs here. The
+sign-in tables (``authSessions``, ``authAccounts``, ...) are the auth library's.
+"""
+
+from runtime.auth import auth_tables
+from runtime.schema import define_schema, define_table
+from runtime.validators import v
+
+number = v.number()
+string = v.string()
+opt = v.optional
+
+
+def literals(*names: str):
+    """A union of string literals, Convex's spelling of an enum."""
+    return v.union(*(v.literal(name) for name in names))
+
+
+# --- shared value shapes (data-model §0.1, §0.2) -----------------------------------------------
+json_primitive = v.union(v.string(), v.number(), v.boolean(), v.null())
+json_leaf = v.union(json_primitive, v.array(json_primitive))
+json_value = v.union(json_leaf, v.record(v.string(), v.union(json_leaf, v.record(v.string(), json_leaf))))
+json_record = v.record(v.string(), json_value)
+event_properties = v.record(v.string(), v.union(json_primitive, v.array(v.union(v.string(), v.number()))))
+location = v.object({"city": opt(string), "region": opt(string), "country": opt(string), "countryCode": opt(string)})
+device = v.object({"browser": opt(string), "os": opt(string), "deviceType": opt(string), "platform": opt(string)})
+
+audience_condition = v.object(
+    {
+        "type": v.literal("condition"),
+        "property": v.object(
+            {
+                "source": literals("system", "custom", "event"),
+                "key": string,
+                "eventFilter": opt(
+                    v.object(
+                        {
+                            "name": string,
+                            "countOperator": opt(literals("at_least", "at_most", "exactly")),
+                            "count": opt(number),
+                            "withinDays": opt(number),
+                        }
+                    )
+                ),
+            }
+        ),
+        "operator": literals(
+            "equals",
+            "not_equals",
+            "contains",
+            "not_contains",
+            "starts_with",
+            "ends_with",
+            "greater_than",
+            "less_than",
+            "greater_than_or_equals",
+            "less_than_or_equals",
+            "is_set",
+            "is_not_set",
+        ),
+        "value": opt(v.union(v.string(), v.number(), v.boolean())),
+    }
+)
+audience_group = v.object(
+    {
+        "type": v.literal("group"),
+        "operator": literals("and", "or"),
+        "conditions": v.array(
+            v.union(
+                audience_condition,
+                v.object(
+                    {
+                        "type": v.literal("group"),
+                        "operator": literals("and", "or"),
+                        "conditions": v.array(audience_condition),
+                    }
+                ),
+            )
+        ),
+    }
+)
+audience_rules = v.union(audience_condition, audience_group)
+
+member_role = literals("owner", "admin", "agent", "viewer")
+invited_role = literals("admin", "agent", "viewer")
+
+
+# --- workspaces and identity (data-model §2); ``users`` replaces the auth library's own ---------
+workspace_tables = {
+    "users": define_table(
+        {
+            "email": opt(string),
+            "name": opt(string),
+            "image": opt(string),
+            "emailVerificationTime": opt(number),
+            "phone": opt(string),
+            "phoneVerificationTime": opt(number),
+            "isAnonymous": opt(v.boolean()),
+            "avatarUrl": opt(string),
+            "workspaceId": opt(v.id("workspaces")),
+            "role": opt(literals("admin", "agent")),
+            "createdAt": opt(number),
+            "passwordHash": opt(string),
+        }
+    )
+    .index("by_email", ["email"])
+    .index("by_workspace", ["workspaceId"]),
+    "workspaces": define_table(
+        {
+            "name": string,
+            "createdAt": number,
+            "allowedOrigins": opt(v.array(string)),
+            "helpCenterAccessPolicy": opt(literals("public", "restricted")),
+            "signupMode": opt(literals("invite-only", "domain-allowlist")),
+            "allowedDomains": opt(v.array(string)),
+            "authMethods": opt(v.array(literals("password", "otp"))),
+            "identitySecret": opt(string),
+            "identityVerificationEnabled": opt(v.boolean()),
+            "identityVerificationMode": opt(literals("optional", "required")),
+            "sessionLifetimeMs": opt(number),
+        }
+    )
+    .index("by_name", ["name"])
+    .index("by_created_at", ["createdAt"]),
+    "workspaceMembers": define_table(
+        {
+            "userId": v.id("users"),
+            "workspaceId": v.id("workspaces"),
+            "role": member_role,
+            "permissions": opt(v.array(string)),
+            "createdAt": number,
+        }
+    )
+    .index("by_user", ["userId"])
+    .index("by_workspace", ["workspaceId"])
+    .index("by_user_workspace", ["userId", "workspaceId"]),
+    "workspaceInvitations": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "email": string,
+            "role": invited_role,
+            "invitedBy": v.id("users"),
+            "status": literals("pending", "accepted", "declined"),
+            "createdAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_email", ["email"])
+    .index("by_email_workspace", ["email", "workspaceId"]),
+}
+
+
+# --- visitors, sessions, events, visitor devices (data-model §3, §12.4) -------------------------
+visitor_tables = {
+    "visitors": define_table(
+        {
+            "sessionId": string,
+            "userId": opt(v.id("users")),
+            "workspaceId": v.id("workspaces"),
+            "readableId": opt(string),
+            "email": opt(string),
+            "name": opt(string),
+            "externalUserId": opt(string),
+            "location": opt(location),
+            "device": opt(device),
+            "referrer": opt(string),
+            "currentUrl": opt(string),
+            "customAttributes": opt(json_record),
+            "firstSeenAt": opt(number),
+            "lastSeenAt": opt(number),
+            "createdAt": number,
+            "identityVerified": opt(v.boolean()),
+            "identityVerifiedAt": opt(number),
+        }
+    )
+    .index("by_session", ["sessionId"])
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_last_seen", ["workspaceId", "lastSeenAt"])
+    .index("by_workspace_readable_id", ["workspaceId", "readableId"])
+    .index("by_email", ["workspaceId", "email"])
+    .index("by_external_user_id", ["workspaceId", "externalUserId"])
+    .search_index("search_visitors", search_field="name", filter_fields=["workspaceId"]),
+    "widgetSessions": define_table(
+        {
+            "token": string,
+            "visitorId": v.id("visitors"),
+            "workspaceId": v.id("workspaces"),
+            "identityVerified": v.boolean(),
+            "clientType": opt(string),
+            "clientVersion": opt(string),
+            "clientIdentifier": opt(string),
+            "origin": opt(string),
+            "currentUrl": opt(string),
+            "devicePlatform": opt(string),
+            "expiresAt": number,
+            "createdAt": number,
+        }
+    )
+    .index("by_token", ["token"])
+    .index("by_visitor", ["visitorId"])
+    .index("by_workspace", ["workspaceId"])
+    .index("by_expires", ["expiresAt"]),
+    "events": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "visitorId": v.id("visitors"),
+            "name": string,
+            "properties": opt(event_properties),
+            "timestamp": number,
+            "url": opt(string),
+            "sessionId": opt(string),
+            "eventType": opt(literals("manual", "page_view", "screen_view", "session_start", "session_end")),
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_visitor", ["visitorId"])
+    .index("by_visitor_name", ["visitorId", "name"])
+    .index("by_workspace_type", ["workspaceId", "eventType"]),
+    "visitorPushTokens": define_table(
+        {
+            "visitorId": v.id("visitors"),
+            "workspaceId": v.id("workspaces"),
+            "token": string,
+            "platform": literals("ios", "android"),
+            "deviceId": opt(string),
+            "notificationsEnabled": opt(v.boolean()),
+            "failureCount": opt(number),
+            "lastFailureAt": opt(number),
+            "lastFailureReason": opt(string),
+            "disabledAt": opt(number),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_visitor", ["visitorId"])
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_updated_at", ["workspaceId", "updatedAt"])
+    .index("by_token", ["token"]),
+}
+
+
+# --- inbox (data-model §4) ---------------------------------------------------------------------
+inbox_tables = {
+    "conversations": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "visitorId": opt(v.id("visitors")),
+            "userId": opt(v.id("users")),
+            "assignedAgentId": opt(v.id("users")),
+            "status": literals("open", "closed", "snoozed"),
+            "channel": opt(literals("chat", "email")),
+            "subject": opt(string),
+            "createdAt": number,
+            "updatedAt": number,
+            "lastMessageAt": opt(number),
+            "unreadByAgent": opt(number),
+            "unreadByVisitor": opt(number),
+            "firstResponseAt": opt(number),
+            "resolvedAt": opt(number),
+            "csatCompletedAt": opt(number),
+            "aiWorkflowState": opt(literals("none", "ai_handled", "handoff")),
+            "aiTurnSequence": opt(number),
+            "aiHandoffReason": opt(string),
+            "aiLastConfidence": opt(number),
+            "aiLastResponseAt": opt(number),
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_visitor", ["visitorId"])
+    .index("by_status", ["workspaceId", "status"])
+    .index("by_last_message", ["workspaceId", "lastMessageAt"])
+    .index("by_channel", ["workspaceId", "channel"])
+    .index("by_workspace_ai_state", ["workspaceId", "aiWorkflowState"])
+    .index("by_workspace_ai_state_status", ["workspaceId", "aiWorkflowState", "status"]),
+    "messages": define_table(
+        {
+            "conversationId": v.id("conversations"),
+            "senderId": string,
+            "senderType": literals("user", "visitor", "agent", "bot"),
+            "content": string,
+            "channel": opt(literals("chat", "email")),
+            "emailMetadata": opt(
+                v.object(
+                    {
+                        "subject": opt(string),
+                        "from": opt(string),
+                        "to": opt(v.array(string)),
+                        "cc": opt(v.array(string)),
+                        "bcc": opt(v.array(string)),
+                        "messageId": opt(string),
+                        "inReplyTo": opt(string),
+                        "references": opt(v.array(string)),
+                    }
+                )
+            ),
+            "deliveryStatus": opt(literals("pending", "sent", "delivered", "bounced", "failed")),
+            "createdAt": number,
+        }
+    )
+    .index("by_conversation", ["conversationId"])
+    .index("by_email_message_id", ["emailMetadata.messageId"]),
+    "tags": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "color": opt(string),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_name", ["workspaceId", "name"]),
+    "conversationTags": define_table(
+        {
+            "conversationId": v.id("conversations"),
+            "tagId": v.id("tags"),
+            "appliedBy": opt(literals("manual", "auto")),
+            "appliedByUserId": opt(v.id("users")),
+            "createdAt": number,
+        }
+    )
+    .index("by_conversation", ["conversationId"])
+    .index("by_tag", ["tagId"])
+    .index("by_conversation_tag", ["conversationId", "tagId"]),
+    "autoTagRules": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "enabled": v.boolean(),
+            "conditions": v.array(
+                v.object(
+                    {
+                        "field": literals(
+                            "visitor.email",
+                            "visitor.name",
+                            "visitor.country",
+                            "visitor.customAttributes",
+                            "conversation.channel",
+                            "message.content",
+                        ),
+                        "operator": literals(
+                            "equals",
+                            "not_equals",
+                            "contains",
+                            "not_contains",
+                            "starts_with",
+                            "ends_with",
+                            "is_set",
+                            "is_not_set",
+                        ),
+                        "value": opt(string),
+                        "attributeKey": opt(string),
+                    }
+                )
+            ),
+            "tagId": v.id("tags"),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    ).index("by_workspace", ["workspaceId"]),
+}
+
+
+# --- help center and saved replies (data-model §6) ---------------------------------------------
+content_tables = {
+    "articles": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "collectionId": opt(v.id("collections")),
+            "title": string,
+            "slug": string,
+            "content": string,
+            "widgetLargeScreen": opt(v.boolean()),
+            "visibility": opt(literals("public", "internal")),
+            "status": literals("draft", "published", "archived"),
+            "order": number,
+            "createdAt": number,
+            "updatedAt": number,
+            "publishedAt": opt(number),
+            "authorId": opt(v.id("users")),
+            "audienceRules": opt(audience_rules),
+            "tags": opt(v.array(string)),
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_collection", ["collectionId"])
+    .index("by_slug", ["workspaceId", "slug"])
+    .index("by_slug_only", ["slug"])
+    .index("by_status", ["workspaceId", "status"])
+    .index("by_visibility", ["workspaceId", "visibility"]),
+    "snippets": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "content": string,
+            "shortcut": opt(string),
+            "createdAt": number,
+            "updatedAt": number,
+            "createdBy": opt(v.id("users")),
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_shortcut", ["workspaceId", "shortcut"]),
+}
+
+
+# --- audit and settings (data-model §14.4 to §14.7) ---------------------------------------------
+audit_fields = {
+    "workspaceId": v.id("workspaces"),
+    "actorId": opt(v.id("users")),
+    "actorType": literals("user", "system", "api"),
+    "action": string,
+    "resourceType": string,
+    "resourceId": opt(string),
+    "metadata": opt(json_record),
+}
+settings_tables = {
+    "auditLogs": define_table({**audit_fields, "ipAddress": opt(string), "userAgent": opt(string), "timestamp": number})
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_action", ["workspaceId", "action"])
+    .index("by_workspace_timestamp", ["workspaceId", "timestamp"])
+    .index("by_actor", ["actorId"]),
+    "auditLogWriteFailures": define_table({**audit_fields, "error": string, "createdAt": number})
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_created", ["workspaceId", "createdAt"]),
+    "auditLogSettings": define_table(
+        {"workspaceId": v.id("workspaces"), "retentionDays": number, "createdAt": number, "updatedAt": number}
+    ).index("by_workspace", ["workspaceId"]),
+    "automationSettings": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "suggestArticlesEnabled": v.boolean(),
+            "showReplyTimeEnabled": v.boolean(),
+            "collectEmailEnabled": v.boolean(),
+            "askForRatingEnabled": v.boolean(),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    ).index("by_workspace", ["workspaceId"]),
+}
+
+
+# --- email channel and outgoing mail (data-model §11.4; ``outbox`` is this backend's own) -------
+email_tables = {
+    "emailConfigs": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "forwardingAddress": string,
+            "fromName": opt(string),
+            "fromEmail": opt(string),
+            "fromEmailVerified": opt(v.boolean()),
+            "signature": opt(string),
+            "provider": opt(literals("resend", "sendgrid", "postmark")),
+            "apiKeyEncrypted": opt(string),
+            "webhookSecret": opt(string),
+            "enabled": v.boolean(),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_forwarding_address", ["forwardingAddress"]),
+    "emailThreads": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "conversationId": v.id("conversations"),
+            "messageId": string,
+            "inReplyTo": opt(string),
+            "references": opt(v.array(string)),
+            "subject": string,
+            "normalizedSubject": string,
+            "senderEmail": string,
+            "createdAt": number,
+        }
+    )
+    .index("by_conversation", ["conversationId"])
+    .index("by_message_id", ["messageId"])
+    .index("by_subject_sender", ["workspaceId", "normalizedSubject", "senderEmail"]),
+    # Every email the backend wants to send, as the local provider leaves it (see lib/email_provider).
+    "outbox": define_table(
+        {
+            "workspaceId": opt(v.id("workspaces")),
+            "conversationId": opt(v.id("conversations")),
+            "purpose": literals("verification-code", "conversation-reply"),
+            "from": string,
+            "to": v.array(string),
+            "replyTo": opt(string),
+            "subject": string,
+            "text": string,
+            "html": string,
+            "messageId": string,
+            "inReplyTo": opt(string),
+            "references": opt(v.array(string)),
+            "provider": literals("outbox"),
+            "status": literals("written-to-outbox"),
+            "createdAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_message_id", ["messageId"]),
+    # The email-code sign-in's pending codes (Convex Auth's table; ``code`` holds a SHA-256, never the code).
+    "authVerificationCodes": define_table(
+        {
+            "accountId": v.id("authAccounts"),
+            "provider": string,
+            "code": string,
+            "expirationTime": number,
+            "verifier": opt(string),
+            "emailVerified": opt(string),
+            "phoneVerified": opt(string),
+        }
+    )
+    .index("accountId", ["accountId"])
+    .index("code", ["code"]),
+}
+
+
+schema = define_schema(
+    {
+        **auth_tables(),
+        **workspace_tables,
+        **visitor_tables,
+        **inbox_tables,
+        **content_tables,
+        **settings_tables,
+        **email_tables,
+    }
+)

@@ -1,0 +1,11 @@
+"""The chat example's schema plus a table of arbitrary values, for the client compatibility tests."""
+
+from runtime.schema import define_schema, define_table
+from runtime.validators import v
+
+schema = define_schema(
+    {
+        "messages": define_table({"author": v.string(), "body": v.string()}),
+        "values": define_table({"name": v.string(), "value": v.any()}).index("by_name", ["name"]),
+    }
+)

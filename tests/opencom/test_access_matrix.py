@@ -1,0 +1,314 @@
+"""Every public function of the Opencom modules, called by four kinds of strangers, leaks and changes nothing.
+
+The function list comes from the app's registry, so a new public function fails
+``test_every_public_function_has_args`` until it gets an entry in ``ARGS`` (and, when it may
+legitimately answer strangers, in ``ALLOWED``). For each (function, stranger) pair the call must
+be refused with a coded authorisation error or answer an empty result (or a result ``ALLOWED``
+says is public), must not mention any of the victim's ids or secrets, and must not write
+anything — except the self-service calls in ``SELF_SERVICE``, which may only insert the caller's
+own documents.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from opencom_backend import APP_ROOT, Backend, Person, Visitor, open_backend
+
+from runtime import ConvexError
+from runtime.app_loader import load_app
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+MODULES = (
+    "workspaces", "widgetSessions", "visitors", "conversations", "messages", "tags", "snippets",
+    "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
+)  # fmt: skip
+REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
+GUESSED_TOKEN = "wst_" + "0" * 64
+
+
+@dataclass(frozen=True)
+class Stranger:
+    """Someone who must not reach the victim's data: anonymous, a visitor, or another workspace's agent."""
+
+    name: str
+    agent: Person | None = None
+    visitor: Visitor | None = None
+
+    @property
+    def token(self) -> str | None:
+        return self.visitor.token if self.visitor else None
+
+    def session(self) -> dict[str, str]:
+        """The caller's own session token argument, when it has one."""
+        return {"sessionToken": self.token} if self.token else {}
+
+
+@dataclass
+class World:
+    """Workspace A holds the victim visitor's data; the strangers come from A and from workspace B."""
+
+    backend: Backend
+    workspace_id: str
+    workspace_name: str
+    owner: Person
+    victim: Visitor
+    conversation: str
+    tag: str
+    snippet: str
+    shortcut: str
+    strangers: dict[str, Stranger]
+    markers: tuple[str, ...]  # victim ids and secrets no stranger may ever see
+
+
+STRANGERS = (
+    "anonymous",
+    "visitor of another workspace",
+    "other visitor of the workspace",
+    "agent of another workspace",
+)
+Args = Callable[[World, Stranger], dict[str, Any]]
+
+ARGS: dict[str, Args] = {
+    "workspaces:get": lambda w, s: {"id": w.workspace_id},
+    "workspaces:getPublicWorkspaceContext": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaces:getByName": lambda w, s: {"name": w.workspace_name},
+    "workspaces:create": lambda w, s: {"name": w.workspace_name},
+    "workspaces:getOrCreateDefault": lambda w, s: {},
+    "workspaces:updateAllowedOrigins": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "allowedOrigins": ["https://evil.com"],
+    },
+    "workspaces:validateOrigin": lambda w, s: {"workspaceId": w.workspace_id, "origin": "https://evil.com"},
+    "widgetSessions:boot": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "sessionId": f"matrix {s.name}",
+        "email": "victim@example.com",
+    },
+    "widgetSessions:refresh": lambda w, s: {"sessionToken": GUESSED_TOKEN},
+    "widgetSessions:revoke": lambda w, s: {"sessionToken": GUESSED_TOKEN},
+    "widgetSessions:validateSessionToken": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "sessionToken": s.token or GUESSED_TOKEN,
+    },
+    "widgetSessions:getSettings": lambda w, s: {"workspaceId": w.workspace_id},
+    "widgetSessions:updateSettings": lambda w, s: {"workspaceId": w.workspace_id, "sessionLifetimeMs": 3_600_000.0},
+    "visitors:get": lambda w, s: {"id": w.victim.visitor_id},
+    "visitors:getBySession": lambda w, s: {"sessionId": w.victim.session_id, **s.session()},
+    "visitors:identify": lambda w, s: {"visitorId": w.victim.visitor_id, "name": "Mallory", **s.session()},
+    "visitors:updateLocation": lambda w, s: {
+        "visitorId": w.victim.visitor_id,
+        "location": {"city": "Nowhere"},
+        **s.session(),
+    },
+    "conversations:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "conversations:get": lambda w, s: {"id": w.conversation, "visitorId": w.victim.visitor_id, **s.session()},
+    "conversations:create": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id},
+    "conversations:createForVisitor": lambda w, s: {"workspaceId": w.workspace_id, "sessionToken": s.token or ""},
+    "conversations:getOrCreateForVisitor": lambda w, s: {"workspaceId": w.workspace_id, "sessionToken": s.token or ""},
+    "conversations:updateStatus": lambda w, s: {"id": w.conversation, "status": "closed"},
+    "conversations:assign": lambda w, s: {"id": w.conversation, "agentId": (s.agent or w.owner).user_id},
+    "conversations:markAsRead": lambda w, s: {
+        "id": w.conversation,
+        "readerType": "agent" if s.agent else "visitor",
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "conversations:listByVisitor": lambda w, s: {"workspaceId": w.workspace_id, **s.session()},
+    "conversations:getTotalUnreadForVisitor": lambda w, s: {"workspaceId": w.workspace_id, **s.session()},
+    "messages:list": lambda w, s: {"conversationId": w.conversation, "visitorId": w.victim.visitor_id, **s.session()},
+    "messages:send": lambda w, s: {
+        "conversationId": w.conversation,
+        "content": "injected",
+        "senderType": "agent" if s.agent else "visitor",
+        "senderId": s.agent.user_id if s.agent else w.victim.visitor_id,
+        **({} if s.agent else {"visitorId": w.victim.visitor_id}),
+        **s.session(),
+    },
+    "tags:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "tags:get": lambda w, s: {"id": w.tag},
+    "tags:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix"},
+    "tags:update": lambda w, s: {"id": w.tag, "name": "matrix"},
+    "tags:remove": lambda w, s: {"id": w.tag},
+    "tags:addToConversation": lambda w, s: {"conversationId": w.conversation, "tagId": w.tag},
+    "tags:removeFromConversation": lambda w, s: {"conversationId": w.conversation, "tagId": w.tag},
+    "tags:getConversationTags": lambda w, s: {"conversationId": w.conversation},
+    "snippets:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "snippets:get": lambda w, s: {"id": w.snippet},
+    "snippets:search": lambda w, s: {"workspaceId": w.workspace_id, "query": "e"},
+    "snippets:getByShortcut": lambda w, s: {"workspaceId": w.workspace_id, "shortcut": w.shortcut},
+    "snippets:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "content": "x"},
+    "snippets:update": lambda w, s: {"id": w.snippet, "content": "x"},
+    "snippets:remove": lambda w, s: {"id": w.snippet},
+    "identityVerification:getSettings": lambda w, s: {"workspaceId": w.workspace_id},
+    "identityVerification:enable": lambda w, s: {"workspaceId": w.workspace_id, "mode": "required"},
+    "identityVerification:disable": lambda w, s: {"workspaceId": w.workspace_id},
+    "identityVerification:updateMode": lambda w, s: {"workspaceId": w.workspace_id, "mode": "required"},
+    "identityVerification:rotateSecret": lambda w, s: {"workspaceId": w.workspace_id},
+    "identityVerification:getSecret": lambda w, s: {"workspaceId": w.workspace_id},
+    "identityVerification:isRequired": lambda w, s: {"workspaceId": w.workspace_id},
+    "identityVerification:getVisitorStatus": lambda w, s: {"visitorId": w.victim.visitor_id, **s.session()},
+    "auditLogs:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "auditLogs:getActions": lambda w, s: {"workspaceId": w.workspace_id},
+    "auditLogs:getSettings": lambda w, s: {"workspaceId": w.workspace_id},
+    "auditLogs:updateSettings": lambda w, s: {"workspaceId": w.workspace_id, "retentionDays": 30.0},
+    "auditLogs:getAccess": lambda w, s: {"workspaceId": w.workspace_id},
+    "automationSettings:get": lambda w, s: {"workspaceId": w.workspace_id},
+    "automationSettings:getOrCreate": lambda w, s: {"workspaceId": w.workspace_id},
+    "automationSettings:upsert": lambda w, s: {"workspaceId": w.workspace_id, "askForRatingEnabled": False},
+    "discovery:getMetadata": lambda w, s: {},
+    "emailChannel:getEmailConfig": lambda w, s: {"workspaceId": w.workspace_id},
+    "emailChannel:upsertEmailConfig": lambda w, s: {"workspaceId": w.workspace_id, "fromEmail": "evil@evil.com"},
+    "emailChannel:listEmailThreads": lambda w, s: {"conversationId": w.conversation},
+    "emailChannel:sendEmailReply": lambda w, s: {"conversationId": w.conversation, "content": "injected"},
+}
+
+Allowed = Callable[[Any, World, Stranger], bool]
+ALLOWED: dict[str, Allowed] = {
+    # Public by design: what anyone may learn about a workspace.
+    "workspaces:get": lambda r, w, s: set(r) <= {"_id", "_creationTime", "name", "createdAt"},
+    "workspaces:getPublicWorkspaceContext": lambda r, w, s: set(r) == {"_id", "name", "helpCenterAccessPolicy"},
+    "workspaces:validateOrigin": lambda r, w, s: set(r) == {"valid", "reason"},
+    "workspaces:create": lambda r, w, s: r == w.workspace_id,  # the existing id, nothing created
+    "workspaces:getOrCreateDefault": lambda r, w, s: r["_id"] != w.workspace_id,  # the caller's own workspace
+    "identityVerification:isRequired": lambda r, w, s: set(r) == {"enabled", "required"},
+    "discovery:getMetadata": lambda r, w, s: set(r) <= {"version", "name", "features", "signupMode", "authMethods"},
+    "auditLogs:getAccess": lambda r, w, s: not (r["canRead"] or r["canExport"] or r["canManageSecurity"]),
+    "widgetSessions:revoke": lambda r, w, s: r == {"success": True},
+    # Self-service: the caller's own visitor, session and conversations.
+    "widgetSessions:boot": lambda r, w, s: r["visitor"]["_id"] != w.victim.visitor_id,
+    "widgetSessions:validateSessionToken": lambda r, w, s: not r["valid"] or r["visitorId"] == s.visitor.visitor_id,
+    "conversations:createForVisitor": lambda r, w, s: r["visitorId"] == s.visitor.visitor_id,
+    "conversations:getOrCreateForVisitor": lambda r, w, s: r["visitorId"] == s.visitor.visitor_id,
+    "conversations:listByVisitor": lambda r, w, s: all(row["visitorId"] == s.visitor.visitor_id for row in r),
+    "conversations:getTotalUnreadForVisitor": lambda r, w, s: isinstance(r, float),
+}
+SELF_SERVICE = {  # calls that legitimately insert the caller's own documents
+    "widgetSessions:boot": set(STRANGERS),
+    "conversations:createForVisitor": {"other visitor of the workspace"},
+    "conversations:getOrCreateForVisitor": {"other visitor of the workspace"},
+}
+
+
+def _public_functions() -> list[str]:
+    app = load_app(APP_ROOT)
+    return sorted(path for path, fn in app.functions.items() if not fn.is_internal and path.split(":")[0] in MODULES)
+
+
+PUBLIC_FUNCTIONS = _public_functions()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    backend = await open_backend(tmp_path_factory.mktemp("matrix") / "data")
+    team = await backend.seed_team("Victim Co")
+    ws = {"workspaceId": team.workspace_id}
+    secret = (await backend.call("identityVerification:enable", ws, as_=team.admin))["secret"]
+    snippet = await backend.call(
+        "snippets:create", {**ws, "name": "Greeting", "content": "Hello there", "shortcut": "hi"}, as_=team.admin
+    )
+    tag = await backend.call("tags:create", {**ws, "name": "VIP"}, as_=team.admin)
+    victim = await backend.boot(
+        team.workspace_id, sessionId="victim-browser", email="victim@example.com", name="Victim"
+    )
+    conversation = await backend.visitor_conversation(victim)
+    sent = {
+        "conversationId": conversation,
+        "sessionToken": victim.token,
+        "senderType": "visitor",
+        "senderId": victim.visitor_id,
+    }
+    message = await backend.call("messages:send", {**sent, "content": "my secret order"})
+    reply = {"conversationId": conversation, "content": "on it", "senderType": "agent", "senderId": team.admin.user_id}
+    await backend.call("messages:send", reply, as_=team.admin)
+    await backend.call("tags:addToConversation", {"conversationId": conversation, "tagId": tag}, as_=team.admin)
+    automation = await backend.call("automationSettings:upsert", {**ws, "askForRatingEnabled": True}, as_=team.admin)
+    await backend.call("auditLogs:updateSettings", {**ws, "retentionDays": 365.0}, as_=team.admin)
+    other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
+    elsewhere = await backend.seed_team("Other Co")
+    foreign_visitor = await backend.boot(elsewhere.workspace_id, sessionId="foreign-browser")
+    strangers = {
+        "anonymous": Stranger("anonymous"),
+        "visitor of another workspace": Stranger("visitor of another workspace", visitor=foreign_visitor),
+        "other visitor of the workspace": Stranger("other visitor of the workspace", visitor=other_visitor),
+        "agent of another workspace": Stranger("agent of another workspace", agent=elsewhere.admin),
+    }
+    markers = (
+        victim.visitor_id,
+        victim.token,
+        secret,
+        conversation,
+        message,
+        tag,
+        snippet,
+        automation,
+        "my secret order",
+    )
+    yield World(
+        backend,
+        team.workspace_id,
+        "Victim Co",
+        team.admin,
+        victim,
+        conversation,
+        tag,
+        snippet,
+        "hi",
+        strangers,
+        markers,
+    )
+    await backend.executor.close()
+
+
+async def test_every_public_function_has_args():
+    assert PUBLIC_FUNCTIONS, "no public functions found"
+    missing = sorted(set(PUBLIC_FUNCTIONS) - ARGS.keys())
+    assert not missing, f"add an args builder to ARGS for: {missing}"
+    assert not ARGS.keys() - set(PUBLIC_FUNCTIONS), "ARGS names functions that no longer exist"
+
+
+def _diff(before: dict[str, list[dict]], after: dict[str, list[dict]]) -> tuple[list[dict], list[str]]:
+    """(inserted documents, ids of changed or deleted documents)."""
+    old = {doc["_id"]: doc for docs in before.values() for doc in docs}
+    new = {doc["_id"]: doc for docs in after.values() for doc in docs}
+    inserted = [doc for doc_id, doc in new.items() if doc_id not in old]
+    changed = [doc_id for doc_id, doc in old.items() if new.get(doc_id) != doc]
+    return inserted, changed
+
+
+def _mentions(value: Any, markers: tuple[str, ...]) -> list[str]:
+    text = json.dumps(value, default=str)
+    return [marker for marker in markers if marker in text]
+
+
+def _is_empty(value: Any) -> bool:
+    return value in (None, [], 0.0, False) or value == {}
+
+
+@pytest.mark.parametrize("stranger", STRANGERS)
+@pytest.mark.parametrize("path", [path for path in PUBLIC_FUNCTIONS if path in ARGS])
+async def test_strangers_get_nothing(world: World, path: str, stranger: str):
+    caller = world.strangers[stranger]
+    before = await world.backend.dump()
+    result = await world.backend.run(path, ARGS[path](world, caller), as_=caller.agent)
+    inserted, changed = _diff(before, await world.backend.dump())
+
+    assert not changed, f"{path} changed existing documents {changed}"
+    if stranger not in SELF_SERVICE.get(path, ()):
+        assert not inserted, f"{path} wrote {inserted}"
+    assert not _mentions(inserted, world.markers), f"{path} copied victim data into {inserted}"
+    if result.error is not None:
+        assert isinstance(result.error, ConvexError), f"{path} failed instead of refusing: {result.error!r}"
+        assert result.error.data["code"] in REFUSALS, result.error.data
+        return
+    assert not _mentions(result.value, world.markers), f"{path} leaked victim data: {result.value!r}"
+    allowed = ALLOWED.get(path)
+    assert _is_empty(result.value) or (allowed is not None and allowed(result.value, world, caller)), (
+        f"{path} answered {result.value!r} to {stranger}"
+    )

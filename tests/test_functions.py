@@ -1,0 +1,124 @@
+"""Functions as callers see them: validation, results, errors and their data, log lines, nesting,
+visibility and actions (convex-semantics §4.3, §6, §8)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from runtime.errors import ConvexError, ReturnsValidationError, error_data, error_message
+from runtime.executor import Executor
+from tests.strategies import bit_exact_equal
+
+
+async def test_arguments_and_results_are_validated(core: Executor) -> None:
+    assert await core.call("misc:shout", {"text": "hi"}) == "HI"
+    result = await core.run("misc:returns_wrong_type")
+    assert isinstance(result.error, ReturnsValidationError)
+    assert error_message(result.error).startswith("ReturnsValidationError: Value does not match validator.")
+    assert await core.call("misc:returns_nothing") is None
+
+
+async def test_keyword_only_parameters_are_validated_by_their_type_hints(core: Executor) -> None:
+    assert await core.call("misc:keywords", {"name": "ab", "times": 2}) == "abab"
+    assert await core.call("misc:keywords", {"name": "ab"}) == "ab"
+    result = await core.run("misc:keywords", {"name": "ab", "times": 2.0})
+    assert error_message(result.error).startswith("ArgumentValidationError: ")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("plain words", "Uncaught ConvexError: plain words"),
+        ({"code": "NOT_FOUND", "id": 7}, 'Uncaught ConvexError: {"code":"NOT_FOUND","id":{"$integer":"BwAAAAAAAAA="}}'),
+        ([1.5, None, True], "Uncaught ConvexError: [1.5,null,true]"),
+        (None, "Uncaught ConvexError: null"),
+        (b"\x00\xff", 'Uncaught ConvexError: {"$bytes":"AP8="}'),
+    ],
+)
+async def test_convex_error_data_reaches_the_caller_intact(core: Executor, data: Any, message: str) -> None:
+    result = await core.run("misc:raises", {"data": data} if data is not None else {})
+    assert isinstance(result.error, ConvexError)
+    assert error_message(result.error) == message
+    assert error_data(result.error) == (True, data)
+    caught = await core.call("misc:catches_nested_error", {"data": data})
+    assert bit_exact_equal(caught, {"caught": data})
+
+
+async def test_convex_error_data_keeps_special_floats(core: Executor) -> None:
+    data = {"nan": math.nan, "neg_zero": -0.0, "inf": math.inf}
+    result = await core.run("misc:raises", {"data": data})
+    assert bit_exact_equal(result.error.data, data)  # type: ignore[union-attr]
+
+
+async def test_other_exceptions_carry_only_their_message(core: Executor) -> None:
+    result = await core.run("misc:raises", {"plain": True})
+    assert error_message(result.error) == "Uncaught Error: plain failure"
+    assert error_data(result.error) == (False, None)
+
+
+async def test_print_and_logging_become_log_lines_in_order(core: Executor) -> None:
+    result = await core.run("misc:logs")
+    assert result.log_lines == [
+        "[LOG] hello world",
+        "[LOG] no newline",
+        "[INFO] info line",
+        "[WARN] warn line",
+        "[ERROR] error line",
+    ]
+
+
+async def test_log_lines_of_a_failed_mutation_are_kept(core: Executor) -> None:
+    result = await core.run("atomic:write_then_raise_python_error")
+    assert result.error is not None and result.log_lines == ["[LOG] about to fail"]
+
+
+async def test_function_paths_accept_the_js_suffix_and_check_the_kind(core: Executor) -> None:
+    assert await core.call("misc.js:shout", {"text": "a"}) == "A"
+    result = await core.run("misc:shout", {"text": "a"}, kind="mutation")
+    assert str(result.error) == "Trying to execute misc.js:shout as Mutation, but it is defined as Query."
+
+
+async def test_internal_functions_are_for_admins_and_other_functions(core: Executor) -> None:
+    result = await core.run("misc:secret")
+    assert str(result.error) == "Could not find public function for 'misc:secret'."
+    assert await core.call("misc:secret", admin=True) == "secret"
+    assert await core.call("misc:calls_secret") == "secret"
+
+
+async def test_nested_calls_are_limited_in_depth(core: Executor) -> None:
+    assert await core.call("misc:recurse", {"depth": 8}) == 8
+    result = await core.run("misc:recurse", {"depth": 9})
+    assert "Cross component call depth limit exceeded" in str(result.error)
+
+
+async def test_function_metadata(core: Executor) -> None:
+    assert await core.call("misc:metadata") == {
+        "name": "misc:metadata",
+        "componentPath": "",
+        "type": "query",
+        "visibility": "public",
+    }
+
+
+async def test_mutation_results_carry_increasing_commit_timestamps(core: Executor) -> None:
+    first = await core.run("misc:record", {"text": "one"}, admin=True)
+    second = await core.run("misc:record", {"text": "two"}, admin=True)
+    assert first.ts is not None and second.ts is not None and second.ts > first.ts
+    query = await core.run("db:select", {"table": "notes"})
+    assert query.ts == second.ts and len(query.value) == 2
+
+
+async def test_an_action_is_not_a_transaction(core: Executor) -> None:
+    result = await core.run("misc:records_then_fails", {"text": "kept"})
+    assert isinstance(result.error, ConvexError) and result.error.data == {"after": "kept"}
+    assert [note["text"] for note in await core.call("db:select", {"table": "notes"})] == ["kept"]
+    assert await core.call("misc:counts_notes") == 1
+
+
+async def test_undefined_argument_fields_are_dropped(core: Executor) -> None:
+    from runtime.values import UNDEFINED
+
+    assert await core.call("misc:shout", {"text": "x", "ignored": UNDEFINED}) == "X"
