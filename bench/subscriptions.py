@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import re
-import socket
 import sqlite3
 import statistics
 import sys
@@ -55,12 +54,6 @@ FANOUT_QUERY = ("messages:latest", {"count": 10.0})
 
 
 # --- processes ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @asynccontextmanager
@@ -95,17 +88,17 @@ async def _drain(stream: asyncio.StreamReader) -> None:
 
 def opencom_server(data_dir: str) -> list[str]:
     return [sys.executable, "-m", "runtime.server", "--app", str(APP), "--data", data_dir,
-            "--host", "127.0.0.1", "--port", str(free_port())]  # fmt: skip
+            "--host", "127.0.0.1", "--port", "0"]  # fmt: skip
 
 
 def raw_server() -> list[str]:
-    return [sys.executable, __file__, "--raw-server", str(free_port())]
+    return [sys.executable, __file__, "--raw-server"]
 
 
 # --- the raw aiohttp floor ---------------------------------------------------------------------
 
 
-async def run_raw_server(port: int) -> None:
+async def run_raw_server() -> None:
     """``/echo`` answers every frame with itself; a frame on ``/trigger`` is broadcast to ``/fanout``."""
     listeners: list[web.WebSocketResponse] = []
 
@@ -139,8 +132,8 @@ async def run_raw_server(port: int) -> None:
     app.router.add_get("/trigger", trigger)
     runner = web.AppRunner(app)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    print(f"raw server ready at http://127.0.0.1:{port}", flush=True)
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    print(f"raw server ready at http://127.0.0.1:{runner.addresses[0][1]}", flush=True)
     await asyncio.Event().wait()
 
 
@@ -151,13 +144,17 @@ def ws_url(url: str, path: str) -> str:
     return url.replace("http://", "ws://", 1) + path
 
 
+def connect_frame() -> str:
+    """The ``Connect`` that opens a sync session (a fresh session id each time)."""
+    return json.dumps({"type": "Connect", "sessionId": str(uuid.uuid4()), "connectionCount": 0, "clientTs": 0})
+
+
 async def raw_subscriber(
     session: aiohttp.ClientSession, url: str, path: str, args: dict[str, Any]
 ) -> aiohttp.ClientWebSocketResponse:
     """A socket that has subscribed to ``path(args)`` and received the first result."""
     ws = await session.ws_connect(ws_url(url, "/api/sync"), max_msg_size=0)
-    await ws.send_str(json.dumps({"type": "Connect", "sessionId": str(uuid.uuid4()), "connectionCount": 0,
-                                  "lastCloseReason": "InitialConnect", "clientTs": 0}))  # fmt: skip
+    await ws.send_str(connect_frame())
     add = {"type": "Add", "queryId": 0, "udfPath": path, "args": [args], "journal": None}
     await ws.send_str(json.dumps({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [add]}))
     while True:
@@ -170,8 +167,7 @@ async def raw_subscriber(
 
 async def raw_writer(session: aiohttp.ClientSession, url: str) -> aiohttp.ClientWebSocketResponse:
     ws = await session.ws_connect(ws_url(url, "/api/sync"), max_msg_size=0)
-    await ws.send_str(json.dumps({"type": "Connect", "sessionId": str(uuid.uuid4()), "connectionCount": 0,
-                                  "lastCloseReason": "InitialConnect", "clientTs": 0}))  # fmt: skip
+    await ws.send_str(connect_frame())
     return ws
 
 
@@ -440,10 +436,10 @@ def main() -> None:
     parser.add_argument("--live-subscriptions", type=int, default=10_000, help="subscriptions on untouched documents")
     parser.add_argument("--latency-samples", type=int, default=300, help="mutations observed at 50/s")
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each throughput phase")
-    parser.add_argument("--raw-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--raw-server", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
-    if options.raw_server is not None:
-        asyncio.run(run_raw_server(options.raw_server))
+    if options.raw_server:
+        asyncio.run(run_raw_server())
     else:
         asyncio.run(run(options))
 

@@ -234,10 +234,11 @@ class Database:
 
         If ``body`` raises, its writes are discarded and the exception propagates.
         """
-        await self.start()
+        if self._queue is None:
+            await self.start()
         assert self._queue is not None
         future: asyncio.Future[MutationResult[T]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Job(body, future))  # type: ignore[arg-type]
+        self._queue.put_nowait(_Job(body, future))  # type: ignore[arg-type]  # unbounded: never blocks
         return await future
 
     async def import_documents(
@@ -270,6 +271,9 @@ class Database:
             job = await self._queue.get()
             if job is None:
                 return
+            # Callers woken by the last commit are queued to run right now; let them enqueue their
+            # next mutations first, so that this group shares one commit with them.
+            await asyncio.sleep(0)
             batch = [job]
             while len(batch) < knobs.MAX_COMMIT_GROUP and not self._queue.empty():
                 more = self._queue.get_nowait()

@@ -286,6 +286,6 @@ class Executor:
             )
         if value is UNDEFINED:
             value = None  # returning `undefined` returns null, as in Convex
-        value = checked_return_value(value, stored or {})
+        value = checked_return_value(value, stored or set())
         validate_returns(function.returns, value, self.database.catalog)
         return value

@@ -2,10 +2,12 @@
 
 Every return value must be a valid Convex value with ``undefined`` fields dropped. Most results are
 documents read from the database, or lists and pages of them; walking each of their fields again
-would cost more than reading them did. A document that still encodes to exactly the bytes it was
-decoded from is unchanged since it was stored, and everything stored passed the (stricter)
-document checks on the way in, so only the rest of the value needs the full check. A document the
-function changed in place no longer matches its bytes and is checked like any other value.
+would cost more than reading them did. Everything stored passed the (stricter) document checks on
+the way in, so an object that encodes to exactly the bytes of a document this execution read *is*
+a valid value, whatever object it is, and only the rest of the result needs the full check. A
+document the function changed in place no longer matches any stored bytes and is checked like any
+other value. (The one blind spot: msgpack writes a tuple like a list, so a list swapped in place for
+an equal tuple passes here; the wire encoders reject it afterwards.)
 """
 
 from __future__ import annotations
@@ -13,30 +15,32 @@ from __future__ import annotations
 from typing import Any
 
 from runtime import knobs
-from runtime.errors import ConvexValueError
 from runtime.storage import encode_document
 from runtime.values import UNDEFINED, Value, check_value, nesting_depth, strip_undefined
 
-StoredDocuments = dict[int, tuple[dict[str, Value], bytes]]
-"""Documents handed to function code, by ``id()``: the object and the bytes it was decoded from."""
+StoredDocuments = set[bytes]
+"""The stored bytes of every document handed to function code."""
 
 
 class _NeedsFullCheck(Exception):
-    """The fast path does not apply (an ``undefined`` field to drop); check the whole value."""
+    """The fast path does not apply (an ``undefined`` field to drop, a deep document); check it all."""
 
 
 def checked_return_value(value: Any, stored: StoredDocuments) -> Value:
     """``value`` without ``undefined`` object fields, or ``ConvexValueError`` if it is not a valid value."""
-    if stored:
-        try:
-            check_value(_skeleton(value, stored, 0))
-        except (_NeedsFullCheck, ConvexValueError):
-            pass  # the full check below finds the problem and names its exact path
-        else:
-            return value
+    if stored and _passes_fast_check(value, stored):
+        return value
     value = strip_undefined(value)
     check_value(value)
     return value
+
+
+def _passes_fast_check(value: Any, stored: StoredDocuments) -> bool:
+    try:
+        check_value(_skeleton(value, stored, 0))
+    except Exception:  # noqa: BLE001 - any failure (a non-Convex object fails to encode, too) goes to the full check
+        return False
+    return True
 
 
 def _skeleton(value: Any, stored: StoredDocuments, depth: int) -> Any:
@@ -46,8 +50,7 @@ def _skeleton(value: Any, stored: StoredDocuments, depth: int) -> Any:
     """
     kind = type(value)
     if kind is dict:
-        entry = stored.get(id(value))
-        if entry is not None and entry[0] is value and encode_document(value) == entry[1]:
+        if "_id" in value and encode_document(value) in stored:
             # Stored documents are at most MAX_DOCUMENT_NESTING deep; measure only where that could matter.
             if (
                 depth + knobs.MAX_DOCUMENT_NESTING > knobs.MAX_VALUE_NESTING
@@ -66,14 +69,10 @@ def _skeleton(value: Any, stored: StoredDocuments, depth: int) -> Any:
             raise _NeedsFullCheck
         remaining = []
         shallow = depth + 1 + knobs.MAX_DOCUMENT_NESTING <= knobs.MAX_VALUE_NESTING
-        lookup = stored.get
         for item in value:
             # The document case of the dict branch, inlined: a page of documents runs it per row.
-            if shallow and type(item) is dict:
-                # The map holds each document it names, so no other live object can have its id().
-                entry = lookup(id(item))
-                if entry is not None and encode_document(item) == entry[1]:
-                    continue
+            if shallow and type(item) is dict and "_id" in item and encode_document(item) in stored:
+                continue
             part = _skeleton(item, stored, depth + 1)
             if part is not None:
                 remaining.append(part)

@@ -36,7 +36,14 @@ _LIMIT_HINT = (
 class Metrics:
     """Usage counted against the limits of convex-semantics §4.4 (system tables excluded)."""
 
-    __slots__ = ("documents_read", "bytes_read", "documents_written", "bytes_written", "functions_scheduled", "scheduled_args_bytes")
+    __slots__ = (
+        "bytes_read",
+        "bytes_written",
+        "documents_read",
+        "documents_written",
+        "functions_scheduled",
+        "scheduled_args_bytes",
+    )
 
     def __init__(self) -> None:
         self.documents_read = 0
@@ -67,8 +74,8 @@ class Transaction:
         self.open_scans: list[IndexScan] = []
         # Every (index id, interval) already in the read set, so repeated reads are recorded once.
         self._recorded: set[tuple[int, Interval]] = set()
-        # Every document handed out, with its stored bytes: results need not re-check them (see return_values).
-        self.stored_documents: StoredDocuments = {}
+        # The stored bytes of every document handed out: results need not re-check those (see return_values).
+        self.stored_documents: StoredDocuments = set()
 
     # --- limits -----------------------------------------------------------------------------
     def check_time(self) -> None:
@@ -156,10 +163,9 @@ class Transaction:
         return self.decode(body)
 
     def decode(self, body: bytes) -> dict[str, Value]:
-        """A stored document as handed to function code, remembered with the bytes it came from."""
-        document = decode_document(body)
-        self.stored_documents[id(document)] = (document, body)
-        return document
+        """A stored document as handed to function code, its bytes remembered (see ``stored_documents``)."""
+        self.stored_documents.add(body)
+        return decode_document(body)
 
     def scan(self, index: IndexInfo, interval: Interval, *, descending: bool, batch: int | None = None) -> IndexScan:
         """A lazy scan of ``interval`` of ``index``; its read set is recorded when it is closed.
@@ -287,21 +293,35 @@ class Transaction:
     def _write(self, table_number: int, doc_id: str, old: dict[str, Value] | None, new: dict[str, Value] | None) -> None:
         self.check_time()
         size = 0
+        body = None
         if new is not None:
-            size = value_size(new)
-            if size > knobs.MAX_DOCUMENT_SIZE:
+            body = encode_document(new)
+            size = len(body)
+            # Convex's size of a value is at most 9 times its msgpack size (a small int: 9 bytes
+            # against 1), so only documents near the limit need it measured exactly.
+            if size * 9 > knobs.MAX_DOCUMENT_SIZE and value_size(new) > knobs.MAX_DOCUMENT_SIZE:
                 raise ConvexValueError(
-                    f"Value is too large ({size} bytes > maximum size {knobs.MAX_DOCUMENT_SIZE} bytes) "
+                    f"Value is too large ({value_size(new)} bytes > maximum size {knobs.MAX_DOCUMENT_SIZE} bytes) "
                     f"in document {doc_id}"
                 )
+        # Bytes written are counted in stored bytes, like bytes read.
         self._count_write(table_number, size)
-        self.apply_write(table_number, doc_id, old, new)
+        self.apply_write(table_number, doc_id, old, new, body=body)
 
-    def apply_write(self, table_number: int, doc_id: str, old: dict[str, Value] | None, new: dict[str, Value] | None) -> None:
+    def apply_write(
+        self,
+        table_number: int,
+        doc_id: str,
+        old: dict[str, Value] | None,
+        new: dict[str, Value] | None,
+        *,
+        body: bytes | None = None,
+    ) -> None:
         """Store one document change: its index entries, search indexes and the write set.
 
         No validation and no limits: ``insert``/``patch``/``replace``/``delete`` check those first,
         and bulk loads (``runtime.document_import``) check every document before writing any.
+        ``body`` is ``new`` already encoded, when the caller has it.
         """
         keys: list[tuple[int, bytes]] = []
         by_id = self.catalog.index(table_number, BY_ID)
@@ -322,7 +342,7 @@ class Transaction:
         if new is None:
             self.rows.delete_document(doc_id)
         else:
-            self.rows.put_document(doc_id, table_number, encode_document(new))
+            self.rows.put_document(doc_id, table_number, body if body is not None else encode_document(new))
         self.database.search_indexes.on_write(self.rows.connection, table_number, old, new)
         self.writes.append(DocumentWrite(table_number, doc_id, old, new, tuple(keys)))
 
@@ -409,7 +429,7 @@ class IndexScan:
         # This loop runs once for every row any query scans, so it is kept flat, on local names.
         transaction = self.transaction
         metrics = transaction.metrics
-        stored = transaction.stored_documents
+        remember = transaction.stored_documents.add
         counted = self.counts_reads
         max_documents, max_bytes = knobs.MAX_DOCUMENTS_READ, knobs.MAX_BYTES_READ
         batch = self._first_batch
@@ -425,9 +445,8 @@ class IndexScan:
                     metrics.bytes_read += size
                     if metrics.documents_read > max_documents or metrics.bytes_read > max_bytes:
                         transaction._check_reads()
-                document = decode_document(body)
-                stored[id(document)] = (document, body)
-                yield key, document
+                remember(body)
+                yield key, decode_document(body)
             if len(rows) < batch or self.closed:
                 # A short batch means the interval holds nothing more: no need to ask again.
                 if not self.closed:

@@ -27,6 +27,7 @@ from client.protocol import decode_ts, encode_ts
 from tests.server_fixtures import RunningServer, start_server
 
 COMPAT_APP = Path(__file__).parent / "apps" / "compat"
+AUTH_APP = Path(__file__).parent / "apps" / "auth"
 WAIT_S = 20.0  # bound of every wait for the server
 
 
@@ -370,6 +371,27 @@ async def test_refused_token_is_reported_and_the_client_carries_on(connect: Any)
     assert fetches == [False, True]  # asked once more for a fresh token, then gave up
     assert await bounded(client.query("compat:whoami")) is None
     assert await bounded(client.mutation("messages:send", {"author": "a", "body": "b"}))
+
+
+async def test_accepted_token_changes_what_queries_see(tmp_path: Path) -> None:
+    auth_server = start_server(AUTH_APP, tmp_path / "auth-data", env={"OPENCOM_AUTH_SCRYPT_N": "1024"})
+    try:
+        async with AsyncConvexClient(auth_server.url) as client:
+            sign_up = {"flow": "signUp", "email": "ada@example.com", "password": "correct horse battery"}
+            tokens = (await bounded(client.action("auth:signIn", {"provider": "password", "params": sign_up})))[
+                "tokens"
+            ]
+            me = client.subscribe("me:whoami")
+            assert await bounded(anext(me)) is None
+            changes: list[bool] = []
+            client.set_auth(tokens["token"], changes.append)
+            identity = await bounded(anext(me))
+            assert identity["subject"] and identity["tokenIdentifier"].startswith(identity["issuer"])
+            assert changes == [True]
+            client.clear_auth()
+            assert await bounded(anext(me)) is None
+    finally:
+        auth_server.stop()
 
 
 async def test_clear_auth_keeps_the_connection_usable(connect: Any) -> None:

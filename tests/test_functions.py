@@ -122,3 +122,35 @@ async def test_undefined_argument_fields_are_dropped(core: Executor) -> None:
     from runtime.values import UNDEFINED
 
     assert await core.call("misc:shout", {"text": "x", "ignored": UNDEFINED}) == "X"
+
+
+async def insert_item(executor: Executor) -> None:
+    await executor.call("db:apply", {"steps": [{"op": "insert", "table": "items", "value": {"a": 1, "n": {"x": 1}}}]})
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ("invalid_value", "object is not a supported Convex type"),
+        ("nested_invalid", "starts with a '$', which is reserved"),
+        ("big_int", "does not fit into a 64-bit signed integer"),
+    ],
+)
+async def test_documents_changed_in_place_are_checked_like_any_result(core: Executor, how: str, expected: str) -> None:
+    await insert_item(core)
+    result = await core.run("misc:tampered", {"how": how})
+    assert result.error is not None and expected in str(result.error)
+
+
+async def test_results_drop_undefined_fields_of_documents_read(core: Executor) -> None:
+    await insert_item(core)
+    [document] = await core.call("misc:tampered", {"how": "undefined_field"})
+    assert "a" not in document and document["n"] == {"x": 1}
+
+
+async def test_documents_count_toward_the_nesting_limit_of_results(core: Executor) -> None:
+    await insert_item(core)
+    # Each wrapper adds a level to the list of documents (1) holding {"n": {"x": 1}} (2).
+    assert (await core.run("misc:tampered", {"how": "too_deep", "depth": 61})).ok
+    result = await core.run("misc:tampered", {"how": "too_deep", "depth": 62})
+    assert "Value is too nested (nested 65 levels deep > maximum nesting 64)" in str(result.error)

@@ -1,63 +1,30 @@
 """The official npm ``convex`` clients (ConvexClient and ConvexHttpClient), unmodified, against the
 real server, driven from Node by tests/npm/driver.mjs.
 
-The package is installed here, by the test, into tests/npm/node_modules (git-ignored) from the
-committed lock file, under a file lock so that concurrent test runs do not install over each
-other. Only a machine without ``node``/``npm`` skips these tests.
+The package is installed by the test (``tests/npm_support``); only a machine without
+``node``/``npm`` skips these tests.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import json
-import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.driver_process import Driver, DriverError
+from tests.npm_support import NPM_DIR, node_with_convex
 from tests.server_fixtures import RunningServer, start_server
 
 COMPAT_APP = Path(__file__).parent / "apps" / "compat"
-NPM_DIR = Path(__file__).parent / "npm"
-INSTALL_TIMEOUT_S = 600.0
 RECONNECT_TIMEOUT_S = 60.0  # npm backs off ~1 s after a server close, doubling with jitter
-
-
-def wanted_version() -> str:
-    return str(json.loads((NPM_DIR / "package.json").read_text())["dependencies"]["convex"])
-
-
-def installed_version() -> str | None:
-    manifest = NPM_DIR / "node_modules" / "convex" / "package.json"
-    return str(json.loads(manifest.read_text())["version"]) if manifest.exists() else None
 
 
 @pytest.fixture(scope="session")
 def node() -> str:
     """The ``node`` binary, with the pinned ``convex`` package installed beside the driver."""
-    node_binary, npm_binary = shutil.which("node"), shutil.which("npm")
-    if node_binary is None or npm_binary is None:
-        reason = "node and npm are not installed" if node_binary is None else "npm is not installed"
-        print(f"skipping the npm client tests: {reason}")
-        pytest.skip(reason)
-    with open(NPM_DIR / ".install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if installed_version() != wanted_version():
-            completed = subprocess.run(
-                [npm_binary, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
-                check=False,
-                cwd=NPM_DIR,
-                capture_output=True,
-                text=True,
-                timeout=INSTALL_TIMEOUT_S,
-            )
-            assert completed.returncode == 0, f"npm ci failed:\n{completed.stdout}\n{completed.stderr}"
-        assert installed_version() == wanted_version()
-    return node_binary
+    return node_with_convex()
 
 
 @pytest.fixture

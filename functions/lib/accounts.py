@@ -29,12 +29,20 @@ def opencom_profile(params: dict[str, Any]) -> dict[str, Any]:
     return profile
 
 
+def default_workspace_name(owner: str) -> str:
+    """The name a sign-up workspace gets after its owner (their name, or their email's local part)."""
+    return f"{owner}'s Workspace"
+
+
+def email_local_part(email: str) -> str:
+    """The part of an address before ``@`` (the whole string when there is none)."""
+    return email.split("@", 1)[0]
+
+
 def _workspace_name(email: str, profile: dict[str, Any]) -> str:
     if profile.get("workspaceName"):
         return profile["workspaceName"]
-    if profile.get("name"):
-        return f"{profile['name']}'s Workspace"
-    return f"{email.split('@', 1)[0]}'s Workspace"
+    return default_workspace_name(profile.get("name") or email_local_part(email))
 
 
 async def _fill_name(ctx: Any, user: dict[str, Any], name: str | None) -> str:

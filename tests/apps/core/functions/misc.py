@@ -2,7 +2,7 @@
 
 import logging
 
-from runtime import ConvexError, action, internal_mutation, internal_query, mutation, query, v
+from runtime import UNDEFINED, ConvexError, action, internal_mutation, internal_query, mutation, query, v
 
 
 @query(args={"text": v.string()}, returns=v.string())
@@ -109,3 +109,23 @@ async def records_then_fails(ctx, args):
 async def counts_notes(ctx, args):
     """Reads from an action through a query."""
     return len(await ctx.run_query("db:select", {"table": "notes"}))
+
+
+@query
+async def tampered(ctx, args):
+    """Returns the ``items`` after changing them in place the way ``how`` says."""
+    items = await ctx.db.query("items").collect()
+    if args["how"] == "invalid_value":
+        items[0]["bad"] = object()
+    elif args["how"] == "nested_invalid":
+        items[0]["n"]["x"] = {"$bad": 1}
+    elif args["how"] == "undefined_field":
+        items[0]["a"] = UNDEFINED
+    elif args["how"] == "too_deep":
+        wrapped = items
+        for _ in range(args["depth"]):
+            wrapped = [wrapped]
+        return wrapped
+    elif args["how"] == "big_int":
+        items[0]["a"] = 2**64
+    return items

@@ -1,0 +1,182 @@
+// A visitor and an agent talking through the Opencom backend with the official npm Convex client,
+// for tests/opencom/test_e2e_npm.py.
+//
+// Usage: node opencom_e2e.mjs <deployment url> <agent email> <agent password>
+// Plays one support conversation from both sides and prints one JSON line per observation:
+// {"step": "<name>", "value": <Convex encoded JSON>}. The Python test asserts on those values;
+// this script only decides when an expected change has arrived. Every wait is bounded: a
+// subscription that never shows what the scenario waits for ends the run with
+// {"step": "error", "message": ..., "lastSeen": ...} and exit code 1.
+
+import { ConvexClient } from "convex/browser";
+import { convexToJson } from "convex/values";
+
+const [url, email, password] = process.argv.slice(2);
+const WAIT_MS = 20_000;
+const clients = [];
+
+function report(step, value) {
+  process.stdout.write(JSON.stringify({ step, value: convexToJson(value ?? null) }) + "\n");
+}
+
+function newClient() {
+  const client = new ConvexClient(url, { logger: false });
+  clients.push(client);
+  return client;
+}
+
+function withTimeout(promise, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`)), WAIT_MS);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// A live subscription (client.onUpdate) whose values can be awaited until one satisfies a test.
+class Live {
+  constructor(client, path, args) {
+    this.path = path;
+    this.values = [];
+    this.waiters = [];
+    this.lastSeen = undefined;
+    this.unsubscribe = client.onUpdate(
+      path,
+      args,
+      (value) => this.push({ value }),
+      (error) => this.push({ error }),
+    );
+  }
+  push(item) {
+    if ("value" in item) this.lastSeen = item.value;
+    this.values.push(item);
+    for (const waiter of this.waiters.splice(0)) waiter();
+  }
+  // The first value (from now on, or already delivered and not yet taken) satisfying `accept`.
+  async until(accept, what) {
+    const found = (async () => {
+      for (;;) {
+        while (this.values.length > 0) {
+          const item = this.values.shift();
+          if (item.error) throw item.error;
+          if (accept(item.value)) return item.value;
+        }
+        await new Promise((resolve) => this.waiters.push(resolve));
+      }
+    })();
+    try {
+      return await withTimeout(found, `${this.path}: ${what}`);
+    } catch (error) {
+      error.lastSeen = this.lastSeen;
+      throw error;
+    }
+  }
+}
+
+function signIn(client, flow) {
+  const params = { flow, email, password };
+  if (flow === "signUp") Object.assign(params, { name: "E2E Agent", workspaceName: "E2E Support" });
+  return client.action("auth:signIn", { provider: "password", params });
+}
+
+// Hands the client a token and resolves once the server has accepted (or refused) it.
+function authenticate(client, token) {
+  const changed = new Promise((resolve) => client.setAuth(async () => token, resolve));
+  return withTimeout(changed, "setAuth to report the authentication state");
+}
+
+async function main() {
+  // The agent signs up over the websocket, then authenticates that same connection.
+  const agent = newClient();
+  const signedUp = await signIn(agent, "signUp");
+  report("agent_signed_up", { hasToken: typeof signedUp.tokens.token === "string" });
+  report("agent_authenticated", await authenticate(agent, signedUp.tokens.token));
+  const me = await new Live(agent, "auth:currentUser", {}).until((value) => value !== null, "the signed-in user");
+  report("agent_current_user", me);
+  const workspaceId = me.user.workspaceId;
+  const userId = me.user._id;
+
+  const inbox = new Live(agent, "conversations:list", { workspaceId });
+  report("agent_inbox_before", await inbox.until(() => true, "the first inbox"));
+
+  // The visitor: a widget session, a conversation, a first message.
+  const visitor = newClient();
+  const booted = await visitor.mutation("widgetSessions:boot", { workspaceId, sessionId: "e2e-browser-1" });
+  const sessionToken = booted.sessionToken;
+  const visitorId = booted.visitor._id;
+  report("visitor_booted", { visitorId, tokenPrefix: sessionToken.slice(0, 4), tokenLength: sessionToken.length });
+  const unread = new Live(visitor, "conversations:getTotalUnreadForVisitor", { workspaceId, sessionToken });
+  report("visitor_unread_before", await unread.until(() => true, "the first unread count"));
+  const conversation = await visitor.mutation("conversations:createForVisitor", { workspaceId, sessionToken });
+  report("visitor_conversation", conversation);
+  const conversationId = conversation._id;
+  const thread = new Live(visitor, "messages:list", { conversationId, sessionToken });
+  await visitor.mutation("messages:send", {
+    conversationId,
+    sessionToken,
+    senderType: "visitor",
+    senderId: visitorId,
+    content: "Hello, is anyone there?",
+  });
+
+  // The agent's live inbox shows the conversation, waiting for them.
+  const waiting = await inbox.until(
+    (rows) => rows.some((row) => row._id === conversationId && row.unreadByAgent === 1),
+    "the visitor's conversation with one unread message",
+  );
+  report("agent_inbox_with_visitor", waiting);
+  await agent.mutation("conversations:markAsRead", { id: conversationId, readerType: "agent" });
+  report(
+    "agent_inbox_after_read",
+    await inbox.until(
+      (rows) => rows.some((row) => row._id === conversationId && row.unreadByAgent === 0),
+      "the conversation read by the agent",
+    ),
+  );
+
+  // The agent replies; the visitor's live thread and unread count follow.
+  await agent.mutation("messages:send", {
+    conversationId,
+    senderType: "agent",
+    senderId: userId,
+    content: "Hi! How can I help?",
+  });
+  report(
+    "visitor_thread",
+    await thread.until(
+      (messages) => messages.some((message) => message.senderType === "agent"),
+      "the agent's reply",
+    ),
+  );
+  report("visitor_unread_after_reply", await unread.until((count) => count === 1, "one unread reply"));
+  await visitor.mutation("conversations:markAsRead", { id: conversationId, readerType: "visitor", sessionToken });
+  report("visitor_unread_after_read", await unread.until((count) => count === 0, "the reply read"));
+  report(
+    "agent_inbox_after_reply",
+    await inbox.until(
+      (rows) => rows.some((row) => row._id === conversationId && row.unreadByVisitor === 0),
+      "the visitor's read reaching the inbox",
+    ),
+  );
+
+  // Without a token the inbox is closed; signing in again on a new connection opens it.
+  report("anonymous_inbox", await visitor.query("conversations:list", { workspaceId }));
+  const again = newClient();
+  const signedIn = await signIn(again, "signIn");
+  report("agent_signed_in_again", await authenticate(again, signedIn.tokens.token));
+  report("agent_inbox_signed_in_again", await again.query("conversations:list", { workspaceId }));
+}
+
+let exitCode = 0;
+try {
+  await main();
+  report("done", null);
+} catch (error) {
+  exitCode = 1;
+  const failure = { step: "error", message: String(error?.message ?? error) };
+  failure.data = error?.data === undefined ? null : convexToJson(error.data);
+  failure.lastSeen = error?.lastSeen === undefined ? null : convexToJson(error.lastSeen);
+  process.stdout.write(JSON.stringify(failure) + "\n");
+}
+await withTimeout(Promise.all(clients.map((client) => client.close())), "the clients to close").catch(() => {});
+process.exit(exitCode);
