@@ -288,7 +288,7 @@ class DatabaseModel(RuleBasedStateMachine):
 
 
 DatabaseModel.TestCase.settings = settings(
-    max_examples=40,
+    max_examples=75,
     stateful_step_count=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

@@ -239,7 +239,7 @@ async def touches_iff_changed(
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(initial=st.lists(documents(), max_size=6), read=reads(), write=writes)
 def test_a_commit_touches_a_read_set_when_the_result_changes(
     initial: list[dict[str, Any]], read: dict[str, Any], write: tuple[str, int, dict[str, Any]]
