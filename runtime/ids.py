@@ -7,6 +7,7 @@ from 128 to 16383 give 32-character ids, like a real deployment's.
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 from typing import Final
@@ -40,12 +41,12 @@ def _fletcher16(data: bytes) -> int:
     return (high << 8) | low
 
 
+_FROM_RFC4648: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET)
+
+
 def _base32_encode(data: bytes) -> str:
-    bits = int.from_bytes(data, "big")
-    total_bits = len(data) * 8
-    length = (total_bits + 4) // 5
-    bits <<= length * 5 - total_bits
-    return "".join(ALPHABET[(bits >> (5 * (length - 1 - index))) & 31] for index in range(length))
+    # RFC 4648 base32 has the same bit order; only the alphabet differs, and ids carry no padding.
+    return base64.b32encode(data).decode("ascii").rstrip("=").translate(_FROM_RFC4648)
 
 
 def _base32_decode(text: str) -> bytes:

@@ -194,6 +194,8 @@ def check_field_name(name: object, path: str) -> None:
         )
     if name.startswith("$"):
         raise ConvexValueError(f"Field name {name!r} at path {path or '.'} starts with a '$', which is reserved.")
+    if name.isascii() and name.isprintable():
+        return  # printable ASCII is exactly codes 32-126
     for char in name:
         if not 32 <= ord(char) <= 126:
             raise ConvexValueError(
@@ -207,7 +209,49 @@ def check_value(value: Value, path: str = "", *, max_depth: int = knobs.MAX_VALU
 
     ``path`` names where the value sits (``.a.b[3]``) so the error can point at it.
     """
-    _check(value, path, 0, max_depth)
+    # Every call and every write checks values: a fast walk that builds no strings comes first,
+    # and only a value it refuses is walked again to say exactly what is wrong and where.
+    if not _is_valid(value, 0, max_depth):
+        _check(value, path, 0, max_depth)
+
+
+def _is_valid(value: Value, depth: int, max_depth: int) -> bool:
+    kind = type(value)
+    if value is None or kind is bool or kind is float or kind is bytes:
+        return True
+    if kind is str:
+        return value.isascii() or _encodable(value)
+    if kind is int:
+        return INT64_MIN <= value <= INT64_MAX
+    if kind is list:
+        return (
+            depth < max_depth
+            and len(value) <= knobs.MAX_ARRAY_LENGTH
+            and all(_is_valid(item, depth + 1, max_depth) for item in value)
+        )
+    if kind is dict:
+        return (
+            depth < max_depth
+            and len(value) <= knobs.MAX_OBJECT_FIELDS
+            and all(
+                type(key) is str
+                and len(key) <= knobs.MAX_FIELD_NAME_LENGTH
+                and key.isascii()
+                and key.isprintable()
+                and not key.startswith("$")
+                and (item is UNDEFINED or _is_valid(item, depth + 1, max_depth))
+                for key, item in value.items()
+            )
+        )
+    return False  # subclasses and anything else: the careful walk decides and explains
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check(value: Value, path: str, depth: int, max_depth: int) -> None:
