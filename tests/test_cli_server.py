@@ -102,3 +102,17 @@ def test_import_is_refused_while_a_server_runs(tmp_path: Path) -> None:
     with running_server(CLI_APP, data, command="serve"):
         result = opencom("import", "--app", CLI_APP, "--data", data, table)
     assert result.returncode == 1 and "stop it before importing" in result.stderr
+
+
+def test_env_changes_go_through_the_running_server(tmp_path: Path) -> None:
+    with running_server(CLI_APP, tmp_path, command="serve"):
+        common = ("--app", CLI_APP, "--data", tmp_path)
+        assert opencom("env", "set", "REGION", "eu", *common).returncode == 0
+        seen = opencom("run", *common, "things:env", '{"name": "REGION"}')
+        assert seen.returncode == 0 and json.loads(seen.stdout) == "eu", seen.stderr
+        assert opencom("env", "list", *common).stdout == "REGION=eu\n"
+        assert opencom("env", "remove", "REGION", *common).returncode == 0
+        missing = opencom("env", "remove", "REGION", *common)
+        assert (missing.returncode, missing.stderr) == (1, "error: environment variable REGION is not set\n")
+        bad = opencom("env", "set", "1BAD", "x", *common)
+        assert bad.returncode == 1 and "Invalid environment variable name" in bad.stderr

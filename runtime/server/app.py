@@ -7,7 +7,8 @@ ending in ``/``):
 - the HTTP API (``http_api``);
 - file storage, the auth issuer's ``/.well-known`` documents and the app's HTTP actions (``site``);
 - ``GET /api/_opencom/logs`` (WebSocket: one JSON function event per text frame) and
-  ``GET /api/_opencom/stats`` (JSON counters), for ``opencom logs`` and tests; when the server has
+  ``GET /api/_opencom/stats`` (JSON counters), for ``opencom logs`` and tests, and
+  ``POST /api/_opencom/env`` for ``opencom env set/remove``; when the server has
   an admin key they require ``Authorization: Convex <admin key>``.
 
 Shutdown closes every WebSocket explicitly (1001, going away): an aiohttp server left to its
@@ -29,6 +30,8 @@ from aiohttp import WSCloseCode, web
 
 from runtime import knobs
 from runtime.admin_key import ensure_admin_key
+from runtime.environment import check_name, check_value, remove_env, set_env
+from runtime.errors import ConvexValueError
 from runtime.executor import DEFAULT_DATA_DIR, Executor
 from runtime.server import http_api, site
 from runtime.server.authenticator import AuthenticationError
@@ -130,6 +133,33 @@ async def stats(request: web.Request) -> web.Response:
     return web.json_response(state.stats())
 
 
+async def environment(request: web.Request) -> web.Response:
+    """``POST /api/_opencom/env`` ``{name, value}``: set a variable (``value: null`` removes it).
+
+    Variables change through the server's own writer, so ``opencom env set`` works while it runs.
+    """
+    state = state_of(request.app)
+    state.auth.require_admin(request.headers.get("Authorization"))
+    try:
+        body = await request.json()
+    except ValueError:
+        raise RequestError(400, "BadJsonBody", "The body must be JSON {name, value}") from None
+    if not isinstance(body, dict):
+        raise RequestError(400, "BadJsonBody", "The body must be JSON {name, value}")
+    name, value = body.get("name"), body.get("value")
+    try:
+        check_name(name)
+        if value is None:
+            changed = await remove_env(state.executor.database, name)
+        else:
+            check_value(name, value)
+            await set_env(state.executor.database, name, value)
+            changed = True
+    except ConvexValueError as error:
+        raise RequestError(400, "InvalidEnvironmentVariable", str(error)) from None
+    return web.json_response({"changed": changed})
+
+
 # --- lifecycle --------------------------------------------------------------------------------
 async def _start(app: web.Application) -> None:
     state = state_of(app)
@@ -163,6 +193,7 @@ def create_app(executor: Executor, *, admin_key: str | None = None) -> web.Appli
     app.router.add_get(ROUTE_PREFIX + "api/{version}/sync", sync_socket)
     app.router.add_get(f"{ROUTE_PREFIX}api/_opencom/logs", logs_socket)
     app.router.add_get(f"{ROUTE_PREFIX}api/_opencom/stats", stats)
+    app.router.add_post(f"{ROUTE_PREFIX}api/_opencom/env", environment)
     http_api.add_routes(app, ROUTE_PREFIX)
     site.add_routes(app, ROUTE_PREFIX)
     app[STATE_KEY].auth.verify_user_token = executor.auth.verify
