@@ -26,12 +26,13 @@ import time
 import uuid
 from collections.abc import AsyncIterable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from runtime import knobs
 from runtime.catalog import SYSTEM_TABLE_NUMBERS
+from runtime.durable_files import sync_directory, sync_file
 from runtime.errors import ConvexValueError
 from runtime.ids import id_table_number
 from runtime.read_set import Commit
@@ -116,7 +117,7 @@ class FileStorage:
                 storage_id = transaction.insert(STORAGE, fields, system=True)
                 # Renamed before the commit: whenever the row exists, so does its file.
                 os.replace(temporary, self.path(storage_id))
-                _sync_directory(self.root)
+                sync_directory(self.root)
                 return storage_id
 
             return (await self._database.mutate(body)).value
@@ -137,7 +138,7 @@ class FileStorage:
                     digest.update(chunk)
                     size += len(chunk)
                     file.write(chunk)  # one chunk at a time: short enough not to stall the loop
-            await asyncio.to_thread(_sync_file, file)
+            await asyncio.to_thread(sync_file, file)
         finally:
             file.close()
         return digest.digest(), size
@@ -199,22 +200,9 @@ class FileStorage:
                 key = os.urandom(32)
                 with os.fdopen(descriptor, "wb") as file:
                     file.write(key)
-                    _sync_file(file)
+                    sync_file(file)
                 self._key = key
         return self._key
-
-
-def _sync_file(file: IO[bytes]) -> None:
-    file.flush()
-    os.fsync(file.fileno())
-
-
-def _sync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def file_url(executor: Executor, storage_id: str) -> str:

@@ -23,13 +23,14 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from runtime.admin_key import read_admin_key
 
@@ -265,6 +266,20 @@ class SyncConnection:
         async with self.http.get(server.url + "/api/_opencom/stats", headers=server.admin_headers) as response:
             assert response.status == 200, await response.text()
             return await response.json()
+
+
+COMPAT_APP = REPO / "tests" / "apps" / "compat"
+
+
+@pytest.fixture(name="server")
+def compat_server(tmp_path: Path) -> Iterator[RunningServer]:
+    """``server``: the real server on ``tests/apps/compat`` (the chat app plus compatibility functions).
+
+    Test modules import it to use it; those that need another app define their own ``server``.
+    """
+    running = start_server(COMPAT_APP, tmp_path / "data")
+    yield running
+    running.stop()
 
 
 def ts_value(encoded: str) -> int:

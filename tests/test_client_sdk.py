@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,18 +24,10 @@ from client import (
 )
 from client.async_client import sync_url
 from client.protocol import decode_ts, encode_ts
-from tests.server_fixtures import RunningServer, start_server
+from tests.server_fixtures import RunningServer, compat_server, start_server  # noqa: F401 - a fixture
 
-COMPAT_APP = Path(__file__).parent / "apps" / "compat"
 AUTH_APP = Path(__file__).parent / "apps" / "auth"
 WAIT_S = 20.0  # bound of every wait for the server
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RunningServer]:
-    running = start_server(COMPAT_APP, tmp_path / "data")
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -8,16 +8,14 @@ The package is installed by the test (``tests/npm_support``); only a machine wit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
 from tests.driver_process import Driver, DriverError
 from tests.npm_support import NPM_DIR, node_with_convex
-from tests.server_fixtures import RunningServer, start_server
+from tests.server_fixtures import RunningServer, compat_server, start_server  # noqa: F401 - a fixture
 
-COMPAT_APP = Path(__file__).parent / "apps" / "compat"
 RECONNECT_TIMEOUT_S = 60.0  # npm backs off ~1 s after a server close, doubling with jitter
 
 
@@ -25,13 +23,6 @@ RECONNECT_TIMEOUT_S = 60.0  # npm backs off ~1 s after a server close, doubling 
 def node() -> str:
     """The ``node`` binary, with the pinned ``convex`` package installed beside the driver."""
     return node_with_convex()
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RunningServer]:
-    running = start_server(COMPAT_APP, tmp_path / "data")
-    yield running
-    running.stop()
 
 
 @pytest.fixture

@@ -8,27 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.driver_process import Driver, DriverError
-from tests.server_fixtures import RunningServer, start_server
+from tests.server_fixtures import RunningServer, compat_server, start_server  # noqa: F401 - a fixture
 
 pytest.importorskip("convex", reason="the official PyPI client is not installed")
 
-COMPAT_APP = Path(__file__).parent / "apps" / "compat"
 DRIVER = Path(__file__).parent / "official_python_driver.py"
 RECONNECT_TIMEOUT_S = 60.0  # the Rust core backs off up to 15 s between attempts
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RunningServer]:
-    running = start_server(COMPAT_APP, tmp_path / "data")
-    yield running
-    running.stop()
 
 
 @pytest.fixture

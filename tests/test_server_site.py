@@ -3,7 +3,6 @@ signed-in callers over HTTP and the websocket."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 

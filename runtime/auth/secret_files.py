@@ -13,6 +13,8 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from runtime.durable_files import sync_directory, sync_file
+
 SECRET_FILE_MODE = 0o600
 
 
@@ -28,22 +30,13 @@ def read_or_create_secret(path: Path, make: Callable[[], bytes]) -> bytes:
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(make())
-            file.flush()
-            os.fsync(file.fileno())
+            sync_file(file)
         try:
             os.link(temporary, path)
         except FileExistsError:
             pass  # another process created it first; its secret is the one
-        _fsync_directory(path.parent)
+        sync_directory(path.parent)  # or a crash could lose the name, and the secret would change
     finally:
         temporary.unlink(missing_ok=True)
     return path.read_bytes()
 
-
-def _fsync_directory(directory: Path) -> None:
-    # The new directory entry must survive a crash too, or the secret would change after a reboot.
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
