@@ -124,3 +124,17 @@ async def test_search_subscriptions_update_only_for_matching_writes(tmp_path: Pa
             await connection.settle(lambda c: c.value(0) == ["Rocketry club"])
     finally:
         server.stop()
+
+
+async def test_an_expiring_token_gets_an_auth_error_the_client_can_refresh_on(tmp_path: Path) -> None:
+    server = start_server(APPS / "auth", tmp_path / "data", env={"OPENCOM_AUTH_TOKEN_LIFETIME_S": "2"})
+    try:
+        tokens = await sign_up(server, "short@example.com")
+        async with SyncConnection.open(server) as connection:
+            await connection.send({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": tokens["token"]})
+            await connection.until(lambda frame, _: frame.get("type") == "Transition" and frame["endVersion"]["identity"] == 1)
+            error = await connection.expect("AuthError", timeout=10.0)
+            assert error == {"type": "AuthError", "error": "Token expired", "baseVersion": 1, "authUpdateAttempted": False}
+            await connection.closed()
+    finally:
+        server.stop()

@@ -23,6 +23,7 @@ import logging
 import time
 from typing import Any
 
+import jwt
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 from msgspec import UNSET, Raw, UnsetType
@@ -91,6 +92,7 @@ class SyncSession:
         self._mutations: asyncio.Queue[tuple[Mutation, Caller] | None] = asyncio.Queue()
         self._closed = False
         self._socket = socket
+        self._expiry: asyncio.TimerHandle | None = None  # when the current user token runs out
 
     # --- the connection's life ----------------------------------------------------------------
     async def run(self) -> None:
@@ -119,6 +121,7 @@ class SyncSession:
 
     def _close(self) -> None:
         self._closed = True
+        self._watch_expiry(None)
         self.manager.forget(self)
         for subscription in self.queries.values():
             self.manager.unsubscribe(subscription, self)
@@ -230,11 +233,26 @@ class SyncSession:
             raise _SessionEnded from None
         self.identity_version += 1
         self.caller = caller
+        self._watch_expiry(token_expiry(message.value) if message.tokenType == "User" else None)
         for query_id, previous in list(self.queries.items()):
             spec = self._specs[query_id]
             self.queries[query_id] = self.manager.subscribe(self, spec.udfPath, spec.args, previous.journal, caller)
             self.manager.unsubscribe(previous, self)
         self._request_transition()
+
+    def _watch_expiry(self, expires_at: float | None) -> None:
+        """Tell the client when its token runs out, as Convex does, so it can fetch a fresh one."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if expires_at is not None:
+            delay = max(0.0, expires_at - time.time())
+            self._expiry = asyncio.get_running_loop().call_later(delay, self._token_expired)
+
+    def _token_expired(self) -> None:
+        self._expiry = None
+        self.outbox.push(AuthError("Token expired", self.identity_version, False))
+        self.outbox.close(WSCloseCode.OK, "AuthError")
 
     # --- mutations and actions ----------------------------------------------------------------
     async def _run_mutations(self) -> None:
@@ -324,6 +342,15 @@ class SyncSession:
         self._end = end
         self._transition_due = False
         return True
+
+
+def token_expiry(token: str | None) -> float | None:
+    """The ``exp`` of an already verified JWT (seconds since the epoch), if it has one."""
+    try:
+        exp = jwt.decode(token or "", options={"verify_signature": False}).get("exp")
+    except jwt.PyJWTError:
+        return None
+    return float(exp) if isinstance(exp, (int, float)) else None
 
 
 def _raw(outcome: FunctionResult) -> Raw:
