@@ -97,14 +97,6 @@ def encode_key(values: Sequence[Value]) -> bytes:
     return bytes(out)
 
 
-def prefix_successor(prefix: bytes) -> bytes | None:
-    """The smallest byte string greater than every string starting with ``prefix`` (None: none)."""
-    trimmed = prefix.rstrip(b"\xff")
-    if not trimmed:
-        return None
-    return trimmed[:-1] + bytes([trimmed[-1] + 1])
-
-
 def decode_key(key: bytes) -> list[Value]:
     """Decode a concatenation of encoded values back into the values (inverse of ``encode_key``).
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime.keys import decode_key, encode_key, encode_value, prefix_successor
+from runtime.keys import decode_key, encode_key, encode_value
 from runtime.values import INT64_MAX, INT64_MIN, UNDEFINED, compare_values
 from tests.strategies import (
     ASCENDING_VALUES,
@@ -112,40 +112,6 @@ def test_nul_in_strings_and_bytes_does_not_break_tuple_order() -> None:
     assert encode_key([b"a\x00", UNDEFINED]) < encode_key([b"a\x00\x00"])
     assert encode_key([["a"], INT64_MAX]) < encode_key([["a", UNDEFINED]])
     assert encode_key([{"a": None}, {}]) < encode_key([{"a": None, "b": None}])
-
-
-# --- prefix ranges ------------------------------------------------------------------------------
-
-
-@given(value_tuples, value_tuples)
-def test_prefix_successor_bounds_every_extension(prefix: list[object], suffix: list[object]) -> None:
-    encoded = encode_key(prefix)
-    successor = prefix_successor(encoded)
-    if successor is None:
-        assert encoded.strip(b"\xff") == b""
-        return
-    assert encoded < successor
-    assert encode_key(prefix + suffix) < successor
-
-
-@given(st.binary(max_size=6), st.binary(max_size=6))
-def test_prefix_successor_is_the_smallest_upper_bound(prefix: bytes, other: bytes) -> None:
-    successor = prefix_successor(prefix)
-    starts_with = other.startswith(prefix)
-    if successor is None:
-        assert set(prefix) <= {0xFF}
-        return
-    assert not successor.startswith(prefix)
-    # Everything at or above the successor is past the prefix range, and nothing below is.
-    assert (other >= successor) == (other > prefix and not starts_with)
-
-
-def test_prefix_successor_examples() -> None:
-    assert prefix_successor(b"") is None
-    assert prefix_successor(b"\xff\xff") is None
-    assert prefix_successor(b"a") == b"b"
-    assert prefix_successor(b"a\xff\xff") == b"b"
-    assert prefix_successor(b"\x00") == b"\x01"
 
 
 # --- layout and errors --------------------------------------------------------------------------
