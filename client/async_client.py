@@ -34,6 +34,7 @@ from client.requests import RequestKind, RequestTracker
 from client.subscription import ErrorCallback, Subscription, UpdateCallback
 from runtime import knobs
 from runtime.app_loader import canonical_path
+from runtime.timestamps import decode_ts, encode_ts
 from runtime.values import Value
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class _Connection:
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.ws = ws
         self.outbox: asyncio.Queue[str] = asyncio.Queue()
-        self.version = protocol.StateVersion(0, 0, protocol.encode_ts(0))
+        self.version = protocol.StateVersion(0, 0, encode_ts(0))
         self.identity_sent = 0  # Authenticate frames sent: the identity version the server will reach
         self.awaiting_identity: int | None = None  # identity version whose acceptance ``on_change`` awaits
         self.paused = False  # an auth token is being fetched: nothing may overtake its Authenticate
@@ -385,7 +386,7 @@ class AsyncConvexClient:
             raise protocol.ProtocolError(
                 f"Transition starts at {transition.start_version}, expected {connection.version}"
             )
-        ts = protocol.decode_ts(transition.end_version.ts)
+        ts = decode_ts(transition.end_version.ts)
         changed = self._queries.apply(transition.modifications)
         connection.version = transition.end_version
         connection.synced = True

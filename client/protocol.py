@@ -1,4 +1,4 @@
-"""The sync protocol as the client sees it: typed server frames, client frame builders, u64 stamps.
+"""The sync protocol as the client sees it: typed server frames, client frame builders, u64 stamps (``runtime.timestamps``).
 
 Server frames are decoded into msgspec Structs (a tagged union on ``type``), so a malformed frame
 is rejected in one place with a message naming the bad field; the connection treats that as a
@@ -9,34 +9,16 @@ are handed to the caller.
 
 from __future__ import annotations
 
-import base64
-import struct
 from typing import Any, Final
 
 import msgspec
 
+from runtime.timestamps import encode_ts
 from runtime.values import to_json
-
-U64_MAX: Final = 2**64 - 1
 
 
 class ProtocolError(Exception):
     """The server broke the protocol; the client drops the connection and establishes a new one."""
-
-
-def encode_ts(ts: int) -> str:
-    """A u64 timestamp as the wire writes it: 8 little-endian bytes in padded standard base64."""
-    if not 0 <= ts <= U64_MAX:
-        raise ValueError(f"Timestamp {ts} is not a u64")
-    return base64.b64encode(struct.pack("<Q", ts)).decode()
-
-
-def decode_ts(encoded: str) -> int:
-    """The u64 behind an encoded timestamp; raises ``ValueError`` unless it is exactly 8 bytes."""
-    raw = base64.b64decode(encoded, validate=True)
-    if len(raw) != 8:
-        raise ValueError(f"Timestamp {encoded!r} does not hold 8 bytes")
-    return int(struct.unpack("<Q", raw)[0])
 
 
 # --- server → client ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Literal
 
 from client import protocol
 from client.errors import ConvexConnectionError, function_error
+from runtime.timestamps import decode_ts
 from runtime.values import Value, from_json, to_json
 
 RequestKind = Literal["Mutation", "Action"]
@@ -93,7 +94,7 @@ class RequestTracker:
             return None
         if message.ts is None:
             raise protocol.ProtocolError(f"MutationResponse {message.request_id} succeeded without a ts")
-        request.commit_ts = protocol.decode_ts(message.ts)
+        request.commit_ts = decode_ts(message.ts)
         request.result = value
         self._committed[request.request_id] = request
         if state_ts is not None and request.commit_ts <= state_ts:

@@ -29,8 +29,8 @@ from runtime.functions import Kind
 from runtime.server.authenticator import AuthenticationError, Caller
 from runtime.server.events import event_for
 from runtime.server.failures import describe, next_request_id
-from runtime.server.protocol import decode_ts, encode_ts
 from runtime.server.state import state_of
+from runtime.timestamps import decode_ts, encode_ts
 from runtime.values import Value, from_json, to_clean_json, to_json
 
 ENCODED_JSON = "convex_encoded_json"

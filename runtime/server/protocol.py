@@ -10,38 +10,16 @@ once, then spliced into every Transition that carries it.
 
 from __future__ import annotations
 
-import base64
-import struct
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
 from runtime.errors import ConvexValueError
+from runtime.timestamps import encode_ts
 from runtime.values import Value, from_json
 
 U32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
-_U64_MAX = 2**63 - 1  # the Rust client caps timestamps at i64::MAX
-
-
-# --- timestamps -------------------------------------------------------------------------------
-def encode_ts(ts: int) -> str:
-    """A u64 timestamp as the clients send and expect it: 8 bytes little-endian, padded base64."""
-    return base64.b64encode(struct.pack("<Q", ts)).decode()
-
-
-def decode_ts(text: str) -> int:
-    """The inverse of ``encode_ts``; raises ``ValueError`` for anything but 12 canonical chars."""
-    if len(text) != 12:
-        raise ValueError(f"Invalid timestamp {text!r}: expected 12 base64 characters")
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except ValueError:
-        raise ValueError(f"Invalid timestamp {text!r}: not base64") from None
-    (ts,) = struct.unpack("<Q", raw)
-    if ts > _U64_MAX:
-        raise ValueError(f"Invalid timestamp {text!r}: larger than i64::MAX")
-    return int(ts)
 
 
 # --- client → server --------------------------------------------------------------------------

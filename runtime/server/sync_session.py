@@ -55,12 +55,11 @@ from runtime.server.protocol import (
     StateVersion,
     Transition,
     decode_client_message,
-    decode_ts,
-    encode_ts,
     function_args,
 )
 from runtime.server.state import ServerState
 from runtime.server.subscriptions import Subscription
+from runtime.timestamps import decode_ts, encode_ts
 from runtime.values import to_json
 
 logger = logging.getLogger("opencom.server")
