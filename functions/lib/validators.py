@@ -26,3 +26,6 @@ device = v.object(
 conversation_status = v.union(v.literal("open"), v.literal("closed"), v.literal("snoozed"))
 identity_mode = v.union(v.literal("optional"), v.literal("required"))
 member_role = v.union(v.literal("owner"), v.literal("admin"), v.literal("agent"), v.literal("viewer"))
+event_properties = v.record(
+    v.string(), v.union(_primitive, v.array(v.union(v.string(), v.number())))
+)

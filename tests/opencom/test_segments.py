@@ -1,0 +1,81 @@
+"""segments: saved audience rules, their previews, where they are used, and why used ones stay."""
+
+from __future__ import annotations
+
+import pytest
+from opencom_backend import Backend, Team
+
+pytestmark = pytest.mark.asyncio
+
+PRO = {"type": "condition", "property": {"source": "custom", "key": "plan"}, "operator": "equals", "value": "pro"}
+
+
+async def _segment(backend: Backend, team: Team, name: str = "Pro users", rules: dict = PRO) -> str:
+    return await backend.call(
+        "segments:create", {"workspaceId": team.workspace_id, "name": name, "audienceRules": rules}, as_=team.admin
+    )
+
+
+async def test_create_list_get_update(backend: Backend, team: Team):
+    first = await _segment(backend, team, "First")
+    second = await _segment(backend, team, "Second")
+    listed = await backend.call("segments:list", {"workspaceId": team.workspace_id}, as_=team.admin)
+    assert [row["_id"] for row in listed] == [second, first]  # newest first
+    assert listed[1]["createdBy"] == team.admin.user_id
+    await backend.call("segments:update", {"id": first, "name": "Renamed"}, as_=team.admin)
+    assert (await backend.call("segments:get", {"id": first}, as_=team.admin))["name"] == "Renamed"
+
+
+async def test_agents_without_settings_permission_see_nothing_and_cannot_write(backend: Backend, team: Team):
+    segment = await _segment(backend, team)
+    agent = await backend.add_member(team, "agent")
+    assert await backend.call("segments:list", {"workspaceId": team.workspace_id}, as_=agent) == []
+    assert await backend.call("segments:get", {"id": segment}, as_=agent) is None
+    await backend.refused("segments:remove", {"id": segment}, as_=agent, code="PERMISSION_DENIED")
+    assert await backend.get(segment) is not None
+
+
+async def test_preview_counts_matching_visitors(backend: Backend, team: Team):
+    pro = await backend.boot(team.workspace_id)
+    await backend.call("visitors:identify", {"visitorId": pro.visitor_id, "sessionToken": pro.token, "customAttributes": {"plan": "pro"}})
+    await backend.boot(team.workspace_id)
+    counted = await backend.call("segments:preview", {"workspaceId": team.workspace_id, "audienceRules": PRO}, as_=team.admin)
+    assert counted == {"total": 2.0, "matching": 1.0}
+    assert await backend.call("segments:preview", {"workspaceId": team.workspace_id, "audienceRules": PRO}) == 0
+
+
+async def test_bad_rules_are_refused_with_the_bad_part_named(backend: Backend, team: Team):
+    bad = {**PRO, "operator": "eq"}
+    error = await backend.refused(
+        "segments:create", {"workspaceId": team.workspace_id, "name": "x", "audienceRules": bad}, as_=team.admin, code="INVALID_INPUT"
+    )
+    assert error["message"].startswith("Invalid audience rules: operator")
+    assert (await backend.dump())["segments"] == []
+
+
+async def test_usage_lists_targeting_items_and_a_used_segment_cannot_be_removed(backend: Backend, team: Team):
+    segment = await _segment(backend, team)
+    unused = await _segment(backend, team, "Unused")
+    tour = await backend.call(
+        "tours:create", {"workspaceId": team.workspace_id, "name": "Welcome", "audienceRules": {"segmentId": segment}}, as_=team.admin
+    )
+    usage = await backend.call("segments:getUsage", {"id": segment}, as_=team.admin)
+    assert usage == [{"type": "tour", "id": tour, "name": "Welcome"}]
+    error = await backend.refused("segments:remove", {"id": segment}, as_=team.admin, code="INVALID_INPUT")
+    assert 'tour "Welcome"' in error["message"]
+    assert await backend.get(segment) is not None
+    assert await backend.call("segments:remove", {"id": unused}, as_=team.admin) == {"success": True}
+    await backend.call("tours:update", {"id": tour, "audienceRules": PRO}, as_=team.admin)
+    assert await backend.call("segments:remove", {"id": segment}, as_=team.admin) == {"success": True}
+
+
+async def test_items_cannot_target_another_workspace_segment(backend: Backend, team: Team):
+    other = await backend.seed_team()
+    foreign = await _segment(backend, other)
+    error = await backend.refused(
+        "tours:create",
+        {"workspaceId": team.workspace_id, "name": "Spy", "audienceRules": {"segmentId": foreign}},
+        as_=team.admin,
+        code="INVALID_INPUT",
+    )
+    assert "segment not found" in error["message"]
