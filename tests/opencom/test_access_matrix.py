@@ -28,9 +28,11 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 MODULES = (
     "workspaces", "widgetSessions", "visitors", "conversations", "messages", "tags", "snippets",
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
+    "segments", "events", "tours", "tourSteps", "tourProgress",
 )  # fmt: skip
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
+EVERYONE = {"type": "group", "operator": "and", "conditions": []}
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class World:
     tag: str
     snippet: str
     shortcut: str
+    segment: str
+    tour: str
+    step: str
     strangers: dict[str, Stranger]
     markers: tuple[str, ...]  # victim ids and secrets no stranger may ever see
 
@@ -167,6 +172,64 @@ ARGS: dict[str, Args] = {
     "emailChannel:upsertEmailConfig": lambda w, s: {"workspaceId": w.workspace_id, "fromEmail": "evil@evil.com"},
     "emailChannel:listEmailThreads": lambda w, s: {"conversationId": w.conversation},
     "emailChannel:sendEmailReply": lambda w, s: {"conversationId": w.conversation, "content": "injected"},
+    "segments:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "segments:get": lambda w, s: {"id": w.segment},
+    "segments:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "audienceRules": EVERYONE},
+    "segments:update": lambda w, s: {"id": w.segment, "audienceRules": EVERYONE},
+    "segments:remove": lambda w, s: {"id": w.segment},
+    "segments:preview": lambda w, s: {"workspaceId": w.workspace_id, "audienceRules": EVERYONE},
+    "segments:getUsage": lambda w, s: {"id": w.segment},
+    "events:track": lambda w, s: {"workspaceId": w.workspace_id, "name": "x", "visitorId": w.victim.visitor_id, **s.session()},
+    "events:trackAutoEvent": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "eventType": "page_view",
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "tours:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "tours:get": lambda w, s: {"id": w.tour},
+    "tours:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix"},
+    "tours:update": lambda w, s: {"id": w.tour, "name": "matrix"},
+    "tours:remove": lambda w, s: {"id": w.tour},
+    "tours:activate": lambda w, s: {"id": w.tour},
+    "tours:deactivate": lambda w, s: {"id": w.tour},
+    "tours:duplicate": lambda w, s: {"id": w.tour},
+    "tours:listAll": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
+    "tours:previewAudienceRules": lambda w, s: {"workspaceId": w.workspace_id, "audienceRules": EVERYONE},
+    "tourSteps:list": lambda w, s: {"tourId": w.tour},
+    "tourSteps:create": lambda w, s: {"tourId": w.tour, "type": "post", "content": "x"},
+    "tourSteps:update": lambda w, s: {"id": w.step, "content": "x"},
+    "tourSteps:remove": lambda w, s: {"id": w.step},
+    "tourSteps:reorder": lambda w, s: {"tourId": w.tour, "stepIds": [w.step]},
+    **{
+        f"tourProgress:{name}": (
+            lambda w, s, extra=extra: {
+                "workspaceId": w.workspace_id,
+                "tourId": w.tour,
+                "visitorId": w.victim.visitor_id,
+                **extra,
+                **s.session(),
+            }
+        )
+        for name, extra in (
+            ("start", {"force": True}),
+            ("advance", {}),
+            ("skipStep", {"reason": "selector_missing"}),
+            ("checkpoint", {}),
+            ("complete", {}),
+            ("dismiss", {}),
+            ("snooze", {}),
+            ("restart", {}),
+            ("dismissPermanently", {}),
+            ("listDiagnostics", {}),
+        )
+    },
+    "tourProgress:getActive": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
+    "tourProgress:getAvailableTours": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
 }
 
 Allowed = Callable[[Any, World, Stranger], bool]
@@ -181,6 +244,7 @@ ALLOWED: dict[str, Allowed] = {
     "discovery:getMetadata": lambda r, w, s: set(r) <= {"version", "name", "features", "signupMode", "authMethods"},
     "auditLogs:getAccess": lambda r, w, s: not (r["canRead"] or r["canExport"] or r["canManageSecurity"]),
     "widgetSessions:revoke": lambda r, w, s: r == {"success": True},
+    "tours:previewAudienceRules": lambda r, w, s: r == {"total": 0.0, "matching": 0.0},
     # Self-service: the caller's own visitor, session and conversations.
     "widgetSessions:boot": lambda r, w, s: r["visitor"]["_id"] != w.victim.visitor_id,
     "widgetSessions:validateSessionToken": lambda r, w, s: not r["valid"] or r["visitorId"] == s.visitor.visitor_id,
@@ -230,6 +294,11 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     await backend.call("tags:addToConversation", {"conversationId": conversation, "tagId": tag}, as_=team.admin)
     automation = await backend.call("automationSettings:upsert", {**ws, "askForRatingEnabled": True}, as_=team.admin)
     await backend.call("auditLogs:updateSettings", {**ws, "retentionDays": 365.0}, as_=team.admin)
+    segment = await backend.call("segments:create", {**ws, "name": "Victims", "audienceRules": EVERYONE}, as_=team.admin)
+    tour = await backend.call("tours:create", {**ws, "name": "Tour", "audienceRules": {"segmentId": segment}}, as_=team.admin)
+    step = await backend.call("tourSteps:create", {"tourId": tour, "type": "post", "content": "hi"}, as_=team.admin)
+    await backend.call("tours:activate", {"id": tour}, as_=team.admin)
+    progress = await backend.call("tourProgress:start", {**ws, "tourId": tour, "sessionToken": victim.token})
     other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
     elsewhere = await backend.seed_team("Other Co")
     foreign_visitor = await backend.boot(elsewhere.workspace_id, sessionId="foreign-browser")
@@ -249,6 +318,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         snippet,
         automation,
         "my secret order",
+        segment,
+        step,
+        progress,
     )
     yield World(
         backend,
@@ -260,6 +332,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         tag,
         snippet,
         "hi",
+        segment,
+        tour,
+        step,
         strangers,
         markers,
     )
