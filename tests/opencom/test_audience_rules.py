@@ -89,3 +89,32 @@ def _bound_evaluate(backend: Backend):
         ]
 
     return evaluate
+
+
+WRITE_PATHS = {
+    "segments:create": lambda ws, item, rules: {"workspaceId": ws, "name": "s", "audienceRules": rules},
+    "segments:update": lambda ws, item, rules: {"id": item["segment"], "audienceRules": rules},
+    "tours:create": lambda ws, item, rules: {"workspaceId": ws, "name": "t", "audienceRules": rules},
+    "tours:update": lambda ws, item, rules: {"id": item["tour"], "audienceRules": rules},
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(rule=invalid_rules(), path=st.sampled_from(sorted(WRITE_PATHS)))
+def test_invalid_rules_are_refused_on_every_write_path(world: _World, rule: Any, path: str):
+    backend = world.backend
+
+    async def check() -> None:
+        team = await backend.seed_team()
+        valid = {"type": "group", "operator": "and", "conditions": []}
+        ws = {"workspaceId": team.workspace_id}
+        items = {
+            "segment": await backend.call("segments:create", {**ws, "name": "s", "audienceRules": valid}, as_=team.admin),
+            "tour": await backend.call("tours:create", {**ws, "name": "t"}, as_=team.admin),
+        }
+        before = await backend.dump()
+        error = await backend.refused(path, WRITE_PATHS[path](team.workspace_id, items, rule), as_=team.admin, code="INVALID_INPUT")
+        assert error["message"].startswith("Invalid audience rules")
+        assert await backend.dump() == before
+
+    world.loop.run_until_complete(check())
