@@ -55,6 +55,16 @@ async def _tour(ctx: Any, tour_id: str) -> dict:
     return tour
 
 
+async def _step(ctx: Any, step_id: str) -> dict:
+    """A step the caller may edit (``tours.manage`` on its tour's workspace)."""
+    await require_user(ctx)
+    step = await ctx.db.get(step_id)
+    if step is None:
+        not_found("Tour step")
+    await _tour(ctx, step["tourId"])
+    return step
+
+
 @query(args={"tourId": v.id("tours")})
 async def list_(ctx, args):
     """The tour's steps in order (``[]`` for callers who may not read it)."""
@@ -86,11 +96,7 @@ async def create(ctx, args):
 @mutation(args={"id": v.id("tourSteps"), "type": v.optional(step_type), "content": v.optional(v.string()), **STEP_FIELDS})
 async def update(ctx, args):
     """Change a step (an empty selector or route clears it); ``position`` is placement, not order."""
-    step = await ctx.db.get(args["id"])
-    if step is None:
-        await require_user(ctx)
-        not_found("Tour step")
-    await _tour(ctx, step["tourId"])
+    step = await _step(ctx, args["id"])
     changes = _changes(args)
     merged = {**step, **changes}
     _check_selector({key: value for key, value in merged.items() if value is not UNDEFINED})
@@ -101,11 +107,7 @@ async def update(ctx, args):
 @mutation(args={"id": v.id("tourSteps")})
 async def remove(ctx, args):
     """Delete a step and move every later step up one: ``{success: true}``."""
-    step = await ctx.db.get(args["id"])
-    if step is None:
-        await require_user(ctx)
-        not_found("Tour step")
-    await _tour(ctx, step["tourId"])
+    step = await _step(ctx, args["id"])
     for later in await ordered_steps(ctx, step["tourId"]):
         if later["order"] > step["order"]:
             await ctx.db.patch(later["_id"], {"order": later["order"] - 1, "updatedAt": now_ms()})
