@@ -15,6 +15,7 @@ from .lib.errors import INVALID_INPUT, fail, not_found
 from .lib.identity import require_user
 from .lib.routes import normalize_route
 from .lib.tours import ordered_steps
+from .lib.validators import selector_quality
 
 MANAGE = "tours.manage"
 step_type = v.union(v.literal("pointer"), v.literal("post"), v.literal("video"))
@@ -25,7 +26,7 @@ STEP_FIELDS = {
     "size": v.optional(v.union(v.literal("small"), v.literal("large"))),
     "advanceOn": v.optional(v.union(v.literal("click"), v.literal("elementClick"), v.literal("fieldFill"))),
     "routePath": v.optional(v.string()),
-    "selectorQuality": v.optional(v.any()),
+    "selectorQuality": v.optional(selector_quality),
     "customButtonText": v.optional(v.string()),
     "mediaUrl": v.optional(v.string()),
     "mediaType": v.optional(v.union(v.literal("image"), v.literal("video"))),

@@ -100,3 +100,35 @@ def page_trigger_allows(trigger: dict | None, current_url: str | None) -> bool:
     if not trigger or trigger.get("type") != "page_visit" or not trigger.get("pageUrl"):
         return True
     return bool(current_url) and match_page_url(current_url, trigger["pageUrl"], trigger.get("pageUrlMatch"))
+
+
+def _at_least(wanted: float | None, seen: float | None) -> bool:
+    return wanted is not None and seen is not None and seen >= wanted
+
+
+def trigger_fires(trigger: dict | None, context: dict) -> bool:
+    """Opencom's ``evaluateTrigger``: whether a trigger fires in the widget's reported page context.
+
+    ``context`` holds what the widget saw: ``currentUrl``, ``timeOnPageSeconds``, ``scrollPercent``,
+    ``firedEventName``/``firedEventProperties``, ``isExitIntent``. No trigger always fires.
+    """
+    if not trigger:
+        return True
+    kind = trigger.get("type")
+    if kind == "immediate":
+        return True
+    if kind == "page_visit":
+        url = context.get("currentUrl")
+        return bool(trigger.get("pageUrl")) and bool(url) and match_page_url(url, trigger["pageUrl"], trigger.get("pageUrlMatch"))
+    if kind == "time_on_page":
+        return _at_least(trigger.get("delaySeconds"), context.get("timeOnPageSeconds"))
+    if kind == "scroll_depth":
+        return _at_least(trigger.get("scrollPercent"), context.get("scrollPercent"))
+    if kind == "event":
+        if not trigger.get("eventName") or trigger["eventName"] != context.get("firedEventName"):
+            return False
+        wanted, fired = trigger.get("eventProperties"), context.get("firedEventProperties")
+        return not (wanted and fired is not None) or all(key in fired and fired[key] == value for key, value in wanted.items())
+    if kind == "exit_intent":
+        return context.get("isExitIntent") is True
+    return False

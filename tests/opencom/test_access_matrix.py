@@ -28,10 +28,12 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 MODULES = (
     "workspaces", "widgetSessions", "visitors", "conversations", "messages", "tags", "snippets",
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
-    "segments", "events", "tours", "tourSteps", "tourProgress",
+    "segments", "events", "tours", "tourSteps", "tourProgress", "tooltips", "authoringSessions",
+    "tooltipAuthoringSessions",
 )  # fmt: skip
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
+GUESSED_AUTHORING_TOKEN = "A" * 32
 EVERYONE = {"type": "group", "operator": "and", "conditions": []}
 
 
@@ -68,6 +70,7 @@ class World:
     segment: str
     tour: str
     step: str
+    tooltip: str
     strangers: dict[str, Stranger]
     markers: tuple[str, ...]  # victim ids and secrets no stranger may ever see
 
@@ -224,6 +227,34 @@ ARGS: dict[str, Args] = {
             ("listDiagnostics", {}),
         )
     },
+    "tooltips:create": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "name": "matrix",
+        "elementSelector": "#x",
+        "content": "x",
+        "triggerType": "hover",
+    },
+    "tooltips:update": lambda w, s: {"id": w.tooltip, "content": "x"},
+    "tooltips:remove": lambda w, s: {"id": w.tooltip},
+    "tooltips:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "tooltips:get": lambda w, s: {"id": w.tooltip},
+    "tooltips:getAvailableTooltips": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "authoringSessions:create": lambda w, s: {"tourId": w.tour, "targetUrl": "https://evil.com/"},
+    "authoringSessions:validate": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN},
+    "authoringSessions:updateStep": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN, "stepId": w.step, "elementSelector": "#x"},
+    "authoringSessions:setCurrentStep": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN, "stepId": w.step},
+    "authoringSessions:end": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN},
+    **{
+        f"tooltipAuthoringSessions:{name}": (
+            lambda w, s, extra=extra: {"workspaceId": w.workspace_id, "token": GUESSED_AUTHORING_TOKEN, **extra}
+        )
+        for name, extra in (("validate", {}), ("updateSelector", {"elementSelector": "#x"}), ("end", {}), ("getByToken", {}))
+    },
+    "tooltipAuthoringSessions:create": lambda w, s: {"workspaceId": w.workspace_id, "tooltipId": w.tooltip},
     "tourProgress:getActive": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
     "tourProgress:getAvailableTours": lambda w, s: {
         "workspaceId": w.workspace_id,
@@ -245,6 +276,9 @@ ALLOWED: dict[str, Allowed] = {
     "auditLogs:getAccess": lambda r, w, s: not (r["canRead"] or r["canExport"] or r["canManageSecurity"]),
     "widgetSessions:revoke": lambda r, w, s: r == {"success": True},
     "tours:previewAudienceRules": lambda r, w, s: r == {"total": 0.0, "matching": 0.0},
+    "authoringSessions:validate": lambda r, w, s: r == {"valid": False, "reason": "Session not found"},
+    "tooltipAuthoringSessions:validate": lambda r, w, s: r == {"valid": False, "reason": "Session not found"},
+    "authoringSessions:end": lambda r, w, s: r == {"success": True},
     # Self-service: the caller's own visitor, session and conversations.
     "widgetSessions:boot": lambda r, w, s: r["visitor"]["_id"] != w.victim.visitor_id,
     "widgetSessions:validateSessionToken": lambda r, w, s: not r["valid"] or r["visitorId"] == s.visitor.visitor_id,
@@ -299,6 +333,11 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     step = await backend.call("tourSteps:create", {"tourId": tour, "type": "post", "content": "hi"}, as_=team.admin)
     await backend.call("tours:activate", {"id": tour}, as_=team.admin)
     progress = await backend.call("tourProgress:start", {**ws, "tourId": tour, "sessionToken": victim.token})
+    tooltip = await backend.call(
+        "tooltips:create",
+        {**ws, "name": "Hint", "elementSelector": "#buy", "content": "hint", "triggerType": "hover", "audienceRules": {"segmentId": segment}},
+        as_=team.admin,
+    )
     other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
     elsewhere = await backend.seed_team("Other Co")
     foreign_visitor = await backend.boot(elsewhere.workspace_id, sessionId="foreign-browser")
@@ -321,6 +360,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         segment,
         step,
         progress,
+        tooltip,
     )
     yield World(
         backend,
@@ -335,6 +375,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         segment,
         tour,
         step,
+        tooltip,
         strangers,
         markers,
     )
