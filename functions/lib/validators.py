@@ -62,3 +62,4 @@ def trigger_config(*types: str, **extra: object) -> object:
             **extra,
         }
     )
+scheduling = v.object({"startDate": v.optional(v.number()), "endDate": v.optional(v.number())})

@@ -29,7 +29,7 @@ MODULES = (
     "workspaces", "widgetSessions", "visitors", "conversations", "messages", "tags", "snippets",
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
     "segments", "events", "tours", "tourSteps", "tourProgress", "tooltips", "authoringSessions",
-    "tooltipAuthoringSessions",
+    "tooltipAuthoringSessions", "surveys",
 )  # fmt: skip
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
@@ -71,6 +71,7 @@ class World:
     tour: str
     step: str
     tooltip: str
+    survey: str
     strangers: dict[str, Stranger]
     markers: tuple[str, ...]  # victim ids and secrets no stranger may ever see
 
@@ -255,6 +256,33 @@ ARGS: dict[str, Args] = {
         for name, extra in (("validate", {}), ("updateSelector", {"elementSelector": "#x"}), ("end", {}), ("getByToken", {}))
     },
     "tooltipAuthoringSessions:create": lambda w, s: {"workspaceId": w.workspace_id, "tooltipId": w.tooltip},
+    "surveys:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "surveys:get": lambda w, s: {"id": w.survey},
+    "surveys:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "format": "small"},
+    "surveys:update": lambda w, s: {"id": w.survey, "name": "matrix"},
+    "surveys:remove": lambda w, s: {"id": w.survey},
+    "surveys:activate": lambda w, s: {"id": w.survey},
+    "surveys:pause": lambda w, s: {"id": w.survey},
+    "surveys:archive": lambda w, s: {"id": w.survey},
+    "surveys:duplicate": lambda w, s: {"id": w.survey},
+    "surveys:previewAudienceRules": lambda w, s: {"workspaceId": w.workspace_id, "audienceRules": EVERYONE},
+    "surveys:getActiveSurveys": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
+    "surveys:recordImpression": lambda w, s: {
+        "surveyId": w.survey,
+        "visitorId": w.victim.visitor_id,
+        "action": "dismissed",
+        **s.session(),
+    },
+    "surveys:submitResponse": lambda w, s: {
+        "surveyId": w.survey,
+        "visitorId": w.victim.visitor_id,
+        "answers": [{"questionId": "q", "value": 0.0}],
+        "isComplete": True,
+        **s.session(),
+    },
+    "surveys:listResponses": lambda w, s: {"surveyId": w.survey},
+    "surveys:exportResponsesCsv": lambda w, s: {"surveyId": w.survey},
+    "surveys:getAnalytics": lambda w, s: {"surveyId": w.survey},
     "tourProgress:getActive": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
     "tourProgress:getAvailableTours": lambda w, s: {
         "workspaceId": w.workspace_id,
@@ -276,6 +304,7 @@ ALLOWED: dict[str, Allowed] = {
     "auditLogs:getAccess": lambda r, w, s: not (r["canRead"] or r["canExport"] or r["canManageSecurity"]),
     "widgetSessions:revoke": lambda r, w, s: r == {"success": True},
     "tours:previewAudienceRules": lambda r, w, s: r == {"total": 0.0, "matching": 0.0},
+    "surveys:previewAudienceRules": lambda r, w, s: r == {"total": 0.0, "matching": 0.0},
     "authoringSessions:validate": lambda r, w, s: r == {"valid": False, "reason": "Session not found"},
     "tooltipAuthoringSessions:validate": lambda r, w, s: r == {"valid": False, "reason": "Session not found"},
     "authoringSessions:end": lambda r, w, s: r == {"success": True},
@@ -338,6 +367,15 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         {**ws, "name": "Hint", "elementSelector": "#buy", "content": "hint", "triggerType": "hover", "audienceRules": {"segmentId": segment}},
         as_=team.admin,
     )
+    question = {"id": "q", "type": "nps", "title": "Score?", "required": True}
+    survey = await backend.call(
+        "surveys:create", {**ws, "name": "NPS", "format": "small", "questions": [question]}, as_=team.admin
+    )
+    await backend.call("surveys:activate", {"id": survey}, as_=team.admin)
+    response = await backend.call(
+        "surveys:submitResponse",
+        {"surveyId": survey, "sessionToken": victim.token, "answers": [{"questionId": "q", "value": 3.0}], "isComplete": True},
+    )
     other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
     elsewhere = await backend.seed_team("Other Co")
     foreign_visitor = await backend.boot(elsewhere.workspace_id, sessionId="foreign-browser")
@@ -361,6 +399,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         step,
         progress,
         tooltip,
+        response,
     )
     yield World(
         backend,
@@ -376,6 +415,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         tour,
         step,
         tooltip,
+        survey,
         strangers,
         markers,
     )

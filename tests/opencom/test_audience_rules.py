@@ -96,10 +96,21 @@ WRITE_PATHS = {
     "segments:update": lambda ws, item, rules: {"id": item["segment"], "audienceRules": rules},
     "tours:create": lambda ws, item, rules: {"workspaceId": ws, "name": "t", "audienceRules": rules},
     "tours:update": lambda ws, item, rules: {"id": item["tour"], "audienceRules": rules},
+    "surveys:create": lambda ws, item, rules: {"workspaceId": ws, "name": "s", "format": "small", "audienceRules": rules},
+    "surveys:update": lambda ws, item, rules: {"id": item["survey"], "audienceRules": rules},
+    "tooltips:create": lambda ws, item, rules: {
+        "workspaceId": ws,
+        "name": "t",
+        "elementSelector": "#x",
+        "content": "x",
+        "triggerType": "hover",
+        "audienceRules": rules,
+    },
+    "tooltips:update": lambda ws, item, rules: {"id": item["tooltip"], "audienceRules": rules},
 }
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(rule=invalid_rules(), path=st.sampled_from(sorted(WRITE_PATHS)))
 def test_invalid_rules_are_refused_on_every_write_path(world: _World, rule: Any, path: str):
     backend = world.backend
@@ -111,6 +122,12 @@ def test_invalid_rules_are_refused_on_every_write_path(world: _World, rule: Any,
         items = {
             "segment": await backend.call("segments:create", {**ws, "name": "s", "audienceRules": valid}, as_=team.admin),
             "tour": await backend.call("tours:create", {**ws, "name": "t"}, as_=team.admin),
+            "survey": await backend.call("surveys:create", {**ws, "name": "s", "format": "small"}, as_=team.admin),
+            "tooltip": await backend.call(
+                "tooltips:create",
+                {**ws, "name": "t", "elementSelector": "#x", "content": "x", "triggerType": "hover"},
+                as_=team.admin,
+            ),
         }
         before = await backend.dump()
         error = await backend.refused(path, WRITE_PATHS[path](team.workspace_id, items, rule), as_=team.admin, code="INVALID_INPUT")
