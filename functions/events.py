@@ -13,7 +13,7 @@ from .lib.clock import now_ms
 from .lib.sessions import resolve_visitor
 from .lib.validators import event_properties
 
-AUTO_COMPLETION_JOB = "checklistAutomation:checkAutoCompletion"
+AUTO_COMPLETION_JOB = "checklists:checkAutoCompletion"
 AUTO_EVENT_TYPES = ("page_view", "screen_view", "session_start", "session_end")
 RATE_WINDOW_MS = 60_000.0
 RATE_MAX_AUTO_EVENTS = 100

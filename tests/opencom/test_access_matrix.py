@@ -29,7 +29,7 @@ MODULES = (
     "workspaces", "widgetSessions", "visitors", "conversations", "messages", "tags", "snippets",
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
     "segments", "events", "tours", "tourSteps", "tourProgress", "tooltips", "authoringSessions",
-    "tooltipAuthoringSessions", "surveys",
+    "tooltipAuthoringSessions", "surveys", "checklists",
 )  # fmt: skip
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
@@ -72,6 +72,7 @@ class World:
     step: str
     tooltip: str
     survey: str
+    checklist: str
     strangers: dict[str, Stranger]
     markers: tuple[str, ...]  # victim ids and secrets no stranger may ever see
 
@@ -283,6 +284,28 @@ ARGS: dict[str, Args] = {
     "surveys:listResponses": lambda w, s: {"surveyId": w.survey},
     "surveys:exportResponsesCsv": lambda w, s: {"surveyId": w.survey},
     "surveys:getAnalytics": lambda w, s: {"surveyId": w.survey},
+    "checklists:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "tasks": []},
+    "checklists:update": lambda w, s: {"id": w.checklist, "status": "archived"},
+    "checklists:remove": lambda w, s: {"id": w.checklist},
+    "checklists:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "checklists:get": lambda w, s: {"id": w.checklist},
+    **{
+        f"checklists:{name}": (
+            lambda w, s, extra=extra: {
+                "workspaceId": w.workspace_id,
+                "visitorId": w.victim.visitor_id,
+                **extra(w),
+                **s.session(),
+            }
+        )
+        for name, extra in (
+            ("getProgress", lambda w: {"checklistId": w.checklist}),
+            ("getAllProgress", lambda w: {}),
+            ("getEligible", lambda w: {}),
+            ("completeTask", lambda w: {"checklistId": w.checklist, "taskId": "rest"}),
+            ("uncompleteTask", lambda w: {"checklistId": w.checklist, "taskId": "done"}),
+        )
+    },
     "tourProgress:getActive": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
     "tourProgress:getAvailableTours": lambda w, s: {
         "workspaceId": w.workspace_id,
@@ -376,6 +399,12 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         "surveys:submitResponse",
         {"surveyId": survey, "sessionToken": victim.token, "answers": [{"questionId": "q", "value": 3.0}], "isComplete": True},
     )
+    tasks = [{"id": task_id, "title": task_id, "completionType": "manual"} for task_id in ("done", "rest")]
+    checklist = await backend.call("checklists:create", {**ws, "name": "Start", "tasks": tasks}, as_=team.admin)
+    await backend.call("checklists:update", {"id": checklist, "status": "active"}, as_=team.admin)
+    ticked = await backend.call(
+        "checklists:completeTask", {**ws, "checklistId": checklist, "taskId": "done", "sessionToken": victim.token}
+    )
     other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
     elsewhere = await backend.seed_team("Other Co")
     foreign_visitor = await backend.boot(elsewhere.workspace_id, sessionId="foreign-browser")
@@ -400,6 +429,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         progress,
         tooltip,
         response,
+        ticked["_id"],
     )
     yield World(
         backend,
@@ -416,6 +446,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         step,
         tooltip,
         survey,
+        checklist,
         strangers,
         markers,
     )

@@ -57,7 +57,7 @@ async def test_a_tracked_event_completes_matching_checklist_tasks_in_a_scheduled
     await backend.call("events:track", {"workspaceId": team.workspace_id, "sessionToken": visitor.token, "name": "signup"})
     assert (await backend.dump())["checklistProgress"] == []  # not inline in the visitor's mutation
     job = next(job for job in (await backend.dump())["_scheduled_functions"] if "checkAutoCompletion" in job["name"])
-    await backend.internal("checklistAutomation:checkAutoCompletion", job["args"][0])
+    await backend.internal("checklists:checkAutoCompletion", job["args"][0])
     [progress] = (await backend.dump())["checklistProgress"]
     assert (progress["checklistId"], progress["completedTaskIds"]) == (checklist, ["t1", "t2"])
     assert "completedAt" in progress
