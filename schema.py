@@ -590,7 +590,7 @@ outbound_button = v.object(
         "action": literals("url", "dismiss", "tour", "open_new_conversation", "open_help_article", "open_widget_tab"),
         "url": opt(string),
         "tourId": opt(v.id("tours")),
-        "articleId": opt(string),
+        "articleId": opt(v.id("articles")),
         "tabId": opt(string),
         "prefillMessage": opt(string),
     }
@@ -614,7 +614,7 @@ outbound_content = v.object(
                         "open_url", "dismiss",
                     ),  # fmt: skip
                     "tabId": opt(string),
-                    "articleId": opt(string),
+                    "articleId": opt(v.id("articles")),
                     "url": opt(string),
                     "prefillMessage": opt(string),
                 }

@@ -29,7 +29,7 @@ MODULES = (
     "workspaces", "widgetSessions", "visitors", "conversations", "messages", "tags", "snippets",
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
     "segments", "events", "tours", "tourSteps", "tourProgress", "tooltips", "authoringSessions",
-    "tooltipAuthoringSessions", "surveys", "checklists",
+    "tooltipAuthoringSessions", "surveys", "checklists", "outboundMessages",
 )  # fmt: skip
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
@@ -73,6 +73,7 @@ class World:
     tooltip: str
     survey: str
     checklist: str
+    message: str
     strangers: dict[str, Stranger]
     markers: tuple[str, ...]  # victim ids and secrets no stranger may ever see
 
@@ -306,6 +307,32 @@ ARGS: dict[str, Args] = {
             ("uncompleteTask", lambda w: {"checklistId": w.checklist, "taskId": "done"}),
         )
     },
+    "outboundMessages:create": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "type": "banner",
+        "name": "matrix",
+        "content": {"text": "x"},
+    },
+    "outboundMessages:update": lambda w, s: {"id": w.message, "name": "matrix"},
+    "outboundMessages:remove": lambda w, s: {"id": w.message},
+    "outboundMessages:activate": lambda w, s: {"id": w.message},
+    "outboundMessages:pause": lambda w, s: {"id": w.message},
+    "outboundMessages:archive": lambda w, s: {"id": w.message},
+    "outboundMessages:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "outboundMessages:get": lambda w, s: {"id": w.message},
+    "outboundMessages:getStats": lambda w, s: {"id": w.message},
+    "outboundMessages:getEligible": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "currentUrl": "https://victim.test/",
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "outboundMessages:trackImpression": lambda w, s: {
+        "messageId": w.message,
+        "action": "dismissed",
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
     "tourProgress:getActive": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
     "tourProgress:getAvailableTours": lambda w, s: {
         "workspaceId": w.workspace_id,
@@ -405,6 +432,12 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     ticked = await backend.call(
         "checklists:completeTask", {**ws, "checklistId": checklist, "taskId": "done", "sessionToken": victim.token}
     )
+    message_args = {**ws, "type": "post", "name": "Promo", "content": {"body": "Sale"}, "frequency": "once"}
+    message = await backend.call("outboundMessages:create", message_args, as_=team.admin)
+    await backend.call("outboundMessages:activate", {"id": message}, as_=team.admin)
+    impression = await backend.call(
+        "outboundMessages:trackImpression", {"messageId": message, "sessionToken": victim.token, "action": "shown"}
+    )
     other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
     elsewhere = await backend.seed_team("Other Co")
     foreign_visitor = await backend.boot(elsewhere.workspace_id, sessionId="foreign-browser")
@@ -430,6 +463,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         tooltip,
         response,
         ticked["_id"],
+        impression,
     )
     yield World(
         backend,
@@ -447,6 +481,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         tooltip,
         survey,
         checklist,
+        message,
         strangers,
         markers,
     )
