@@ -9,7 +9,7 @@ trigger kinds (time on page, scroll depth, events) are left to the widget, as in
 from runtime import UNDEFINED, mutation, query, v
 
 from .lib.audience import matches_targeting, validate_targeting
-from .lib.authoring import managed, readable
+from .lib.authoring import managed, readable, set_status
 from .lib.clock import now_ms
 from .lib.outbound_shapes import content, frequency, impression_action, message_status, message_type, triggers
 from .lib.permissions import agent_with_permission, require_permission
@@ -63,27 +63,22 @@ async def remove(ctx, args):
     return None
 
 
-async def _set_status(ctx, message_id: str, status: str) -> None:
-    message, _ = await managed(ctx, message_id, "Message", MANAGE)
-    await ctx.db.patch(message["_id"], {"status": status, "updatedAt": now_ms()})
-
-
 @mutation(args={"id": v.id("outboundMessages")})
 async def activate(ctx, args):
     """Start delivering the message."""
-    await _set_status(ctx, args["id"], "active")
+    await set_status(ctx, args["id"], "Message", MANAGE, "active")
 
 
 @mutation(args={"id": v.id("outboundMessages")})
 async def pause(ctx, args):
     """Stop delivering the message."""
-    await _set_status(ctx, args["id"], "paused")
+    await set_status(ctx, args["id"], "Message", MANAGE, "paused")
 
 
 @mutation(args={"id": v.id("outboundMessages")})
 async def archive(ctx, args):
     """Retire the message."""
-    await _set_status(ctx, args["id"], "archived")
+    await set_status(ctx, args["id"], "Message", MANAGE, "archived")
 
 
 @query(args={"workspaceId": v.id("workspaces"), "type": v.optional(message_type), "status": v.optional(message_status)})

@@ -15,7 +15,7 @@ from runtime import UNDEFINED, mutation, query, v
 from .lib.audience import matches_targeting, resolve_targeting, validate_targeting
 from .lib.audience_count import count_matching
 from .lib.audit import record_audit
-from .lib.authoring import clamp_limit, copy_name, managed, readable
+from .lib.authoring import clamp_limit, copy_name, managed, readable, set_status
 from .lib.clock import now_ms
 from .lib.errors import INVALID_INPUT, NOT_AUTHORIZED, fail, not_found
 from .lib.identity import current_user
@@ -110,12 +110,13 @@ async def remove(ctx, args):
     return {"success": True}
 
 
-async def _set_status(ctx, survey_id: str, status: str) -> str:
-    survey, _ = await managed(ctx, survey_id, "Survey", MANAGE)
-    if status == "active" and not survey["questions"]:
+def _publishable(survey: dict) -> None:
+    if not survey["questions"]:
         fail(INVALID_INPUT, "Survey must have at least one question")
-    await ctx.db.patch(survey["_id"], {"status": status, "updatedAt": now_ms()})
-    return survey["_id"]
+
+
+async def _set_status(ctx, survey_id: str, status: str) -> str:
+    return (await set_status(ctx, survey_id, "Survey", MANAGE, status, _publishable if status == "active" else None))["_id"]
 
 
 @mutation(args={"id": v.id("surveys")})

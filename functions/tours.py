@@ -9,7 +9,7 @@ from runtime import mutation, query, v
 
 from .lib.audience import resolve_targeting, validate_targeting
 from .lib.audience_count import count_matching
-from .lib.authoring import copy_name, managed, readable
+from .lib.authoring import copy_name, managed, readable, set_status
 from .lib.clock import now_ms
 from .lib.permissions import agent_with_permission, require_permission
 from .lib.tours import TOUR_SETTINGS, active_tours, ordered_steps, progress_by_tour
@@ -92,22 +92,16 @@ async def remove(ctx, args):
     return {"success": True}
 
 
-async def _set_status(ctx, tour_id: str, status: str) -> str:
-    tour, _ = await managed(ctx, tour_id, "Tour", MANAGE)
-    await ctx.db.patch(tour["_id"], {"status": status, "updatedAt": now_ms()})
-    return tour["_id"]
-
-
 @mutation(args={"id": v.id("tours")})
 async def activate(ctx, args):
     """Show the tour to visitors; returns its id."""
-    return await _set_status(ctx, args["id"], "active")
+    return (await set_status(ctx, args["id"], "Tour", MANAGE, "active"))["_id"]
 
 
 @mutation(args={"id": v.id("tours")})
 async def deactivate(ctx, args):
     """Take the tour back to draft; returns its id."""
-    return await _set_status(ctx, args["id"], "draft")
+    return (await set_status(ctx, args["id"], "Tour", MANAGE, "draft"))["_id"]
 
 
 @mutation(args={"id": v.id("tours")})

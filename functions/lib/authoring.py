@@ -8,6 +8,7 @@ the permission.
 import math
 from typing import Any
 
+from .clock import now_ms
 from .errors import not_found
 from .identity import Doc, require_user
 from .permissions import Agent, agent_with_permission, require_permission
@@ -40,3 +41,12 @@ def clamp_limit(limit: float | None, default: int, maximum: int) -> int:
 def copy_name(name: str) -> str:
     """The name of a duplicate."""
     return f"{name} (Copy)"
+
+
+async def set_status(ctx: Any, doc_id: str, entity: str, permission: str, status: str, ready: Any = None) -> Doc:
+    """Move a managed item to ``status`` (after ``ready(doc)``, which may refuse); returns the item as it was."""
+    doc, _ = await managed(ctx, doc_id, entity, permission)
+    if ready is not None:
+        ready(doc)
+    await ctx.db.patch(doc["_id"], {"status": status, "updatedAt": now_ms()})
+    return doc
