@@ -144,10 +144,9 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         backend = await open_backend(Path(directory) / "data")
         try:
-            crowd = await backend.seed_team("crowd")
+            crowd, counted = await backend.seed_team("crowd"), await backend.seed_team("counted")  # seeding reads every table
             await grow(backend, crowd, 0, 1_000 if options.quick else 10_000)
             figures = await eligibility(backend, crowd, options.seconds)
-            counted = await backend.seed_team("counted")
             figures |= await previews(backend, counted, (1_000, 10_000 if options.quick else 100_000), options.seconds)
         finally:
             await backend.executor.close()

@@ -12,8 +12,8 @@ from typing import Any
 
 from runtime import UNDEFINED, mutation, query, v
 
-from .lib.audience import matches_targeting, resolve_targeting, validate_targeting
-from .lib.audience_count import count_matching
+from .lib.audience import matches_targeting, validate_targeting
+from .lib.audience_count import preview_targeting
 from .lib.audit import record_audit
 from .lib.authoring import clamp_limit, copy_name, managed, readable, set_status
 from .lib.clock import now_ms
@@ -152,9 +152,7 @@ async def previewAudienceRules(ctx, args):
     """``{total, matching}`` visitors for the rules; zeros without the permission."""
     if await agent_with_permission(ctx, args["workspaceId"], MANAGE) is None:
         return {"total": 0.0, "matching": 0.0}
-    rules = await validate_targeting(ctx, args["workspaceId"], args["audienceRules"]) if "audienceRules" in args else None
-    _, inline = await resolve_targeting(ctx, rules)
-    return await count_matching(ctx, args["workspaceId"], inline)
+    return await preview_targeting(ctx, args["workspaceId"], args.get("audienceRules"))
 
 
 async def _still_for(ctx, survey: dict, visitor: dict, now: float) -> bool:

@@ -7,8 +7,8 @@ segment of the same workspace. Removing a tour removes its steps and every visit
 
 from runtime import mutation, query, v
 
-from .lib.audience import resolve_targeting, validate_targeting
-from .lib.audience_count import count_matching
+from .lib.audience import validate_targeting
+from .lib.audience_count import preview_targeting
 from .lib.authoring import copy_name, managed, readable, set_status
 from .lib.clock import now_ms
 from .lib.permissions import agent_with_permission, require_permission
@@ -167,6 +167,4 @@ async def previewAudienceRules(ctx, args):
     """``{total, matching}`` visitors for the rules (or the segment they name); zeros without the permission."""
     if await agent_with_permission(ctx, args["workspaceId"], MANAGE) is None:
         return {"total": 0.0, "matching": 0.0}
-    rules = await validate_targeting(ctx, args["workspaceId"], args["audienceRules"]) if "audienceRules" in args else None
-    _, inline = await resolve_targeting(ctx, rules)
-    return await count_matching(ctx, args["workspaceId"], inline)
+    return await preview_targeting(ctx, args["workspaceId"], args.get("audienceRules"))

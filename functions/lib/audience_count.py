@@ -17,7 +17,7 @@ indexable when every member is. Anything else falls back to the workspace's visi
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .audience import Evaluation, event_cutoff
+from .audience import Evaluation, event_cutoff, resolve_targeting, validate_targeting
 from .clock import now_ms
 from .identity import Doc
 
@@ -125,3 +125,10 @@ async def count_matching(ctx: Any, workspace_id: str, rules: dict | None) -> dic
             if visitor is not None and visitor["workspaceId"] == workspace_id:
                 matching += await Evaluation(ctx, visitor, now).rule(rules)
     return {"total": float(total), "matching": float(matching)}
+
+
+async def preview_targeting(ctx: Any, workspace_id: str, targeting: Any) -> dict[str, float]:
+    """``{total, matching}`` for targeting an agent is editing: inline rules or a segment (validated first)."""
+    rules = await validate_targeting(ctx, workspace_id, targeting) if targeting is not None else None
+    _, inline = await resolve_targeting(ctx, rules)
+    return await count_matching(ctx, workspace_id, inline)
