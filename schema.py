@@ -672,6 +672,16 @@ engagement_tables = {
     )
     .index("by_workspace", ["workspaceId"])
     .index("by_workspace_name", ["workspaceId", "name"]),
+    # A workspace's visitor count as of its last census (visitors created later are counted live).
+    "audienceStats": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "visitorCount": number,
+            "countedThrough": opt(number),
+            "takenAt": opt(number),
+            "pendingSince": opt(number),
+        }
+    ).index("by_workspace", ["workspaceId"]),
     "tours": define_table(
         {
             "workspaceId": v.id("workspaces"),

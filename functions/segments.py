@@ -5,7 +5,7 @@ Opencom deletes it anyway and its items then reach everyone; here the caller is 
 to retarget first.
 """
 
-from runtime import UNDEFINED, mutation, query, v
+from runtime import UNDEFINED, internal_mutation, mutation, query, v
 
 from .lib.audience import validate_rules
 from .lib.audience_count import count_matching
@@ -14,6 +14,7 @@ from .lib.clock import now_ms
 from .lib.errors import INVALID_INPUT, NOT_AUTHORIZED, fail, not_found
 from .lib.permissions import agent_with_permission, require_permission
 from .lib.segment_usage import segment_usage
+from .lib.visitor_census import arm_census, census_step
 
 MANAGE = "settings.workspace"
 LIST_LIMIT, MAX_LIST_LIMIT = 100, 500
@@ -51,6 +52,7 @@ async def create(ctx, args):
     if args.get("createdBy", agent.id) != agent.id:
         fail(NOT_AUTHORIZED, "Cannot create segment on behalf of another user")
     now = now_ms()
+    await arm_census(ctx, args["workspaceId"])
     return await ctx.db.insert(
         "segments",
         {
@@ -79,6 +81,7 @@ async def update(ctx, args):
     changes = {field: args[field] for field in ("name", "description") if field in args}
     if "audienceRules" in args:
         changes["audienceRules"] = validate_rules(args["audienceRules"])
+    await arm_census(ctx, segment["workspaceId"])
     await ctx.db.patch(segment["_id"], {**changes, "updatedAt": now_ms()})
     return segment["_id"]
 
@@ -113,3 +116,9 @@ async def getUsage(ctx, args):
     if await agent_with_permission(ctx, segment["workspaceId"], MANAGE) is None:
         return []
     return await segment_usage(ctx, segment, clamp_limit(args.get("totalLimit"), USAGE_LIMIT, MAX_USAGE_LIMIT))
+
+
+@internal_mutation(args={"workspaceId": v.id("workspaces"), "after": v.optional(v.number()), "counted": v.number()})
+async def takeVisitorCensus(ctx, args):
+    """One page of a workspace's visitor census (see ``lib/visitor_census``)."""
+    await census_step(ctx, args["workspaceId"], args.get("after"), args["counted"])

@@ -25,6 +25,7 @@ from .lib.survey_results import check_answers, js_round, question_analytics, res
 from .lib.survey_shapes import answer, frequency, impression_action, question, step_text, survey_format, survey_status, triggers
 from .lib.validators import scheduling
 from .lib.visitor_access import viewing_visitor
+from .lib.visitor_census import arm_census
 
 MANAGE = "settings.workspace"
 RESPONSE_LIMIT = 1000
@@ -87,6 +88,7 @@ async def create(ctx, args):
     await require_permission(ctx, args["workspaceId"], MANAGE)
     now = now_ms()
     settings = await _settings(ctx, args["workspaceId"], args)
+    await arm_census(ctx, args["workspaceId"])
     fields = {"workspaceId": args["workspaceId"], "status": "draft", **DEFAULTS, **settings}
     return await ctx.db.insert("surveys", {**fields, "createdAt": now, "updatedAt": now})
 

@@ -14,6 +14,7 @@ from .lib.clock import now_ms
 from .lib.permissions import agent_with_permission, require_permission
 from .lib.tours import TOUR_SETTINGS, active_tours, ordered_steps, progress_by_tour
 from .lib.visitor_access import viewing_visitor
+from .lib.visitor_census import arm_census
 
 MANAGE = "tours.manage"
 DEFAULTS = {"displayMode": "first_time_only", "priority": 0.0, "showConfetti": True, "allowSnooze": True, "allowRestart": True}
@@ -56,6 +57,7 @@ async def create(ctx, args):
     await require_permission(ctx, args["workspaceId"], MANAGE)
     now = now_ms()
     settings = await _settings(ctx, args["workspaceId"], args)
+    await arm_census(ctx, args["workspaceId"])
     return await ctx.db.insert(
         "tours",
         {

@@ -79,3 +79,50 @@ async def test_items_cannot_target_another_workspace_segment(backend: Backend, t
         code="INVALID_INPUT",
     )
     assert "segment not found" in error["message"]
+
+
+async def _run_census(backend: Backend, ran: set[str]) -> int:
+    """Run the census jobs not in ``ran`` (the job runner is off in tests) until none is left; returns how many ran."""
+    before = len(ran)
+    for _ in range(50):
+        jobs = [
+            job
+            for job in (await backend.dump())["_scheduled_functions"]
+            if "takeVisitorCensus" in job["name"] and job["_id"] not in ran
+        ]
+        if not jobs:
+            return len(ran) - before
+        for job in jobs:
+            ran.add(job["_id"])
+            await backend.internal("segments:takeVisitorCensus", job["args"][0])
+    raise AssertionError("the census did not finish")
+
+
+async def test_counts_read_the_census_and_only_newer_visitors(backend: Backend, team: Team):
+    backend.lib("visitor_census").CENSUS_PAGE = 2
+    for _ in range(5):
+        await backend.boot(team.workspace_id)
+    await _segment(backend, team)
+    ran: set[str] = set()
+    assert await _run_census(backend, ran) == 3  # pages of 2, 2 and 1
+    [stats] = (await backend.dump())["audienceStats"]
+    assert (stats["visitorCount"], "pendingSince" in stats) == (5.0, False)
+    await backend.boot(team.workspace_id)
+    await backend.patch(stats["_id"], {"visitorCount": 100.0})  # proves the census, not a scan, gives the total
+    counted = await backend.call("segments:preview", {"workspaceId": team.workspace_id, "audienceRules": PRO}, as_=team.admin)
+    assert counted["total"] == 101.0
+    await _segment(backend, team, "Again")
+    assert await _run_census(backend, ran) == 0  # at most one census a day
+
+
+async def test_counts_beyond_what_one_function_may_read_are_estimates(backend: Backend, team: Team):
+    backend.lib("audience_count").SAMPLE_LIMIT = 3
+    for plan in ("free", "free", "free", "pro", "pro", "pro"):
+        await backend.boot(team.workspace_id, customAttributes={"plan": plan})
+    estimated = await backend.call("segments:preview", {"workspaceId": team.workspace_id, "audienceRules": PRO}, as_=team.admin)
+    assert estimated == {"total": 6.0, "matching": 6.0, "estimated": True}  # the newest three are all "pro"
+    first = (await backend.dump())["visitors"][0]
+    by_email = {"type": "condition", "property": {"source": "system", "key": "externalUserId"}, "operator": "equals", "value": "x"}
+    await backend.patch(first["_id"], {"externalUserId": "x"})
+    exact = await backend.call("segments:preview", {"workspaceId": team.workspace_id, "audienceRules": by_email}, as_=team.admin)
+    assert exact == {"total": 6.0, "matching": 1.0}
