@@ -8,7 +8,7 @@ schedules after the visitor's event commits.
 
 from runtime import UNDEFINED, internal_mutation, mutation, query, v
 
-from .lib.audience import matches_targeting, validate_targeting
+from .lib.audience import Audience, validate_targeting
 from .lib.authoring import clamp_limit, managed, readable
 from .lib.checklist_progress import automatically_done, progress_of, save_progress
 from .lib.clock import now_ms
@@ -192,10 +192,10 @@ async def getEligible(ctx, args):
     visitor = await viewing_visitor(ctx, args, MANAGE)
     if visitor is None:
         return []
-    now = now_ms()
+    audience = Audience(ctx, visitor)
     eligible = []
     for checklist in await _active_checklists(ctx, args["workspaceId"], clamp_limit(args.get("limit"), LIST_LIMIT, MAX_LIST_LIMIT)):
-        if not await matches_targeting(ctx, stored_targeting(checklist), visitor, now):
+        if not await audience.matches(stored_targeting(checklist)):
             continue
         progress = await progress_of(ctx, visitor["_id"], checklist["_id"])
         summary = {field: progress[field] for field in ("completedTaskIds", "startedAt", "completedAt") if field in progress} if progress else None
@@ -209,9 +209,9 @@ async def checkAutoCompletion(ctx, args):
     visitor = await ctx.db.get(args["visitorId"])
     if visitor is None or visitor["workspaceId"] != args["workspaceId"]:
         return None
-    now = now_ms()
+    audience = Audience(ctx, visitor)
     for checklist in await _active_checklists(ctx, args["workspaceId"], MAX_LIST_LIMIT):
-        if not await matches_targeting(ctx, stored_targeting(checklist), visitor, now):
+        if not await audience.matches(stored_targeting(checklist)):
             continue
         progress = await progress_of(ctx, visitor["_id"], checklist["_id"])
         done = list(progress["completedTaskIds"]) if progress else []

@@ -8,7 +8,7 @@ trigger kinds (time on page, scroll depth, events) are left to the widget, as in
 
 from runtime import UNDEFINED, mutation, query, v
 
-from .lib.audience import matches_targeting, validate_targeting
+from .lib.audience import Audience, validate_targeting
 from .lib.authoring import managed, readable, set_status
 from .lib.clock import now_ms
 from .lib.outbound_shapes import content, frequency, impression_action, message_status, message_type, triggers
@@ -155,6 +155,7 @@ async def getEligible(ctx, args):
     if visitor is None:
         return []
     now = now_ms()
+    audience = Audience(ctx, visitor, now)
     active = ctx.db.query("outboundMessages").with_index(
         "by_workspace_status", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("status", "active")
     )
@@ -162,9 +163,7 @@ async def getEligible(ctx, args):
     async for message in active:
         if not _in_schedule(message, now) or not page_trigger_allows(message.get("triggers"), args["currentUrl"]):
             continue
-        if await _under_cap(ctx, message, visitor["_id"], args.get("sessionId")) and await matches_targeting(
-            ctx, stored_targeting(message), visitor, now
-        ):
+        if await _under_cap(ctx, message, visitor["_id"], args.get("sessionId")) and await audience.matches(stored_targeting(message)):
             eligible.append(message)
     return sorted(eligible, key=lambda message: message.get("priority", 0), reverse=True)
 

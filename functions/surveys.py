@@ -12,7 +12,7 @@ from typing import Any
 
 from runtime import UNDEFINED, mutation, query, v
 
-from .lib.audience import matches_targeting, validate_targeting
+from .lib.audience import Audience, validate_targeting
 from .lib.audience_count import preview_targeting
 from .lib.audit import record_audit
 from .lib.authoring import clamp_limit, copy_name, managed, readable, set_status
@@ -157,7 +157,7 @@ async def previewAudienceRules(ctx, args):
     return await preview_targeting(ctx, args["workspaceId"], args.get("audienceRules"))
 
 
-async def _still_for(ctx, survey: dict, visitor: dict, now: float) -> bool:
+async def _still_for(ctx, survey: dict, visitor: dict, audience: Audience) -> bool:
     """Whether the visitor should still see the survey: not completed, not shown yet if shown once, targeted."""
     responses = ctx.db.query("surveyResponses").with_index(
         "by_visitor_survey", lambda q: q.eq("visitorId", visitor["_id"]).eq("surveyId", survey["_id"])
@@ -170,7 +170,7 @@ async def _still_for(ctx, survey: dict, visitor: dict, now: float) -> bool:
         )
         if any([impression["action"] == "shown" async for impression in impressions]):
             return False
-    return await matches_targeting(ctx, survey.get("audienceRules"), visitor, now)
+    return await audience.matches(survey.get("audienceRules"))
 
 
 @query(args={"workspaceId": v.id("workspaces"), "visitorId": v.optional(v.id("visitors")), "sessionToken": v.optional(v.string())})
@@ -181,13 +181,14 @@ async def getActiveSurveys(ctx, args):
     if visitor is None and not overview:
         return []
     now = now_ms()
+    audience = Audience(ctx, visitor, now) if visitor is not None else None
     active = ctx.db.query("surveys").with_index(
         "by_workspace_status", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("status", "active")
     )
     return [
         survey
         async for survey in active
-        if _in_schedule(survey, now) and (visitor is None or await _still_for(ctx, survey, visitor, now))
+        if _in_schedule(survey, now) and (visitor is None or await _still_for(ctx, survey, visitor, audience))
     ]
 
 

@@ -6,7 +6,7 @@ its trigger fires in the page context the widget reports.
 
 from runtime import mutation, query, v
 
-from .lib.audience import matches_targeting, validate_targeting
+from .lib.audience import Audience, validate_targeting
 from .lib.authoring import clamp_limit, managed, readable
 from .lib.clock import now_ms
 from .lib.permissions import agent_with_permission, require_permission
@@ -113,12 +113,12 @@ async def getAvailableTooltips(ctx, args):
     visitor = await viewing_visitor(ctx, args, PREVIEW)
     if visitor is None:
         return []
-    now = now_ms()
+    audience = Audience(ctx, visitor)
     context = args.get("triggerContext", {})
     limit = clamp_limit(args.get("limit"), EVALUATION_LIMIT, MAX_EVALUATION_LIMIT)
     rows = ctx.db.query("tooltips").with_index("by_workspace_updated_at", lambda q: q.eq("workspaceId", args["workspaceId"]))
     available = []
     for tooltip in await rows.order("desc").take(limit):
-        if await matches_targeting(ctx, tooltip.get("audienceRules"), visitor, now) and trigger_fires(tooltip.get("triggers"), context):
+        if await audience.matches(tooltip.get("audienceRules")) and trigger_fires(tooltip.get("triggers"), context):
             available.append(tooltip)
     return available

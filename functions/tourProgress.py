@@ -9,7 +9,7 @@ from typing import Any
 
 from runtime import UNDEFINED, mutation, query, v
 
-from .lib.audience import matches_targeting
+from .lib.audience import Audience
 from .lib.authoring import clamp_limit
 from .lib.clock import DAY_MS, now_ms
 from .lib.errors import INVALID_INPUT, NOT_FOUND, fail, not_found
@@ -282,6 +282,7 @@ async def getAvailableTours(ctx, args):
     if visitor is None:
         return []
     now = now_ms()
+    audience = Audience(ctx, visitor, now)
     progress = await progress_by_tour(ctx, visitor["_id"])
     available = []
     for tour in await active_tours(ctx, args["workspaceId"]):
@@ -292,7 +293,7 @@ async def getAvailableTours(ctx, args):
         in_progress = mine is not None and mine["status"] == "in_progress"
         if page and not in_progress and args.get("currentUrl") and not match_route(page, args["currentUrl"]).matches:
             continue
-        if not await matches_targeting(ctx, tour.get("audienceRules"), visitor, now):
+        if not await audience.matches(tour.get("audienceRules")):
             continue
         entry = {"tour": tour, "steps": await ordered_steps(ctx, tour["_id"])}
         if mine is not None:

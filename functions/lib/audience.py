@@ -273,13 +273,6 @@ class Evaluation:
         return False
 
 
-async def matches_rules(ctx: Any, rules: dict | None, visitor: Doc, now: float | None = None) -> bool:
-    """Whether ``visitor`` matches inline ``rules`` (no rule matches everyone)."""
-    if not rules:
-        return True
-    return await Evaluation(ctx, visitor, now_ms() if now is None else now).rule(rules)
-
-
 async def resolve_targeting(ctx: Any, targeting: dict | None) -> tuple[bool, dict | None]:
     """``(found, inline rules)`` for stored targeting; a vanished segment is ``(False, None)``."""
     segment_id = segment_reference(targeting)
@@ -289,11 +282,25 @@ async def resolve_targeting(ctx: Any, targeting: dict | None) -> tuple[bool, dic
     return (segment is not None), (segment["audienceRules"] if segment else None)
 
 
-async def matches_targeting(ctx: Any, targeting: dict | None, visitor: Doc, now: float | None = None) -> bool:
-    """Whether ``visitor`` matches an item's stored targeting (inline rules or a segment reference).
+class Audience:
+    """One visitor's eligibility across many items in one function call.
 
-    A reference to a segment that no longer exists matches nobody: an item aimed at an audience is
-    never widened to everyone by a deletion.
+    Event counts and segment verdicts are computed once per call, so checking a hundred items
+    that target the same segment costs one evaluation. A reference to a segment that no longer
+    exists matches nobody: an item aimed at an audience is never widened to everyone by a deletion.
     """
-    found, rules = await resolve_targeting(ctx, targeting)
-    return found and await matches_rules(ctx, rules, visitor, now)
+
+    def __init__(self, ctx: Any, visitor: Doc, now: float | None = None) -> None:
+        self.ctx = ctx
+        self.evaluation = Evaluation(ctx, visitor, now_ms() if now is None else now)
+        self._segments: dict[str, bool] = {}
+
+    async def matches(self, targeting: dict | None) -> bool:
+        """Whether the visitor matches an item's stored targeting (inline rules or a segment reference)."""
+        segment_id = segment_reference(targeting)
+        if segment_id is None:
+            return not targeting or await self.evaluation.rule(targeting)
+        if segment_id not in self._segments:
+            found, rules = await resolve_targeting(self.ctx, targeting)
+            self._segments[segment_id] = found and (not rules or await self.evaluation.rule(rules))
+        return self._segments[segment_id]

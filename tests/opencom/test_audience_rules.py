@@ -85,7 +85,7 @@ def _bound_evaluate(backend: Backend):
     @internal_query
     async def evaluate(ctx, args):
         return [
-            await audience.matches_rules(ctx, args["rules"], await ctx.db.get(visitor_id)) for visitor_id in args["ids"]
+            await audience.Audience(ctx, await ctx.db.get(visitor_id)).matches(args["rules"]) for visitor_id in args["ids"]
         ]
 
     return evaluate

@@ -123,3 +123,13 @@ async def test_visitors_act_only_through_their_own_session(backend: Backend, tea
     await backend.refused("tourProgress:dismiss", {**_session(other, tour), "visitorId": victim.visitor_id}, code="NOT_AUTHORIZED")
     assert await backend.call("tourProgress:getAvailableTours", {**_session(other), "visitorId": victim.visitor_id}) == []
     await backend.refused("tourProgress:start", {"workspaceId": team.workspace_id, "tourId": tour}, code="NOT_AUTHENTICATED")
+
+
+async def test_a_tour_aimed_at_a_vanished_segment_reaches_nobody(backend: Backend, team: Team):
+    segment = await backend.call("segments:create", {"workspaceId": team.workspace_id, "name": "Pro", "audienceRules": PRO}, as_=team.admin)
+    tour = await _tour(backend, team, audienceRules={"segmentId": segment})
+    await backend.call("tours:activate", {"id": tour}, as_=team.admin)
+    pro = await backend.boot(team.workspace_id, customAttributes={"plan": "pro"})
+    assert len(await backend.call("tourProgress:getAvailableTours", _session(pro))) == 1
+    await backend.delete(segment)  # only possible behind the API's back: segments:remove refuses used segments
+    assert await backend.call("tourProgress:getAvailableTours", _session(pro)) == []
