@@ -193,11 +193,13 @@ async def getEligible(ctx, args):
     if visitor is None:
         return []
     audience = Audience(ctx, visitor)
+    rows = ctx.db.query("checklistProgress").with_index("by_visitor", lambda q: q.eq("visitorId", visitor["_id"]))
+    progress_by_checklist = {row["checklistId"]: row async for row in rows}
     eligible = []
     for checklist in await _active_checklists(ctx, args["workspaceId"], clamp_limit(args.get("limit"), LIST_LIMIT, MAX_LIST_LIMIT)):
         if not await audience.matches(stored_targeting(checklist)):
             continue
-        progress = await progress_of(ctx, visitor["_id"], checklist["_id"])
+        progress = progress_by_checklist.get(checklist["_id"])
         summary = {field: progress[field] for field in ("completedTaskIds", "startedAt", "completedAt") if field in progress} if progress else None
         eligible.append({"checklist": checklist, "progress": summary})
     return eligible

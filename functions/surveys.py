@@ -157,20 +157,24 @@ async def previewAudienceRules(ctx, args):
     return await preview_targeting(ctx, args["workspaceId"], args.get("audienceRules"))
 
 
-async def _still_for(ctx, survey: dict, visitor: dict, audience: Audience) -> bool:
-    """Whether the visitor should still see the survey: not completed, not shown yet if shown once, targeted."""
-    responses = ctx.db.query("surveyResponses").with_index(
-        "by_visitor_survey", lambda q: q.eq("visitorId", visitor["_id"]).eq("surveyId", survey["_id"])
-    )
-    if any([response["status"] == "completed" async for response in responses]):
-        return False
-    if survey.get("frequency", "once") == "once":
-        impressions = ctx.db.query("surveyImpressions").with_index(
-            "by_visitor_survey", lambda q: q.eq("visitorId", visitor["_id"]).eq("surveyId", survey["_id"])
-        )
-        if any([impression["action"] == "shown" async for impression in impressions]):
-            return False
-    return await audience.matches(survey.get("audienceRules"))
+class _History:
+    """The surveys a visitor completed and was shown, read once per ``getActiveSurveys`` call."""
+
+    def __init__(self, completed: set[str], shown: set[str]) -> None:
+        self.completed = completed
+        self.shown = shown
+
+    @classmethod
+    async def of(cls, ctx, visitor_id: str) -> "_History":
+        responses = ctx.db.query("surveyResponses").with_index("by_visitor", lambda q: q.eq("visitorId", visitor_id))
+        impressions = ctx.db.query("surveyImpressions").with_index("by_visitor", lambda q: q.eq("visitorId", visitor_id))
+        completed = {row["surveyId"] async for row in responses if row["status"] == "completed"}
+        return cls(completed, {row["surveyId"] async for row in impressions if row["action"] == "shown"})
+
+    def allows(self, survey: dict) -> bool:
+        """Not completed, and not shown already when it is shown once."""
+        once = survey.get("frequency", "once") == "once"
+        return survey["_id"] not in self.completed and not (once and survey["_id"] in self.shown)
 
 
 @query(args={"workspaceId": v.id("workspaces"), "visitorId": v.optional(v.id("visitors")), "sessionToken": v.optional(v.string())})
@@ -181,15 +185,14 @@ async def getActiveSurveys(ctx, args):
     if visitor is None and not overview:
         return []
     now = now_ms()
-    audience = Audience(ctx, visitor, now) if visitor is not None else None
     active = ctx.db.query("surveys").with_index(
         "by_workspace_status", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("status", "active")
     )
-    return [
-        survey
-        async for survey in active
-        if _in_schedule(survey, now) and (visitor is None or await _still_for(ctx, survey, visitor, audience))
-    ]
+    surveys = [survey async for survey in active if _in_schedule(survey, now)]
+    if visitor is None:
+        return surveys
+    audience, history = Audience(ctx, visitor, now), await _History.of(ctx, visitor["_id"])
+    return [survey for survey in surveys if history.allows(survey) and await audience.matches(survey.get("audienceRules"))]
 
 
 async def _survey_visitor(ctx, survey: dict, args: dict, refusal: str) -> str:

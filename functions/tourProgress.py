@@ -14,7 +14,7 @@ from .lib.authoring import clamp_limit
 from .lib.clock import DAY_MS, now_ms
 from .lib.errors import INVALID_INPUT, NOT_FOUND, fail, not_found
 from .lib.routes import match_route, normalize_route
-from .lib.tours import active_tours, ordered_steps, progress_by_tour, visitor_progress
+from .lib.tours import active_tours, ordered_steps, progress_by_tour, steps_by_tour, visitor_progress
 from .lib.visitor_access import acting_visitor, viewing_visitor
 
 MANAGE = "tours.manage"
@@ -284,7 +284,7 @@ async def getAvailableTours(ctx, args):
     now = now_ms()
     audience = Audience(ctx, visitor, now)
     progress = await progress_by_tour(ctx, visitor["_id"])
-    available = []
+    available, steps = [], await steps_by_tour(ctx, args["workspaceId"])
     for tour in await active_tours(ctx, args["workspaceId"]):
         mine = progress.get(tour["_id"])
         if _hidden(tour, mine, now):
@@ -295,7 +295,7 @@ async def getAvailableTours(ctx, args):
             continue
         if not await audience.matches(tour.get("audienceRules")):
             continue
-        entry = {"tour": tour, "steps": await ordered_steps(ctx, tour["_id"])}
+        entry = {"tour": tour, "steps": steps.get(tour["_id"], [])}
         if mine is not None:
             entry["progress"] = mine
         available.append(entry)

@@ -12,7 +12,7 @@ from .lib.audience_count import preview_targeting
 from .lib.authoring import copy_name, managed, readable, set_status
 from .lib.clock import now_ms
 from .lib.permissions import agent_with_permission, require_permission
-from .lib.tours import TOUR_SETTINGS, active_tours, ordered_steps, progress_by_tour
+from .lib.tours import TOUR_SETTINGS, active_tours, ordered_steps, progress_by_tour, steps_by_tour
 from .lib.visitor_access import viewing_visitor
 from .lib.visitor_census import arm_census
 
@@ -150,9 +150,9 @@ async def listAll(ctx, args):
     if visitor is None and not await _agent_overview(ctx, args):
         return []
     progress = await progress_by_tour(ctx, visitor["_id"]) if visitor else {}
-    listed = []
+    listed, grouped = [], await steps_by_tour(ctx, args["workspaceId"])
     for tour in sorted(await active_tours(ctx, args["workspaceId"]), key=lambda tour: tour.get("priority", 0)):
-        steps = await ordered_steps(ctx, tour["_id"])
+        steps = grouped.get(tour["_id"], [])
         listed.append(
             {
                 "tour": tour,

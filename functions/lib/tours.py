@@ -51,3 +51,11 @@ async def active_tours(ctx: Any, workspace_id: str) -> list[Doc]:
         .with_index("by_workspace_status", lambda q: q.eq("workspaceId", workspace_id).eq("status", "active"))
         .collect()
     )
+
+
+async def steps_by_tour(ctx: Any, workspace_id: str) -> dict[str, list[Doc]]:
+    """Every step of the workspace's tours, grouped by tour and ordered (one index read for many tours)."""
+    grouped: dict[str, list[Doc]] = {}
+    async for step in ctx.db.query("tourSteps").with_index("by_workspace", lambda q: q.eq("workspaceId", workspace_id)):
+        grouped.setdefault(step["tourId"], []).append(step)
+    return {tour_id: sorted(steps, key=lambda step: step["order"]) for tour_id, steps in grouped.items()}
