@@ -192,6 +192,10 @@ ARGS: dict[str, Args] = {
         "visitorId": w.victim.visitor_id,
         **s.session(),
     },
+    "events:list": lambda w, s: {"visitorId": w.victim.visitor_id, "workspaceId": w.workspace_id, **s.session()},
+    "events:count": lambda w, s: {"visitorId": w.victim.visitor_id, "name": "visited", **s.session()},
+    "events:getDistinctNames": lambda w, s: {"workspaceId": w.workspace_id},
+    "events:cleanupOldAutoEvents": lambda w, s: {"workspaceId": w.workspace_id, "ttlDays": 0.0},
     "tours:list": lambda w, s: {"workspaceId": w.workspace_id},
     "tours:get": lambda w, s: {"id": w.tour},
     "tours:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix"},
@@ -438,6 +442,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     impression = await backend.call(
         "outboundMessages:trackImpression", {"messageId": message, "sessionToken": victim.token, "action": "shown"}
     )
+    await backend.call("events:trackAutoEvent", {**ws, "sessionToken": victim.token, "eventType": "page_view"})
+    await backend.call("events:track", {**ws, "sessionToken": victim.token, "name": "visited"})
     other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
     elsewhere = await backend.seed_team("Other Co")
     foreign_visitor = await backend.boot(elsewhere.workspace_id, sessionId="foreign-browser")

@@ -61,3 +61,26 @@ async def test_a_tracked_event_completes_matching_checklist_tasks_in_a_scheduled
     [progress] = (await backend.dump())["checklistProgress"]
     assert (progress["checklistId"], progress["completedTaskIds"]) == (checklist, ["t1", "t2"])
     assert "completedAt" in progress
+
+
+async def test_reading_events_back(backend: Backend, team: Team):
+    visitor = await backend.boot(team.workspace_id)
+    other = await backend.boot(team.workspace_id)
+    session = {"workspaceId": team.workspace_id, "sessionToken": visitor.token}
+    for name in ("signup", "purchase", "purchase"):
+        await backend.call("events:track", {**session, "name": name})
+    old = await backend.call("events:trackAutoEvent", {**session, "eventType": "page_view"})
+    await backend.patch(old, {"timestamp": 1.0})
+    mine = {"visitorId": visitor.visitor_id, **session}
+    assert [event["name"] for event in await backend.call("events:list", mine)] == ["page_view", "purchase", "purchase", "signup"]
+    assert await backend.call("events:count", {**mine, "name": "purchase"}) == 2.0
+    assert await backend.call("events:count", {**mine, "name": "page_view", "withinDays": 1.0}) == 0.0
+    assert await backend.call("events:list", {"visitorId": visitor.visitor_id, "sessionToken": other.token}) == []
+    assert await backend.call("events:count", {"visitorId": visitor.visitor_id, "name": "purchase"}) == 0.0
+    names = await backend.call("events:getDistinctNames", {"workspaceId": team.workspace_id}, as_=team.admin)
+    assert names == ["page_view", "purchase", "signup"]
+    cleaned = await backend.call("events:cleanupOldAutoEvents", {"workspaceId": team.workspace_id}, as_=team.admin)
+    assert cleaned == {"deleted": 1.0, "hasMore": False}
+    assert len((await backend.dump())["events"]) == 3
+    agent = await backend.add_member(team, "agent")
+    await backend.refused("events:cleanupOldAutoEvents", {"workspaceId": team.workspace_id}, as_=agent, code="PERMISSION_DENIED")
