@@ -7,6 +7,11 @@ be refused with a coded authorisation error or answer an empty result (or a resu
 says is public), must not mention any of the victim's ids or secrets, and must not write
 anything — except the self-service calls in ``SELF_SERVICE``, which may only insert the caller's
 own documents.
+
+``TAKEOVERS`` are the ways strangers tried to become someone else (a boot naming the victim's
+visitor id or email, an identify with the victim's email, a password sign-up on an email that
+already has a user), each tried by the same four strangers with identity verification off,
+optional and required: each must hand over none of the victim's data and change none of it.
 """
 
 from __future__ import annotations
@@ -312,3 +317,88 @@ async def test_strangers_get_nothing(world: World, path: str, stranger: str):
     assert _is_empty(result.value) or (allowed is not None and allowed(result.value, world, caller)), (
         f"{path} answered {result.value!r} to {stranger}"
     )
+
+
+# --- takeover paths, in every identity-verification mode -------------------------------------------
+MODES = ("off", "optional", "required")
+VICTIM_EMAIL = "victim@example.com"
+CODE_ONLY_EMAIL = "code-only@example.com"  # a user created by merely requesting an emailed code
+TAKEOVERS: dict[str, Callable[[World, Stranger, str], tuple[str, dict[str, Any]]]] = {
+    "boot with the victim's visitor id": lambda w, s, n: (
+        "widgetSessions:boot",
+        {"workspaceId": w.workspace_id, "sessionId": n, "existingVisitorId": w.victim.visitor_id},
+    ),
+    "boot with the victim's email": lambda w, s, n: (
+        "widgetSessions:boot",
+        {"workspaceId": w.workspace_id, "sessionId": n, "email": VICTIM_EMAIL},
+    ),
+    "identify with the victim's email": lambda w, s, n: (
+        "visitors:identify",
+        {"visitorId": (s.visitor or w.victim).visitor_id, "email": VICTIM_EMAIL, **s.session()},
+    ),
+    "sign up on the victim agent's email": lambda w, s, n: (
+        "auth:signIn",
+        {"provider": "password", "params": {"flow": "signUp", "email": w.owner.email, "password": "taken over"}},
+    ),
+    "sign up on an email that only requested a code": lambda w, s, n: (
+        "auth:signIn",
+        {"provider": "password", "params": {"flow": "signUp", "email": CODE_ONLY_EMAIL, "password": "taken over"}},
+    ),
+}
+ACCOUNT_TAKEN = {"code": "AccountAlreadyExists", "message": "An account with this email already exists"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=MODES)
+async def takeover_world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    """A victim visitor (with a conversation) and agent in a workspace whose verification is ``request.param``."""
+    backend = await open_backend(tmp_path_factory.mktemp(f"takeover-{request.param}") / "data")
+    team = await backend.seed_team("Victim Co")
+    if request.param != "off":
+        mode = {"workspaceId": team.workspace_id, "mode": request.param}
+        await backend.call("identityVerification:enable", mode, as_=team.admin)
+    victim = await backend.boot(team.workspace_id, sessionId="victim-browser", email=VICTIM_EMAIL)
+    conversation = await backend.visitor_conversation(victim)
+    sent = {"conversationId": conversation, "sessionToken": victim.token, "senderType": "visitor"}
+    await backend.call("messages:send", {**sent, "senderId": victim.visitor_id, "content": "my secret order"})
+    code_request = {"provider": "resend-otp", "params": {"email": CODE_ONLY_EMAIL}}
+    assert await backend.call("auth:signIn", code_request) == {"started": True}
+    elsewhere = await backend.seed_team("Other Co")
+    strangers = {
+        "anonymous": Stranger("anonymous"),
+        "visitor of another workspace": Stranger(
+            "visitor of another workspace", visitor=await backend.boot(elsewhere.workspace_id)
+        ),
+        "other visitor of the workspace": Stranger(
+            "other visitor of the workspace", visitor=await backend.boot(team.workspace_id)
+        ),
+        "agent of another workspace": Stranger("agent of another workspace", agent=elsewhere.admin),
+    }
+    markers = (victim.visitor_id, victim.token, conversation, "my secret order", team.admin.user_id)
+    yield World(backend, team.workspace_id, "Victim Co", team.admin, victim, conversation, "", "", "", strangers, markers)
+    await backend.executor.close()
+
+
+@pytest.mark.parametrize("stranger", STRANGERS)
+@pytest.mark.parametrize("takeover", TAKEOVERS)
+async def test_takeover_paths_hand_over_nothing(takeover_world: World, takeover: str, stranger: str):
+    world, caller = takeover_world, takeover_world.strangers[stranger]
+    path, args = TAKEOVERS[takeover](world, caller, f"takeover {takeover} {stranger}")
+    before = await world.backend.dump()
+    result = await world.backend.run(path, args, as_=caller.agent)
+    inserted, changed = _diff(before, await world.backend.dump())
+
+    own = {caller.visitor.visitor_id} if caller.visitor else set()
+    assert set(changed) <= own, f"{takeover} changed {set(changed) - own}"
+    assert not _mentions(inserted, world.markers), f"{takeover} copied victim data into {inserted}"
+    if path == "auth:signIn":
+        assert isinstance(result.error, ConvexError) and result.error.data == ACCOUNT_TAKEN, result
+        assert not inserted and not changed
+        return
+    if result.error is not None:
+        assert isinstance(result.error, ConvexError), f"{takeover} failed instead of refusing: {result.error!r}"
+        assert result.error.data["code"] in REFUSALS, result.error.data
+        assert not inserted and not changed
+        return
+    assert not _mentions(result.value, world.markers), f"{takeover} leaked victim data: {result.value!r}"
+    visitor = result.value["visitor"] if path == "widgetSessions:boot" else result.value
+    assert visitor["_id"] != world.victim.visitor_id
