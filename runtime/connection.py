@@ -85,9 +85,9 @@ class ConnectionReader:
         return _proof(kind, value) in self._connection.proofs
 
     def proven(self, kind: str) -> list[str]:
-        """Every value of ``kind`` this connection proved, oldest first."""
+        """Every value of ``kind`` this connection proved, sorted (the same answer wherever it is asked)."""
         _proof(kind, "")
-        return [value for proven_kind, value in self._connection.proofs if proven_kind == kind]
+        return sorted(value for proven_kind, value in self._connection.proofs if proven_kind == kind)
 
 
 class ConnectionWriter(ConnectionReader):

@@ -70,8 +70,8 @@ async def test_rolled_back_proofs_are_forgotten_and_the_oldest_go_first(server: 
         assert nested["success"] and nested["result"] == []  # proofs apply after the commit, not during it
         await connection.settle(lambda c: c.value(0) == ["outer"])
 
-        for index, ticket in enumerate(("a", "b", "c"), start=2):
+        for index, ticket in enumerate(("c", "b", "a"), start=2):
             await connection.send(mutation(index, "proofs:prove", {"ticket": ticket}))
             await response(connection)
-        await connection.settle(lambda c: c.value(0) == ["a", "b", "c"])
+        await connection.settle(lambda c: c.value(0) == ["a", "b", "c"])  # "outer", the oldest, is forgotten
         assert len(connection.value(0)) == MAX_PROOFS

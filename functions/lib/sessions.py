@@ -67,7 +67,7 @@ def prove_session(ctx: Any, session_id: str) -> None:
 
 async def connection_session(ctx: Any, workspace_id: str, visitor_id: str) -> Doc | None:
     """A live session of ``visitor_id`` in ``workspace_id`` that the caller's connection proved, or None."""
-    for proven_id in reversed(ctx.connection.proven(SESSION_PROOF)):
+    for proven_id in ctx.connection.proven(SESSION_PROOF):
         session_id = ctx.db.normalize_id("widgetSessions", proven_id)
         session = await ctx.db.get(session_id) if session_id is not None else None
         if (

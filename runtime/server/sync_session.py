@@ -253,9 +253,9 @@ class SyncSession:
 
     def _add_proofs(self, proofs: tuple[Proof, ...]) -> None:
         """A committed mutation proved ``proofs`` on this connection: its queries now run with them."""
-        connection = self.connection.with_proofs(proofs)
-        if connection.key != self.connection.key and not self._closed:
-            self.connection = connection
+        connection, previous = self.connection.with_proofs(proofs), self.connection
+        self.connection = connection
+        if connection.key != previous.key and not self._closed:
             self._resubscribe()
 
     def _watch_expiry(self, expires_at: float | None) -> None:
