@@ -191,7 +191,7 @@ class Meta:
 
 
 class QueryCtx:
-    """A query's context: ``db`` (read-only), ``auth``, ``connection``, ``meta``, ``storage``, ``env``, ``run_query``."""
+    """A query's ctx: ``db`` (read-only), ``auth``, ``connection``, ``meta``, ``storage``, ``env``, ``run_query``."""
 
     def __init__(self, execution: Execution) -> None:
         self._execution = execution

@@ -1,8 +1,8 @@
 """The email-code sign-in's codes and the email that carries them (auth-and-permissions §1.1).
 
 A code is 6 random digits, valid for 10 minutes; requests are limited per address and per client.
-Only its SHA-256 is stored: a leaked database row does not sign anyone in. The email ("Your Opencom verification code") comes from the
-``EMAIL_FROM`` environment variable's sender, or Opencom's default.
+Only its SHA-256 is stored: a leaked database row does not sign anyone in. The email ("Your Opencom
+verification code") comes from the ``EMAIL_FROM`` environment variable's sender, or Opencom's default.
 """
 
 import hashlib

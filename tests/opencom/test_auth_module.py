@@ -263,7 +263,7 @@ async def test_fix_user_email_is_internal(backend: Backend):
 
 
 async def test_password_sign_up_never_lands_in_an_existing_user(backend: Backend, team: Team):
-    """A user made by an emailed code (or a mere code request) keeps strangers out; its own session may add a password."""
+    """A user made by an emailed code (even a mere code request) keeps strangers out; only it adds a password."""
     await backend.executor.call("auth:signIn", {"provider": "resend-otp", "params": {"email": "otp@example.com"}})
     before = await backend.dump()
     for email in ("otp@example.com", team.admin.email):

@@ -89,21 +89,29 @@ def widget_boot(workspace_id: str, session_id: str, **fields: Any) -> dict[str, 
     }
 
 
-async def test_the_widget_reads_without_its_token_on_its_own_connection_only(server: RunningServer, driver: Driver):
-    _, workspace_id = await sign_up(server, "owner@wire.test")
-    booted = await driver.call("mutation", client="widget", path="widgetSessions:boot", args=widget_boot(
-        workspace_id, "session_" + "ab" * 24
-    ))  # fmt: skip
-    visitor_id, token = booted["visitor"]["_id"], booted["sessionToken"]
+async def widget_with_conversation(
+    driver: Driver, client: str, workspace_id: str, session_id: str, **fields: Any
+) -> tuple[str, str, str]:
+    """(visitor id, session token, conversation id) of a widget that booted on ``client`` and opened a conversation."""
+    booted = await driver.call(
+        "mutation", client=client, path="widgetSessions:boot", args=widget_boot(workspace_id, session_id, **fields)
+    )
+    token = booted["sessionToken"]
     created = await driver.call(
         "mutation",
-        client="widget",
+        client=client,
         path="conversations:createForVisitor",
         args={"workspaceId": workspace_id, "sessionToken": token},
     )
-    conversation_id = created["_id"]
+    return booted["visitor"]["_id"], token, created["_id"]
+
+
+async def test_the_widget_reads_without_its_token_on_its_own_connection_only(server: RunningServer, driver: Driver):
+    _, workspace_id = await sign_up(server, "owner@wire.test")
+    session_id = "session_" + "ab" * 24  # the widget's shape: 24 random bytes in hex
+    visitor_id, token, conversation_id = await widget_with_conversation(driver, "widget", workspace_id, session_id)
     get_args = {"id": conversation_id, "visitorId": visitor_id}
-    by_session = {"sessionId": "session_" + "ab" * 24}
+    by_session = {"sessionId": session_id}
 
     # The widget's own connection: its exact call shapes are served.
     assert (await driver.call("query", client="widget", path="conversations:get", args=get_args))["_id"] == (
@@ -142,16 +150,8 @@ async def test_the_widget_reads_without_its_token_on_its_own_connection_only(ser
 
 async def test_foreign_ids_and_emails_hand_over_nothing(server: RunningServer, driver: Driver):
     agent_token, workspace_id = await sign_up(server, "owner2@wire.test")
-    victim = await driver.call(
-        "mutation", client="victim", path="widgetSessions:boot",
-        args=widget_boot(workspace_id, "victim-browser", email="vip@shop.example"),
-    )  # fmt: skip
-    victim_id, victim_token = victim["visitor"]["_id"], victim["sessionToken"]
-    conversation = await driver.call(
-        "mutation",
-        client="victim",
-        path="conversations:createForVisitor",
-        args={"workspaceId": workspace_id, "sessionToken": victim_token},
+    victim_id, victim_token, conversation_id = await widget_with_conversation(
+        driver, "victim", workspace_id, "victim-browser", email="vip@shop.example"
     )
     before = await value(server, "query", "visitors:get", {"id": victim_id}, agent_token)
 
@@ -186,7 +186,7 @@ async def test_foreign_ids_and_emails_hand_over_nothing(server: RunningServer, d
         path="conversations:listByVisitor",
         args={"workspaceId": workspace_id, "sessionToken": victim_token},
     )
-    assert [row["_id"] for row in thread] == [conversation["_id"]]
+    assert [row["_id"] for row in thread] == [conversation_id]
 
 
 async def test_sign_up_on_a_taken_email_fails_alike_and_sign_in_errors_match(server: RunningServer, driver: Driver):
@@ -232,7 +232,8 @@ async def test_emailed_codes_are_limited_per_address_and_per_client(server: Runn
         assert await value(server, "action", "auth:signIn", request("flood@wire.test")) == {"started": True}
     _, body = await http_call(server, "action", "auth:signIn", request("flood@wire.test"))
     assert body["status"] == "error" and body["errorData"]["code"] == "TooManyCodeRequests"
-    assert re.fullmatch(r"Too many verification codes requested; try again in \d+ seconds", body["errorData"]["message"])
+    message = body["errorData"]["message"]
+    assert re.fullmatch(r"Too many verification codes requested; try again in \d+ seconds", message)
     # One client (this test's loopback address) asking for many addresses: 20 per hour in all.
     for index in range(15):
         assert await value(server, "action", "auth:signIn", request(f"spray-{index}@wire.test")) == {"started": True}
