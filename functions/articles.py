@@ -108,7 +108,8 @@ async def create(ctx, args):
     collection_id = args.get("collectionId")
     await _check_collection(ctx, args["workspaceId"], collection_id)
     slug = await unique_slug(ctx, "articles", args["workspaceId"], generate_slug(args["title"], "article"))
-    siblings = await ctx.db.query("articles").with_index("by_collection", lambda q: q.eq("collectionId", collection_id)).collect()
+    in_collection = collection_id if collection_id is not None else UNDEFINED  # root articles lack the field
+    siblings = await ctx.db.query("articles").with_index("by_collection", lambda q: q.eq("collectionId", in_collection)).collect()
     last = max((a["order"] for a in siblings if a["workspaceId"] == args["workspaceId"]), default=0.0)
     now = now_ms()
     return await ctx.db.insert(

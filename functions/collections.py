@@ -47,10 +47,15 @@ async def _refuse_cycle(ctx: Any, collection: Doc, parent: Doc) -> None:
         cursor = await ctx.db.get(parent_id) if parent_id is not None else None
 
 
+def _key(parent_id: str | None) -> object:
+    """A root collection has no ``parentId`` at all, which index ranges spell ``UNDEFINED``."""
+    return parent_id if parent_id is not None else UNDEFINED
+
+
 async def _children(ctx: Any, workspace_id: str, parent_id: str | None) -> list[Doc]:
     return (
         await ctx.db.query("collections")
-        .with_index("by_parent", lambda q: q.eq("workspaceId", workspace_id).eq("parentId", parent_id))
+        .with_index("by_parent", lambda q: q.eq("workspaceId", workspace_id).eq("parentId", _key(parent_id)))
         .collect()
     )
 

@@ -138,7 +138,8 @@ async def test_articles_must_stay_in_their_workspace_collections(backend: Backen
     first = await _article(backend, team, "One", collectionId=mine)
     second = await _article(backend, team, "Two", collectionId=mine)
     root = await _article(backend, team, "Root")
-    assert [(await backend.get(i))["order"] for i in (first, second, root)] == [1, 2, 1]
+    second_root = await _article(backend, team, "Root 2")
+    assert [(await backend.get(i))["order"] for i in (first, second, root, second_root)] == [1, 2, 1, 2]
     await backend.refused("articles:update", {"id": root, "collectionId": foreign}, as_=team.admin, code="NOT_FOUND")
     await backend.call("articles:update", {"id": first, "collectionId": None}, as_=team.admin)
     assert "collectionId" not in await backend.get(first)
