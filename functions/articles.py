@@ -109,7 +109,11 @@ async def create(ctx, args):
     await _check_collection(ctx, args["workspaceId"], collection_id)
     slug = await unique_slug(ctx, "articles", args["workspaceId"], generate_slug(args["title"], "article"))
     in_collection = collection_id if collection_id is not None else UNDEFINED  # root articles lack the field
-    siblings = await ctx.db.query("articles").with_index("by_collection", lambda q: q.eq("collectionId", in_collection)).collect()
+    siblings = (
+        await ctx.db.query("articles")
+        .with_index("by_collection", lambda q: q.eq("collectionId", in_collection))
+        .collect()
+    )
     last = max((a["order"] for a in siblings if a["workspaceId"] == args["workspaceId"]), default=0.0)
     now = now_ms()
     return await ctx.db.insert(
@@ -259,7 +263,11 @@ async def list_(ctx, args):
     reader = await help_center_reader(ctx, args["workspaceId"])
     if reader is None:
         return []
-    articles = await ctx.db.query("articles").with_index("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"])).collect()
+    articles = (
+        await ctx.db.query("articles")
+        .with_index("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
+        .collect()
+    )
     articles = [
         a
         for a in articles
@@ -336,7 +344,11 @@ async def getFeedbackStats(ctx, args):
     reader = await help_center_reader(ctx, article["workspaceId"]) if article is not None else None
     if reader is None or not _visible_to(reader, article):
         return {"helpful": 0.0, "notHelpful": 0.0, "total": 0.0}
-    feedback = await ctx.db.query("articleFeedback").with_index("by_article", lambda q: q.eq("articleId", article["_id"])).collect()
+    feedback = (
+        await ctx.db.query("articleFeedback")
+        .with_index("by_article", lambda q: q.eq("articleId", article["_id"]))
+        .collect()
+    )
     helpful = sum(1 for row in feedback if row["helpful"])
     return {"helpful": float(helpful), "notHelpful": float(len(feedback) - helpful), "total": float(len(feedback))}
 
@@ -354,11 +366,15 @@ async def listForVisitor(ctx, args):
     visitor = await widget_visitor(ctx, args["workspaceId"], args.get("visitorId"), args.get("sessionToken"))
     if visitor is None:
         return []
-    published = await ctx.db.query("articles").with_index(
-        "by_status", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("status", "published")
-    ).collect()
+    published = (
+        await ctx.db.query("articles")
+        .with_index("by_status", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("status", "published"))
+        .collect()
+    )
     articles = [
-        a for a in published if visitor_readable(a) and ("collectionId" not in args or a.get("collectionId") == args["collectionId"])
+        a
+        for a in published
+        if visitor_readable(a) and ("collectionId" not in args or a.get("collectionId") == args["collectionId"])
     ]
     return [with_rendered_content(a) for a in sorted(articles, key=lambda a: a["order"])]
 

@@ -61,7 +61,11 @@ async def _children(ctx: Any, workspace_id: str, parent_id: str | None) -> list[
 
 
 async def _articles_in(ctx: Any, collection_id: str) -> list[Doc]:
-    return await ctx.db.query("articles").with_index("by_collection", lambda q: q.eq("collectionId", collection_id)).collect()
+    return (
+        await ctx.db.query("articles")
+        .with_index("by_collection", lambda q: q.eq("collectionId", collection_id))
+        .collect()
+    )
 
 
 async def _with_counts(ctx: Any, collections: list[Doc]) -> list[Doc]:
@@ -133,7 +137,9 @@ async def update(ctx, args):
     if "name" in args and args["name"] != collection["name"]:
         changes["name"] = args["name"]
         base = generate_slug(args["name"], "collection")
-        changes["slug"] = await unique_slug(ctx, "collections", collection["workspaceId"], base, exclude_id=collection["_id"])
+        changes["slug"] = await unique_slug(
+            ctx, "collections", collection["workspaceId"], base, exclude_id=collection["_id"]
+        )
     for field in ("description", "icon"):
         if field in args:
             changes[field] = args[field]
@@ -168,7 +174,13 @@ async def reorder(ctx, args):
     return collection["_id"]
 
 
-@query(args={"id": v.optional(v.id("collections")), "slug": v.optional(v.string()), "workspaceId": v.optional(v.id("workspaces"))})
+@query(
+    args={
+        "id": v.optional(v.id("collections")),
+        "slug": v.optional(v.string()),
+        "workspaceId": v.optional(v.id("workspaces")),
+    }
+)
 async def get(ctx, args):
     """A collection by id, or by slug within ``workspaceId``, if the caller may read the help center."""
     collection = await ctx.db.get(args["id"]) if "id" in args else None
@@ -184,7 +196,13 @@ async def get(ctx, args):
     return collection
 
 
-@query(args={"workspaceId": v.id("workspaces"), "parentId": v.optional(v.id("collections")), "publicOnly": v.optional(v.boolean())})
+@query(
+    args={
+        "workspaceId": v.id("workspaces"),
+        "parentId": v.optional(v.id("collections")),
+        "publicOnly": v.optional(v.boolean()),
+    }
+)
 async def list_(ctx, args):
     """Children of ``parentId`` (root when absent) with article counts; the public sees non-empty ones."""
     children = await _children(ctx, args["workspaceId"], args.get("parentId"))
@@ -194,21 +212,37 @@ async def list_(ctx, args):
 @query(args={"workspaceId": v.id("workspaces"), "publicOnly": v.optional(v.boolean())})
 async def listHierarchy(ctx, args):
     """Every collection of the workspace (flat, each with its ``parentId``) with article counts."""
-    everything = await ctx.db.query("collections").with_index("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"])).collect()
+    everything = (
+        await ctx.db.query("collections")
+        .with_index("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
+        .collect()
+    )
     return await _visible_collections(ctx, args["workspaceId"], everything, bool(args.get("publicOnly")))
 
 
-@query(args={"workspaceId": v.id("workspaces"), "visitorId": v.optional(v.id("visitors")), "sessionToken": v.optional(v.string())})
+@query(
+    args={
+        "workspaceId": v.id("workspaces"),
+        "visitorId": v.optional(v.id("visitors")),
+        "sessionToken": v.optional(v.string()),
+    }
+)
 async def listHierarchyForVisitor(ctx, args):
     """The collections holding articles the widget's visitor may read, with their ancestors."""
     visitor = await widget_visitor(ctx, args["workspaceId"], args.get("visitorId"), args.get("sessionToken"))
     if visitor is None:
         return []
-    everything = await ctx.db.query("collections").with_index("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"])).collect()
+    everything = (
+        await ctx.db.query("collections")
+        .with_index("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
+        .collect()
+    )
     by_id = {c["_id"]: c for c in everything}
-    published = await ctx.db.query("articles").with_index(
-        "by_status", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("status", "published")
-    ).collect()
+    published = (
+        await ctx.db.query("articles")
+        .with_index("by_status", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("status", "published"))
+        .collect()
+    )
     counts: dict[str, int] = {}
     for article in published:
         if visitor_readable(article) and article.get("collectionId") in by_id:

@@ -133,7 +133,8 @@ async def generateInternal(ctx, args):
             "model": provider.model,
             "textHash": digest,
             "chunks": [
-                {"embedding": vector, "snippet": snippet_of(chunk)} for vector, chunk in zip(vectors, chunks, strict=True)
+                {"embedding": vector, "snippet": snippet_of(chunk)}
+                for vector, chunk in zip(vectors, chunks, strict=True)
             ],
         },
     )

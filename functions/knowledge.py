@@ -32,7 +32,13 @@ async def knowledge_item(ctx: Any, workspace_id: str, content_type: str, content
         return {"id": doc["_id"], "type": content_type, "title": doc["name"], "content": doc["content"]}
     if (doc.get("visibility") == "internal") != (content_type == "internalArticle"):
         return None
-    item = {"id": doc["_id"], "type": content_type, "title": doc["title"], "content": doc["content"], "slug": doc["slug"]}
+    item = {
+        "id": doc["_id"],
+        "type": content_type,
+        "title": doc["title"],
+        "content": doc["content"],
+        "slug": doc["slug"],
+    }
     return {**item, "tags": doc["tags"]} if "tags" in doc else item
 
 
@@ -51,7 +57,6 @@ async def withContent(ctx, args):
 async def requireReader(ctx, args):
     """Refuses callers without ``articles.read`` (actions check through this)."""
     await require_permission(ctx, args["workspaceId"], READ)
-    return None
 
 
 @action(
@@ -66,7 +71,9 @@ async def searchWithEmbeddings(ctx, args):
     """Articles and snippets closest in meaning to ``query``: ``{id, type, title, content, snippet, slug?, relevanceScore, updatedAt}``."""
     await ctx.run_query(requireReader, {"workspaceId": args["workspaceId"]})
     limit = max(1, min(int(args.get("limit") or SEARCH_DEFAULT_LIMIT), SEARCH_MAX_LIMIT))
-    hits = await nearest_content(ctx, args["workspaceId"], args["query"], limit, set(args.get("contentTypes") or ()) or None)
+    hits = await nearest_content(
+        ctx, args["workspaceId"], args["query"], limit, set(args.get("contentTypes") or ()) or None
+    )
     enriched = await ctx.run_query(withContent, {"workspaceId": args["workspaceId"], "hits": hits})
     return [
         {

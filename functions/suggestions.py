@@ -36,7 +36,12 @@ def _clamp(value: Any, default: int, maximum: int) -> int:
 
 
 @internal_query(
-    args={"workspaceId": v.id("workspaces"), "visitorId": v.id("visitors"), "sessionToken": v.string(), "origin": v.string()}
+    args={
+        "workspaceId": v.id("workspaces"),
+        "visitorId": v.id("visitors"),
+        "sessionToken": v.string(),
+        "origin": v.string(),
+    }
 )
 async def widgetSearchAllowed(ctx, args):
     """Whether the widget's caller may get suggestions now (refuses bad sessions and origins)."""
@@ -46,7 +51,9 @@ async def widgetSearchAllowed(ctx, args):
     if not valid:
         fail(NOT_AUTHORIZED, reason)
     settings = await (
-        ctx.db.query("automationSettings").with_index("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"])).first()
+        ctx.db.query("automationSettings")
+        .with_index("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
+        .first()
     )
     return bool(settings and settings["suggestArticlesEnabled"])
 
@@ -104,10 +111,15 @@ async def conversationContext(ctx, args):
     if not await may_read_conversation(ctx, conversation, None):
         fail(NOT_AUTHORIZED, "Not authorized")
     settings = await (
-        ctx.db.query("aiAgentSettings").with_index("by_workspace", lambda q: q.eq("workspaceId", conversation["workspaceId"])).first()
+        ctx.db.query("aiAgentSettings")
+        .with_index("by_workspace", lambda q: q.eq("workspaceId", conversation["workspaceId"]))
+        .first()
     )
     recent = await (
-        ctx.db.query("messages").with_index("by_conversation", lambda q: q.eq("conversationId", conversation["_id"])).order("desc").take(CONTEXT_MESSAGES)
+        ctx.db.query("messages")
+        .with_index("by_conversation", lambda q: q.eq("conversationId", conversation["_id"]))
+        .order("desc")
+        .take(CONTEXT_MESSAGES)
     )
     sources = (settings or {}).get("knowledgeSources") or []
     return {
@@ -125,7 +137,9 @@ async def getForConversation(ctx, args):
     if context is None or not context["enabled"] or not context["text"].strip():
         return []
     limit = _clamp(args.get("limit"), PANEL_DEFAULT_LIMIT, PANEL_MAX_LIMIT)
-    hits = await nearest_content(ctx, context["workspaceId"], context["text"], limit, set(context["contentTypes"]) or None)
+    hits = await nearest_content(
+        ctx, context["workspaceId"], context["text"], limit, set(context["contentTypes"]) or None
+    )
     enriched = await ctx.run_query("knowledge:withContent", {"workspaceId": context["workspaceId"], "hits": hits})
     model = provider_from_env(ctx.env).model
     return [

@@ -184,4 +184,3 @@ async def updateHelpCenterAccessPolicy(ctx, args):
         actor_id=agent.id,
         metadata={"setting": "helpCenterAccessPolicy", "value": args["policy"]},
     )
-    return None

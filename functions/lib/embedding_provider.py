@@ -96,12 +96,15 @@ class OpenAICompatibleEmbedder:
         body = {"model": self.model, "input": texts, "dimensions": EMBEDDING_DIMENSIONS}
         headers = {"Authorization": f"Bearer {self.api_key}"}
         timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.post(f"{self.base_url}/embeddings", json=body, headers=headers) as response:
-                if response.status != 200:
-                    detail = (await response.text())[:200]
-                    raise RuntimeError(f"Embeddings provider answered HTTP {response.status}: {detail}")
-                payload = await response.json()
+        url = f"{self.base_url}/embeddings"
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(url, json=body, headers=headers) as response,
+        ):
+            if response.status != 200:
+                detail = (await response.text())[:200]
+                raise RuntimeError(f"Embeddings provider answered HTTP {response.status}: {detail}")
+            payload = await response.json()
         rows = sorted(payload.get("data") or [], key=lambda row: row.get("index", 0))
         vectors = [row.get("embedding") for row in rows]
         if len(vectors) != len(texts):

@@ -7,7 +7,9 @@ from opencom_backend import Backend, Team
 
 async def _article(backend: Backend, team: Team, title: str, content: str = "Body", **fields: Any) -> str:
     return await backend.call(
-        "articles:create", {"workspaceId": team.workspace_id, "title": title, "content": content, **fields}, as_=team.admin
+        "articles:create",
+        {"workspaceId": team.workspace_id, "title": title, "content": content, **fields},
+        as_=team.admin,
     )
 
 
@@ -26,7 +28,12 @@ def _jobs(dump: dict, path: str) -> list[dict]:
 async def test_publishing_states_and_embedding_jobs(backend: Backend, team: Team):
     article_id = await _article(backend, team, "Reset your password", "Open settings.")
     draft = await backend.get(article_id)
-    assert (draft["status"], draft["slug"], draft["visibility"], draft["order"]) == ("draft", "reset-your-password", "public", 1)
+    assert (draft["status"], draft["slug"], draft["visibility"], draft["order"]) == (
+        "draft",
+        "reset-your-password",
+        "public",
+        1,
+    )
     assert draft["authorId"] == team.admin.user_id and "publishedAt" not in draft
     assert not _jobs(await backend.dump(), "embeddings:generateInternal")
 
@@ -62,7 +69,11 @@ async def test_slugs_are_unique_per_workspace_and_follow_the_title(backend: Back
     first = await _article(backend, team, "Billing & Invoices!")
     second = await _article(backend, team, "Billing & invoices")
     odd = await _article(backend, team, "???")
-    assert [(await backend.get(i))["slug"] for i in (first, second, odd)] == ["billing-invoices", "billing-invoices-1", "article"]
+    assert [(await backend.get(i))["slug"] for i in (first, second, odd)] == [
+        "billing-invoices",
+        "billing-invoices-1",
+        "article",
+    ]
     await backend.call("articles:update", {"id": second, "title": "Refunds"}, as_=team.admin)
     assert (await backend.get(second))["slug"] == "refunds"
     await backend.call("articles:update", {"id": first, "title": "Billing & Invoices!"}, as_=team.admin)
@@ -84,14 +95,21 @@ async def test_public_reads_follow_the_access_policy(backend: Backend, team: Tea
     await backend.call("articles:update", {"id": targeted, "audienceRules": rules}, as_=team.admin)
 
     assert [a["_id"] for a in await backend.call("articles:list", ws)] == [live]
-    assert {a["_id"] for a in await backend.call("articles:list", ws, as_=team.admin)} == {live, draft, internal, targeted}
+    assert {a["_id"] for a in await backend.call("articles:list", ws, as_=team.admin)} == {
+        live,
+        draft,
+        internal,
+        targeted,
+    }
     assert (await backend.call("articles:get", {"id": live}))["renderedContent"] == "Five days to Europe."
     assert (await backend.call("articles:get", {**ws, "slug": "shipping-times"}))["_id"] == live
     for hidden in (draft, internal, targeted):
         assert await backend.call("articles:get", {"id": hidden}) is None
         assert (await backend.call("articles:get", {"id": hidden}, as_=team.admin))["_id"] == hidden
     assert await backend.call("articles:get", {"id": internal, "visibility": "public"}, as_=team.admin) is None
-    assert [a["_id"] for a in await backend.call("articles:search", {**ws, "query": "roadmap"}, as_=team.admin)] == [draft]
+    assert [a["_id"] for a in await backend.call("articles:search", {**ws, "query": "roadmap"}, as_=team.admin)] == [
+        draft
+    ]
     assert await backend.call("articles:search", {**ws, "query": "roadmap"}) == []
 
     await backend.refused(
@@ -131,9 +149,16 @@ async def test_authoring_needs_the_article_permissions(backend: Backend, team: T
 
 async def test_articles_must_stay_in_their_workspace_collections(backend: Backend, team: Team):
     other = await backend.seed_team()
-    foreign = await backend.call("collections:create", {"workspaceId": other.workspace_id, "name": "Theirs"}, as_=other.admin)
+    foreign = await backend.call(
+        "collections:create", {"workspaceId": other.workspace_id, "name": "Theirs"}, as_=other.admin
+    )
     ws = {"workspaceId": team.workspace_id}
-    await backend.refused("articles:create", {**ws, "title": "t", "content": "c", "collectionId": foreign}, as_=team.admin, code="NOT_FOUND")
+    await backend.refused(
+        "articles:create",
+        {**ws, "title": "t", "content": "c", "collectionId": foreign},
+        as_=team.admin,
+        code="NOT_FOUND",
+    )
     mine = await backend.call("collections:create", {**ws, "name": "Mine"}, as_=team.admin)
     first = await _article(backend, team, "One", collectionId=mine)
     second = await _article(backend, team, "Two", collectionId=mine)
@@ -170,7 +195,9 @@ async def test_visitor_surfaces_need_a_session_of_the_workspace(backend: Backend
     widget = {**ws, "visitorId": visitor.visitor_id, "sessionToken": visitor.token}
 
     listed = await backend.call("articles:listForVisitor", widget)
-    assert [a["_id"] for a in listed] == [live, later] and listed[0]["renderedContent"] == "Send it back within 30 days."
+    assert [a["_id"] for a in listed] == [live, later] and listed[0][
+        "renderedContent"
+    ] == "Send it back within 30 days."
     assert [a["_id"] for a in await backend.call("articles:searchForVisitor", {**widget, "query": "returns"})] == [live]
     assert (await backend.call("articles:getForVisitor", {**widget, "id": live}))["title"] == "Returns"
     assert await backend.call("articles:getForVisitor", {**widget, "id": draft}) is None
@@ -182,7 +209,9 @@ async def test_visitor_surfaces_need_a_session_of_the_workspace(backend: Backend
     spoof = {**ws, "visitorId": visitor.visitor_id, "sessionToken": other.token}
     await backend.refused("articles:getForVisitor", {**spoof, "id": live}, code="NOT_AUTHORIZED")
     # An agent previews a named visitor's view; without one it sees nothing.
-    assert len(await backend.call("articles:listForVisitor", {**ws, "visitorId": visitor.visitor_id}, as_=team.admin)) == 2
+    assert (
+        len(await backend.call("articles:listForVisitor", {**ws, "visitorId": visitor.visitor_id}, as_=team.admin)) == 2
+    )
     assert await backend.call("articles:listForVisitor", ws, as_=team.admin) == []
 
 
@@ -202,10 +231,16 @@ async def test_feedback_on_readable_articles_only(backend: Backend, team: Team):
 
     await backend.refused("articles:submitFeedback", {"articleId": draft, "helpful": True}, code="NOT_AUTHORIZED")
     await backend.refused(
-        "articles:submitFeedback", {"articleId": live, "helpful": True, "visitorId": visitor.visitor_id}, code="NOT_AUTHENTICATED"
+        "articles:submitFeedback",
+        {"articleId": live, "helpful": True, "visitorId": visitor.visitor_id},
+        code="NOT_AUTHENTICATED",
     )
     other = await backend.boot(team.workspace_id)
     forged = {"articleId": live, "helpful": True, "visitorId": visitor.visitor_id, "sessionToken": other.token}
     await backend.refused("articles:submitFeedback", forged, code="NOT_AUTHORIZED")
     assert len((await backend.dump())["articleFeedback"]) == 2
-    assert await backend.call("articles:getFeedbackStats", {"articleId": draft}) == {"helpful": 0, "notHelpful": 0, "total": 0}
+    assert await backend.call("articles:getFeedbackStats", {"articleId": draft}) == {
+        "helpful": 0,
+        "notHelpful": 0,
+        "total": 0,
+    }

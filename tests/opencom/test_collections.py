@@ -4,7 +4,9 @@ from opencom_backend import Backend, Team
 
 
 async def _collection(backend: Backend, team: Team, name: str, **fields) -> str:
-    return await backend.call("collections:create", {"workspaceId": team.workspace_id, "name": name, **fields}, as_=team.admin)
+    return await backend.call(
+        "collections:create", {"workspaceId": team.workspace_id, "name": name, **fields}, as_=team.admin
+    )
 
 
 async def _published_in(backend: Backend, team: Team, collection_id: str, title: str) -> str:
@@ -30,16 +32,22 @@ async def test_slugs_order_and_lookup(backend: Backend, team: Team):
     assert [c["_id"] for c in tree] == [second, first, child]
     roots = await backend.call("collections:list", ws, as_=team.admin)
     assert [c["_id"] for c in roots] == [second, first]
-    assert [c["_id"] for c in await backend.call("collections:list", {**ws, "parentId": first}, as_=team.admin)] == [child]
+    assert [c["_id"] for c in await backend.call("collections:list", {**ws, "parentId": first}, as_=team.admin)] == [
+        child
+    ]
 
 
 async def test_nesting_never_forms_a_cycle(backend: Backend, team: Team):
     top = await _collection(backend, team, "Top")
     middle = await _collection(backend, team, "Middle", parentId=top)
     bottom = await _collection(backend, team, "Bottom", parentId=middle)
-    self_parent = await backend.refused("collections:update", {"id": top, "parentId": top}, as_=team.admin, code="INVALID_INPUT")
+    self_parent = await backend.refused(
+        "collections:update", {"id": top, "parentId": top}, as_=team.admin, code="INVALID_INPUT"
+    )
     assert self_parent["message"] == "Collection cannot be its own parent"
-    loop = await backend.refused("collections:update", {"id": top, "parentId": bottom}, as_=team.admin, code="INVALID_INPUT")
+    loop = await backend.refused(
+        "collections:update", {"id": top, "parentId": bottom}, as_=team.admin, code="INVALID_INPUT"
+    )
     assert loop["message"] == "Collection cannot be moved into its own descendant"
     assert "parentId" not in await backend.get(top)
     await backend.call("collections:update", {"id": bottom, "parentId": top}, as_=team.admin)
@@ -47,10 +55,15 @@ async def test_nesting_never_forms_a_cycle(backend: Backend, team: Team):
     await backend.call("collections:update", {"id": middle, "parentId": None}, as_=team.admin)
     assert "parentId" not in await backend.get(middle)
     other = await backend.seed_team()
-    foreign = await backend.call("collections:create", {"workspaceId": other.workspace_id, "name": "X"}, as_=other.admin)
+    foreign = await backend.call(
+        "collections:create", {"workspaceId": other.workspace_id, "name": "X"}, as_=other.admin
+    )
     await backend.refused("collections:update", {"id": top, "parentId": foreign}, as_=team.admin, code="INVALID_INPUT")
     await backend.refused(
-        "collections:create", {"workspaceId": team.workspace_id, "name": "Y", "parentId": foreign}, as_=team.admin, code="INVALID_INPUT"
+        "collections:create",
+        {"workspaceId": team.workspace_id, "name": "Y", "parentId": foreign},
+        as_=team.admin,
+        code="INVALID_INPUT",
     )
 
 
@@ -60,7 +73,9 @@ async def test_only_empty_collections_can_be_deleted(backend: Backend, team: Tea
     with_child = await backend.refused("collections:remove", {"id": parent}, as_=team.admin, code="INVALID_INPUT")
     assert with_child["message"] == "Cannot delete collection with child collections"
     draft = await backend.call(
-        "articles:create", {"workspaceId": team.workspace_id, "title": "Draft", "content": "x", "collectionId": child}, as_=team.admin
+        "articles:create",
+        {"workspaceId": team.workspace_id, "title": "Draft", "content": "x", "collectionId": child},
+        as_=team.admin,
     )
     with_article = await backend.refused("collections:remove", {"id": child}, as_=team.admin, code="INVALID_INPUT")
     assert with_article["message"] == "Cannot delete collection with articles"
@@ -78,7 +93,9 @@ async def test_authoring_permissions(backend: Backend, team: Team):
     await backend.refused("collections:create", {**ws, "name": "x"}, code="NOT_AUTHENTICATED")
     await backend.refused("collections:create", {**ws, "name": "x"}, as_=agent, code="PERMISSION_DENIED")
     await backend.refused("collections:remove", {"id": collection}, as_=outsider, code="NOT_WORKSPACE_MEMBER")
-    await backend.refused("collections:reorder", {"id": collection, "newOrder": 3.0}, as_=agent, code="PERMISSION_DENIED")
+    await backend.refused(
+        "collections:reorder", {"id": collection, "newOrder": 3.0}, as_=agent, code="PERMISSION_DENIED"
+    )
     assert (await backend.get(collection))["order"] == 1
 
 

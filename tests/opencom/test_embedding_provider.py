@@ -1,5 +1,6 @@
 """The embeddings providers: the offline local model, the OpenAI-compatible client, selection, chunking."""
 
+import itertools
 import math
 import subprocess
 import sys
@@ -29,7 +30,12 @@ def test_the_local_model_loads_with_no_network_and_an_empty_home(tmp_path: Path)
         print(len(vector))
         """
     )
-    env = {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    env = {
+        "HOME": str(tmp_path),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "HF_HUB_OFFLINE": "1",
+        "PATH": "/usr/bin:/bin",
+    }
     done = subprocess.run(
         [sys.executable, "-c", script, str(REPO)], env=env, capture_output=True, text=True, timeout=120, check=False
     )
@@ -61,7 +67,11 @@ async def test_provider_selection_from_environment(backend: Backend):
     remote = provider.provider_from_env(
         {"EMBEDDINGS_PROVIDER": "openai", "OPENAI_API_KEY": "sk-test", "EMBEDDINGS_BASE_URL": "http://127.0.0.1:9/v1/"}
     )
-    assert (remote.model, remote.base_url, remote.api_key) == ("text-embedding-3-small", "http://127.0.0.1:9/v1", "sk-test")
+    assert (remote.model, remote.base_url, remote.api_key) == (
+        "text-embedding-3-small",
+        "http://127.0.0.1:9/v1",
+        "sk-test",
+    )
     with pytest.raises(ConvexError) as missing_key:
         provider.provider_from_env({"EMBEDDINGS_PROVIDER": "openai"})
     assert missing_key.value.data["code"] == "INVALID_INPUT"
@@ -88,9 +98,14 @@ async def test_openai_compatible_provider_over_http(backend: Backend, unused_tcp
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
     try:
-        client = provider.OpenAICompatibleEmbedder("sk-test", "text-embedding-3-large", f"http://127.0.0.1:{unused_tcp_port}/v1")
+        client = provider.OpenAICompatibleEmbedder(
+            "sk-test", "text-embedding-3-large", f"http://127.0.0.1:{unused_tcp_port}/v1"
+        )
         first, second = await client.embed(["a", "b"])
-        assert seen[0] == ({"model": "text-embedding-3-large", "input": ["a", "b"], "dimensions": 256}, "Bearer sk-test")
+        assert seen[0] == (
+            {"model": "text-embedding-3-large", "input": ["a", "b"], "dimensions": 256},
+            "Bearer sk-test",
+        )
         assert math.isclose(first[0], 1 / 16) and math.isclose(second[0], 1 / 16) and len(first) == 256
         with pytest.raises(RuntimeError, match="HTTP 500"):
             await client.embed(["fail"])
@@ -107,7 +122,7 @@ async def test_chunks_snippets_and_hashes(backend: Backend):
     paragraphs = "\n\n".join(f"Paragraph {n}. " + "word " * 150 for n in range(12))
     chunks = text.split_into_chunks(paragraphs)
     assert len(chunks) > 1 and all(len(chunk) <= text.CHUNK_MAX_CHARS for chunk in chunks)
-    assert all(later[:100] in earlier for earlier, later in zip(chunks, chunks[1:]))  # consecutive chunks overlap
+    assert all(later[:100] in earlier for earlier, later in itertools.pairwise(chunks))  # consecutive chunks overlap
     assert all(chunk.endswith("word") for chunk in chunks)  # cut at paragraph ends, not mid-word
     assert "Paragraph 11." in chunks[-1]
     assert text.snippet_of("<p>Hello   <b>there</b></p>") == "Hello there"
