@@ -13,6 +13,7 @@ from runtime import UNDEFINED, mutation, query, v
 
 from .lib.article_search import search_articles
 from .lib.clock import now_ms
+from .lib.embedding_jobs import content_type, schedule_embedding, schedule_removal
 from .lib.errors import INVALID_INPUT, NOT_AUTHORIZED, fail, not_found
 from .lib.help_center import (
     Reader,
@@ -31,36 +32,9 @@ status_validator = v.union(v.literal("draft"), v.literal("published"), v.literal
 visibility_validator = v.union(v.literal("public"), v.literal("internal"))
 
 
-def content_type(article: Doc) -> str:
-    """The ``contentEmbeddings.contentType`` an article is indexed under."""
-    return "internalArticle" if article.get("visibility") == "internal" else "article"
-
-
 def with_rendered_content(article: Doc) -> Doc:
     """The article as the frontends render it (no asset references to resolve here)."""
     return {**article, "renderedContent": article["content"]}
-
-
-async def schedule_embedding(ctx: Any, article: Doc) -> None:
-    """(Re)compute the article's embeddings after this mutation commits."""
-    await ctx.scheduler.run_after(
-        0,
-        "embeddings:generateInternal",
-        {
-            "workspaceId": article["workspaceId"],
-            "contentType": content_type(article),
-            "contentId": article["_id"],
-            "title": article["title"],
-            "content": article["content"],
-        },
-    )
-
-
-async def schedule_removal(ctx: Any, article: Doc) -> None:
-    """Drop the article's embeddings after this mutation commits."""
-    await ctx.scheduler.run_after(
-        0, "embeddings:remove", {"contentType": content_type(article), "contentId": article["_id"]}
-    )
 
 
 async def _article(ctx: Any, article_id: str, permission: str) -> Doc:

@@ -100,6 +100,17 @@ async def test_edits_reembed_and_stale_jobs_store_nothing(backend: Backend, team
     assert [r["contentType"] for r in (await backend.dump())["contentEmbeddings"]] == ["internalArticle"]
 
 
+async def test_backfill_reembeds_only_what_changed(backend: Backend, team: Team):
+    ids = await _library(backend, team)
+    await backend.call("articles:archive", {"id": ids["shipping"]}, as_=team.admin)
+    await run_embedding_jobs(backend)
+    assert await backend.internal("embeddings:backfill", {"workspaceId": team.workspace_id}) == {"scheduled": 2}
+    jobs = [j for j in (await backend.dump())["_scheduled_functions"] if j["name"] == "embeddings.js:generateInternal"]
+    results = [await backend.internal("embeddings:generateInternal", job["args"][0]) for job in jobs[-2:]]
+    assert results == [{"stored": False, "skipped": True}] * 2
+    assert await backend.internal("embeddings:backfill", {}) == {"scheduled": 2}
+
+
 async def test_widget_suggestions(backend: Backend, team: Team):
     ids = await _library(backend, team)
     internal = await _publish(backend, team, "refund", visibility="internal")
