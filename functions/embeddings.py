@@ -146,7 +146,7 @@ async def generateInternal(ctx, args):
 async def backfill(ctx, args):
     """Schedule embedding of every published article (of one workspace, or all); ``{scheduled}``.
 
-    Run after switching provider or model (``opencom run embeddings:backfill``): articles whose
+    Run after switching provider or model (``opencom run --admin embeddings:backfill``): articles whose
     embeddings are already from the current model and text are skipped by the job itself.
     """
     if "workspaceId" in args:
