@@ -11,7 +11,7 @@ from typing import Any
 from runtime import internal_action, internal_mutation, internal_query, v
 
 from .lib.clock import now_ms
-from .lib.embedding_jobs import schedule_embedding
+from .lib.embedding_jobs import schedule_embedding, schedule_snippet_embedding
 from .lib.embedding_provider import provider_from_env
 from .lib.embedding_text import snippet_of, split_into_chunks, text_hash
 from .lib.identity import Doc
@@ -144,20 +144,24 @@ async def generateInternal(ctx, args):
 
 @internal_mutation(args={"workspaceId": v.optional(v.id("workspaces"))})
 async def backfill(ctx, args):
-    """Schedule embedding of every published article (of one workspace, or all); ``{scheduled}``.
+    """Schedule embedding of every published article and every snippet (of one workspace, or all).
 
-    Run after switching provider or model (``opencom run --admin embeddings:backfill``): articles whose
-    embeddings are already from the current model and text are skipped by the job itself.
+    Run after switching provider or model (``opencom run --admin embeddings:backfill``): content
+    whose embeddings already come from the current model and text is skipped by the job itself.
     """
-    if "workspaceId" in args:
-        articles = ctx.db.query("articles").with_index(
-            "by_status", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("status", "published")
-        )
-    else:
-        articles = ctx.db.query("articles")
     scheduled = 0
-    async for article in articles:
-        if article["status"] == "published":
-            await schedule_embedding(ctx, article)
+    for table in ("articles", "snippets"):
+        rows = (
+            ctx.db.query(table).with_index("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
+            if "workspaceId" in args
+            else ctx.db.query(table)
+        )
+        async for row in rows:
+            if table == "snippets":
+                await schedule_snippet_embedding(ctx, row)
+            elif row["status"] == "published":
+                await schedule_embedding(ctx, row)
+            else:
+                continue
             scheduled += 1
     return {"scheduled": float(scheduled)}

@@ -15,18 +15,21 @@ def content_type(article: Doc) -> str:
     return "internalArticle" if article.get("visibility") == "internal" else "article"
 
 
+async def _generate(ctx: Any, workspace_id: str, kind: str, content_id: str, title: str, content: str) -> None:
+    job = {
+        "workspaceId": workspace_id,
+        "contentType": kind,
+        "contentId": content_id,
+        "title": title,
+        "content": content,
+    }
+    await ctx.scheduler.run_after(0, "embeddings:generateInternal", job)
+
+
 async def schedule_embedding(ctx: Any, article: Doc) -> None:
     """(Re)compute the article's embeddings after this mutation commits."""
-    await ctx.scheduler.run_after(
-        0,
-        "embeddings:generateInternal",
-        {
-            "workspaceId": article["workspaceId"],
-            "contentType": content_type(article),
-            "contentId": article["_id"],
-            "title": article["title"],
-            "content": article["content"],
-        },
+    await _generate(
+        ctx, article["workspaceId"], content_type(article), article["_id"], article["title"], article["content"]
     )
 
 
@@ -35,3 +38,13 @@ async def schedule_removal(ctx: Any, article: Doc) -> None:
     await ctx.scheduler.run_after(
         0, "embeddings:remove", {"contentType": content_type(article), "contentId": article["_id"]}
     )
+
+
+async def schedule_snippet_embedding(ctx: Any, snippet: Doc) -> None:
+    """(Re)compute a saved reply's embedding (snippets are searchable as soon as they exist)."""
+    await _generate(ctx, snippet["workspaceId"], "snippet", snippet["_id"], snippet["name"], snippet["content"])
+
+
+async def schedule_snippet_removal(ctx: Any, snippet_id: str) -> None:
+    """Drop a deleted saved reply's embedding."""
+    await ctx.scheduler.run_after(0, "embeddings:remove", {"contentType": "snippet", "contentId": snippet_id})

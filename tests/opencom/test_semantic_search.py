@@ -111,6 +111,23 @@ async def test_backfill_reembeds_only_what_changed(backend: Backend, team: Team)
     assert await backend.internal("embeddings:backfill", {}) == {"scheduled": 2}
 
 
+async def test_snippets_are_searchable_knowledge(backend: Backend, team: Team):
+    ids = await _library(backend, team)
+    ws = {"workspaceId": team.workspace_id}
+    snippet = await backend.call(
+        "snippets:create", {**ws, "name": "Apology", "content": "Sorry for the trouble, we are on it."}, as_=team.admin
+    )
+    await run_embedding_jobs(backend)
+    only_snippets = {**ws, "query": "we apologise for the inconvenience", "contentTypes": ["snippet"]}
+    [hit] = await backend.call("knowledge:searchWithEmbeddings", only_snippets, as_=team.admin)
+    assert (hit["id"], hit["type"], hit["content"]) == (snippet, "snippet", "Sorry for the trouble, we are on it.")
+    everything = await backend.call("knowledge:searchWithEmbeddings", {**ws, "query": "refund"}, as_=team.admin)
+    assert {h["id"] for h in everything} == {*ids.values(), snippet}
+    await backend.call("snippets:remove", {"id": snippet}, as_=team.admin)
+    await run_embedding_jobs(backend)
+    assert snippet not in {row["contentId"] for row in (await backend.dump())["contentEmbeddings"]}
+
+
 async def test_widget_suggestions(backend: Backend, team: Team):
     ids = await _library(backend, team)
     internal = await _publish(backend, team, "refund", visibility="internal")
