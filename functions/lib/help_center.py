@@ -18,12 +18,20 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from runtime import v
+
 from .errors import ALREADY_EXISTS, NOT_AUTHORIZED, fail
 from .identity import Doc, current_user
 from .permissions import Agent, agent_with_permission, require_permission
 from .sessions import resolve_session
 
 READ = "articles.read"
+# The arguments of every widget help-center read (the widget always sends all three).
+WIDGET_VISITOR_ARGS = {
+    "workspaceId": v.id("workspaces"),
+    "visitorId": v.optional(v.id("visitors")),
+    "sessionToken": v.optional(v.string()),
+}
 PUBLIC = "public"
 MAX_SLUG_ATTEMPTS = 100
 
