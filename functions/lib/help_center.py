@@ -40,7 +40,6 @@ MAX_SLUG_ATTEMPTS = 100
 class Reader:
     """A caller allowed to read a workspace's help center; ``agent`` is None for the public."""
 
-    workspace_id: str
     agent: Agent | None
 
     @property
@@ -66,11 +65,11 @@ async def help_center_reader(ctx: Any, workspace_id: str) -> Reader | None:
     """The caller as a reader of ``workspace_id``'s help center, or None when it may not read it."""
     agent = await agent_with_permission(ctx, workspace_id, READ)
     if agent is not None:
-        return Reader(workspace_id, agent)
+        return Reader(agent)
     workspace = await ctx.db.get(workspace_id)
     if workspace is None or policy_of(workspace) != PUBLIC:
         return None
-    return Reader(workspace_id, None)
+    return Reader(None)
 
 
 async def widget_visitor(ctx: Any, workspace_id: str, visitor_id: str | None, session_token: str | None) -> Doc | None:
