@@ -389,7 +389,21 @@ async def test_strangers_get_nothing(world: World, path: str, stranger: str):
 MODES = ("off", "optional", "required")
 VICTIM_EMAIL = "victim@example.com"
 CODE_ONLY_EMAIL = "code-only@example.com"  # a user created by merely requesting an emailed code
-TAKEOVERS: dict[str, Callable[[World, Stranger, str], tuple[str, dict[str, Any]]]] = {
+
+
+@dataclass
+class TakeoverWorld:
+    """A victim visitor (with a conversation) and agent in one workspace, and the strangers trying to be them."""
+
+    backend: Backend
+    workspace_id: str
+    owner: Person
+    victim: Visitor
+    strangers: dict[str, Stranger]
+    markers: tuple[str, ...]
+
+
+TAKEOVERS: dict[str, Callable[[TakeoverWorld, Stranger, str], tuple[str, dict[str, Any]]]] = {
     "boot with the victim's visitor id": lambda w, s, n: (
         "widgetSessions:boot",
         {"workspaceId": w.workspace_id, "sessionId": n, "existingVisitorId": w.victim.visitor_id},
@@ -417,8 +431,8 @@ ACCOUNT_TAKEN = {"code": "AccountAlreadyExists", "message": "An account with thi
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=MODES)
 async def takeover_world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[World]:
-    """A victim visitor (with a conversation) and agent in a workspace whose verification is ``request.param``."""
+) -> AsyncIterator[TakeoverWorld]:
+    """The victims in a workspace whose identity verification is ``request.param``."""
     backend = await open_backend(tmp_path_factory.mktemp(f"takeover-{request.param}") / "data")
     team = await backend.seed_team("Victim Co")
     if request.param != "off":
@@ -442,17 +456,13 @@ async def takeover_world(
         "agent of another workspace": Stranger("agent of another workspace", agent=elsewhere.admin),
     }
     markers = (victim.visitor_id, victim.token, conversation, "my secret order", team.admin.user_id)
-    no_tag = no_snippet = no_shortcut = ""  # the takeover paths touch none
-    yield World(
-        backend, team.workspace_id, "Victim Co", team.admin, victim, conversation, no_tag, no_snippet, no_shortcut,
-        strangers, markers,
-    )  # fmt: skip
+    yield TakeoverWorld(backend, team.workspace_id, team.admin, victim, strangers, markers)
     await backend.executor.close()
 
 
 @pytest.mark.parametrize("stranger", STRANGERS)
 @pytest.mark.parametrize("takeover", TAKEOVERS)
-async def test_takeover_paths_hand_over_nothing(takeover_world: World, takeover: str, stranger: str):
+async def test_takeover_paths_hand_over_nothing(takeover_world: TakeoverWorld, takeover: str, stranger: str):
     world, caller = takeover_world, takeover_world.strangers[stranger]
     path, args = TAKEOVERS[takeover](world, caller, f"takeover {takeover} {stranger}")
     before = await world.backend.dump()
