@@ -3,6 +3,7 @@ its own WebSocket connection only, its live queries follow, and HTTP proves noth
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,3 +76,18 @@ async def test_rolled_back_proofs_are_forgotten_and_the_oldest_go_first(server: 
             await response(connection)
         await connection.settle(lambda c: c.value(0) == ["a", "b", "c"])  # "outer", the oldest, is forgotten
         assert len(connection.value(0)) == MAX_PROOFS
+
+
+async def test_a_replay_answered_from_the_log_proves_again_on_the_new_connection(server: RunningServer) -> None:
+    session_id = str(uuid.uuid4())
+    async with SyncConnection.open(server, session_id=session_id) as first:
+        await first.send(mutation(0, "proofs:prove", {"ticket": "replayed"}))
+        assert (await response(first))["success"]
+    # The client reconnects and resends request 0: answered from the log (the new arguments are
+    # never run), and what the first run proved now holds on the new connection.
+    async with SyncConnection.open(server, session_id=session_id) as again:
+        await again.send(mutation(0, "proofs:prove", {"ticket": "never run"}))
+        assert (await response(again))["success"]
+        await again.send(modify(0, add_query(0, "proofs:proven")))
+        await again.settle(lambda c: 0 in c.results)
+        assert again.value(0) == ["replayed"]
