@@ -7,6 +7,11 @@ be refused with a coded authorisation error or answer an empty result (or a resu
 says is public), must not mention any of the victim's ids or secrets, and must not write
 anything — except the self-service calls in ``SELF_SERVICE``, which may only insert the caller's
 own documents.
+
+``TAKEOVERS`` are the ways strangers tried to become someone else (a boot naming the victim's
+visitor id or email, an identify with the victim's email, a password sign-up on an email that
+already has a user), each tried by the same four strangers with identity verification off,
+optional and required: each must hand over none of the victim's data and change none of it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ MODULES = (
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
     "segments", "events", "tours", "tourSteps", "tourProgress", "tooltips", "authoringSessions",
     "tooltipAuthoringSessions", "surveys", "checklists", "outboundMessages",
+    "articles", "collections", "suggestions", "knowledge",
 )  # fmt: skip
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
@@ -74,6 +80,8 @@ class World:
     survey: str
     checklist: str
     message: str
+    article: str  # a draft: nobody outside the workspace may see it
+    collection: str
     strangers: dict[str, Stranger]
     markers: tuple[str, ...]  # victim ids and secrets no stranger may ever see
 
@@ -343,6 +351,56 @@ ARGS: dict[str, Args] = {
         "visitorId": w.victim.visitor_id,
         **s.session(),
     },
+    "workspaces:updateHelpCenterAccessPolicy": lambda w, s: {"workspaceId": w.workspace_id, "policy": "restricted"},
+    "articles:create": lambda w, s: {"workspaceId": w.workspace_id, "title": "matrix", "content": "x"},
+    "articles:update": lambda w, s: {"id": w.article, "title": "matrix"},
+    "articles:remove": lambda w, s: {"id": w.article},
+    "articles:publish": lambda w, s: {"id": w.article},
+    "articles:unpublish": lambda w, s: {"id": w.article},
+    "articles:archive": lambda w, s: {"id": w.article},
+    "articles:get": lambda w, s: {"id": w.article},
+    "articles:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "articles:search": lambda w, s: {"workspaceId": w.workspace_id, "query": "roadmap"},
+    "articles:submitFeedback": lambda w, s: {"articleId": w.article, "helpful": True, **s.session()},
+    "articles:getFeedbackStats": lambda w, s: {"articleId": w.article},
+    "articles:listForVisitor": lambda w, s: {"workspaceId": w.workspace_id, **s.session()},
+    "articles:searchForVisitor": lambda w, s: {"workspaceId": w.workspace_id, "query": "roadmap", **s.session()},
+    "articles:getForVisitor": lambda w, s: {"workspaceId": w.workspace_id, "id": w.article, **s.session()},
+    "collections:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix"},
+    "collections:update": lambda w, s: {"id": w.collection, "name": "matrix"},
+    "collections:remove": lambda w, s: {"id": w.collection},
+    "collections:reorder": lambda w, s: {"id": w.collection, "newOrder": 9.0},
+    "collections:get": lambda w, s: {"id": w.collection},
+    "collections:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "collections:listHierarchy": lambda w, s: {"workspaceId": w.workspace_id},
+    "collections:listHierarchyForVisitor": lambda w, s: {"workspaceId": w.workspace_id, **s.session()},
+    "suggestions:searchForWidget": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "visitorId": w.victim.visitor_id,
+        "sessionToken": s.token or GUESSED_TOKEN,
+        "query": "roadmap",
+    },
+    "suggestions:getForConversation": lambda w, s: {"conversationId": w.conversation},
+    "suggestions:trackUsage": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "conversationId": w.conversation,
+        "contentType": "article",
+        "contentId": w.article,
+    },
+    "suggestions:trackDismissal": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "conversationId": w.conversation,
+        "contentType": "article",
+        "contentId": w.article,
+    },
+    "knowledge:searchWithEmbeddings": lambda w, s: {"workspaceId": w.workspace_id, "query": "roadmap"},
+    "knowledge:getRecentlyUsed": lambda w, s: {"userId": w.owner.user_id, "workspaceId": w.workspace_id},
+    "knowledge:trackAccess": lambda w, s: {
+        "userId": w.owner.user_id,
+        "workspaceId": w.workspace_id,
+        "contentType": "article",
+        "contentId": w.article,
+    },
 }
 
 Allowed = Callable[[Any, World, Stranger], bool]
@@ -369,6 +427,9 @@ ALLOWED: dict[str, Allowed] = {
     "conversations:getOrCreateForVisitor": lambda r, w, s: r["visitorId"] == s.visitor.visitor_id,
     "conversations:listByVisitor": lambda r, w, s: all(row["visitorId"] == s.visitor.visitor_id for row in r),
     "conversations:getTotalUnreadForVisitor": lambda r, w, s: isinstance(r, float),
+    # The public help center: collections are public while the policy is; drafts never are.
+    "collections:get": lambda r, w, s: r["_id"] == w.collection,
+    "articles:getFeedbackStats": lambda r, w, s: r == {"helpful": 0, "notHelpful": 0, "total": 0},
 }
 SELF_SERVICE = {  # calls that legitimately insert the caller's own documents
     "widgetSessions:boot": set(STRANGERS),
@@ -395,6 +456,12 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         "snippets:create", {**ws, "name": "Greeting", "content": "Hello there", "shortcut": "hi"}, as_=team.admin
     )
     tag = await backend.call("tags:create", {**ws, "name": "VIP"}, as_=team.admin)
+    collection = await backend.call("collections:create", {**ws, "name": "Guides"}, as_=team.admin)
+    article = await backend.call(
+        "articles:create",
+        {**ws, "title": "Secret roadmap", "content": "unannounced plans", "collectionId": collection},
+        as_=team.admin,
+    )
     victim = await backend.boot(
         team.workspace_id, sessionId="victim-browser", email="victim@example.com", name="Victim"
     )
@@ -437,10 +504,10 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         "checklists:completeTask", {**ws, "checklistId": checklist, "taskId": "done", "sessionToken": victim.token}
     )
     message_args = {**ws, "type": "post", "name": "Promo", "content": {"body": "Sale"}, "frequency": "once"}
-    message = await backend.call("outboundMessages:create", message_args, as_=team.admin)
-    await backend.call("outboundMessages:activate", {"id": message}, as_=team.admin)
+    outbound = await backend.call("outboundMessages:create", message_args, as_=team.admin)
+    await backend.call("outboundMessages:activate", {"id": outbound}, as_=team.admin)
     impression = await backend.call(
-        "outboundMessages:trackImpression", {"messageId": message, "sessionToken": victim.token, "action": "shown"}
+        "outboundMessages:trackImpression", {"messageId": outbound, "sessionToken": victim.token, "action": "shown"}
     )
     await backend.call("events:trackAutoEvent", {**ws, "sessionToken": victim.token, "eventType": "page_view"})
     await backend.call("events:track", {**ws, "sessionToken": victim.token, "name": "visited"})
@@ -470,6 +537,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         response,
         ticked["_id"],
         impression,
+        article,
+        "unannounced plans",
     )
     yield World(
         backend,
@@ -487,7 +556,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         tooltip,
         survey,
         checklist,
-        message,
+        outbound,
+        article,
+        collection,
         strangers,
         markers,
     )
@@ -540,3 +611,104 @@ async def test_strangers_get_nothing(world: World, path: str, stranger: str):
     assert _is_empty(result.value) or (allowed is not None and allowed(result.value, world, caller)), (
         f"{path} answered {result.value!r} to {stranger}"
     )
+
+
+# --- takeover paths, in every identity-verification mode -------------------------------------------
+MODES = ("off", "optional", "required")
+VICTIM_EMAIL = "victim@example.com"
+CODE_ONLY_EMAIL = "code-only@example.com"  # a user created by merely requesting an emailed code
+
+
+@dataclass
+class TakeoverWorld:
+    """A victim visitor (with a conversation) and agent in one workspace, and the strangers trying to be them."""
+
+    backend: Backend
+    workspace_id: str
+    owner: Person
+    victim: Visitor
+    strangers: dict[str, Stranger]
+    markers: tuple[str, ...]
+
+
+TAKEOVERS: dict[str, Callable[[TakeoverWorld, Stranger, str], tuple[str, dict[str, Any]]]] = {
+    "boot with the victim's visitor id": lambda w, s, n: (
+        "widgetSessions:boot",
+        {"workspaceId": w.workspace_id, "sessionId": n, "existingVisitorId": w.victim.visitor_id},
+    ),
+    "boot with the victim's email": lambda w, s, n: (
+        "widgetSessions:boot",
+        {"workspaceId": w.workspace_id, "sessionId": n, "email": VICTIM_EMAIL},
+    ),
+    "identify with the victim's email": lambda w, s, n: (
+        "visitors:identify",
+        {"visitorId": (s.visitor or w.victim).visitor_id, "email": VICTIM_EMAIL, **s.session()},
+    ),
+    "sign up on the victim agent's email": lambda w, s, n: (
+        "auth:signIn",
+        {"provider": "password", "params": {"flow": "signUp", "email": w.owner.email, "password": "taken over"}},
+    ),
+    "sign up on an email that only requested a code": lambda w, s, n: (
+        "auth:signIn",
+        {"provider": "password", "params": {"flow": "signUp", "email": CODE_ONLY_EMAIL, "password": "taken over"}},
+    ),
+}
+ACCOUNT_TAKEN = {"code": "AccountAlreadyExists", "message": "An account with this email already exists"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=MODES)
+async def takeover_world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TakeoverWorld]:
+    """The victims in a workspace whose identity verification is ``request.param``."""
+    backend = await open_backend(tmp_path_factory.mktemp(f"takeover-{request.param}") / "data")
+    team = await backend.seed_team("Victim Co")
+    if request.param != "off":
+        mode = {"workspaceId": team.workspace_id, "mode": request.param}
+        await backend.call("identityVerification:enable", mode, as_=team.admin)
+    victim = await backend.boot(team.workspace_id, sessionId="victim-browser", email=VICTIM_EMAIL)
+    conversation = await backend.visitor_conversation(victim)
+    sent = {"conversationId": conversation, "sessionToken": victim.token, "senderType": "visitor"}
+    await backend.call("messages:send", {**sent, "senderId": victim.visitor_id, "content": "my secret order"})
+    code_request = {"provider": "resend-otp", "params": {"email": CODE_ONLY_EMAIL}}
+    assert await backend.call("auth:signIn", code_request) == {"started": True}
+    elsewhere = await backend.seed_team("Other Co")
+    strangers = {
+        "anonymous": Stranger("anonymous"),
+        "visitor of another workspace": Stranger(
+            "visitor of another workspace", visitor=await backend.boot(elsewhere.workspace_id)
+        ),
+        "other visitor of the workspace": Stranger(
+            "other visitor of the workspace", visitor=await backend.boot(team.workspace_id)
+        ),
+        "agent of another workspace": Stranger("agent of another workspace", agent=elsewhere.admin),
+    }
+    markers = (victim.visitor_id, victim.token, conversation, "my secret order", team.admin.user_id)
+    yield TakeoverWorld(backend, team.workspace_id, team.admin, victim, strangers, markers)
+    await backend.executor.close()
+
+
+@pytest.mark.parametrize("stranger", STRANGERS)
+@pytest.mark.parametrize("takeover", TAKEOVERS)
+async def test_takeover_paths_hand_over_nothing(takeover_world: TakeoverWorld, takeover: str, stranger: str):
+    world, caller = takeover_world, takeover_world.strangers[stranger]
+    path, args = TAKEOVERS[takeover](world, caller, f"takeover {takeover} {stranger}")
+    before = await world.backend.dump()
+    result = await world.backend.run(path, args, as_=caller.agent)
+    inserted, changed = _diff(before, await world.backend.dump())
+
+    own = {caller.visitor.visitor_id} if caller.visitor else set()
+    assert set(changed) <= own, f"{takeover} changed {set(changed) - own}"
+    assert not _mentions(inserted, world.markers), f"{takeover} copied victim data into {inserted}"
+    if path == "auth:signIn":
+        assert isinstance(result.error, ConvexError) and result.error.data == ACCOUNT_TAKEN, result
+        assert not inserted and not changed
+        return
+    if result.error is not None:
+        assert isinstance(result.error, ConvexError), f"{takeover} failed instead of refusing: {result.error!r}"
+        assert result.error.data["code"] in REFUSALS, result.error.data
+        assert not inserted and not changed
+        return
+    assert not _mentions(result.value, world.markers), f"{takeover} leaked victim data: {result.value!r}"
+    visitor = result.value["visitor"] if path == "widgetSessions:boot" else result.value
+    assert visitor["_id"] != world.victim.visitor_id
