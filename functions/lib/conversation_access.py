@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import NOT_AUTHORIZED, fail
 from .identity import Doc, current_user
-from .permissions import agent_with_permission
+from .permissions import agent_with_permission, require_permission
 from .sessions import resolve_visitor
 
 
@@ -41,3 +41,13 @@ async def may_read_conversation(
         return False
     resolved = await resolve_visitor(ctx, session_token, conversation["workspaceId"], visitor_id)
     return conversation.get("visitorId") == resolved
+
+
+async def require_conversation_reader(
+    ctx: Any, conversation: Doc, session_token: str | None, visitor_id: str | None = None
+) -> None:
+    """Refuse anyone but an agent with ``conversations.read`` or a session that owns ``conversation``."""
+    if await current_user(ctx) is not None:
+        await require_permission(ctx, conversation["workspaceId"], "conversations.read")
+    else:
+        await owning_visitor(ctx, conversation, session_token, visitor_id)
