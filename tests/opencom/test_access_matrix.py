@@ -287,6 +287,9 @@ ALLOWED: dict[str, Allowed] = {
     "discovery:getMetadata": lambda r, w, s: set(r) <= {"version", "name", "features", "signupMode", "authMethods"},
     "auditLogs:getAccess": lambda r, w, s: not (r["canRead"] or r["canExport"] or r["canManageSecurity"]),
     "widgetSessions:revoke": lambda r, w, s: r == {"success": True},
+    "automationSettings:getOrCreate": lambda r, w, s: set(r) == {
+        "suggestArticlesEnabled", "showReplyTimeEnabled", "collectEmailEnabled", "askForRatingEnabled",
+    },  # fmt: skip
     "messengerSettings:getPublicSettings": lambda r, w, s: PUBLIC_MESSENGER <= set(r),
     "messengerSettings:getPublicHomeConfig": lambda r, w, s: set(r) >= {"enabled", "cards", "tabs", "defaultSpace"},
     "messengerSettings:getHomeConfig": lambda r, w, s: r["cards"][0]["id"] == "welcome-1",  # the default home
