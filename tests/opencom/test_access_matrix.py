@@ -178,14 +178,28 @@ ARGS: dict[str, Args] = {
     "emailChannel:upsertEmailConfig": lambda w, s: {"workspaceId": w.workspace_id, "fromEmail": "evil@evil.com"},
     "emailChannel:listEmailThreads": lambda w, s: {"conversationId": w.conversation},
     "emailChannel:sendEmailReply": lambda w, s: {"conversationId": w.conversation, "content": "injected"},
-    **{path: lambda w, s: {"workspaceId": w.workspace_id} for path in (
-        "messengerSettings:get", "messengerSettings:getOrCreate", "messengerSettings:getPublicSettings",
-        "messengerSettings:generateLogoUploadUrl", "messengerSettings:deleteLogo", "messengerSettings:getHomeConfig",
-        "messengerSettings:getPublicHomeConfig", "officeHours:get", "officeHours:getOrDefault",
-        "officeHours:isCurrentlyOpen", "officeHours:getExpectedReplyTime", "commonIssueButtons:list",
-        "commonIssueButtons:listAll", "ticketForms:list", "ticketForms:getDefault", "ticketForms:getDefaultForVisitor",
-        "aiAgent:getPublicSettings",
-    )},  # fmt: skip
+    **{
+        path: lambda w, s: {"workspaceId": w.workspace_id}
+        for path in (
+            "messengerSettings:get",
+            "messengerSettings:getOrCreate",
+            "messengerSettings:getPublicSettings",
+            "messengerSettings:generateLogoUploadUrl",
+            "messengerSettings:deleteLogo",
+            "messengerSettings:getHomeConfig",
+            "messengerSettings:getPublicHomeConfig",
+            "officeHours:get",
+            "officeHours:getOrDefault",
+            "officeHours:isCurrentlyOpen",
+            "officeHours:getExpectedReplyTime",
+            "commonIssueButtons:list",
+            "commonIssueButtons:listAll",
+            "ticketForms:list",
+            "ticketForms:getDefault",
+            "ticketForms:getDefaultForVisitor",
+            "aiAgent:getPublicSettings",
+        )
+    },  # fmt: skip
     "messengerSettings:upsert": lambda w, s: {"workspaceId": w.workspace_id, "primaryColor": "#000000"},
     "messengerSettings:saveLogo": lambda w, s: {"workspaceId": w.workspace_id, "storageId": w.ids["upload"]},
     "messengerSettings:updateHomeConfig": lambda w, s: {
@@ -270,8 +284,10 @@ ARGS: dict[str, Args] = {
         "origin": "https://evil.com",
     },
     # The widget's engagement calls answer empty placeholders (lib/engagement_placeholders) for now.
-    **{path: lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()}
-       for path in ENGAGEMENT_PLACEHOLDER_PATHS},  # fmt: skip
+    **{
+        path: lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()}
+        for path in ENGAGEMENT_PLACEHOLDER_PATHS
+    },  # fmt: skip
 }
 
 Allowed = Callable[[Any, World, Stranger], bool]
@@ -287,9 +303,15 @@ ALLOWED: dict[str, Allowed] = {
     "discovery:getMetadata": lambda r, w, s: set(r) <= {"version", "name", "features", "signupMode", "authMethods"},
     "auditLogs:getAccess": lambda r, w, s: not (r["canRead"] or r["canExport"] or r["canManageSecurity"]),
     "widgetSessions:revoke": lambda r, w, s: r == {"success": True},
-    "automationSettings:getOrCreate": lambda r, w, s: set(r) == {
-        "suggestArticlesEnabled", "showReplyTimeEnabled", "collectEmailEnabled", "askForRatingEnabled",
-    },  # fmt: skip
+    "automationSettings:getOrCreate": lambda r, w, s: (
+        set(r)
+        == {
+            "suggestArticlesEnabled",
+            "showReplyTimeEnabled",
+            "collectEmailEnabled",
+            "askForRatingEnabled",
+        }
+    ),  # fmt: skip
     "messengerSettings:getPublicSettings": lambda r, w, s: PUBLIC_MESSENGER <= set(r),
     "messengerSettings:getPublicHomeConfig": lambda r, w, s: set(r) >= {"enabled", "cards", "tabs", "defaultSpace"},
     "messengerSettings:getHomeConfig": lambda r, w, s: r["cards"][0]["id"] == "welcome-1",  # the default home

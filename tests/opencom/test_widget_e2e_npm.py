@@ -95,7 +95,7 @@ def test_an_attachment_travels_with_the_first_message(seen: dict[str, Any]) -> N
     assert (staged["status"], staged["fileName"], staged["mimeType"], staged["size"]) == (
         "staged", "screenshot.png", "image/png", 9,
     )  # fmt: skip
-    [row] = [row for row in seen["inbox"] if row["unreadByAgent"] == 1]
+    assert [row["unreadByAgent"] for row in seen["inbox"]] == [1]
     [message] = [m for m in seen["agent_thread"] if m["senderType"] == "visitor"]
     [attachment] = message["attachments"]
     assert message["attachmentIds"] == [staged["attachmentId"]]
