@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from runtime import knobs, logs
 from runtime.app_loader import canonical_path
 from runtime.catalog import SYSTEM_TABLE_NUMBERS
+from runtime.clock import now_ms
 from runtime.errors import error_message
 from runtime.functions import FunctionDefinition
 from runtime.read_set import Commit
@@ -48,7 +49,6 @@ from runtime.scheduler import (
     RunningJob,
     finish,
     job_state,
-    now_ms,
     running_job,
 )
 from runtime.storage import decode_document
