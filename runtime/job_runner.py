@@ -114,6 +114,16 @@ class JobRunner:
         self._queued.clear()
         self._attempts.clear()
 
+    # --- driven from outside (a test harness's clock) ----------------------------------------
+    def pending_jobs(self) -> list[dict[str, Value]]:
+        """Every pending job, in the order they fall due (due time, then scheduling order)."""
+        jobs = self._jobs(lambda job: job_state(job) == PENDING)
+        return sorted(jobs, key=lambda job: (float(job["scheduledTime"]), float(job["_creationTime"])))
+
+    async def run_job(self, job_id: str) -> None:
+        """Run one job now if it is still pending, exactly as the loop would (when the loop is off)."""
+        await self._execute(job_id)
+
     # --- the loop ---------------------------------------------------------------------------
     async def _run(self) -> None:
         attempts = 0
