@@ -8,7 +8,7 @@ from typing import Any
 
 from runtime import mutation, query, v
 
-from .lib.audit import record_audit, schedule_retention
+from .lib.audit import record_audit
 from .lib.clock import now_ms
 from .lib.identity import Doc, require_user
 from .lib.origins import origin_verdict
@@ -56,7 +56,6 @@ async def _create_owned_workspace(ctx: Any, user: Doc, name: str, operation: str
     await ctx.db.insert(
         "workspaceMembers", {"userId": user["_id"], "workspaceId": workspace_id, "role": "owner", "createdAt": now}
     )
-    await schedule_retention(ctx, workspace_id)
     await record_audit(
         ctx,
         workspace_id=workspace_id,

@@ -10,7 +10,7 @@ from typing import Any
 
 from runtime import UNDEFINED
 
-from .audit import record_audit, schedule_retention
+from .audit import record_audit
 from .clock import now_ms
 from .errors import INVALID_INPUT, fail, not_found
 
@@ -102,6 +102,5 @@ async def create_or_update_user(
     await ctx.db.insert(
         "workspaceMembers", {"userId": user_id, "workspaceId": workspace_id, "role": "admin", "createdAt": now}
     )
-    await schedule_retention(ctx, workspace_id)
     await _accept_invitations(ctx, user_id, email, now)
     return user_id

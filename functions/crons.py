@@ -1,0 +1,7 @@
+"""Opencom's recurring jobs (times in UTC)."""
+
+from runtime import cron_jobs
+
+crons = cron_jobs()
+crons.hourly("cleanup expired widget sessions", {"minuteUTC": 7}, "widgetSessions:cleanupExpiredSessions")
+crons.daily("audit log retention", {"hourUTC": 3, "minuteUTC": 17}, "auditLogs:sweepRetention")
