@@ -3,8 +3,9 @@
 The client POSTs the file to the URL from ``generateUploadUrl`` and hands the storage id to
 ``finalizeUpload``, which either stages it (owned by the caller, for one hour) or deletes the file
 and answers ``{status: "rejected", message}``. A file can be finalized once only, so nobody can
-claim another person's upload by its storage id. Every accepted upload schedules the cleanup that
-deletes it and its file if it is still staged when it expires (``cleanupExpiredStagedUploads``).
+claim another person's upload by its storage id. A cron job (``functions/crons.py``) runs
+``cleanupExpiredStagedUploads``, which deletes the uploads still staged after they expired, and
+their files.
 """
 
 from runtime import internal_mutation, mutation, v
@@ -14,7 +15,6 @@ from .lib.attachments import normalize_file_name, rejection, stage
 from .lib.clock import now_ms
 from .lib.errors import NOT_AUTHORIZED, NOT_FOUND, fail
 
-CLEANUP_GRACE_MS = 1_000.0
 CLEANUP_BATCH = 100
 
 _UPLOAD_ARGS = {
@@ -56,10 +56,6 @@ async def finalizeUpload(ctx, args):
         return {"status": "rejected", "message": refused}
     attachment_id = await stage(ctx, args["workspaceId"], actor, args["storageId"], file_name, metadata["size"])
     staged = await ctx.db.get(attachment_id)
-    await ctx.scheduler.run_at(
-        staged["expiresAt"] + CLEANUP_GRACE_MS, "supportAttachments:cleanupExpiredStagedUploads",
-        {"workspaceId": args["workspaceId"]},
-    )  # fmt: skip
     return {
         "status": "staged",
         "attachmentId": attachment_id,
@@ -69,20 +65,17 @@ async def finalizeUpload(ctx, args):
     }
 
 
-@internal_mutation(args={"workspaceId": v.id("workspaces"), "limit": v.optional(v.number())})
+@internal_mutation(args={"limit": v.optional(v.number())})
 async def cleanupExpiredStagedUploads(ctx, args):
-    """Delete the workspace's expired staged uploads and their files, a batch at a time.
+    """Delete expired staged uploads and their files, oldest expiry first, a batch at a time.
 
-    A full batch schedules the next one at once, so any backlog drains without one huge transaction.
+    A full batch schedules the next one at once, so a backlog drains without one huge transaction.
     """
     limit = int(min(max(args.get("limit", CLEANUP_BATCH), 1), 500))
     now = now_ms()
     expired = await (
         ctx.db.query("supportAttachments")
-        .with_index(
-            "by_workspace_status_expires",
-            lambda q: q.eq("workspaceId", args["workspaceId"]).eq("status", "staged").lt("expiresAt", now),
-        )
+        .with_index("by_status_expires", lambda q: q.eq("status", "staged").lt("expiresAt", now))
         .take(limit)
     )
     for row in expired:

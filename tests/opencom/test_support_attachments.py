@@ -140,20 +140,38 @@ async def test_limits_on_count_expiry_and_workspace(backend: Backend, team: Team
 
 async def test_cleanup_removes_expired_staged_uploads_and_their_files(backend: Backend, team: Team):
     visitor = await backend.boot(team.workspace_id)
+    foreign = await backend.boot((await backend.seed_team()).workspace_id)
     expired = await _stage(backend, visitor, "old.png")
+    expired_elsewhere = await _stage(backend, foreign, "old.png")
     fresh = await _stage(backend, visitor, "new.png")
     used = await _stage(backend, visitor, "used.png")
     conversation = await backend.visitor_conversation(visitor)
     await backend.call("messages:send", _send(visitor, conversation, [used["attachmentId"]]))
-    jobs = [job for job in (await backend.dump())["_scheduled_functions"] if "cleanupExpired" in job["name"]]
-    assert len(jobs) == 3  # one per accepted upload, due when it expires
-    expired_storage = (await backend.get(expired["attachmentId"]))["storageId"]
-    await backend.patch(expired["attachmentId"], {"expiresAt": 1.0})
+    for old in (expired, expired_elsewhere, used):
+        await backend.patch(old["attachmentId"], {"expiresAt": 1.0})  # an attached one keeps no expiry in practice
 
-    result = await backend.internal(
-        "supportAttachments:cleanupExpiredStagedUploads", {"workspaceId": team.workspace_id}
-    )
-    assert result == {"deleted": 1.0, "hasMore": False}
+    result = await backend.internal("supportAttachments:cleanupExpiredStagedUploads", {})
+    assert result == {"deleted": 2.0, "hasMore": False}
     remaining = {row["_id"] for row in (await backend.dump())["supportAttachments"]}
     assert remaining == {fresh["attachmentId"], used["attachmentId"]}
-    assert await backend.executor.file_storage.read(expired_storage) is None
+    assert backend.executor.file_storage.row(expired["storageId"]) is None
+    assert backend.executor.file_storage.row(used["storageId"]) is not None
+
+
+async def test_a_full_cleanup_batch_schedules_the_next_one(backend: Backend, team: Team):
+    visitor = await backend.boot(team.workspace_id)
+    for name in ("a.txt", "b.txt", "c.txt"):
+        await backend.patch((await _stage(backend, visitor, name))["attachmentId"], {"expiresAt": 1.0})
+    assert await backend.internal("supportAttachments:cleanupExpiredStagedUploads", {"limit": 2.0}) == {
+        "deleted": 2.0,
+        "hasMore": True,
+    }
+    [job] = [job for job in (await backend.dump())["_scheduled_functions"] if "cleanupExpired" in job["name"]]
+    assert job["args"] == [{"limit": 2.0}]
+    assert len((await backend.dump())["supportAttachments"]) == 1
+
+
+def test_the_cleanup_runs_as_a_cron_job(backend: Backend):
+    job = backend.executor.app.crons.jobs["expired support uploads"]
+    assert job.target(backend.executor.app.functions) == "supportAttachments:cleanupExpiredStagedUploads"
+    assert job.interval_ms == 15 * 60 * 1000
