@@ -3,7 +3,7 @@
 //
 // Usage: node opencom_widget_e2e.mjs <deployment url> <agent email> <agent password>
 // Makes the calls apps/widget makes, in its order and with its argument shapes: boot, every query
-// the messenger home renders, a conversation started with an attachment, the agent's live inbox
+// the messenger home renders, the help center (browse, search, read), a conversation started with an attachment, the agent's live inbox
 // and reply, the visitor's live thread, a ticket filed and listed. Prints one JSON line per
 // observation ({"step", "value"}); every wait is bounded, and a failure ends the run with
 // {"step": "error", ...} and exit code 1.
@@ -91,6 +91,11 @@ async function main() {
   const me = await new Live(agent, "auth:currentUser", {}).until((value) => value !== null, "the signed-in user");
   const workspaceId = me.user.workspaceId;
   report("agent", { userId: me.user._id, workspaceId });
+  const guides = await agent.mutation("collections:create", { workspaceId, name: "Guides" });
+  const refund = await agent.mutation("articles:create", {
+    workspaceId, collectionId: guides, title: "How refunds work", content: "Refunds reach your card within 5 days.",
+  });
+  await agent.mutation("articles:publish", { id: refund });
 
   // Boot, as useWidgetShellValidation, useWidgetSettings and useWidgetSession do it.
   const widget = newClient();
@@ -136,10 +141,17 @@ async function main() {
     tooltips: ["tooltips:getAvailableTooltips", { ...visitorArgs, triggerContext: { currentUrl: PAGE } }],
     outbound: ["outboundMessages:getEligible", { ...visitorArgs, currentUrl: PAGE, sessionId }],
     homeConfig: ["messengerSettings:getPublicHomeConfig", { workspaceId, isIdentified: false }],
+    articles: ["articles:listForVisitor", visitorArgs],
+    collections: ["collections:listHierarchyForVisitor", visitorArgs],
     ticketForm: ["ticketForms:getDefaultForVisitor", { workspaceId }],
     tickets: ["tickets:listByVisitor", { visitorId, sessionToken, workspaceId }],
   });
   report("home", home.answers);
+
+  // The help center: browse (already subscribed above), search, read an article (Widget.tsx, HelpCenter.tsx).
+  const found = await new Live(widget, "articles:searchForVisitor", { ...visitorArgs, query: "refunds" }).first();
+  report("help_search", found);
+  report("help_article", await new Live(widget, "articles:getForVisitor", { id: found[0]._id, ...visitorArgs }).first());
 
   // A conversation started with an attachment (useWidgetConversationFlow, uploadSupportAttachments).
   const conversation = await widget.mutation("conversations:createForVisitor", visitorArgs);

@@ -2,9 +2,9 @@
 and with its argument shapes) made by the official npm ``convex`` client (tests/npm/opencom_widget_e2e.mjs).
 
 Boot; every query the messenger home renders answers (none throws, which would unmount the real
-widget); a conversation starts with an attachment; the agent's live inbox shows it, the agent
+widget); the help center lists, finds and shows a published article; a conversation starts with an attachment; the agent's live inbox shows it, the agent
 downloads the file and replies; the visitor's live thread shows the reply; the visitor files a
-ticket and sees it listed. The help center's steps are not here yet (no articles module).
+ticket and sees it listed.
 """
 
 from __future__ import annotations
@@ -77,6 +77,15 @@ def test_every_home_query_answers_its_empty_or_default_value(seen: dict[str, Any
     config = home["homeConfig"]
     assert (config["enabled"], config["defaultSpace"]) == (True, "home")
     assert [tab["id"] for tab in config["tabs"]] == ["home", "messages", "help", "tours", "tasks", "tickets"]
+
+
+def test_the_help_center_lists_finds_and_shows_an_article(seen: dict[str, Any]) -> None:
+    [listed] = seen["home"]["articles"]
+    assert (listed["title"], listed["slug"]) == ("How refunds work", "how-refunds-work")
+    [guides] = seen["home"]["collections"]
+    assert guides["name"] == "Guides"
+    assert [article["_id"] for article in seen["help_search"]] == [listed["_id"]]
+    assert seen["help_article"]["content"] == "Refunds reach your card within 5 days."
 
 
 def test_the_conversation_view_answers(seen: dict[str, Any]) -> None:
