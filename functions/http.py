@@ -9,9 +9,9 @@ inbound-email webhook. The Svix signature is checked before anything else (``lib
 so a refused request writes nothing; the mail then goes to the workspace whose forwarding address
 it was sent to (``emailChannel``).
 
-``GET /geolocation`` is where the widget asks where its visitor is. This backend ships no GeoIP
-database, so every field is null (the widget then boots without a location); a request naming a
-workspace (``X-Workspace-Id``) must come from one of its allowed origins.
+``GET /geolocation`` is where the widget asks where its visitor is: looked up in the GeoIP database
+the deployment configures (``lib/geoip``), all null without one; a request naming a workspace
+(``X-Workspace-Id``) must come from one of its allowed origins.
 """
 
 import json
@@ -20,6 +20,7 @@ import secrets
 from runtime.http_actions import HttpRouter, Response, http_action
 
 from .lib.discovery import discovery_cors_headers, discovery_response
+from .lib.geoip import GEOIP_DATABASE_ENV, client_ip, locate
 from .lib.inbound_email import parse_inbound
 from .lib.webhook_policy import webhook_refusal
 
@@ -88,12 +89,11 @@ for _path in INBOUND_EMAIL_PATHS:
 
 
 GEOLOCATION_PATH = "/geolocation"
-UNKNOWN_LOCATION = {"city": None, "region": None, "country": None, "countryCode": None}
 
 
 @http_action
 async def geolocation(ctx, request):
-    """GET: the visitor's location (all null here); OPTIONS: the CORS preflight. 403 for a refused origin."""
+    """GET: the visitor's location; OPTIONS: the CORS preflight. 403 for a refused origin."""
     origin = request.headers.get("origin")
     workspace_id = request.headers.get("x-workspace-id")
     verdict = {"valid": True, "reason": "No workspace specified"}
@@ -115,7 +115,8 @@ async def geolocation(ctx, request):
         headers["Access-Control-Allow-Origin"] = origin
     if request.method == "OPTIONS":
         return Response(None, status=200, headers=headers)
-    return Response.json(UNKNOWN_LOCATION, headers=headers)
+    location = locate(ctx.env.get(GEOIP_DATABASE_ENV), client_ip(request.headers))
+    return Response.json(location, headers=headers)
 
 
 http.route(path=GEOLOCATION_PATH, method="GET", handler=geolocation)
