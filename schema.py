@@ -747,7 +747,7 @@ support_tables = {
 }
 
 
-# --- messenger, office hours, AI agent (data-model §14.1, §14.2, §14.9) ------------------------
+# --- messenger, office hours, AI answers (data-model §14.2, §14.9) -----------------------------
 home_visibility = literals("all", "visitors", "users")
 home_card = v.object(
     {
@@ -827,22 +827,6 @@ messenger_tables = {
             "schedule": v.array(office_schedule_item),
             "offlineMessage": opt(string),
             "expectedReplyTimeMinutes": opt(number),
-            "createdAt": number,
-            "updatedAt": number,
-        }
-    ).index("by_workspace", ["workspaceId"]),
-    "aiAgentSettings": define_table(
-        {
-            "workspaceId": v.id("workspaces"),
-            "enabled": v.boolean(),
-            "knowledgeSources": v.array(literals("articles", "internalArticles", "snippets")),
-            "confidenceThreshold": number,
-            "personality": opt(string),
-            "handoffMessage": opt(string),
-            "workingHours": opt(v.object({"start": string, "end": string, "timezone": string})),
-            "model": string,
-            "suggestionsEnabled": opt(v.boolean()),
-            "embeddingModel": opt(string),
             "createdAt": number,
             "updatedAt": number,
         }

@@ -11,7 +11,7 @@ from typing import Any
 from runtime import mutation, query, v
 
 from .lib.clock import now_ms
-from .lib.conversation_access import require_conversation_reader
+from .lib.conversation_access import conversation_for_reader
 from .lib.errors import not_found
 from .lib.identity import Doc
 
@@ -44,11 +44,7 @@ async def _settings(ctx: Any, workspace_id: str) -> Doc | None:
 
 
 async def _readable_conversation(ctx: Any, args: Doc) -> Doc:
-    conversation = await ctx.db.get(args["conversationId"])
-    if conversation is None:
-        not_found("Conversation")
-    await require_conversation_reader(ctx, conversation, args.get("sessionToken"), args.get("visitorId"))
-    return conversation
+    return await conversation_for_reader(ctx, args["conversationId"], args.get("sessionToken"), args.get("visitorId"))
 
 
 @query(args={"workspaceId": v.id("workspaces")})

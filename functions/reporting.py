@@ -10,8 +10,8 @@ from typing import Any
 from runtime import mutation, query, v
 
 from .lib.clock import now_ms
-from .lib.conversation_access import require_conversation_reader
-from .lib.errors import INVALID_INPUT, fail, not_found
+from .lib.conversation_access import conversation_for_reader
+from .lib.errors import INVALID_INPUT, fail
 from .lib.identity import Doc
 
 _ARGS = {
@@ -22,11 +22,7 @@ _ARGS = {
 
 
 async def _conversation(ctx: Any, args: Doc) -> Doc:
-    conversation = await ctx.db.get(args["conversationId"])
-    if conversation is None:
-        not_found("Conversation")
-    await require_conversation_reader(ctx, conversation, args.get("sessionToken"), args.get("visitorId"))
-    return conversation
+    return await conversation_for_reader(ctx, args["conversationId"], args.get("sessionToken"), args.get("visitorId"))
 
 
 async def _rating_enabled(ctx: Any, workspace_id: str) -> bool:

@@ -7,7 +7,7 @@ stands for the conversation's visitor. A bare visitor id is never proof of owner
 
 from typing import Any
 
-from .errors import NOT_AUTHORIZED, fail
+from .errors import NOT_AUTHORIZED, fail, not_found
 from .identity import Doc, current_user
 from .permissions import agent_with_permission, require_permission
 from .sessions import resolve_visitor
@@ -43,11 +43,15 @@ async def may_read_conversation(
     return conversation.get("visitorId") == resolved
 
 
-async def require_conversation_reader(
-    ctx: Any, conversation: Doc, session_token: str | None, visitor_id: str | None = None
-) -> None:
-    """Refuse anyone but an agent with ``conversations.read`` or a session that owns ``conversation``."""
+async def conversation_for_reader(
+    ctx: Any, conversation_id: str, session_token: str | None, visitor_id: str | None = None
+) -> Doc:
+    """The conversation, for an agent with ``conversations.read`` or a session that owns it; refused otherwise."""
+    conversation = await ctx.db.get(conversation_id)
+    if conversation is None:
+        not_found("Conversation")
     if await current_user(ctx) is not None:
         await require_permission(ctx, conversation["workspaceId"], "conversations.read")
     else:
         await owning_visitor(ctx, conversation, session_token, visitor_id)
+    return conversation

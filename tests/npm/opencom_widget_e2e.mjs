@@ -3,74 +3,16 @@
 //
 // Usage: node opencom_widget_e2e.mjs <deployment url> <agent email> <agent password>
 // Makes the calls apps/widget makes, in its order and with its argument shapes: boot, every query
-// the messenger home renders, the help center (browse, search, read), a conversation started with an attachment, the agent's live inbox
-// and reply, the visitor's live thread, a ticket filed and listed. Prints one JSON line per
-// observation ({"step", "value"}); every wait is bounded, and a failure ends the run with
-// {"step": "error", ...} and exit code 1.
+// the messenger home renders, the help center (browse, search, read), a conversation started with
+// an attachment, the agent's live inbox and reply, the visitor's live thread, a ticket filed and
+// listed. Reports and waits as scenario.mjs describes.
 
-import { ConvexClient } from "convex/browser";
-import { convexToJson } from "convex/values";
+import { Live, newClient as connect, report, runScenario, withTimeout } from "./scenario.mjs";
 
 const [url, email, password] = process.argv.slice(2);
-const WAIT_MS = 20_000;
 const ORIGIN = "https://shop.example.com";
 const PAGE = `${ORIGIN}/pricing`;
-const clients = [];
-
-function report(step, value) {
-  process.stdout.write(JSON.stringify({ step, value: convexToJson(value ?? null) }) + "\n");
-}
-
-function newClient() {
-  const client = new ConvexClient(url, { logger: false });
-  clients.push(client);
-  return client;
-}
-
-function withTimeout(promise, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`)), WAIT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-// A live subscription whose values can be awaited until one satisfies a test (as useQuery renders them).
-class Live {
-  constructor(client, path, args) {
-    this.path = path;
-    this.values = [];
-    this.waiters = [];
-    this.lastSeen = undefined;
-    this.unsubscribe = client.onUpdate(path, args, (value) => this.push({ value }), (error) => this.push({ error }));
-  }
-  push(item) {
-    if ("value" in item) this.lastSeen = item.value;
-    this.values.push(item);
-    for (const waiter of this.waiters.splice(0)) waiter();
-  }
-  async until(accept, what) {
-    const found = (async () => {
-      for (;;) {
-        while (this.values.length > 0) {
-          const item = this.values.shift();
-          if (item.error) throw item.error;
-          if (accept(item.value)) return item.value;
-        }
-        await new Promise((resolve) => this.waiters.push(resolve));
-      }
-    })();
-    try {
-      return await withTimeout(found, `${this.path}: ${what}`);
-    } catch (error) {
-      error.lastSeen = this.lastSeen;
-      throw error;
-    }
-  }
-  first() {
-    return this.until(() => true, "a first answer");
-  }
-}
+const newClient = () => connect(url);
 
 // Subscribes to every query, as one render does, and waits for each one's first answer.
 async function render(client, queries) {
@@ -208,16 +150,4 @@ async function main() {
   report("ticket", await widget.query("tickets:get", { id: ticketId, visitorId, sessionToken }));
 }
 
-let exitCode = 0;
-try {
-  await main();
-  report("done", null);
-} catch (error) {
-  exitCode = 1;
-  const failure = { step: "error", message: String(error?.message ?? error) };
-  failure.data = error?.data === undefined ? null : convexToJson(error.data);
-  failure.lastSeen = error?.lastSeen === undefined ? null : convexToJson(error.lastSeen);
-  process.stdout.write(JSON.stringify(failure) + "\n");
-}
-await withTimeout(Promise.all(clients.map((client) => client.close())), "the clients to close").catch(() => {});
-process.exit(exitCode);
+await runScenario(main);
