@@ -26,6 +26,10 @@ _FIELD = v.object(
 )
 
 
+def _forms(ctx: Any, workspace_id: str) -> Any:
+    return ctx.db.query("ticketForms").with_index("by_workspace", lambda q: q.eq("workspaceId", workspace_id))
+
+
 async def _default_form(ctx: Any, workspace_id: str) -> Doc | None:
     return await (
         ctx.db.query("ticketForms")
@@ -101,11 +105,7 @@ async def list_(ctx, args):
     """The workspace's forms (``settings.workspace``; otherwise empty)."""
     if await agent_with_permission(ctx, args["workspaceId"], "settings.workspace") is None:
         return []
-    return (
-        await ctx.db.query("ticketForms")
-        .with_index("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
-        .collect()
-    )
+    return await _forms(ctx, args["workspaceId"]).collect()
 
 
 @query(args={"id": v.id("ticketForms")})
@@ -131,11 +131,7 @@ async def getDefaultForVisitor(ctx, args):
     form = await _default_form(ctx, args["workspaceId"])
     if form is not None:
         return form
-    return (
-        await ctx.db.query("ticketForms")
-        .with_index("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
-        .first()
-    )
+    return await _forms(ctx, args["workspaceId"]).first()
 
 
 @mutation(args={"id": v.id("ticketForms")})

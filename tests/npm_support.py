@@ -12,8 +12,11 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from runtime.values import from_json
 
 NPM_DIR = Path(__file__).parent / "npm"
 INSTALL_TIMEOUT_S = 600.0
@@ -54,3 +57,28 @@ def node_with_convex() -> str:
             assert completed.returncode == 0, f"npm ci failed:\n{completed.stdout}\n{completed.stderr}"
         assert installed_version() == wanted_version()
     return node_binary
+
+
+SCENARIO_TIMEOUT_S = 180.0  # each scenario bounds its own waits; this bounds a whole run
+
+
+def run_scenario(script: str, server: Any, *args: str) -> dict[str, Any]:
+    """Run a tests/npm scenario (see scenario.mjs) against ``server``; its reported values by step.
+
+    A run that fails or does not finish fails the calling test with the scenario's output and the
+    server's log.
+    """
+    completed = subprocess.run(
+        [node_with_convex(), script, server.url, *args],
+        cwd=NPM_DIR,
+        capture_output=True,
+        text=True,
+        timeout=SCENARIO_TIMEOUT_S,
+        check=False,
+    )
+    records = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+    steps = {record["step"]: record for record in records}
+    assert completed.returncode == 0 and "done" in steps, (
+        f"{script} failed:\n{completed.stdout}\nstderr:\n{completed.stderr}\nserver log:\n{server.log()[-4000:]}"
+    )
+    return {step: from_json(record["value"]) for step, record in steps.items()}

@@ -9,40 +9,21 @@ ticket and sees it listed.
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from runtime.values import from_json
-from tests.npm_support import NPM_DIR, node_with_convex
+from tests.npm_support import run_scenario
 from tests.server_fixtures import REPO, start_server
-
-SCENARIO_TIMEOUT_S = 180.0
 
 
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """What the widget saw, by step name."""
-    node = node_with_convex()
     server = start_server(REPO, tmp_path_factory.mktemp("widget-e2e") / "data")
     try:
-        completed = subprocess.run(
-            [node, "opencom_widget_e2e.mjs", server.url, "widget-agent@test.opencom.dev", "Opencom!widget-e2e"],
-            cwd=NPM_DIR,
-            capture_output=True,
-            text=True,
-            timeout=SCENARIO_TIMEOUT_S,
-            check=False,
-        )
-        steps = {record["step"]: record for record in map(json.loads, filter(str.strip, completed.stdout.splitlines()))}
-        assert completed.returncode == 0 and "done" in steps, (
-            f"the widget scenario failed:\n{completed.stdout}\nstderr:\n{completed.stderr}\n"
-            f"server log:\n{server.log()[-4000:]}"
-        )
-        yield {step: from_json(record["value"]) for step, record in steps.items()}
+        yield run_scenario("opencom_widget_e2e.mjs", server, "widget-agent@test.opencom.dev", "Opencom!widget-e2e")
     finally:
         server.stop()
 
