@@ -10,14 +10,18 @@ from runtime import mutation, query, v
 
 from .lib.clock import now_ms
 from .lib.errors import INVALID_INPUT, NOT_AUTHORIZED, fail, not_found
+from .lib.help_center import visitor_readable
 from .lib.identity import Doc, require_user
 from .lib.permissions import agent_with_permission, require_permission
 
 _ACTION = v.union(v.literal("article"), v.literal("start_conversation"))
 
 
-async def _buttons(ctx: Any, workspace_id: str) -> list[Doc]:
-    """The workspace's buttons in display order, each with its article's ``{_id, title, slug}`` or null."""
+async def _buttons(ctx: Any, workspace_id: str, *, visitor_view: bool) -> list[Doc]:
+    """The workspace's buttons in display order, each with its article's ``{_id, title, slug}`` or null.
+
+    Visitors see an article only if they may read it (published and public), never a draft's title.
+    """
     rows = await (
         ctx.db.query("commonIssueButtons")
         .with_index("by_workspace_order", lambda q: q.eq("workspaceId", workspace_id))
@@ -28,7 +32,8 @@ async def _buttons(ctx: Any, workspace_id: str) -> list[Doc]:
         article = None
         if row["action"] == "article" and "articleId" in row:
             found = await ctx.db.get(row["articleId"])
-            if found is not None and found["workspaceId"] == workspace_id:
+            readable = found is not None and (not visitor_view or visitor_readable(found))
+            if readable and found["workspaceId"] == workspace_id:
                 article = {"_id": found["_id"], "title": found["title"], "slug": found["slug"]}
         enriched.append({**row, "article": article})
     return enriched
@@ -61,7 +66,8 @@ async def _check_article(ctx: Any, workspace_id: str, article_id: str | None) ->
 @query(args={"workspaceId": v.id("workspaces")})
 async def list_(ctx, args):
     """The enabled buttons, in order (public: the widget shows them)."""
-    return [button for button in await _buttons(ctx, args["workspaceId"]) if button["enabled"]]
+    buttons = await _buttons(ctx, args["workspaceId"], visitor_view=True)
+    return [button for button in buttons if button["enabled"]]
 
 
 @query(args={"workspaceId": v.id("workspaces")})
@@ -69,7 +75,7 @@ async def listAll(ctx, args):
     """Every button, disabled ones included (``settings.workspace``; otherwise empty)."""
     if await agent_with_permission(ctx, args["workspaceId"], "settings.workspace") is None:
         return []
-    return await _buttons(ctx, args["workspaceId"])
+    return await _buttons(ctx, args["workspaceId"], visitor_view=False)
 
 
 @query(args={"id": v.id("commonIssueButtons")})
@@ -97,7 +103,7 @@ async def create(ctx, args):
     await require_permission(ctx, args["workspaceId"], "settings.workspace")
     _check_action(args["action"], args)
     await _check_article(ctx, args["workspaceId"], args.get("articleId"))
-    existing = await _buttons(ctx, args["workspaceId"])
+    existing = await _buttons(ctx, args["workspaceId"], visitor_view=False)
     now = now_ms()
     return await ctx.db.insert(
         "commonIssueButtons",

@@ -29,6 +29,13 @@ async def test_buttons_are_listed_in_order_with_their_article(backend: Backend, 
         "Talk to us",
         "Refunds",
     ]
+    await backend.call("articles:unpublish", {"id": article}, as_=team.admin)
+    [for_visitors] = [b for b in await backend.call("commonIssueButtons:list", ws) if b["_id"] == first]
+    assert for_visitors["article"] is None  # a draft's title never reaches the widget
+    [for_admins] = [
+        b for b in await backend.call("commonIssueButtons:listAll", ws, as_=team.admin) if b["_id"] == first
+    ]
+    assert for_admins["article"]["title"] == "Refunds"
     await backend.call("commonIssueButtons:remove", {"id": hidden}, as_=team.admin)
     assert await backend.call("commonIssueButtons:get", {"id": hidden}, as_=team.admin) is None
 
