@@ -16,6 +16,7 @@ from .lib.clock import now_ms
 from .lib.embedding_jobs import content_type, schedule_embedding, schedule_removal
 from .lib.errors import INVALID_INPUT, NOT_AUTHORIZED, fail, not_found
 from .lib.help_center import (
+    WIDGET_VISITOR_ARGS,
     Reader,
     generate_slug,
     help_center_reader,
@@ -327,14 +328,7 @@ async def getFeedbackStats(ctx, args):
     return {"helpful": float(helpful), "notHelpful": float(len(feedback) - helpful), "total": float(len(feedback))}
 
 
-visitor_args = {
-    "workspaceId": v.id("workspaces"),
-    "visitorId": v.optional(v.id("visitors")),
-    "sessionToken": v.optional(v.string()),
-}
-
-
-@query(args={**visitor_args, "collectionId": v.optional(v.id("collections"))})
+@query(args={**WIDGET_VISITOR_ARGS, "collectionId": v.optional(v.id("collections"))})
 async def listForVisitor(ctx, args):
     """The published public articles the widget's visitor may read, by display order."""
     visitor = await widget_visitor(ctx, args["workspaceId"], args.get("visitorId"), args.get("sessionToken"))
@@ -353,7 +347,7 @@ async def listForVisitor(ctx, args):
     return [with_rendered_content(a) for a in sorted(articles, key=lambda a: a["order"])]
 
 
-@query(args={**visitor_args, "query": v.string()})
+@query(args={**WIDGET_VISITOR_ARGS, "query": v.string()})
 async def searchForVisitor(ctx, args):
     """Up to 20 published public articles matching ``query``, most relevant first."""
     visitor = await widget_visitor(ctx, args["workspaceId"], args.get("visitorId"), args.get("sessionToken"))
@@ -363,7 +357,7 @@ async def searchForVisitor(ctx, args):
     return [with_rendered_content(a) for a in matches if visitor_readable(a)][:SEARCH_LIMIT]
 
 
-@query(args={"id": v.id("articles"), **visitor_args})
+@query(args={"id": v.id("articles"), **WIDGET_VISITOR_ARGS})
 async def getForVisitor(ctx, args):
     """One published public article of the workspace for the widget's visitor, or null."""
     visitor = await widget_visitor(ctx, args["workspaceId"], args.get("visitorId"), args.get("sessionToken"))

@@ -12,7 +12,14 @@ from runtime import UNDEFINED, mutation, query, v
 
 from .lib.clock import now_ms
 from .lib.errors import INVALID_INPUT, fail, not_found
-from .lib.help_center import generate_slug, help_center_reader, unique_slug, visitor_readable, widget_visitor
+from .lib.help_center import (
+    WIDGET_VISITOR_ARGS,
+    generate_slug,
+    help_center_reader,
+    unique_slug,
+    visitor_readable,
+    widget_visitor,
+)
 from .lib.identity import Doc, require_user
 from .lib.permissions import require_permission
 
@@ -56,6 +63,14 @@ async def _children(ctx: Any, workspace_id: str, parent_id: str | None) -> list[
     return (
         await ctx.db.query("collections")
         .with_index("by_parent", lambda q: q.eq("workspaceId", workspace_id).eq("parentId", _key(parent_id)))
+        .collect()
+    )
+
+
+async def _workspace_collections(ctx: Any, workspace_id: str) -> list[Doc]:
+    return (
+        await ctx.db.query("collections")
+        .with_index("by_workspace", lambda q: q.eq("workspaceId", workspace_id))
         .collect()
     )
 
@@ -212,31 +227,17 @@ async def list_(ctx, args):
 @query(args={"workspaceId": v.id("workspaces"), "publicOnly": v.optional(v.boolean())})
 async def listHierarchy(ctx, args):
     """Every collection of the workspace (flat, each with its ``parentId``) with article counts."""
-    everything = (
-        await ctx.db.query("collections")
-        .with_index("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
-        .collect()
-    )
+    everything = await _workspace_collections(ctx, args["workspaceId"])
     return await _visible_collections(ctx, args["workspaceId"], everything, bool(args.get("publicOnly")))
 
 
-@query(
-    args={
-        "workspaceId": v.id("workspaces"),
-        "visitorId": v.optional(v.id("visitors")),
-        "sessionToken": v.optional(v.string()),
-    }
-)
+@query(args=WIDGET_VISITOR_ARGS)
 async def listHierarchyForVisitor(ctx, args):
     """The collections holding articles the widget's visitor may read, with their ancestors."""
     visitor = await widget_visitor(ctx, args["workspaceId"], args.get("visitorId"), args.get("sessionToken"))
     if visitor is None:
         return []
-    everything = (
-        await ctx.db.query("collections")
-        .with_index("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
-        .collect()
-    )
+    everything = await _workspace_collections(ctx, args["workspaceId"])
     by_id = {c["_id"]: c for c in everything}
     published = (
         await ctx.db.query("articles")

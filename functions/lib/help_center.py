@@ -18,12 +18,20 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from runtime import v
+
 from .errors import ALREADY_EXISTS, NOT_AUTHORIZED, fail
 from .identity import Doc, current_user
 from .permissions import Agent, agent_with_permission, require_permission
 from .sessions import resolve_session
 
 READ = "articles.read"
+# The arguments of every widget help-center read (the widget always sends all three).
+WIDGET_VISITOR_ARGS = {
+    "workspaceId": v.id("workspaces"),
+    "visitorId": v.optional(v.id("visitors")),
+    "sessionToken": v.optional(v.string()),
+}
 PUBLIC = "public"
 MAX_SLUG_ATTEMPTS = 100
 
@@ -32,7 +40,6 @@ MAX_SLUG_ATTEMPTS = 100
 class Reader:
     """A caller allowed to read a workspace's help center; ``agent`` is None for the public."""
 
-    workspace_id: str
     agent: Agent | None
 
     @property
@@ -58,11 +65,11 @@ async def help_center_reader(ctx: Any, workspace_id: str) -> Reader | None:
     """The caller as a reader of ``workspace_id``'s help center, or None when it may not read it."""
     agent = await agent_with_permission(ctx, workspace_id, READ)
     if agent is not None:
-        return Reader(workspace_id, agent)
+        return Reader(agent)
     workspace = await ctx.db.get(workspace_id)
     if workspace is None or policy_of(workspace) != PUBLIC:
         return None
-    return Reader(workspace_id, None)
+    return Reader(None)
 
 
 async def widget_visitor(ctx: Any, workspace_id: str, visitor_id: str | None, session_token: str | None) -> Doc | None:
