@@ -12,11 +12,11 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from runtime.values import from_json
+from tests.server_fixtures import REPO, start_server
 
 NPM_DIR = Path(__file__).parent / "npm"
 INSTALL_TIMEOUT_S = 600.0
@@ -59,26 +59,29 @@ def node_with_convex() -> str:
     return node_binary
 
 
-SCENARIO_TIMEOUT_S = 180.0  # each scenario bounds its own waits; this bounds a whole run
+def scenario_steps(script: str, data_dir: Path, *args: str, timeout_s: float = 180.0) -> dict[str, object]:
+    """Run an Opencom scenario script (tests/npm/*_e2e.mjs) against a fresh real server.
 
-
-def run_scenario(script: str, server: Any, *args: str) -> dict[str, Any]:
-    """Run a tests/npm scenario (see scenario.mjs) against ``server``; its reported values by step.
-
-    A run that fails or does not finish fails the calling test with the scenario's output and the
-    server's log.
+    The script gets the server's URL and ``args``, and prints one ``{"step", "value"}`` JSON line
+    per observation; returns the values (decoded from Convex JSON) by step name, after checking
+    the script reached ``done``.
     """
-    completed = subprocess.run(
-        [node_with_convex(), script, server.url, *args],
-        cwd=NPM_DIR,
-        capture_output=True,
-        text=True,
-        timeout=SCENARIO_TIMEOUT_S,
-        check=False,
-    )
-    records = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
-    steps = {record["step"]: record for record in records}
-    assert completed.returncode == 0 and "done" in steps, (
-        f"{script} failed:\n{completed.stdout}\nstderr:\n{completed.stderr}\nserver log:\n{server.log()[-4000:]}"
-    )
-    return {step: from_json(record["value"]) for step, record in steps.items()}
+    node = node_with_convex()
+    server = start_server(REPO, data_dir)
+    try:
+        completed = subprocess.run(
+            [node, script, server.url, *args],
+            cwd=NPM_DIR,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        records = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+        steps = {record["step"]: record for record in records}
+        assert completed.returncode == 0 and "done" in steps, (
+            f"the scenario failed:\n{completed.stdout}\nstderr:\n{completed.stderr}\nserver log:\n{server.log()[-4000:]}"
+        )
+        return {step: from_json(record["value"]) for step, record in steps.items()}
+    finally:
+        server.stop()

@@ -8,27 +8,16 @@
 // subscription that never shows what the scenario waits for ends the run with
 // {"step": "error", "message": ..., "lastSeen": ...} and exit code 1.
 
-import { Live, newClient as connect, report, runScenario, withTimeout } from "./scenario.mjs";
+import { authenticate, Clients, Live, report, runScenario, signIn } from "./e2e_support.mjs";
 
 const [url, email, password] = process.argv.slice(2);
-const newClient = () => connect(url);
-
-function signIn(client, flow) {
-  const params = { flow, email, password };
-  if (flow === "signUp") Object.assign(params, { name: "E2E Agent", workspaceName: "E2E Support" });
-  return client.action("auth:signIn", { provider: "password", params });
-}
-
-// Hands the client a token and resolves once the server has accepted (or refused) it.
-function authenticate(client, token) {
-  const changed = new Promise((resolve) => client.setAuth(async () => token, resolve));
-  return withTimeout(changed, "setAuth to report the authentication state");
-}
+const clients = new Clients(url);
+const newClient = () => clients.open();
 
 async function main() {
   // The agent signs up over the websocket, then authenticates that same connection.
   const agent = newClient();
-  const signedUp = await signIn(agent, "signUp");
+  const signedUp = await signIn(agent, "signUp", email, password);
   report("agent_signed_up", { hasToken: typeof signedUp.tokens.token === "string" });
   report("agent_authenticated", await authenticate(agent, signedUp.tokens.token));
   const me = await new Live(agent, "auth:currentUser", {}).until((value) => value !== null, "the signed-in user");
@@ -102,9 +91,9 @@ async function main() {
   // Without a token the inbox is closed; signing in again on a new connection opens it.
   report("anonymous_inbox", await visitor.query("conversations:list", { workspaceId }));
   const again = newClient();
-  const signedIn = await signIn(again, "signIn");
+  const signedIn = await signIn(again, "signIn", email, password);
   report("agent_signed_in_again", await authenticate(again, signedIn.tokens.token));
   report("agent_inbox_signed_in_again", await again.query("conversations:list", { workspaceId }));
 }
 
-await runScenario(main);
+await runScenario(main, clients);

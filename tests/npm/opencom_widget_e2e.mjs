@@ -5,31 +5,30 @@
 // Makes the calls apps/widget makes, in its order and with its argument shapes: boot, every query
 // the messenger home renders, the help center (browse, search, read), a conversation started with
 // an attachment, the agent's live inbox and reply, the visitor's live thread, a ticket filed and
-// listed. Reports and waits as scenario.mjs describes.
+// listed. Reports and waits as e2e_support.mjs describes.
 
-import { Live, newClient as connect, report, runScenario, withTimeout } from "./scenario.mjs";
+import { authenticate, Clients, Live, report, runScenario, signIn } from "./e2e_support.mjs";
 
 const [url, email, password] = process.argv.slice(2);
 const ORIGIN = "https://shop.example.com";
 const PAGE = `${ORIGIN}/pricing`;
-const newClient = () => connect(url);
+const clients = new Clients(url);
+const newClient = () => clients.open();
+const first = (live) => live.until(() => true, "a first answer");
 
 // Subscribes to every query, as one render does, and waits for each one's first answer.
 async function render(client, queries) {
   const lives = Object.entries(queries).map(([name, [path, args]]) => [name, new Live(client, path, args)]);
   const answers = {};
-  for (const [name, live] of lives) answers[name] = await live.first();
+  for (const [name, live] of lives) answers[name] = await first(live);
   return { answers, lives: Object.fromEntries(lives) };
 }
 
 async function main() {
   // The agent signs up; its client is authenticated for the inbox.
   const agent = newClient();
-  const signedUp = await agent.action("auth:signIn", {
-    provider: "password",
-    params: { flow: "signUp", email, password, name: "Widget Agent", workspaceName: "Widget Co" },
-  });
-  await withTimeout(new Promise((resolve) => agent.setAuth(async () => signedUp.tokens.token, resolve)), "setAuth");
+  const signedUp = await signIn(agent, "signUp", email, password);
+  await authenticate(agent, signedUp.tokens.token);
   const me = await new Live(agent, "auth:currentUser", {}).until((value) => value !== null, "the signed-in user");
   const workspaceId = me.user.workspaceId;
   report("agent", { userId: me.user._id, workspaceId });
@@ -91,9 +90,9 @@ async function main() {
   report("home", home.answers);
 
   // The help center: browse (already subscribed above), search, read an article (Widget.tsx, HelpCenter.tsx).
-  const found = await new Live(widget, "articles:searchForVisitor", { ...visitorArgs, query: "refunds" }).first();
+  const found = await first(new Live(widget, "articles:searchForVisitor", { ...visitorArgs, query: "refunds" }));
   report("help_search", found);
-  report("help_article", await new Live(widget, "articles:getForVisitor", { id: found[0]._id, ...visitorArgs }).first());
+  report("help_article", await first(new Live(widget, "articles:getForVisitor", { id: found[0]._id, ...visitorArgs })));
 
   // A conversation started with an attachment (useWidgetConversationFlow, uploadSupportAttachments).
   const conversation = await widget.mutation("conversations:createForVisitor", visitorArgs);
@@ -150,4 +149,4 @@ async function main() {
   report("ticket", await widget.query("tickets:get", { id: ticketId, visitorId, sessionToken }));
 }
 
-await runScenario(main);
+await runScenario(main, clients);

@@ -9,27 +9,23 @@ and reports what each side saw; each test below checks one part of the story.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.npm_support import run_scenario
-from tests.server_fixtures import REPO, start_server
+from tests.npm_support import scenario_steps
 
 AGENT_EMAIL = "e2e-agent@test.opencom.dev"
 AGENT_PASSWORD = "Opencom!e2e-secret"
+SCENARIO_TIMEOUT_S = 180.0  # the script bounds each of its waits; this bounds the whole run
 WELCOME = "Hi! How can we help you today?"
 
 
 @pytest.fixture(scope="module")
-def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """What the scenario reported, by step name (values decoded from Convex JSON)."""
-    server = start_server(REPO, tmp_path_factory.mktemp("e2e") / "data")
-    try:
-        yield run_scenario("opencom_e2e.mjs", server, AGENT_EMAIL, AGENT_PASSWORD)
-    finally:
-        server.stop()
+    data_dir = tmp_path_factory.mktemp("e2e") / "data"
+    return scenario_steps("opencom_e2e.mjs", data_dir, AGENT_EMAIL, AGENT_PASSWORD, timeout_s=SCENARIO_TIMEOUT_S)
 
 
 def test_an_agent_signs_up_and_authenticates_the_client(seen: dict[str, Any]) -> None:

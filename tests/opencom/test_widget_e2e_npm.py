@@ -9,23 +9,18 @@ ticket and sees it listed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.npm_support import run_scenario
-from tests.server_fixtures import REPO, start_server
+from tests.npm_support import scenario_steps
 
 
 @pytest.fixture(scope="module")
-def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """What the widget saw, by step name."""
-    server = start_server(REPO, tmp_path_factory.mktemp("widget-e2e") / "data")
-    try:
-        yield run_scenario("opencom_widget_e2e.mjs", server, "widget-agent@test.opencom.dev", "Opencom!widget-e2e")
-    finally:
-        server.stop()
+    data_dir = tmp_path_factory.mktemp("widget-e2e") / "data"
+    return scenario_steps("opencom_widget_e2e.mjs", data_dir, "widget-agent@test.opencom.dev", "Opencom!widget-e2e")
 
 
 def test_the_widget_boots(seen: dict[str, Any]) -> None:
@@ -101,7 +96,7 @@ def test_the_visitor_sees_the_agents_reply_live(seen: dict[str, Any]) -> None:
         ("visitor", "The checkout button is broken"),
         ("agent", "Fixed, try again!"),
     ]
-    assert thread[2]["senderName"] == "Widget Agent"
+    assert thread[2]["senderName"] == "E2E Agent"
     assert thread[2]["attachments"] == []
 
 

@@ -1,23 +1,13 @@
-// What the end-to-end scenarios (opencom_e2e.mjs, opencom_widget_e2e.mjs) share: one JSON line per
-// observation, bounded waits, live subscriptions to wait on, and the run's ending.
-//
-// A scenario prints {"step": "<name>", "value": <Convex encoded JSON>} lines; a failure prints
-// {"step": "error", "message", "data", "lastSeen"} and exits 1. Every wait is bounded by WAIT_MS.
+// What the Opencom end-to-end scenarios (tests/npm/*_e2e.mjs) share: JSON-line reports, bounded
+// waits, live subscriptions that can be awaited, and agent sign-in through auth:signIn.
 
 import { ConvexClient } from "convex/browser";
 import { convexToJson } from "convex/values";
 
 export const WAIT_MS = 20_000;
-const clients = [];
 
 export function report(step, value) {
   process.stdout.write(JSON.stringify({ step, value: convexToJson(value ?? null) }) + "\n");
-}
-
-export function newClient(url) {
-  const client = new ConvexClient(url, { logger: false });
-  clients.push(client);
-  return client;
 }
 
 export function withTimeout(promise, what) {
@@ -66,13 +56,38 @@ export class Live {
       throw error;
     }
   }
-  first() {
-    return this.until(() => true, "a first answer");
+}
+
+// The clients of one scenario, closed together at the end.
+export class Clients {
+  constructor(url) {
+    this.url = url;
+    this.all = [];
+  }
+  open() {
+    const client = new ConvexClient(this.url, { logger: false });
+    this.all.push(client);
+    return client;
+  }
+  close() {
+    return withTimeout(Promise.all(this.all.map((client) => client.close())), "the clients to close").catch(() => {});
   }
 }
 
-// Runs the scenario, reports "done" or the error, closes every client and exits.
-export async function runScenario(main) {
+export function signIn(client, flow, email, password) {
+  const params = { flow, email, password };
+  if (flow === "signUp") Object.assign(params, { name: "E2E Agent", workspaceName: "E2E Support" });
+  return client.action("auth:signIn", { provider: "password", params });
+}
+
+// Hands the client a token and resolves once the server has accepted (or refused) it.
+export function authenticate(client, token) {
+  const changed = new Promise((resolve) => client.setAuth(async () => token, resolve));
+  return withTimeout(changed, "setAuth to report the authentication state");
+}
+
+// Runs a scenario: "done" after it, or an "error" line (exit code 1) when it throws.
+export async function runScenario(main, clients) {
   let exitCode = 0;
   try {
     await main();
@@ -84,6 +99,6 @@ export async function runScenario(main) {
     failure.lastSeen = error?.lastSeen === undefined ? null : convexToJson(error.lastSeen);
     process.stdout.write(JSON.stringify(failure) + "\n");
   }
-  await withTimeout(Promise.all(clients.map((client) => client.close())), "the clients to close").catch(() => {});
+  await clients.close();
   process.exit(exitCode);
 }
