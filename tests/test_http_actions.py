@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
+from runtime.app_loader import load_app
 from runtime.executor import Executor
 from runtime.http_actions import HttpRouter, Request, http_action, run_http_action
 
@@ -75,3 +76,28 @@ def test_registration_rules() -> None:
         router.route(path="/.files", method="GET", handler=handler)
     with pytest.raises(ValueError, match="must start with '/'"):
         router.route(path="nope", method="GET", handler=handler)
+
+
+NO_ROUTER = "`functions/http.py` must have a default export of a Router: define `http = HttpRouter()`."
+NOT_A_ROUTER = "The default export of `functions/http.py` is not a Router."
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("from runtime.http_actions import HttpRouter\nrouter = HttpRouter()\n", NO_ROUTER),
+        ("http = 42\n", NOT_A_ROUTER),
+    ],
+)
+def test_an_http_module_without_a_router_fails_to_load(
+    make_app: Callable[[dict[str, str]], Path], source: str, message: str
+) -> None:
+    """convex-semantics §6.6: ``http.ts`` must export a Router by default, else the push fails."""
+    app = make_app({"functions/http.py": source})
+    with pytest.raises(TypeError) as raised:
+        load_app(app)
+    assert str(raised.value) == message
+
+
+def test_an_app_without_http_module_has_no_router(make_app: Callable[[dict[str, str]], Path]) -> None:
+    assert load_app(make_app({"functions/ping.py": "x = 1\n"})).http_router is None
