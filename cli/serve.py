@@ -29,10 +29,10 @@ from cli.discovery import (
 from cli.hot_reload import snapshot, watch_and_reload
 from cli.in_process import load_app_or_fail
 from cli.output import EXIT_OK, CliError, UsageError, notice
+from runtime import knobs
 from runtime.admin_key import admin_key_path
 from runtime.database import Database
 from runtime.executor import DEFAULT_DATA_DIR, Executor
-from runtime import knobs
 from runtime.server.app import serve
 from runtime.server.forwarded import TrustedProxies
 from runtime.server.tls import TlsConfigError, server_tls_context
@@ -88,7 +88,9 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
 
 def _add_edge_options(parser: argparse.ArgumentParser) -> None:
     """TLS and reverse-proxy options."""
-    parser.add_argument("--tls-cert", metavar="FILE", help="serve https:// and wss:// on both ports with this PEM certificate chain")
+    parser.add_argument(
+        "--tls-cert", metavar="FILE", help="serve https:// and wss:// on both ports with this PEM certificate chain"
+    )
     parser.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
     parser.add_argument(
         "--public-url",

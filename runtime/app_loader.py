@@ -157,7 +157,8 @@ def load_app(root: Path | str) -> App:
 
 def _http_router(module: ModuleType) -> HttpRouter:
     """The router ``functions/http.py`` exports, or Convex's error when it exports none."""
-    from runtime.http_actions import HttpRouter  # noqa: PLC0415 - http_actions imports ctx, which imports us
+    from runtime.http_actions import HttpRouter  # here: http_actions imports ctx, which imports this module
+
     if not hasattr(module, "http"):
         raise TypeError("`functions/http.py` must have a default export of a Router: define `http = HttpRouter()`.")
     if not isinstance(module.http, HttpRouter):

@@ -16,7 +16,11 @@ from runtime.server.forwarded import TrustedProxies, forwarded_middleware
 from tests.cli_harness import Background
 
 HTTP_APP = Path(__file__).parent / "apps" / "http"
-PROXIED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "chat.example.com", "X-Forwarded-For": "203.0.113.9, 127.0.0.1"}
+PROXIED = {
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "chat.example.com",
+    "X-Forwarded-For": "203.0.113.9, 127.0.0.1",
+}
 
 
 async def _seen(request: web.Request) -> web.Response:
@@ -72,7 +76,9 @@ def test_serve_behind_a_proxy(tmp_path: Path) -> None:
     try:
         site = server.wait_for(r"site:      (http://127\.0\.0\.1:\d+)").group(1)
         server.wait_for(r"public:    https://api\.example\.com, site https://actions\.example\.com\n")
-        request = urllib.request.Request(f"{site}/whereami", headers={**PROXIED, "X-Forwarded-Host": "actions.example.com"})
+        request = urllib.request.Request(
+            f"{site}/whereami", headers={**PROXIED, "X-Forwarded-Host": "actions.example.com"}
+        )
         with urllib.request.urlopen(request, timeout=20) as response:
             seen = json.loads(response.read())
     finally:

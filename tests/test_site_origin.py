@@ -46,32 +46,35 @@ async def test_the_site_origin_serves_every_path_to_the_app(server: RunningServe
 
 
 async def test_functions_see_both_urls(server: RunningServer) -> None:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{server.site_url}/whereami") as response:
-            seen = await response.json()
+    async with aiohttp.ClientSession() as http, http.get(f"{server.site_url}/whereami") as response:
+        seen = await response.json()
     assert seen == {"url": f"{server.site_url}/whereami", "cloud": server.url, "site": server.site_url}
 
 
 async def test_a_streamed_body_is_sent_chunk_by_chunk(server: RunningServer) -> None:
-    async with aiohttp.ClientSession(timeout=CHUNK_TIMEOUT) as http:
-        async with http.get(f"{server.site_url}/stream") as response:
-            assert response.status == 200 and response.headers["Transfer-Encoding"] == "chunked"
-            assert "Content-Length" not in response.headers  # the handler's own length is dropped
-            received = b""
-            while len(received) < len(b"first chunk;"):
-                received += await response.content.readany()
-            assert received == b"first chunk;"
-            # Only now can the handler produce its second chunk: a buffered body would never arrive.
-            async with http.post(f"{server.site_url}/bump", json={"by": 1}) as bumped:
-                assert bumped.status == 201
-            received += await response.content.read()
+    async with (
+        aiohttp.ClientSession(timeout=CHUNK_TIMEOUT) as http,
+        http.get(f"{server.site_url}/stream") as response,
+    ):
+        assert response.status == 200 and response.headers["Transfer-Encoding"] == "chunked"
+        assert "Content-Length" not in response.headers  # the handler's own length is dropped
+        received = b""
+        while len(received) < len(b"first chunk;"):
+            received += await response.content.readany()
+        assert received == b"first chunk;"
+        # Only now can the handler produce its second chunk: a buffered body would never arrive.
+        async with http.post(f"{server.site_url}/bump", json={"by": 1}) as bumped:
+            assert bumped.status == 201
+        received += await response.content.read()
     assert received == b"first chunk;second chunk"
 
 
 async def test_head_of_a_streamed_route_sends_no_body(server: RunningServer) -> None:
-    async with aiohttp.ClientSession(timeout=CHUNK_TIMEOUT) as http:
-        async with http.head(f"{server.site_url}/stream") as response:
-            assert response.status == 200 and await response.read() == b""
+    async with (
+        aiohttp.ClientSession(timeout=CHUNK_TIMEOUT) as http,
+        http.head(f"{server.site_url}/stream") as response,
+    ):
+        assert response.status == 200 and await response.read() == b""
 
 
 @pytest.mark.parametrize("path", ["/stream/fails", "/stream/big?n=3"])
@@ -109,7 +112,11 @@ async def test_http_actions_own_their_cors(server: RunningServer) -> None:
 
 async def test_the_api_keeps_the_servers_cors(server: RunningServer) -> None:
     """Convex's backend answers CORS for any origin on its ``/api`` routes, preflights included."""
-    headers = {"Origin": STRANGER, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    headers = {
+        "Origin": STRANGER,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
     async with aiohttp.ClientSession() as http:
         async with http.options(f"{server.url}/api/query", headers=headers) as response:
             assert response.status == 204

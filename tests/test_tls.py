@@ -66,7 +66,9 @@ def certificate(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def server(tmp_path: Path, certificate: tuple[Path, Path]) -> Iterator[RunningServer]:
     cert_file, key_file = certificate
-    running = start_server(COMPAT_APP, tmp_path / "data", args=("--tls-cert", str(cert_file), "--tls-key", str(key_file)))
+    running = start_server(
+        COMPAT_APP, tmp_path / "data", args=("--tls-cert", str(cert_file), "--tls-key", str(key_file))
+    )
     yield running
     running.stop()
 
@@ -93,7 +95,13 @@ async def test_both_ports_speak_https(server: RunningServer, trusting: aiohttp.C
 async def test_the_sync_protocol_runs_over_wss(server: RunningServer, trusting: aiohttp.ClientSession) -> None:
     async with trusting.ws_connect(server.url.replace("https://", "wss://") + "/api/sync") as socket:
         await socket.send_json(
-            {"type": "Connect", "sessionId": str(uuid.uuid4()), "connectionCount": 0, "lastCloseReason": "InitialConnect", "clientTs": 0}
+            {
+                "type": "Connect",
+                "sessionId": str(uuid.uuid4()),
+                "connectionCount": 0,
+                "lastCloseReason": "InitialConnect",
+                "clientTs": 0,
+            }
         )
         add = {"type": "Add", "queryId": 0, "udfPath": "messages:list", "args": [{}]}
         await socket.send_json({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [add]})
@@ -101,7 +109,13 @@ async def test_the_sync_protocol_runs_over_wss(server: RunningServer, trusting: 
             frame = json.loads((await socket.receive(timeout=10)).data)
             if frame["type"] == "Transition":
                 break
-    assert frame["modifications"][0] == {"type": "QueryUpdated", "queryId": 0, "value": [], "logLines": [], "journal": None}
+    assert frame["modifications"][0] == {
+        "type": "QueryUpdated",
+        "queryId": 0,
+        "value": [],
+        "logLines": [],
+        "journal": None,
+    }
 
 
 async def test_clients_that_do_not_trust_the_certificate_or_speak_plain_http_are_refused(server: RunningServer) -> None:
@@ -133,9 +147,23 @@ async def test_the_official_npm_client_over_tls(server: RunningServer, certifica
 
 def test_serve_with_a_certificate_announces_https(tmp_path: Path, certificate: tuple[Path, Path]) -> None:
     cert_file, key_file = certificate
-    server = Background("serve", "--app", CLI_APP, "--data", tmp_path / "data", "--port", "0", "--tls-cert", cert_file, "--tls-key", key_file)
+    server = Background(
+        "serve",
+        "--app",
+        CLI_APP,
+        "--data",
+        tmp_path / "data",
+        "--port",
+        "0",
+        "--tls-cert",
+        cert_file,
+        "--tls-key",
+        key_file,
+    )
     try:
-        banner = server.wait_for(r"serving \S+ at (https://127\.0\.0\.1:\d+)\n  site:      (https://127\.0\.0\.1:\d+) \(HTTP actions\)")
+        banner = server.wait_for(
+            r"serving \S+ at (https://127\.0\.0\.1:\d+)\n  site:      (https://127\.0\.0\.1:\d+) \(HTTP actions\)"
+        )
         announced = json.loads((tmp_path / "data" / "server.json").read_text())
         assert (announced["url"], announced["siteUrl"]) == banner.groups()
     finally:
@@ -146,8 +174,14 @@ def test_unusable_certificates_are_refused_before_serving(tmp_path: Path, certif
     cert_file, key_file = certificate
     alone = opencom("serve", "--app", CLI_APP, "--data", tmp_path / "data", "--tls-cert", cert_file)
     assert alone.returncode == 2 and "--tls-cert and --tls-key go together" in alone.stderr
-    swapped = opencom("serve", "--app", CLI_APP, "--data", tmp_path / "data", "--tls-cert", key_file, "--tls-key", key_file)
+    swapped = opencom(
+        "serve", "--app", CLI_APP, "--data", tmp_path / "data", "--tls-cert", key_file, "--tls-key", key_file
+    )
     assert swapped.returncode == 1
     assert f"cannot use the TLS certificate {key_file} with the key {key_file}" in swapped.stderr
-    missing = opencom("serve", "--app", CLI_APP, "--data", tmp_path / "data", "--tls-cert", tmp_path / "no.pem", "--tls-key", key_file)
-    assert missing.returncode == 1 and f"the TLS certificate file {tmp_path / 'no.pem'} does not exist" in missing.stderr
+    missing = opencom(
+        "serve", "--app", CLI_APP, "--data", tmp_path / "data", "--tls-cert", tmp_path / "no.pem", "--tls-key", key_file
+    )
+    assert (
+        missing.returncode == 1 and f"the TLS certificate file {tmp_path / 'no.pem'} does not exist" in missing.stderr
+    )
