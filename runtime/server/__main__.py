@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from runtime.server.app import serve
-from runtime.server.tls import server_tls_context
+from runtime.server.tls import TlsConfigError, server_tls_context
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,7 +30,10 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
     if (options.tls_cert is None) != (options.tls_key is None):
         parser.error("--tls-cert and --tls-key go together")
-    tls = server_tls_context(options.tls_cert, options.tls_key) if options.tls_cert is not None else None
+    try:
+        tls = server_tls_context(options.tls_cert, options.tls_key) if options.tls_cert is not None else None
+    except TlsConfigError as error:
+        parser.error(str(error))
     name = options.app.resolve().name
     # Server diagnostics go to stderr; stdout carries only the ready line.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
