@@ -95,7 +95,10 @@ def _add_edge_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--public-url",
         metavar="URL",
-        help="the URL clients reach the API at, when a proxy stands in front (default: $OPENCOM_CLOUD_URL, else the listening URL)",
+        help=(
+            "the URL clients reach the API at, when a proxy stands in front (default: $OPENCOM_CLOUD_URL, else the "
+            "listening URL)"
+        ),
     )
     parser.add_argument(
         "--public-site-url",

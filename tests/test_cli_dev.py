@@ -166,7 +166,7 @@ async def test_a_reload_that_loses_the_router_keeps_the_previous_code(tmp_path: 
     router.write_text("from runtime.http_actions import HttpRouter\nhttp = HttpRouter()\n")
     with running_server(app, data) as (url, server):
         router.write_text("from runtime.http_actions import HttpRouter\nroutes = HttpRouter()\n")
-        server.wait_for(r"functions/http.py: TypeError: `functions/http.py` must have a default export", stream="stderr")
+        server.wait_for(r"http.py: TypeError: `functions/http.py` must have a default export", stream="stderr")
         server.wait_for("still serving the previous code", stream="stderr")
         listed = opencom("run", "--url", url, "messages:list")
         assert listed.returncode == 0 and json.loads(listed.stdout) == []
