@@ -56,6 +56,16 @@ async def test_errors_become_500_with_convex_error_data(executor: Executor) -> N
     assert wrong.status == 500 and "must return a Response" in json.loads(wrong.body)["code"]
 
 
+async def test_an_async_iterator_body_is_a_stream_of_bytes(executor: Executor) -> None:
+    outcome = await run_http_action(executor, request("GET", "/stream/big?n=2"), "/stream/big")
+    assert outcome.status == 200 and outcome.body == b"" and outcome.stream is not None
+    assert [chunk async for chunk in outcome.stream] == [b"x" * 600] * 2
+    wrong = await run_http_action(executor, request("GET", "/stream/wrong"), "/stream/wrong")
+    assert wrong.stream is not None
+    with pytest.raises(TypeError, match="A streamed response body must yield bytes or str, got int"):
+        await anext(wrong.stream)
+
+
 def test_registration_rules() -> None:
     router = HttpRouter()
 

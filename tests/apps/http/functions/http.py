@@ -90,6 +90,14 @@ async def stream_big(ctx, request):
     return Response(chunks())
 
 
+@http_action
+async def stream_wrong(ctx, request):
+    async def chunks():
+        yield 42
+
+    return Response(chunks())
+
+
 ALLOWED_ORIGIN = "https://allowed.example"
 
 
@@ -109,6 +117,7 @@ http.route(path="/whereami", method="GET", handler=whereami)
 http.route(path="/stream", method="GET", handler=stream)
 http.route(path="/stream/fails", method="GET", handler=stream_fails)
 http.route(path="/stream/big", method="GET", handler=stream_big)
+http.route(path="/stream/wrong", method="GET", handler=stream_wrong)
 http.route(path="/cors", method="GET", handler=cors)
 http.route(path="/cors", method="OPTIONS", handler=cors)
 http.route(path="/bump", method="POST", handler=bump)
