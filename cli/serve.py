@@ -33,7 +33,7 @@ from runtime import knobs
 from runtime.admin_key import admin_key_path
 from runtime.database import Database
 from runtime.executor import DEFAULT_DATA_DIR, Executor
-from runtime.server.app import serve
+from runtime.server.app import effective_site_port, serve
 from runtime.server.forwarded import TrustedProxies
 from runtime.server.tls import TlsConfigError, server_tls_context
 
@@ -135,11 +135,10 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _busy_port(error: OSError, args: argparse.Namespace) -> str:
-    """Which of the two ports could not be bound, and the option that moves it."""
-    if args.site_port not in (None, 0) and f", {args.site_port})" in str(error):
-        return f"port {args.site_port} (pass --site-port)"
-    if args.port != 0 and f", {args.port})" in str(error):
-        return f"port {args.port} (pass --port)"
+    """Which of the two ports could not be bound (asyncio names the address), and the option that moves it."""
+    for option, port in (("--port", args.port), ("--site-port", effective_site_port(args.port, args.site_port))):
+        if port != 0 and f", {port})" in str(error):
+            return f"port {port} (pass {option})"
     return "a port (pass --port and --site-port)"
 
 

@@ -243,6 +243,14 @@ def create_site_app(main: web.Application, *, trusted_proxies: str = knobs.FORWA
     return app
 
 
+def effective_site_port(port: int, site_port: int | None) -> int:
+    """The HTTP actions' port: ``site_port`` if given, else ``knobs.SITE_PORT`` — or a free one (0)
+    when the main port is free too, so that servers started on free ports never collide."""
+    if site_port is not None:
+        return site_port
+    return 0 if port == 0 else knobs.SITE_PORT
+
+
 def _url(scheme: str, host: str, port: int) -> str:
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
@@ -264,18 +272,17 @@ async def serve(
     """Serve the app at ``app_dir`` until SIGINT/SIGTERM or cancellation, then shut down cleanly.
 
     ``data_dir`` defaults to ``<app>/.opencom``. The Convex API listens on ``port`` and the HTTP
-    actions on ``site_port`` (default ``knobs.SITE_PORT``, 3211; a free port when ``port`` is 0, and
-    0 picks a free one), both over TLS with ``tls``. ``public_url`` and ``public_site_url`` are the
-    URLs clients reach them at when a proxy stands in front (default ``OPENCOM_CLOUD_URL`` and
-    ``OPENCOM_SITE_URL``, else the listening URLs): functions see them as ``CONVEX_CLOUD_URL`` and
-    ``CONVEX_SITE_URL``. ``ready`` is called with the two listening URLs once both accept
-    connections. ``executor`` is an already opened executor of that app and data directory to serve
-    (``opencom dev`` keeps it to hot-reload code into); it is closed on the way out all the same.
+    actions on ``site_port`` (see ``effective_site_port``; 0 picks a free one), both over TLS with
+    ``tls``. ``public_url`` and ``public_site_url`` are the URLs clients reach them at when a proxy
+    stands in front (default ``OPENCOM_CLOUD_URL`` and ``OPENCOM_SITE_URL``, else the listening
+    URLs): functions see them as ``CONVEX_CLOUD_URL`` and ``CONVEX_SITE_URL``. ``ready`` is called
+    with the two listening URLs once both accept connections. ``executor`` is an already opened
+    executor of that app and data directory to serve (``opencom dev`` keeps it to hot-reload code
+    into); it is closed on the way out all the same.
     """
     if executor is None:
         executor = Executor.open(app_dir, data_dir)
-    if site_port is None:
-        site_port = 0 if port == 0 else knobs.SITE_PORT
+    site_port = effective_site_port(port, site_port)
     data = Path(data_dir) if data_dir is not None else Path(app_dir) / DEFAULT_DATA_DIR
     scheme = "https" if tls is not None else "http"
     runners: list[web.AppRunner] = []
