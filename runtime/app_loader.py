@@ -3,6 +3,8 @@
 Each ``functions/<dir>/<module>.py`` is imported as part of a fresh package (so relative imports
 between an app's modules work, and two apps never collide in ``sys.modules``), and every
 ``FunctionDefinition`` it exports is named ``<dir>/<module>:<export>`` exactly as Convex names it.
+``functions/http.py``, when present, must export an ``HttpRouter`` as ``http`` (its default export,
+in Convex's words); anything else fails the load with Convex's message rather than serving 404s.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from runtime.auth.config import AuthConfig
 from runtime.errors import FunctionNotFoundError
 from runtime.functions import FunctionDefinition, Kind
 from runtime.schema import SchemaDefinition
+
+if TYPE_CHECKING:
+    from runtime.http_actions import HttpRouter
 
 _load_counter = itertools.count()
 _KIND_NAMES = {"query": "Query", "mutation": "Mutation", "action": "Action"}
@@ -33,7 +38,7 @@ class App:
     root: Path
     schema: SchemaDefinition | None
     functions: dict[str, FunctionDefinition] = field(default_factory=dict)
-    http_router: Any = None
+    http_router: HttpRouter | None = None
     modules: dict[str, ModuleType] = field(default_factory=dict)
     auth_config: AuthConfig | None = None  # from auth_config.py: the token issuers the app trusts
     crons: Any = None  # the ``Crons`` of functions/crons.py, if the app declares any
@@ -146,10 +151,21 @@ def load_app(root: Path | str) -> App:
                 if value.path is None:
                     value.path = path
                 app.functions[path] = value
-            elif module_path == "http" and attribute == "http":
-                app.http_router = value
+    if "http" in app.modules:
+        app.http_router = _http_router(app.modules["http"])
     _load_crons(app)
     return app
+
+
+def _http_router(module: ModuleType) -> HttpRouter:
+    """The router ``functions/http.py`` exports, or Convex's error when it exports none."""
+    from runtime.http_actions import HttpRouter  # here: http_actions imports ctx, which imports this module
+
+    if not hasattr(module, "http"):
+        raise TypeError("`functions/http.py` must have a default export of a Router: define `http = HttpRouter()`.")
+    if not isinstance(module.http, HttpRouter):
+        raise TypeError("The default export of `functions/http.py` is not a Router.")
+    return module.http
 
 
 def _load_crons(app: App) -> None:
