@@ -262,7 +262,7 @@ class Executor:
 
     def _checked_args(self, function: FunctionDefinition, args: Any) -> dict[str, Value]:
         if not isinstance(args, dict):
-            raise ConvexValueError(f"The arguments to a Convex function must be an object. Received: {args!r}")
+            validate_args(function.args, args, None)  # raises Convex's ArgumentValidationError
         check_value(args)
         return validate_args(function.args, strip_undefined(args), self.database.catalog)
 

@@ -6,8 +6,6 @@ lower and one upper bound on one field, which together name a prefix of the inde
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +13,7 @@ from runtime.catalog import IndexInfo
 from runtime.errors import ConvexValueError
 from runtime.keys import encode_key
 from runtime.read_set import Interval
-from runtime.values import UNDEFINED, Value, check_value, display
+from runtime.values import UNDEFINED, Value, backend_display, check_value
 
 _SYMBOLS = {"eq": "==", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _INDEX_DOCS = "https://docs.convex.dev/using/indexes"
@@ -64,33 +62,13 @@ class IndexRangeBuilder:
         return self._add("lte", field, value)
 
 
-def _shown(value: Value) -> str:
-    """A value as the backend prints it in range errors (its Rust ``Display``): ``1`` for an
-    int64, ``1.0`` for a float64, strings quoted."""
-    if value is UNDEFINED:
-        return "undefined"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return display(value)
-
-
 def _quoted(fields: tuple[str, ...] | list[str]) -> str:
     """Field paths as the backend lists them: ``["a", "b"]``."""
     return "[" + ", ".join(f'"{field}"' for field in fields) + "]"
 
 
 def _bound_error(kind: str, field: str, symbol: str, value: Value) -> ConvexValueError:
-    return ConvexValueError(f'Already defined {kind} bound in index range. Can\'t add "{field}" {symbol} {_shown(value)}.')
+    return ConvexValueError(f'Already defined {kind} bound in index range. Can\'t add "{field}" {symbol} {backend_display(value)}.')
 
 
 def compile_range(index: IndexInfo, expressions: list[RangeExpression]) -> Interval:

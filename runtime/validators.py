@@ -28,7 +28,7 @@ from typing import Any, Final, Protocol
 
 from runtime import ids, knobs
 from runtime.errors import ArgumentValidationError, ReturnsValidationError
-from runtime.values import INT64_MAX, INT64_MIN, UNDEFINED, Value, display, to_json
+from runtime.values import INT64_MAX, INT64_MIN, UNDEFINED, Value, backend_display, display, to_json
 
 
 class ValidationFailure(Exception):
@@ -674,6 +674,16 @@ v: Final = _ValidatorBuilders()
 # ---------------------------------------------------------------------------------------------
 # Function arguments and return values
 # ---------------------------------------------------------------------------------------------
+
+
+def single_argument(args: list[Any]) -> Any:
+    """The one argument of a call whose arguments travel as an array (sync protocol, HTTP API)."""
+    if len(args) != 1:
+        raise ArgumentValidationError(
+            "Expected to receive a single object as the function's argument. "
+            f"Instead received {len(args)} arguments: {backend_display(args)}"
+        )
+    return args[0]
 
 
 def validate_args(validator: ObjectValidator | None, args: object, tables: TableNames | None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ Python representation (one mapping, used everywhere in the runtime):
 from __future__ import annotations
 
 import base64
+import json
 import math
 import struct
 from typing import Any, Final, Self, cast
@@ -451,3 +452,27 @@ def display(value: Value) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{key}: {display(item)}" for key, item in value.items()) + "}"
     return repr(value)
+
+
+def backend_display(value: Value) -> str:
+    """A value as the Convex backend prints it in its own messages (index ranges, arguments):
+    ``1`` for an int64, ``1.0`` for a float64, strings quoted, ``[1, 2.5]`` and ``{a: 1}``."""
+    if value is UNDEFINED:
+        return "undefined"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(backend_display(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {backend_display(item)}" for key, item in value.items()) + "}"
+    return display(value)

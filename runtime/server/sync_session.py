@@ -29,7 +29,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from msgspec import UNSET, Raw, UnsetType
 
 from runtime import knobs
-from runtime.errors import ConvexValueError
+from runtime.errors import ArgumentValidationError, ConvexValueError
 from runtime.executor import FunctionResult
 from runtime.functions import Kind
 from runtime.server.authenticator import ANONYMOUS, AuthenticationError, Caller
@@ -301,7 +301,7 @@ class SyncSession:
         started = time.perf_counter()
         try:
             args = function_args(raw_args)
-        except ConvexValueError as error:
+        except (ConvexValueError, ArgumentValidationError) as error:
             outcome = FunctionResult(error=error)
         else:
             # Awaited in this task, not a new one: the response must be queued in the same loop step
