@@ -694,7 +694,7 @@ def validate_args(validator: ObjectValidator | None, args: object, tables: Table
     """
     if not isinstance(args, dict):
         raise ArgumentValidationError(
-            f"Expected to receive an object as the function's argument. Instead received: {_show(args)}"
+            f"Expected to receive an object as the function's argument. Instead received: {backend_display(args)}"
         )
     if validator is not None and not validator._accepts(args, tables):
         raise ArgumentValidationError(validator._failure(args, "", tables) or _no_match(args, validator, ""))

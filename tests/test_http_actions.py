@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -75,3 +76,17 @@ def test_registration_rules() -> None:
         router.route(path="/.files", method="GET", handler=handler)
     with pytest.raises(ValueError, match="must start with '/'"):
         router.route(path="nope", method="GET", handler=handler)
+
+
+async def test_a_failure_body_carries_the_request_id_prefix(executor: Executor) -> None:
+    """§6.6: the 500 body's code is `[Request ID: <id>] Server Error: <message>`."""
+    outcome = await run_http_action(executor, request("GET", "/fail"), "/fail")
+    code = json.loads(outcome.body)["code"]
+    assert re.fullmatch(r'\[Request ID: \d+\] Server Error: Uncaught ConvexError: \{"code":"NOPE"\}', code), code
+
+
+async def test_an_http_action_is_a_public_action_to_ctx_meta(executor: Executor) -> None:
+    """§6.4: HTTP actions report type "action" and visibility "public"."""
+    outcome = await run_http_action(executor, request("GET", "/meta"), "/meta")
+    metadata = json.loads(outcome.body)
+    assert (metadata["type"], metadata["visibility"], metadata["componentPath"]) == ("action", "public", "")
