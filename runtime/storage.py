@@ -84,7 +84,8 @@ FORMAT_VERSION: Final = 2
 def create_schema(connection: sqlite3.Connection) -> None:
     """Create the store's tables if this is a new file, and upgrade a file of an older format."""
     connection.executescript(_SCHEMA)
-    if int(Rows(connection).get_meta("format") or 1) < FORMAT_VERSION:
+    version = Rows(connection).get_meta("format")
+    if not isinstance(version, int) or version < FORMAT_VERSION:
         connection.execute("BEGIN IMMEDIATE")
         try:
             _upgrade_to_2(connection)
@@ -155,7 +156,10 @@ class Rows:
 
     def get_sized(self, doc_id: str) -> tuple[bytes, int] | None:
         """The document's body and its Convex size, or None."""
-        return self.connection.execute("SELECT body, size FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        row: tuple[bytes, int] | None = self.connection.execute(
+            "SELECT body, size FROM documents WHERE id = ?", (doc_id,)
+        ).fetchone()
+        return row
 
     def put_document(self, doc_id: str, table_number: int, body: bytes, size: int) -> None:
         self.connection.execute(

@@ -102,9 +102,9 @@ def decode_client_message(data: str | bytes) -> ClientMessage:
 def function_args(args: list[Any]) -> dict[str, Value]:
     """The argument object of a call, which travels as a one-element array of Convex JSON."""
     value = from_json(single_argument(args))
-    if not isinstance(value, dict):
-        validate_args(None, value, None)  # raises Convex's ArgumentValidationError
-    return value
+    if isinstance(value, dict):
+        return value
+    return validate_args(None, value, None)  # raises Convex's ArgumentValidationError
 
 
 # --- server → client --------------------------------------------------------------------------
