@@ -10,7 +10,8 @@ is deterministic; anything that would wait (timers, sockets, threads) fails with
 While a handler runs, its ``StepLoop`` is the thread's running loop (``asyncio.get_running_loop``),
 so ``gather`` and ``create_task`` schedule onto it; the loop that was running before (the server's)
 is put back when the handler returns. A nested ``ctx.run_query``/``run_mutation`` gets its own.
-Tasks still pending when the handler returns are cancelled: nothing runs after a function ended.
+Tasks still pending when the handler returns are cancelled: nothing runs after a function ended;
+a task that failed without anyone retrieving its error fails the function.
 """
 
 from __future__ import annotations
@@ -114,6 +115,17 @@ class StepLoop:
                 coroutine.close()
                 _refuse_waiting()
 
+    def unhandled_failure(self) -> BaseException | None:
+        """The first error of a task that nobody retrieved (awaited, gathered, asked for).
+
+        It fails the function, as an unhandled promise rejection does in Convex (§8.2).
+        """
+        for task in self._tasks:
+            # ``_log_traceback`` is asyncio's own "exception not retrieved yet" flag.
+            if task.done() and not task.cancelled() and task._log_traceback:
+                return task.exception()
+        return None
+
     def cancel_pending(self) -> None:
         """Cancel tasks the handler left running and let them unwind."""
         for task in self._tasks:
@@ -132,7 +144,11 @@ def run_to_completion(coroutine: Coroutine[Any, Any, Any]) -> Any:
     outer = asyncio._get_running_loop()
     asyncio._set_running_loop(loop)  # type: ignore[arg-type]
     try:
-        return loop.drive(coroutine)
+        value = loop.drive(coroutine)
+        failure = loop.unhandled_failure()
+        if failure is not None:
+            raise failure
+        return value
     finally:
         try:
             loop.cancel_pending()

@@ -49,3 +49,15 @@ async def test_waiting_inside_a_gather_is_still_refused(core: Executor) -> None:
         "Can't use asynchronous I/O or timers (such as asyncio.sleep) in queries and mutations. "
         "Please consider using an action"
     )
+
+
+async def test_a_task_error_nobody_retrieved_fails_the_function(core: Executor) -> None:
+    """§8.2: an unhandled rejection fails the function."""
+    result = await core.run("parallel:forgets_a_failed_task")
+    assert str(result.error) == "Unable to decode ID: Invalid ID length 8"
+
+
+async def test_tasks_still_pending_at_return_never_run(core: Executor) -> None:
+    """Nothing runs after a function returned: a task it never let run is cancelled, not committed."""
+    assert await core.call("parallel:leaves_a_task_unstarted") == "finished"
+    assert await core.call("db:select", {"table": "items"}) == []

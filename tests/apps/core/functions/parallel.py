@@ -41,3 +41,18 @@ async def insert_all(ctx, args):
 async def sleeps_in_gather(ctx, args):
     """A timer among the reads: still refused, as any wait in a query."""
     await asyncio.gather(ctx.db.query("items").first(), asyncio.sleep(0.01))
+
+
+@query
+async def forgets_a_failed_task(ctx, args):
+    """Starts a read of an invalid id, lets it run, and never looks at its outcome."""
+    asyncio.create_task(ctx.db.get("nonsense"))
+    await asyncio.sleep(0)
+    return "finished"
+
+
+@mutation
+async def leaves_a_task_unstarted(ctx, args):
+    """Schedules an insert and returns before it ever runs."""
+    asyncio.create_task(ctx.db.insert("items", {"a": "late"}))
+    return "finished"
