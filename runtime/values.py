@@ -20,7 +20,6 @@ Python representation (one mapping, used everywhere in the runtime):
 from __future__ import annotations
 
 import base64
-import json
 import math
 import struct
 from typing import Any, Final, Self, cast
@@ -456,23 +455,15 @@ def display(value: Value) -> str:
 
 def backend_display(value: Value) -> str:
     """A value as the Convex backend prints it in its own messages (index ranges, arguments):
-    ``1`` for an int64, ``1.0`` for a float64, strings quoted, ``[1, 2.5]`` and ``{a: 1}``."""
-    if value is UNDEFINED:
-        return "undefined"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+    ``1`` for an int64, ``1.0`` for a float64, ``[1, 2.5]``, ``{a: 1}``; the rest as ``display``."""
     if isinstance(value, list):
-        return "[" + ", ".join(backend_display(item) for item in value) + "]"
+        return "[" + ", ".join(map(backend_display, value)) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{key}: {backend_display(item)}" for key, item in value.items()) + "}"
-    return display(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return display(value)  # undefined, null, booleans, strings and bytes print alike
+    if isinstance(value, int):
+        return str(value)
+    if math.isfinite(value):
+        return repr(value)
+    return "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")
