@@ -433,19 +433,15 @@ class _Paginator:
         stop = int.from_bytes(end, "big") if end is not None else offset + int(self.num_items)
         _, documents = self.query._open()
         page: list[dict[str, Value]] = []
-        position = 0
         # No look-ahead (§3.12): a page that fills on the last match is not known to be the last.
-        exhausted = True
-        if position < stop:
-            for document in documents:
-                if position >= offset:
-                    page.append(document)
-                position += 1
-                if position >= stop:
-                    exhausted = False
-                    break
-        else:
-            exhausted = False
+        # An empty range (the end cursor at the start) reads nothing and is not the end.
+        exhausted = offset < stop
+        for position, document in enumerate(documents if exhausted else ()):
+            if position >= offset:
+                page.append(document)
+            if position + 1 >= stop:
+                exhausted = False
+                break
         if exhausted and self.end_cursor is None:
             return self._result(page, end_cursor, None, None)
         continue_cursor = self.end_cursor or encode_cursor(fingerprint, stop.to_bytes(8, "big"))
