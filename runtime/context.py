@@ -8,9 +8,17 @@ may still be awaited together (``asyncio.gather``), see ``runtime.steps``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runtime.connection import (
+    NO_CONNECTION,
+    ActionConnection,
+    Connection,
+    ConnectionReader,
+    ConnectionWriter,
+    ProofRecorder,
+)
 from runtime.environment import Environment
 from runtime.errors import ConvexValueError
 from runtime.file_storage import ActionStorage, StorageReader, StorageWriter
@@ -30,7 +38,7 @@ Identity = dict[str, Any]
 
 @dataclass(eq=False)
 class Execution:
-    """One run of one function: its transaction, caller identity, pagination journal and depth."""
+    """One run of one function: its transaction, caller identity and connection, pagination journal and depth."""
 
     executor: Executor
     function: FunctionDefinition
@@ -40,6 +48,8 @@ class Execution:
     paginated: bool = False
     journal_in: str | None = None
     journal_out: str | None = None
+    connection: Connection = NO_CONNECTION
+    proofs: ProofRecorder = field(default_factory=ProofRecorder)  # what a mutation proved (runtime.connection)
 
 
 class DatabaseReader:
@@ -187,18 +197,22 @@ class Meta:
 
 
 class QueryCtx:
-    """The context of a query: ``db`` (read-only), ``auth``, ``meta``, ``storage`` (URLs), ``env``, ``run_query``."""
+    """A query's ctx: ``db`` (read-only), ``auth``, ``connection``, ``meta``, ``storage``, ``env``, ``run_query``."""
 
     def __init__(self, execution: Execution) -> None:
         self._execution = execution
         self.db = self._make_db(execution)
         self.auth = Auth(execution.identity)
+        self.connection = self._make_connection(execution)
         self.meta = Meta(execution)
         self.storage = self._make_storage(execution)
         self.env = Environment(execution)
 
     def _make_db(self, execution: Execution) -> DatabaseReader:
         return DatabaseReader(execution)
+
+    def _make_connection(self, execution: Execution) -> ConnectionReader:
+        return ConnectionReader(execution.connection)
 
     def _make_storage(self, execution: Execution) -> StorageReader:
         return StorageReader(execution)
@@ -212,6 +226,7 @@ class MutationCtx(QueryCtx):
     """The context of a mutation: a writer ``db``, ``scheduler``, ``storage`` deletes and ``run_mutation``."""
 
     db: DatabaseWriter  # what _make_db returns here, so type checkers see insert/patch/replace/delete
+    connection: ConnectionWriter
 
     def __init__(self, execution: Execution) -> None:
         super().__init__(execution)
@@ -219,6 +234,9 @@ class MutationCtx(QueryCtx):
 
     def _make_db(self, execution: Execution) -> DatabaseReader:
         return DatabaseWriter(execution)
+
+    def _make_connection(self, execution: Execution) -> ConnectionReader:
+        return ConnectionWriter(execution.connection, execution.proofs)
 
     def _make_storage(self, execution: Execution) -> StorageReader:
         return StorageWriter(execution)
@@ -234,6 +252,7 @@ class ActionCtx:
     def __init__(self, execution: Execution) -> None:
         self._execution = execution
         self.auth = ActionAuth(execution)
+        self.connection = ActionConnection(execution.connection)
         self.meta = Meta(execution)
         self.scheduler = ActionScheduler(execution)
         self.storage = ActionStorage(execution)
