@@ -69,8 +69,7 @@ def canonical_path(path: str) -> str:
     module, colon, name = path.rpartition(":")
     if not colon:
         module, name = path, ""
-    if module.endswith(".js"):
-        module = module[: -len(".js")]
+    module = module.removesuffix(".js")
     if not _VALID_PATH.fullmatch(f"{module}:{name}"):
         problem = _path_problem(module, name)
         if problem is not None:
