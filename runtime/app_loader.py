@@ -13,22 +13,27 @@ import importlib
 import importlib.machinery
 import importlib.util
 import itertools
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from runtime import knobs
 from runtime.auth.config import AuthConfig
 from runtime.errors import FunctionNotFoundError
 from runtime.functions import FunctionDefinition, Kind
 from runtime.schema import SchemaDefinition
+from runtime.validators import identifier_error
 
 if TYPE_CHECKING:
     from runtime.http_actions import HttpRouter
 
 _load_counter = itertools.count()
 _KIND_NAMES = {"query": "Query", "mutation": "Mutation", "action": "Action"}
+# Paths that need no closer look (every call resolves one): the slow checks say what is wrong.
+_VALID_PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,63}(/[A-Za-z0-9][A-Za-z0-9_]{0,63})*:([A-Za-z][A-Za-z0-9_]{0,63})?")
 
 
 @dataclass
@@ -59,13 +64,39 @@ class App:
 
 
 def canonical_path(path: str) -> str:
-    """``messages.js:list`` → ``messages:list``; ``messages`` → ``messages:default``."""
+    """``messages.js:list`` → ``messages:list``; ``messages`` → ``messages:default``.
+
+    A path that cannot name a function gets the backend's message, naming the module without the
+    ``.js`` it adds internally.
+    """
     if not isinstance(path, str) or not path:
         raise FunctionNotFoundError(f"Invalid function path {path!r}")
-    module, _, name = path.partition(":")
-    if module.endswith(".js"):
-        module = module[: -len(".js")]
+    module, colon, name = path.rpartition(":")
+    if not colon:
+        module, name = path, ""
+    module = module.removesuffix(".js")
+    if not _VALID_PATH.fullmatch(f"{module}:{name}"):
+        problem = _path_problem(module, name)
+        if problem is not None:
+            raise FunctionNotFoundError(f"{path} is not a valid path to a Convex function. {problem}")
     return f"{module}:{name or 'default'}"
+
+
+def _path_problem(module: str, name: str) -> str | None:
+    """What makes ``module:name`` unusable as a function path, in the backend's words, or None."""
+    if module.startswith("/"):
+        return f"Module paths must be relative ({module} is absolute)."
+    for component in module.split("/"):
+        if len(component) > knobs.MAX_IDENTIFIER_LENGTH:
+            return (
+                f"Path component is too long ({len(component)} > maximum {knobs.MAX_IDENTIFIER_LENGTH}): "
+                f"{component[: knobs.MAX_IDENTIFIER_LENGTH]}..."
+            )
+        if not all((char.isascii() and char.isalnum()) or char in "_." for char in component):
+            return f"Path component {component} can only contain alphanumeric characters, underscores, or periods."
+        if not any(char.isascii() and char.isalnum() for char in component):
+            return f"Path component {component} must have at least one alphanumeric character."
+    return identifier_error(name) if name else None
 
 
 def export_name(attribute: str, function: FunctionDefinition) -> str:

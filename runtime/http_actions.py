@@ -24,7 +24,7 @@ from typing import Any
 
 from runtime import knobs, logs
 from runtime.context import ActionCtx, Execution
-from runtime.errors import ConvexError
+from runtime.errors import ConvexError, error_message
 from runtime.functions import FunctionDefinition
 from runtime.values import to_json
 
@@ -165,7 +165,8 @@ async def run_http_action(executor: Any, request: Request, path: str, *, identit
     definition = router.lookup(request.method, path) if isinstance(router, HttpRouter) else None
     if definition is None:
         return HttpOutcome(404, {"content-type": "text/plain"}, f"No HttpAction routed for {path}".encode(), [])
-    function = FunctionDefinition("action", "internal", definition.handler, None, None, None, False, path=f"http:{path}")
+    # An HTTP action is a public action to ``ctx.meta`` (convex-semantics §6.4).
+    function = FunctionDefinition("action", "public", definition.handler, None, None, None, False, path=f"http:{path}")
     execution = Execution(executor, function, identity)
     with logs.capture() as buffer:
         try:
@@ -179,7 +180,7 @@ async def run_http_action(executor: Any, request: Request, path: str, *, identit
             if len(body) > knobs.MAX_HTTP_RESPONSE_SIZE:
                 raise ValueError("HttpResponseTooLarge: HTTP actions support responses up to 20 MiB")
         except Exception as error:  # noqa: BLE001 - every failure becomes the 500 Convex sends
-            payload: dict[str, Any] = {"code": f"Server Error: {error}"}
+            payload: dict[str, Any] = {"code": f"[Request ID: {_request_id()}] Server Error: {error_message(error)}"}
             if isinstance(error, ConvexError):
                 payload["data"] = to_json(error.data)
             return HttpOutcome(500, {"content-type": "application/json"}, json.dumps(payload).encode(), buffer.finish())
@@ -212,3 +213,11 @@ async def _chunks(body: AsyncIterable[bytes | str], buffer: logs.LogBuffer) -> A
             with logs.capture(buffer):
                 await close()
         buffer.finish()
+
+
+def _request_id() -> int:
+    """The next request id of the server's failure messages (§6.6)."""
+    # Imported here: the server package imports this module while it loads.
+    from runtime.server.failures import next_request_id
+
+    return next_request_id()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -111,3 +112,17 @@ def test_an_http_module_without_a_router_fails_to_load(
 
 def test_an_app_without_http_module_has_no_router(make_app: Callable[[dict[str, str]], Path]) -> None:
     assert load_app(make_app({"functions/ping.py": "x = 1\n"})).http_router is None
+
+
+async def test_a_failure_body_carries_the_request_id_prefix(executor: Executor) -> None:
+    """§6.6: the 500 body's code is `[Request ID: <id>] Server Error: <message>`."""
+    outcome = await run_http_action(executor, request("GET", "/fail"), "/fail")
+    code = json.loads(outcome.body)["code"]
+    assert re.fullmatch(r'\[Request ID: \d+\] Server Error: Uncaught ConvexError: \{"code":"NOPE"\}', code), code
+
+
+async def test_an_http_action_is_a_public_action_to_ctx_meta(executor: Executor) -> None:
+    """§6.4: HTTP actions report type "action" and visibility "public"."""
+    outcome = await run_http_action(executor, request("GET", "/meta"), "/meta")
+    metadata = json.loads(outcome.body)
+    assert (metadata["type"], metadata["visibility"], metadata["componentPath"]) == ("action", "public", "")

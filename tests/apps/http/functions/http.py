@@ -39,6 +39,11 @@ async def fail(ctx, request):
 
 
 @http_action
+async def meta(ctx, request):
+    return Response.json(ctx.meta.get_function_metadata())
+
+
+@http_action
 async def wrong(ctx, request):
     return {"not": "a response"}
 
@@ -125,3 +130,4 @@ http.route(path_prefix="/files/", method="GET", handler=files)
 http.route(path_prefix="/files/deep/", method="GET", handler=files_deep)
 http.route(path="/fail", method="GET", handler=fail)
 http.route(path="/wrong", method="GET", handler=wrong)
+http.route(path="/meta", method="GET", handler=meta)
