@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,12 @@ from runtime.database import Database
 from runtime.errors import ConvexValueError, FunctionNotFoundError, LimitExceededError
 from runtime.file_storage import FileStorage
 from runtime.functions import FunctionDefinition, Kind
+from runtime.cron_runner import CronRunner
 from runtime.job_runner import JobRunner
 from runtime.queries import Query
 from runtime.read_set import ReadSet
 from runtime.return_values import StoredDocuments, checked_return_value
+from runtime.steps import run_to_completion
 from runtime.transaction import Transaction
 from runtime.validators import validate_args, validate_returns
 from runtime.values import UNDEFINED, Value, check_value, strip_undefined
@@ -59,19 +61,6 @@ class FunctionResult:
         return self.value
 
 
-def run_to_completion(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a query or mutation handler without an event loop; it must never really suspend."""
-    try:
-        coroutine.send(None)
-    except StopIteration as finished:
-        return finished.value
-    coroutine.close()
-    raise ConvexValueError(
-        "Can't use asynchronous I/O or timers (such as asyncio.sleep) in queries and mutations. "
-        "Please consider using an action"
-    )
-
-
 class Executor:
     """Runs the functions of one app against one database."""
 
@@ -85,11 +74,12 @@ class Executor:
         self.auth = DeploymentAuth(database.path.parent, app.auth_config, site_url=lambda: self.site_url)
         self.file_storage = FileStorage(database, database.path.parent / STORAGE_DIR)
         self.job_runner = JobRunner(self)
+        self.cron_runner = CronRunner(self)
         # One-shot tools (e.g. the CLI running a single function) set this False before the first call,
         # so that they do not pick up due scheduled jobs only to interrupt them when they exit.
         self.run_scheduled_jobs = True
         self._started = False
-        self._reload_listeners: list[Callable[[App], None]] = []
+        self._reload_listeners: list[Callable[[App], None]] = [lambda app: self.cron_runner.app_changed()]
 
     @classmethod
     def open(cls, app_dir: Path | str, data_dir: Path | str | None = None, *, synchronous: str | None = None) -> Executor:
@@ -110,6 +100,7 @@ class Executor:
         self.file_storage.sweep()
         if self.run_scheduled_jobs:
             await self.job_runner.start()
+            await self.cron_runner.start()
 
     def add_reload_listener(self, listener: Callable[[App], None]) -> None:
         """Call ``listener(app)`` right after ``reload`` swapped new code in (live queries re-run with it)."""
@@ -130,6 +121,7 @@ class Executor:
             listener(app)
 
     async def close(self) -> None:
+        await self.cron_runner.stop()
         await self.job_runner.stop()
         await self.auth.close()
         await self.database.close()
@@ -320,7 +312,7 @@ class Executor:
 
     def _checked_args(self, function: FunctionDefinition, args: Any) -> dict[str, Value]:
         if not isinstance(args, dict):
-            raise ConvexValueError(f"The arguments to a Convex function must be an object. Received: {args!r}")
+            validate_args(function.args, args, None)  # raises Convex's ArgumentValidationError
         check_value(args)
         return validate_args(function.args, strip_undefined(args), self.database.catalog)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -33,6 +33,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 MODULES = (
     "workspaces", "widgetSessions", "visitors", "conversations", "messages", "tags", "snippets",
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
+    "messengerSettings", "officeHours", "commonIssueButtons", "ticketForms", "tickets", "supportAttachments",
+    "aiAgent", "reporting",
     "segments", "events", "tours", "tourSteps", "tourProgress", "tooltips", "authoringSessions",
     "tooltipAuthoringSessions", "surveys", "checklists", "outboundMessages",
     "articles", "collections", "suggestions", "knowledge",
@@ -73,17 +75,11 @@ class World:
     tag: str
     snippet: str
     shortcut: str
-    segment: str
-    tour: str
-    step: str
-    tooltip: str
-    survey: str
-    checklist: str
-    message: str
     article: str  # a draft: nobody outside the workspace may see it
     collection: str
     strangers: dict[str, Stranger]
     markers: tuple[str, ...]  # victim ids and secrets no stranger may ever see
+    ids: dict[str, str] = field(default_factory=dict)  # the victim's support and engagement records
 
 
 STRANGERS = (
@@ -186,170 +182,110 @@ ARGS: dict[str, Args] = {
     "emailChannel:upsertEmailConfig": lambda w, s: {"workspaceId": w.workspace_id, "fromEmail": "evil@evil.com"},
     "emailChannel:listEmailThreads": lambda w, s: {"conversationId": w.conversation},
     "emailChannel:sendEmailReply": lambda w, s: {"conversationId": w.conversation, "content": "injected"},
-    "segments:list": lambda w, s: {"workspaceId": w.workspace_id},
-    "segments:get": lambda w, s: {"id": w.segment},
-    "segments:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "audienceRules": EVERYONE},
-    "segments:update": lambda w, s: {"id": w.segment, "audienceRules": EVERYONE},
-    "segments:remove": lambda w, s: {"id": w.segment},
-    "segments:preview": lambda w, s: {"workspaceId": w.workspace_id, "audienceRules": EVERYONE},
-    "segments:getUsage": lambda w, s: {"id": w.segment},
-    "events:track": lambda w, s: {"workspaceId": w.workspace_id, "name": "x", "visitorId": w.victim.visitor_id, **s.session()},
-    "events:trackAutoEvent": lambda w, s: {
-        "workspaceId": w.workspace_id,
-        "eventType": "page_view",
-        "visitorId": w.victim.visitor_id,
-        **s.session(),
-    },
-    "events:list": lambda w, s: {"visitorId": w.victim.visitor_id, "workspaceId": w.workspace_id, **s.session()},
-    "events:count": lambda w, s: {"visitorId": w.victim.visitor_id, "name": "visited", **s.session()},
-    "events:getDistinctNames": lambda w, s: {"workspaceId": w.workspace_id},
-    "events:cleanupOldAutoEvents": lambda w, s: {"workspaceId": w.workspace_id, "ttlDays": 0.0},
-    "tours:list": lambda w, s: {"workspaceId": w.workspace_id},
-    "tours:get": lambda w, s: {"id": w.tour},
-    "tours:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix"},
-    "tours:update": lambda w, s: {"id": w.tour, "name": "matrix"},
-    "tours:remove": lambda w, s: {"id": w.tour},
-    "tours:activate": lambda w, s: {"id": w.tour},
-    "tours:deactivate": lambda w, s: {"id": w.tour},
-    "tours:duplicate": lambda w, s: {"id": w.tour},
-    "tours:listAll": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
-    "tours:previewAudienceRules": lambda w, s: {"workspaceId": w.workspace_id, "audienceRules": EVERYONE},
-    "tourSteps:list": lambda w, s: {"tourId": w.tour},
-    "tourSteps:create": lambda w, s: {"tourId": w.tour, "type": "post", "content": "x"},
-    "tourSteps:update": lambda w, s: {"id": w.step, "content": "x"},
-    "tourSteps:remove": lambda w, s: {"id": w.step},
-    "tourSteps:reorder": lambda w, s: {"tourId": w.tour, "stepIds": [w.step]},
     **{
-        f"tourProgress:{name}": (
-            lambda w, s, extra=extra: {
-                "workspaceId": w.workspace_id,
-                "tourId": w.tour,
-                "visitorId": w.victim.visitor_id,
-                **extra,
-                **s.session(),
-            }
+        path: lambda w, s: {"workspaceId": w.workspace_id}
+        for path in (
+            "messengerSettings:get",
+            "messengerSettings:getOrCreate",
+            "messengerSettings:getPublicSettings",
+            "messengerSettings:generateLogoUploadUrl",
+            "messengerSettings:deleteLogo",
+            "messengerSettings:getHomeConfig",
+            "messengerSettings:getPublicHomeConfig",
+            "officeHours:get",
+            "officeHours:getOrDefault",
+            "officeHours:isCurrentlyOpen",
+            "officeHours:getExpectedReplyTime",
+            "commonIssueButtons:list",
+            "commonIssueButtons:listAll",
+            "ticketForms:list",
+            "ticketForms:getDefault",
+            "ticketForms:getDefaultForVisitor",
+            "aiAgent:getPublicSettings",
         )
-        for name, extra in (
-            ("start", {"force": True}),
-            ("advance", {}),
-            ("skipStep", {"reason": "selector_missing"}),
-            ("checkpoint", {}),
-            ("complete", {}),
-            ("dismiss", {}),
-            ("snooze", {}),
-            ("restart", {}),
-            ("dismissPermanently", {}),
-            ("listDiagnostics", {}),
-        )
-    },
-    "tooltips:create": lambda w, s: {
+    },  # fmt: skip
+    "messengerSettings:upsert": lambda w, s: {"workspaceId": w.workspace_id, "primaryColor": "#000000"},
+    "messengerSettings:saveLogo": lambda w, s: {"workspaceId": w.workspace_id, "storageId": w.ids["upload"]},
+    "messengerSettings:updateHomeConfig": lambda w, s: {
         "workspaceId": w.workspace_id,
-        "name": "matrix",
-        "elementSelector": "#x",
-        "content": "x",
-        "triggerType": "hover",
+        "homeConfig": {"enabled": False, "cards": [], "defaultSpace": "messages"},
     },
-    "tooltips:update": lambda w, s: {"id": w.tooltip, "content": "x"},
-    "tooltips:remove": lambda w, s: {"id": w.tooltip},
-    "tooltips:list": lambda w, s: {"workspaceId": w.workspace_id},
-    "tooltips:get": lambda w, s: {"id": w.tooltip},
-    "tooltips:getAvailableTooltips": lambda w, s: {
+    "messengerSettings:toggleHomeEnabled": lambda w, s: {"workspaceId": w.workspace_id, "enabled": False},
+    "messengerSettings:addHomeCard": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "card": {"id": "evil", "type": "welcome", "visibleTo": "all"},
+    },
+    "messengerSettings:removeHomeCard": lambda w, s: {"workspaceId": w.workspace_id, "cardId": "welcome-1"},
+    "messengerSettings:reorderHomeCards": lambda w, s: {"workspaceId": w.workspace_id, "cardIds": ["search-1"]},
+    "messengerSettings:updateHomeCard": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "cardId": "welcome-1",
+        "updates": {"visibleTo": "users"},
+    },
+    "officeHours:upsert": lambda w, s: {"workspaceId": w.workspace_id, "timezone": "UTC"},
+    "commonIssueButtons:get": lambda w, s: {"id": w.ids["button"]},
+    "commonIssueButtons:create": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "label": "evil",
+        "action": "start_conversation",
+        "conversationStarter": "x",
+        "enabled": True,
+    },
+    "commonIssueButtons:update": lambda w, s: {"id": w.ids["button"], "label": "evil"},
+    "commonIssueButtons:remove": lambda w, s: {"id": w.ids["button"]},
+    "commonIssueButtons:reorder": lambda w, s: {"workspaceId": w.workspace_id, "buttonIds": [w.ids["button"]]},
+    "ticketForms:get": lambda w, s: {"id": w.ids["form"]},
+    "ticketForms:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "evil", "fields": []},
+    "ticketForms:update": lambda w, s: {"id": w.ids["form"], "name": "evil"},
+    "ticketForms:remove": lambda w, s: {"id": w.ids["form"]},
+    "tickets:create": lambda w, s: {
         "workspaceId": w.workspace_id,
         "visitorId": w.victim.visitor_id,
+        "subject": "injected",
+        "attachmentIds": [w.ids["staged"]],
         **s.session(),
     },
-    "authoringSessions:create": lambda w, s: {"tourId": w.tour, "targetUrl": "https://evil.com/"},
-    "authoringSessions:validate": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN},
-    "authoringSessions:updateStep": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN, "stepId": w.step, "elementSelector": "#x"},
-    "authoringSessions:setCurrentStep": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN, "stepId": w.step},
-    "authoringSessions:end": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN},
-    **{
-        f"tooltipAuthoringSessions:{name}": (
-            lambda w, s, extra=extra: {"workspaceId": w.workspace_id, "token": GUESSED_AUTHORING_TOKEN, **extra}
-        )
-        for name, extra in (("validate", {}), ("updateSelector", {"elementSelector": "#x"}), ("end", {}), ("getByToken", {}))
-    },
-    "tooltipAuthoringSessions:create": lambda w, s: {"workspaceId": w.workspace_id, "tooltipId": w.tooltip},
-    "surveys:list": lambda w, s: {"workspaceId": w.workspace_id},
-    "surveys:get": lambda w, s: {"id": w.survey},
-    "surveys:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "format": "small"},
-    "surveys:update": lambda w, s: {"id": w.survey, "name": "matrix"},
-    "surveys:remove": lambda w, s: {"id": w.survey},
-    "surveys:activate": lambda w, s: {"id": w.survey},
-    "surveys:pause": lambda w, s: {"id": w.survey},
-    "surveys:archive": lambda w, s: {"id": w.survey},
-    "surveys:duplicate": lambda w, s: {"id": w.survey},
-    "surveys:previewAudienceRules": lambda w, s: {"workspaceId": w.workspace_id, "audienceRules": EVERYONE},
-    "surveys:getActiveSurveys": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
-    "surveys:recordImpression": lambda w, s: {
-        "surveyId": w.survey,
+    "tickets:get": lambda w, s: {"id": w.ids["ticket"], "visitorId": w.victim.visitor_id, **s.session()},
+    "tickets:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "tickets:update": lambda w, s: {"id": w.ids["ticket"], "status": "resolved"},
+    "tickets:resolve": lambda w, s: {"id": w.ids["ticket"], "resolutionSummary": "injected"},
+    "tickets:convertFromConversation": lambda w, s: {"conversationId": w.conversation},
+    "tickets:addComment": lambda w, s: {
+        "ticketId": w.ids["ticket"],
         "visitorId": w.victim.visitor_id,
-        "action": "dismissed",
+        "content": "injected",
+        "attachmentIds": [w.ids["staged"]],
         **s.session(),
     },
-    "surveys:submitResponse": lambda w, s: {
-        "surveyId": w.survey,
-        "visitorId": w.victim.visitor_id,
-        "answers": [{"questionId": "q", "value": 0.0}],
-        "isComplete": True,
-        **s.session(),
-    },
-    "surveys:listResponses": lambda w, s: {"surveyId": w.survey},
-    "surveys:exportResponsesCsv": lambda w, s: {"surveyId": w.survey},
-    "surveys:getAnalytics": lambda w, s: {"surveyId": w.survey},
-    "checklists:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "tasks": []},
-    "checklists:update": lambda w, s: {"id": w.checklist, "status": "archived"},
-    "checklists:remove": lambda w, s: {"id": w.checklist},
-    "checklists:list": lambda w, s: {"workspaceId": w.workspace_id},
-    "checklists:get": lambda w, s: {"id": w.checklist},
-    **{
-        f"checklists:{name}": (
-            lambda w, s, extra=extra: {
-                "workspaceId": w.workspace_id,
-                "visitorId": w.victim.visitor_id,
-                **extra(w),
-                **s.session(),
-            }
-        )
-        for name, extra in (
-            ("getProgress", lambda w: {"checklistId": w.checklist}),
-            ("getAllProgress", lambda w: {}),
-            ("getEligible", lambda w: {}),
-            ("completeTask", lambda w: {"checklistId": w.checklist, "taskId": "rest"}),
-            ("uncompleteTask", lambda w: {"checklistId": w.checklist, "taskId": "done"}),
-        )
-    },
-    "outboundMessages:create": lambda w, s: {
-        "workspaceId": w.workspace_id,
-        "type": "banner",
-        "name": "matrix",
-        "content": {"text": "x"},
-    },
-    "outboundMessages:update": lambda w, s: {"id": w.message, "name": "matrix"},
-    "outboundMessages:remove": lambda w, s: {"id": w.message},
-    "outboundMessages:activate": lambda w, s: {"id": w.message},
-    "outboundMessages:pause": lambda w, s: {"id": w.message},
-    "outboundMessages:archive": lambda w, s: {"id": w.message},
-    "outboundMessages:list": lambda w, s: {"workspaceId": w.workspace_id},
-    "outboundMessages:get": lambda w, s: {"id": w.message},
-    "outboundMessages:getStats": lambda w, s: {"id": w.message},
-    "outboundMessages:getEligible": lambda w, s: {
-        "workspaceId": w.workspace_id,
-        "currentUrl": "https://victim.test/",
-        "visitorId": w.victim.visitor_id,
-        **s.session(),
-    },
-    "outboundMessages:trackImpression": lambda w, s: {
-        "messageId": w.message,
-        "action": "dismissed",
-        "visitorId": w.victim.visitor_id,
-        **s.session(),
-    },
-    "tourProgress:getActive": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
-    "tourProgress:getAvailableTours": lambda w, s: {
+    "tickets:listByVisitor": lambda w, s: {
         "workspaceId": w.workspace_id,
         "visitorId": w.victim.visitor_id,
         **s.session(),
+    },
+    "tickets:getComments": lambda w, s: {
+        "ticketId": w.ids["ticket"],
+        "includeInternal": True,
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "supportAttachments:generateUploadUrl": lambda w, s: {"workspaceId": w.workspace_id, **s.session()},
+    "supportAttachments:finalizeUpload": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "storageId": w.ids["stagedStorage"],
+        "fileName": "x.png",
+        **s.session(),
+    },
+    "aiAgent:getConversationResponses": lambda w, s: {"conversationId": w.conversation, **s.session()},
+    "aiAgent:submitFeedback": lambda w, s: {"responseId": w.ids["aiResponse"], "feedback": "helpful", **s.session()},
+    "aiAgent:handoffToHuman": lambda w, s: {"conversationId": w.conversation, **s.session()},
+    "reporting:getCsatEligibility": lambda w, s: {"conversationId": w.conversation, **s.session()},
+    "reporting:submitCsatResponse": lambda w, s: {"conversationId": w.conversation, "rating": 1.0, **s.session()},
+    "visitors:heartbeat": lambda w, s: {"visitorId": w.victim.visitor_id, **s.session()},
+    "visitors:isOnline": lambda w, s: {"visitorId": w.victim.visitor_id},
+    "workspaces:recordHostedOnboardingVerificationEvent": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "token": GUESSED_TOKEN,
+        "origin": "https://evil.com",
     },
     "workspaces:updateHelpCenterAccessPolicy": lambda w, s: {"workspaceId": w.workspace_id, "policy": "restricted"},
     "articles:create": lambda w, s: {"workspaceId": w.workspace_id, "title": "matrix", "content": "x"},
@@ -401,9 +337,175 @@ ARGS: dict[str, Args] = {
         "contentType": "article",
         "contentId": w.article,
     },
+    "segments:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "segments:get": lambda w, s: {"id": w.ids["segment"]},
+    "segments:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "audienceRules": EVERYONE},
+    "segments:update": lambda w, s: {"id": w.ids["segment"], "audienceRules": EVERYONE},
+    "segments:remove": lambda w, s: {"id": w.ids["segment"]},
+    "segments:preview": lambda w, s: {"workspaceId": w.workspace_id, "audienceRules": EVERYONE},
+    "segments:getUsage": lambda w, s: {"id": w.ids["segment"]},
+    "events:track": lambda w, s: {"workspaceId": w.workspace_id, "name": "x", "visitorId": w.victim.visitor_id, **s.session()},
+    "events:trackAutoEvent": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "eventType": "page_view",
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "events:list": lambda w, s: {"visitorId": w.victim.visitor_id, "workspaceId": w.workspace_id, **s.session()},
+    "events:count": lambda w, s: {"visitorId": w.victim.visitor_id, "name": "visited", **s.session()},
+    "events:getDistinctNames": lambda w, s: {"workspaceId": w.workspace_id},
+    "events:cleanupOldAutoEvents": lambda w, s: {"workspaceId": w.workspace_id, "ttlDays": 0.0},
+    "tours:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "tours:get": lambda w, s: {"id": w.ids["tour"]},
+    "tours:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix"},
+    "tours:update": lambda w, s: {"id": w.ids["tour"], "name": "matrix"},
+    "tours:remove": lambda w, s: {"id": w.ids["tour"]},
+    "tours:activate": lambda w, s: {"id": w.ids["tour"]},
+    "tours:deactivate": lambda w, s: {"id": w.ids["tour"]},
+    "tours:duplicate": lambda w, s: {"id": w.ids["tour"]},
+    "tours:listAll": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
+    "tours:previewAudienceRules": lambda w, s: {"workspaceId": w.workspace_id, "audienceRules": EVERYONE},
+    "tourSteps:list": lambda w, s: {"tourId": w.ids["tour"]},
+    "tourSteps:create": lambda w, s: {"tourId": w.ids["tour"], "type": "post", "content": "x"},
+    "tourSteps:update": lambda w, s: {"id": w.ids["step"], "content": "x"},
+    "tourSteps:remove": lambda w, s: {"id": w.ids["step"]},
+    "tourSteps:reorder": lambda w, s: {"tourId": w.ids["tour"], "stepIds": [w.ids["step"]]},
+    **{
+        f"tourProgress:{name}": (
+            lambda w, s, extra=extra: {
+                "workspaceId": w.workspace_id,
+                "tourId": w.ids["tour"],
+                "visitorId": w.victim.visitor_id,
+                **extra,
+                **s.session(),
+            }
+        )
+        for name, extra in (
+            ("start", {"force": True}),
+            ("advance", {}),
+            ("skipStep", {"reason": "selector_missing"}),
+            ("checkpoint", {}),
+            ("complete", {}),
+            ("dismiss", {}),
+            ("snooze", {}),
+            ("restart", {}),
+            ("dismissPermanently", {}),
+            ("listDiagnostics", {}),
+        )
+    },
+    "tooltips:create": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "name": "matrix",
+        "elementSelector": "#x",
+        "content": "x",
+        "triggerType": "hover",
+    },
+    "tooltips:update": lambda w, s: {"id": w.ids["tooltip"], "content": "x"},
+    "tooltips:remove": lambda w, s: {"id": w.ids["tooltip"]},
+    "tooltips:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "tooltips:get": lambda w, s: {"id": w.ids["tooltip"]},
+    "tooltips:getAvailableTooltips": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "authoringSessions:create": lambda w, s: {"tourId": w.ids["tour"], "targetUrl": "https://evil.com/"},
+    "authoringSessions:validate": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN},
+    "authoringSessions:updateStep": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN, "stepId": w.ids["step"], "elementSelector": "#x"},
+    "authoringSessions:setCurrentStep": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN, "stepId": w.ids["step"]},
+    "authoringSessions:end": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN},
+    **{
+        f"tooltipAuthoringSessions:{name}": (
+            lambda w, s, extra=extra: {"workspaceId": w.workspace_id, "token": GUESSED_AUTHORING_TOKEN, **extra}
+        )
+        for name, extra in (("validate", {}), ("updateSelector", {"elementSelector": "#x"}), ("end", {}), ("getByToken", {}))
+    },
+    "tooltipAuthoringSessions:create": lambda w, s: {"workspaceId": w.workspace_id, "tooltipId": w.ids["tooltip"]},
+    "surveys:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "surveys:get": lambda w, s: {"id": w.ids["survey"]},
+    "surveys:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "format": "small"},
+    "surveys:update": lambda w, s: {"id": w.ids["survey"], "name": "matrix"},
+    "surveys:remove": lambda w, s: {"id": w.ids["survey"]},
+    "surveys:activate": lambda w, s: {"id": w.ids["survey"]},
+    "surveys:pause": lambda w, s: {"id": w.ids["survey"]},
+    "surveys:archive": lambda w, s: {"id": w.ids["survey"]},
+    "surveys:duplicate": lambda w, s: {"id": w.ids["survey"]},
+    "surveys:previewAudienceRules": lambda w, s: {"workspaceId": w.workspace_id, "audienceRules": EVERYONE},
+    "surveys:getActiveSurveys": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
+    "surveys:recordImpression": lambda w, s: {
+        "surveyId": w.ids["survey"],
+        "visitorId": w.victim.visitor_id,
+        "action": "dismissed",
+        **s.session(),
+    },
+    "surveys:submitResponse": lambda w, s: {
+        "surveyId": w.ids["survey"],
+        "visitorId": w.victim.visitor_id,
+        "answers": [{"questionId": "q", "value": 0.0}],
+        "isComplete": True,
+        **s.session(),
+    },
+    "surveys:listResponses": lambda w, s: {"surveyId": w.ids["survey"]},
+    "surveys:exportResponsesCsv": lambda w, s: {"surveyId": w.ids["survey"]},
+    "surveys:getAnalytics": lambda w, s: {"surveyId": w.ids["survey"]},
+    "checklists:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "tasks": []},
+    "checklists:update": lambda w, s: {"id": w.ids["checklist"], "status": "archived"},
+    "checklists:remove": lambda w, s: {"id": w.ids["checklist"]},
+    "checklists:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "checklists:get": lambda w, s: {"id": w.ids["checklist"]},
+    **{
+        f"checklists:{name}": (
+            lambda w, s, extra=extra: {
+                "workspaceId": w.workspace_id,
+                "visitorId": w.victim.visitor_id,
+                **extra(w),
+                **s.session(),
+            }
+        )
+        for name, extra in (
+            ("getProgress", lambda w: {"checklistId": w.ids["checklist"]}),
+            ("getAllProgress", lambda w: {}),
+            ("getEligible", lambda w: {}),
+            ("completeTask", lambda w: {"checklistId": w.ids["checklist"], "taskId": "rest"}),
+            ("uncompleteTask", lambda w: {"checklistId": w.ids["checklist"], "taskId": "done"}),
+        )
+    },
+    "outboundMessages:create": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "type": "banner",
+        "name": "matrix",
+        "content": {"text": "x"},
+    },
+    "outboundMessages:update": lambda w, s: {"id": w.ids["outbound"], "name": "matrix"},
+    "outboundMessages:remove": lambda w, s: {"id": w.ids["outbound"]},
+    "outboundMessages:activate": lambda w, s: {"id": w.ids["outbound"]},
+    "outboundMessages:pause": lambda w, s: {"id": w.ids["outbound"]},
+    "outboundMessages:archive": lambda w, s: {"id": w.ids["outbound"]},
+    "outboundMessages:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "outboundMessages:get": lambda w, s: {"id": w.ids["outbound"]},
+    "outboundMessages:getStats": lambda w, s: {"id": w.ids["outbound"]},
+    "outboundMessages:getEligible": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "currentUrl": "https://victim.test/",
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "outboundMessages:trackImpression": lambda w, s: {
+        "messageId": w.ids["outbound"],
+        "action": "dismissed",
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "tourProgress:getActive": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
+    "tourProgress:getAvailableTours": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
 }
 
 Allowed = Callable[[Any, World, Stranger], bool]
+PUBLIC_MESSENGER = {"primaryColor", "backgroundColor", "themeMode", "launcherPosition", "welcomeMessage", "logo"}
 ALLOWED: dict[str, Allowed] = {
     # Public by design: what anyone may learn about a workspace.
     "workspaces:get": lambda r, w, s: set(r) <= {"_id", "_creationTime", "name", "createdAt"},
@@ -415,6 +517,26 @@ ALLOWED: dict[str, Allowed] = {
     "discovery:getMetadata": lambda r, w, s: set(r) <= {"version", "name", "features", "signupMode", "authMethods"},
     "auditLogs:getAccess": lambda r, w, s: not (r["canRead"] or r["canExport"] or r["canManageSecurity"]),
     "widgetSessions:revoke": lambda r, w, s: r == {"success": True},
+    "automationSettings:getOrCreate": lambda r, w, s: (
+        set(r)
+        == {
+            "suggestArticlesEnabled",
+            "showReplyTimeEnabled",
+            "collectEmailEnabled",
+            "askForRatingEnabled",
+        }
+    ),  # fmt: skip
+    "messengerSettings:getPublicSettings": lambda r, w, s: PUBLIC_MESSENGER <= set(r),
+    "messengerSettings:getPublicHomeConfig": lambda r, w, s: set(r) >= {"enabled", "cards", "tabs", "defaultSpace"},
+    "messengerSettings:getHomeConfig": lambda r, w, s: r["cards"][0]["id"] == "welcome-1",  # the default home
+    "officeHours:get": lambda r, w, s: set(r) >= {"timezone", "schedule"},
+    "officeHours:getOrDefault": lambda r, w, s: set(r) >= {"timezone", "schedule"},
+    "officeHours:isCurrentlyOpen": lambda r, w, s: set(r) == {"isOpen", "offlineMessage", "expectedReplyTimeMinutes"},
+    "officeHours:getExpectedReplyTime": lambda r, w, s: isinstance(r, str),
+    "commonIssueButtons:list": lambda r, w, s: all(set(b) >= {"label", "action"} for b in r),
+    "ticketForms:getDefaultForVisitor": lambda r, w, s: set(r) >= {"fields"},
+    "aiAgent:getPublicSettings": lambda r, w, s: "enabled" in r,
+    "workspaces:recordHostedOnboardingVerificationEvent": lambda r, w, s: r["accepted"] is False,
     "tours:previewAudienceRules": lambda r, w, s: r == {"total": 0.0, "matching": 0.0},
     "surveys:previewAudienceRules": lambda r, w, s: r == {"total": 0.0, "matching": 0.0},
     "authoringSessions:validate": lambda r, w, s: r == {"valid": False, "reason": "Session not found"},
@@ -427,6 +549,8 @@ ALLOWED: dict[str, Allowed] = {
     "conversations:getOrCreateForVisitor": lambda r, w, s: r["visitorId"] == s.visitor.visitor_id,
     "conversations:listByVisitor": lambda r, w, s: all(row["visitorId"] == s.visitor.visitor_id for row in r),
     "conversations:getTotalUnreadForVisitor": lambda r, w, s: isinstance(r, float),
+    "tickets:listByVisitor": lambda r, w, s: all(row["visitorId"] == s.visitor.visitor_id for row in r),
+    "supportAttachments:generateUploadUrl": lambda r, w, s: isinstance(r, str),  # an upload slot, no data
     # The public help center: collections are public while the policy is; drafts never are.
     "collections:get": lambda r, w, s: r["_id"] == w.collection,
     "articles:getFeedbackStats": lambda r, w, s: r == {"helpful": 0, "notHelpful": 0, "total": 0},
@@ -478,39 +602,10 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     await backend.call("tags:addToConversation", {"conversationId": conversation, "tagId": tag}, as_=team.admin)
     automation = await backend.call("automationSettings:upsert", {**ws, "askForRatingEnabled": True}, as_=team.admin)
     await backend.call("auditLogs:updateSettings", {**ws, "retentionDays": 365.0}, as_=team.admin)
-    segment = await backend.call("segments:create", {**ws, "name": "Victims", "audienceRules": EVERYONE}, as_=team.admin)
-    tour = await backend.call("tours:create", {**ws, "name": "Tour", "audienceRules": {"segmentId": segment}}, as_=team.admin)
-    step = await backend.call("tourSteps:create", {"tourId": tour, "type": "post", "content": "hi"}, as_=team.admin)
-    await backend.call("tours:activate", {"id": tour}, as_=team.admin)
-    progress = await backend.call("tourProgress:start", {**ws, "tourId": tour, "sessionToken": victim.token})
-    tooltip = await backend.call(
-        "tooltips:create",
-        {**ws, "name": "Hint", "elementSelector": "#buy", "content": "hint", "triggerType": "hover", "audienceRules": {"segmentId": segment}},
-        as_=team.admin,
-    )
-    question = {"id": "q", "type": "nps", "title": "Score?", "required": True}
-    survey = await backend.call(
-        "surveys:create", {**ws, "name": "NPS", "format": "small", "questions": [question]}, as_=team.admin
-    )
-    await backend.call("surveys:activate", {"id": survey}, as_=team.admin)
-    response = await backend.call(
-        "surveys:submitResponse",
-        {"surveyId": survey, "sessionToken": victim.token, "answers": [{"questionId": "q", "value": 3.0}], "isComplete": True},
-    )
-    tasks = [{"id": task_id, "title": task_id, "completionType": "manual"} for task_id in ("done", "rest")]
-    checklist = await backend.call("checklists:create", {**ws, "name": "Start", "tasks": tasks}, as_=team.admin)
-    await backend.call("checklists:update", {"id": checklist, "status": "active"}, as_=team.admin)
-    ticked = await backend.call(
-        "checklists:completeTask", {**ws, "checklistId": checklist, "taskId": "done", "sessionToken": victim.token}
-    )
-    message_args = {**ws, "type": "post", "name": "Promo", "content": {"body": "Sale"}, "frequency": "once"}
-    outbound = await backend.call("outboundMessages:create", message_args, as_=team.admin)
-    await backend.call("outboundMessages:activate", {"id": outbound}, as_=team.admin)
-    impression = await backend.call(
-        "outboundMessages:trackImpression", {"messageId": outbound, "sessionToken": victim.token, "action": "shown"}
-    )
-    await backend.call("events:trackAutoEvent", {**ws, "sessionToken": victim.token, "eventType": "page_view"})
-    await backend.call("events:track", {**ws, "sessionToken": victim.token, "name": "visited"})
+    ids = {
+        **await _support_records(backend, team.workspace_id, team.admin, victim, conversation),
+        **await _engagement_records(backend, team.workspace_id, team.admin, victim),
+    }
     other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
     elsewhere = await backend.seed_team("Other Co")
     foreign_visitor = await backend.boot(elsewhere.workspace_id, sessionId="foreign-browser")
@@ -530,13 +625,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         snippet,
         automation,
         "my secret order",
-        segment,
-        step,
-        progress,
-        tooltip,
-        response,
-        ticked["_id"],
-        impression,
+        *(ids[name] for name in PRIVATE_SUPPORT_RECORDS),
+        *(ids[name] for name in PRIVATE_ENGAGEMENT_RECORDS),
+        "my secret ticket",
         article,
         "unannounced plans",
     )
@@ -550,19 +641,61 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         tag,
         snippet,
         "hi",
-        segment,
-        tour,
-        step,
-        tooltip,
-        survey,
-        checklist,
-        outbound,
         article,
         collection,
         strangers,
         markers,
+        ids,
     )
     await backend.executor.close()
+
+
+PRIVATE_SUPPORT_RECORDS = ("upload", "stagedStorage", "staged", "ticket", "aiResponse")  # the rest is public
+
+
+async def _support_records(backend: Backend, workspace_id: str, owner: Person, victim: Visitor, conversation: str):
+    """The victim's ticket (with a comment), a staged upload, an AI answer, and the workspace's settings rows."""
+    ws = {"workspaceId": workspace_id}
+    storage = backend.executor.file_storage
+    staged_storage = await storage.store(b"victim file", "image/png")
+    staged = await backend.call(
+        "supportAttachments:finalizeUpload",
+        {**ws, "sessionToken": victim.token, "storageId": staged_storage, "fileName": "victim.png"},
+    )
+    ticket = await backend.call("tickets:create", {**ws, "sessionToken": victim.token, "subject": "my secret ticket"})
+    await backend.call("tickets:addComment", {"ticketId": ticket, "sessionToken": victim.token, "content": "more"})
+    form = await backend.call("ticketForms:create", {**ws, "name": "Support", "fields": []}, as_=owner)
+    button = await backend.call(
+        "commonIssueButtons:create",
+        {**ws, "label": "Billing", "action": "start_conversation", "conversationStarter": "Hi", "enabled": True},
+        as_=owner,
+    )
+    await backend.call("messengerSettings:upsert", {**ws, "primaryColor": "#112233"}, as_=owner)
+    await backend.call("officeHours:upsert", {**ws, "timezone": "Europe/Paris"}, as_=owner)
+    ai_response = await backend.insert(
+        "aiResponses",
+        {
+            "conversationId": conversation,
+            "query": "q",
+            "response": "a",
+            "sources": [],
+            "confidence": 0.9,
+            "handedOff": False,
+            "generationTimeMs": 1.0,
+            "model": "m",
+            "provider": "p",
+            "createdAt": 1.0,
+        },
+    )
+    return {
+        "upload": await storage.store(b"unclaimed", "image/png"),
+        "stagedStorage": staged_storage,
+        "staged": staged["attachmentId"],
+        "ticket": ticket,
+        "form": form,
+        "button": button,
+        "aiResponse": ai_response,
+    }
 
 
 async def test_every_public_function_has_args():
@@ -712,3 +845,51 @@ async def test_takeover_paths_hand_over_nothing(takeover_world: TakeoverWorld, t
     assert not _mentions(result.value, world.markers), f"{takeover} leaked victim data: {result.value!r}"
     visitor = result.value["visitor"] if path == "widgetSessions:boot" else result.value
     assert visitor["_id"] != world.victim.visitor_id
+
+
+PRIVATE_ENGAGEMENT_RECORDS = ("segment", "step", "progress", "tooltip", "response", "ticked", "impression")
+
+
+async def _engagement_records(backend: Backend, workspace_id: str, owner: Person, victim: Visitor) -> dict[str, str]:
+    """A segment targeting a tour, a tooltip; a survey, a checklist and an outbound message the victim used."""
+    ws = {"workspaceId": workspace_id}
+    segment = await backend.call("segments:create", {**ws, "name": "Victims", "audienceRules": EVERYONE}, as_=owner)
+    audience = {"segmentId": segment}
+    tour = await backend.call("tours:create", {**ws, "name": "Tour", "audienceRules": audience}, as_=owner)
+    step = await backend.call("tourSteps:create", {"tourId": tour, "type": "post", "content": "hi"}, as_=owner)
+    await backend.call("tours:activate", {"id": tour}, as_=owner)
+    progress = await backend.call("tourProgress:start", {**ws, "tourId": tour, "sessionToken": victim.token})
+    hint = {"name": "Hint", "elementSelector": "#buy", "content": "hint", "triggerType": "hover", "audienceRules": audience}
+    tooltip = await backend.call("tooltips:create", {**ws, **hint}, as_=owner)
+    question = {"id": "q", "type": "nps", "title": "Score?", "required": True}
+    survey_args = {**ws, "name": "NPS", "format": "small", "questions": [question]}
+    survey = await backend.call("surveys:create", survey_args, as_=owner)
+    await backend.call("surveys:activate", {"id": survey}, as_=owner)
+    answer = {"answers": [{"questionId": "q", "value": 3.0}], "isComplete": True}
+    response = await backend.call("surveys:submitResponse", {"surveyId": survey, "sessionToken": victim.token, **answer})
+    tasks = [{"id": task_id, "title": task_id, "completionType": "manual"} for task_id in ("done", "rest")]
+    checklist = await backend.call("checklists:create", {**ws, "name": "Start", "tasks": tasks}, as_=owner)
+    await backend.call("checklists:update", {"id": checklist, "status": "active"}, as_=owner)
+    ticked = await backend.call(
+        "checklists:completeTask", {**ws, "checklistId": checklist, "taskId": "done", "sessionToken": victim.token}
+    )
+    message_args = {**ws, "type": "post", "name": "Promo", "content": {"body": "Sale"}, "frequency": "once"}
+    outbound = await backend.call("outboundMessages:create", message_args, as_=owner)
+    await backend.call("outboundMessages:activate", {"id": outbound}, as_=owner)
+    shown = {"messageId": outbound, "sessionToken": victim.token, "action": "shown"}
+    impression = await backend.call("outboundMessages:trackImpression", shown)
+    await backend.call("events:trackAutoEvent", {**ws, "sessionToken": victim.token, "eventType": "page_view"})
+    await backend.call("events:track", {**ws, "sessionToken": victim.token, "name": "visited"})
+    return {
+        "segment": segment,
+        "tour": tour,
+        "step": step,
+        "progress": progress,
+        "tooltip": tooltip,
+        "survey": survey,
+        "response": response,
+        "checklist": checklist,
+        "ticked": ticked["_id"],
+        "outbound": outbound,
+        "impression": impression,
+    }
