@@ -122,3 +122,10 @@ async def getUsage(ctx, args):
 async def takeVisitorCensus(ctx, args):
     """One page of a workspace's visitor census (see ``lib/visitor_census``)."""
     await census_step(ctx, args["workspaceId"], args.get("after"), args["counted"])
+
+
+@internal_mutation(args={})
+async def refreshVisitorCensuses(ctx, args):
+    """Daily: re-count the visitors of every workspace whose audiences were counted before (if a day old)."""
+    async for stats in ctx.db.query("audienceStats"):
+        await arm_census(ctx, stats["workspaceId"])

@@ -4,7 +4,8 @@ A function may read at most 32,000 documents, so an audience count cannot scan a
 workspace. A census job (``segments:takeVisitorCensus``) counts the visitors page by page in
 scheduled runs and stores the count with the ``_creationTime`` it counted through; a count then
 reads only the visitors created since (an index range). Visitors deleted after a census (merges)
-are off by one until the next census, which authoring re-arms at most once a day.
+are off by one until the next census: audience authoring arms one, and a daily cron
+(``segments:refreshVisitorCensuses``) re-arms those more than a day old.
 """
 
 from typing import Any

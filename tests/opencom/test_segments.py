@@ -126,3 +126,15 @@ async def test_counts_beyond_what_one_function_may_read_are_estimates(backend: B
     await backend.patch(first["_id"], {"externalUserId": "x"})
     exact = await backend.call("segments:preview", {"workspaceId": team.workspace_id, "audienceRules": by_email}, as_=team.admin)
     assert exact == {"total": 6.0, "matching": 1.0}
+
+
+async def test_the_daily_refresh_rearms_only_stale_censuses(backend: Backend, team: Team):
+    await _segment(backend, team)
+    ran: set[str] = set()
+    await _run_census(backend, ran)
+    await backend.internal("segments:refreshVisitorCensuses")
+    assert await _run_census(backend, ran) == 0  # taken today
+    [stats] = (await backend.dump())["audienceStats"]
+    await backend.patch(stats["_id"], {"takenAt": 1.0})
+    await backend.internal("segments:refreshVisitorCensuses")
+    assert await _run_census(backend, ran) == 1
