@@ -138,3 +138,5 @@ async def test_the_daily_refresh_rearms_only_stale_censuses(backend: Backend, te
     await backend.patch(stats["_id"], {"takenAt": 1.0})
     await backend.internal("segments:refreshVisitorCensuses")
     assert await _run_census(backend, ran) == 1
+    job = backend.executor.app.crons.jobs["visitor census"]
+    assert (job.schedule["type"], job.function) == ("daily", "segments:refreshVisitorCensuses")
