@@ -610,7 +610,9 @@ email_tables = {
         {
             "workspaceId": opt(v.id("workspaces")),
             "conversationId": opt(v.id("conversations")),
-            "purpose": literals("verification-code", "conversation-reply"),
+            "campaignId": opt(v.id("emailCampaigns")),
+            "recipientId": opt(v.id("emailCampaignRecipients")),
+            "purpose": literals("verification-code", "conversation-reply", "campaign"),
             "from": string,
             "to": v.array(string),
             "replyTo": opt(string),
@@ -626,7 +628,8 @@ email_tables = {
         }
     )
     .index("by_workspace", ["workspaceId"])
-    .index("by_message_id", ["messageId"]),
+    .index("by_message_id", ["messageId"])
+    .index("by_campaign", ["campaignId"]),
     # The email-code sign-in's pending codes (Convex Auth's table; ``code`` holds a SHA-256, never the code).
     "authVerificationCodes": define_table(
         {
@@ -1273,6 +1276,92 @@ engagement_tables = {
 }
 
 
+# --- email campaigns (data-model §11.1-11.3) -----------------------------------------------------
+campaign_schedule = v.object(
+    {"type": literals("immediate", "scheduled"), "scheduledAt": opt(number), "timezone": opt(string)}
+)
+email_campaign_stats = v.object(
+    {
+        "pending": number,
+        "sent": number,
+        "delivered": number,
+        "opened": number,
+        "clicked": number,
+        "bounced": number,
+        "unsubscribed": number,
+        "unconfirmed": opt(number),
+    }
+)
+campaign_tables = {
+    "emailTemplates": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "subject": opt(string),
+            "html": string,
+            "variables": opt(v.array(string)),
+            "category": opt(string),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    ).index("by_workspace", ["workspaceId"]),
+    "emailCampaigns": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "subject": string,
+            "previewText": opt(string),
+            "content": string,
+            "templateId": opt(v.id("emailTemplates")),
+            "senderId": opt(v.id("users")),
+            "audienceRules": opt(audience_rules_or_segment),
+            "targeting": opt(audience_rules_or_segment),
+            "schedule": opt(campaign_schedule),
+            "status": literals("draft", "scheduled", "sending", "sent", "paused"),
+            "stats": opt(email_campaign_stats),
+            "recipientCount": opt(number),
+            "sentAt": opt(number),
+            # This backend's own: where the send stands (see lib/campaign_send).
+            "sendRun": opt(number),
+            "sendCursor": opt(number),
+            "sendPhase": opt(literals("resolving", "delivering", "done")),
+            "lastStepAt": opt(number),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_status", ["workspaceId", "status"])
+    .index("by_status_step", ["status", "lastStepAt"]),
+    "emailCampaignRecipients": define_table(
+        {
+            "campaignId": v.id("emailCampaigns"),
+            "visitorId": v.id("visitors"),
+            "email": string,
+            "trackingToken": string,
+            # "sending" (this backend's own): handed to a remote provider, not yet confirmed.
+            "status": literals("pending", "sending", "sent", "delivered", "opened", "clicked", "bounced", "unsubscribed"),
+            "sentAt": opt(number),
+            "openedAt": opt(number),
+            "clickedAt": opt(number),
+            "trackingEventCount": opt(number),
+            "lastTrackingEventAt": opt(number),
+            "attempts": opt(number),
+            "error": opt(string),
+            "createdAt": number,
+        }
+    )
+    .index("by_campaign", ["campaignId"])
+    .index("by_visitor", ["visitorId"])
+    .index("by_campaign_status", ["campaignId", "status"])
+    .index("by_tracking_token", ["trackingToken"]),
+    # Addresses that asked for no more campaign email from a workspace (this backend's own).
+    "emailUnsubscribes": define_table(
+        {"workspaceId": v.id("workspaces"), "email": string, "campaignId": opt(v.id("emailCampaigns")), "createdAt": number}
+    ).index("by_workspace_email", ["workspaceId", "email"]),
+}
+
+
 schema = define_schema(
     {
         **auth_tables(),
@@ -1286,5 +1375,6 @@ schema = define_schema(
         **support_tables,
         **messenger_tables,
         **engagement_tables,
+        **campaign_tables,
     }
 )

@@ -7,3 +7,4 @@ crons.hourly("cleanup expired widget sessions", {"minuteUTC": 7}, "widgetSession
 crons.interval("expired support uploads", {"minutes": 15}, "supportAttachments:cleanupExpiredStagedUploads")
 crons.daily("audit log retention", {"hourUTC": 3, "minuteUTC": 17}, "auditLogs:sweepRetention")
 crons.daily("visitor census", {"hourUTC": 4, "minuteUTC": 23}, "segments:refreshVisitorCensuses")
+crons.interval("stalled campaign sends", {"minutes": 5}, "emailCampaigns:resumeStalledSends")

@@ -14,11 +14,15 @@ the deployment configures (``lib/geoip``), all null without one; a request namin
 (``X-Workspace-Id``) must come from one of its allowed origins.
 """
 
+import base64
+import html
 import json
 import secrets
+from urllib.parse import parse_qs, urlsplit
 
 from runtime.http_actions import HttpRouter, Response, http_action
 
+from .lib.campaign_email import CLICK_PATH, OPEN_PATH, UNSUBSCRIBE_PATH
 from .lib.discovery import discovery_cors_headers, discovery_response
 from .lib.geoip import GEOIP_DATABASE_ENV, client_ip, locate
 from .lib.inbound_email import parse_inbound
@@ -121,3 +125,57 @@ async def geolocation(ctx, request):
 
 http.route(path=GEOLOCATION_PATH, method="GET", handler=geolocation)
 http.route(path=GEOLOCATION_PATH, method="OPTIONS", handler=geolocation)
+
+
+# Campaign email tracking: the pixel, the click redirect (only to the campaign's own links) and
+# unsubscribe (GET asks, POST does it, so a link scanner that follows GETs unsubscribes no one).
+PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_STORE = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
+
+
+def _query(request) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(request.url).query).items()}
+
+
+@http_action
+async def email_open(ctx, request):
+    """GET ?t=<token>: count the open; a 1x1 GIF for a known token, 404 otherwise."""
+    tracked = await ctx.run_mutation("emailCampaigns:track", {"token": _query(request).get("t", ""), "kind": "open"})
+    if not tracked["known"]:
+        return Response(None, status=404, headers=NO_STORE)
+    return Response(PIXEL_GIF, headers={"content-type": "image/gif", **NO_STORE})
+
+
+@http_action
+async def email_click(ctx, request):
+    """GET ?t=<token>&u=<url>: 302 to ``url`` when the recipient's campaign links to it; 404 otherwise."""
+    params = _query(request)
+    tracked = await ctx.run_mutation(
+        "emailCampaigns:track", {"token": params.get("t", ""), "kind": "click", "url": params.get("u", "")}
+    )
+    if "url" not in tracked:
+        return Response("Unknown link", status=404, headers={"content-type": "text/plain", **NO_STORE})
+    return Response(None, status=302, headers={"location": tracked["url"], **NO_STORE})
+
+
+@http_action
+async def email_unsubscribe(ctx, request):
+    """GET: a confirmation form; POST (the form, or RFC 8058 one-click): unsubscribe. 404 for unknown tokens."""
+    token = _query(request).get("t", "")
+    if request.method == "GET":
+        page = (
+            '<!doctype html><meta charset="utf-8"><title>Unsubscribe</title>'
+            f'<form method="post" action="?t={html.escape(token)}"><p>Stop receiving these emails?</p>'
+            '<button type="submit">Unsubscribe</button></form>'
+        )
+        return Response(page, headers={"content-type": "text/html; charset=utf-8", **NO_STORE})
+    tracked = await ctx.run_mutation("emailCampaigns:track", {"token": token, "kind": "unsubscribe"})
+    if not tracked["known"]:
+        return Response("Unknown link", status=404, headers={"content-type": "text/plain", **NO_STORE})
+    return Response("You are unsubscribed.", headers={"content-type": "text/plain; charset=utf-8", **NO_STORE})
+
+
+http.route(path=OPEN_PATH, method="GET", handler=email_open)
+http.route(path=CLICK_PATH, method="GET", handler=email_click)
+http.route(path=UNSUBSCRIBE_PATH, method="GET", handler=email_unsubscribe)
+http.route(path=UNSUBSCRIBE_PATH, method="POST", handler=email_unsubscribe)

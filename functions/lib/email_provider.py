@@ -25,7 +25,7 @@ WRITTEN_TO_OUTBOX = "written-to-outbox"
 class OutgoingEmail:
     """One message to send. Addresses are RFC 5322 mailboxes ("Name <a@b>" or "a@b")."""
 
-    purpose: str  # what the outbox row is for: "verification-code" | "conversation-reply"
+    purpose: str  # what the outbox row is for: "verification-code" | "conversation-reply" | "campaign"
     sender: str
     to: tuple[str, ...]
     subject: str
@@ -37,6 +37,8 @@ class OutgoingEmail:
     references: tuple[str, ...] = ()
     workspace_id: str | None = None
     conversation_id: str | None = None
+    campaign_id: str | None = None
+    recipient_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class OutboxProvider:
             {
                 "workspaceId": email.workspace_id or UNDEFINED,
                 "conversationId": email.conversation_id or UNDEFINED,
+                "campaignId": email.campaign_id or UNDEFINED,
+                "recipientId": email.recipient_id or UNDEFINED,
                 "purpose": email.purpose,
                 "from": email.sender,
                 "to": list(email.to),

@@ -1,0 +1,243 @@
+"""Sending an email campaign: a chain of scheduled mutations, each one bounded transaction, each exactly once.
+
+Invariants:
+
+* Recipients are resolved at send time by walking the workspace's visitors oldest first, one page
+  (``RESOLVE_PAGE``) per mutation. The page's recipients and the campaign's ``sendCursor`` (the
+  last visitor's ``_creationTime``) commit together, so a visitor is examined once however often a
+  step is retried or the server restarts: the scheduler re-runs an uncommitted step, never a
+  committed one.
+* Every step carries the campaign's ``sendRun``; a step of an older run (after pause/resume or a
+  backstop restart) does nothing, so two chains never walk the same campaign.
+* With the outbox provider (the default) a recipient is written, handed to the provider and marked
+  "sent" in the same transaction: the outbox holds exactly one email per recipient.
+* With SMTP (``OPENCOM_SMTP_HOST`` set) a mutation cannot talk to the network, so an action claims
+  a batch (status "sending"), sends it and confirms each address the server accepted ("sent") or
+  refused (back to "pending", "bounced" after ``MAX_ATTEMPTS``). A crash between claim and confirm
+  leaves the claimed rows "sending" forever, counted as ``unconfirmed``: never sent twice, and
+  never called sent without the server's word.
+* A backstop cron restarts a "sending" campaign whose last step is older than ``STALE_AFTER_MS``.
+"""
+
+from typing import Any
+
+from runtime import UNDEFINED
+
+from .audience import Evaluation, resolve_targeting
+from .campaign_email import DEFAULT_SENDER, new_tracking_token, render
+from .clock import now_ms
+from .email_provider import send_email
+from .identity import Doc
+from .smtp_provider import smtp_settings
+from .visitor_census import visitors_after
+
+RESOLVE_PAGE = 100  # visitors one step examines (each may cost an event read and an unsubscribe read)
+SMTP_BATCH = 25  # recipients one SMTP action claims
+MAX_ATTEMPTS = 3  # SMTP refusals before a recipient counts as bounced
+RETRY_DELAY_MS = 30_000
+STALE_AFTER_MS = 5 * 60_000
+STEP = "emailCampaigns:sendStep"
+SMTP_STEP = "emailCampaigns:deliverSmtpBatch"
+STAT_NAMES = ("pending", "sent", "delivered", "opened", "clicked", "bounced", "unsubscribed")
+
+
+def stats_of(campaign: Doc) -> dict[str, float]:
+    """The campaign's counters, every one present (missing counters are 0; pending falls back to recipientCount)."""
+    stored = campaign.get("stats")
+    if not stored:
+        return {name: float(campaign.get("recipientCount", 0) if name == "pending" else 0) for name in STAT_NAMES}
+    stats = {name: float(stored.get(name, 0)) for name in STAT_NAMES}
+    if "unconfirmed" in stored:
+        stats["unconfirmed"] = float(stored["unconfirmed"])
+    return stats
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class RecipientRule:
+    """Who a campaign reaches: visitors with an email, matching its audience, not unsubscribed from the workspace.
+
+    ``send`` and ``previewRecipients`` both ask this, so the preview shows the set a send resolves.
+    """
+
+    def __init__(self, ctx: Any, campaign: Doc, rules: dict | None, found: bool, now: float) -> None:
+        self.ctx, self.campaign, self.rules, self.found, self.now = ctx, campaign, rules, found, now
+
+    @classmethod
+    async def of(cls, ctx: Any, campaign: Doc) -> "RecipientRule":
+        found, rules = await resolve_targeting(ctx, campaign.get("audienceRules") or campaign.get("targeting"))
+        return cls(ctx, campaign, rules, found, now_ms())
+
+    async def accepts(self, visitor: Doc) -> bool:
+        email = visitor.get("email")
+        if not email or not self.found:
+            return False
+        if self.rules and not await Evaluation(self.ctx, visitor, self.now).rule(self.rules):
+            return False
+        return not await unsubscribed(self.ctx, self.campaign["workspaceId"], email)
+
+
+async def unsubscribed(ctx: Any, workspace_id: str, email: str) -> bool:
+    """Whether ``email`` asked the workspace for no more campaign email."""
+    rows = ctx.db.query("emailUnsubscribes").with_index(
+        "by_workspace_email", lambda q: q.eq("workspaceId", workspace_id).eq("email", normalize_email(email))
+    )
+    return await rows.first() is not None
+
+
+async def start(ctx: Any, campaign: Doc, resume: bool) -> str:
+    """Begin (or resume) the chain of steps under a new run; returns the campaign's new status."""
+    now = now_ms()
+    schedule = campaign.get("schedule") or {}
+    at = schedule.get("scheduledAt") if schedule.get("type") == "scheduled" else None
+    status = "scheduled" if at is not None and at > now else "sending"
+    run = float(campaign.get("sendRun", 0) + 1)
+    changes: dict[str, Any] = {"status": status, "sendRun": run, "lastStepAt": now, "updatedAt": now}
+    if not resume:
+        changes |= {"sendPhase": "resolving", "recipientCount": 0.0, "stats": stats_of({"recipientCount": 0})}
+    await ctx.db.patch(campaign["_id"], changes)
+    step_args = {"campaignId": campaign["_id"], "run": run}
+    if status == "scheduled":
+        await ctx.scheduler.run_at(at, STEP, step_args)
+    else:
+        await next_step(ctx, campaign | changes, step_args)
+    return status
+
+
+async def next_step(ctx: Any, campaign: Doc, step_args: dict[str, Any], delay_ms: float = 0) -> None:
+    """Schedule what the campaign's phase needs next: a resolving step, or an SMTP batch."""
+    target = SMTP_STEP if campaign.get("sendPhase") == "delivering" else STEP
+    await ctx.scheduler.run_after(delay_ms, target, step_args)
+
+
+async def live(ctx: Any, campaign_id: str, run: float) -> Doc | None:
+    """The campaign when ``run`` is its current run and it is (or is now due to start) sending."""
+    campaign = await ctx.db.get(campaign_id)
+    if campaign is None or campaign.get("sendRun") != run:
+        return None
+    if campaign["status"] == "scheduled" and (campaign.get("schedule") or {}).get("scheduledAt", 0) <= now_ms():
+        await ctx.db.patch(campaign["_id"], {"status": "sending"})
+        campaign = {**campaign, "status": "sending"}
+    return campaign if campaign["status"] == "sending" else None
+
+
+async def resolve_page(ctx: Any, campaign_id: str, run: float) -> None:
+    """One step: examine the next page of visitors, add (and with the outbox, deliver to) the recipients."""
+    campaign = await live(ctx, campaign_id, run)
+    if campaign is None or campaign.get("sendPhase") != "resolving":
+        return
+    rule = await RecipientRule.of(ctx, campaign)
+    smtp = smtp_settings(ctx.env)
+    template = await ctx.db.get(campaign["templateId"]) if campaign.get("templateId") else None
+    site_url = ctx.env.get("CONVEX_SITE_URL", "")
+    sender = ctx.env.get("OPENCOM_CAMPAIGN_FROM") or DEFAULT_SENDER
+    page = await visitors_after(ctx, campaign["workspaceId"], campaign.get("sendCursor")).take(RESOLVE_PAGE)
+    stats, now, added = stats_of(campaign), now_ms(), 0
+    for visitor in page:
+        if not await rule.accepts(visitor):
+            continue
+        added += 1
+        fields = {
+            "campaignId": campaign["_id"],
+            "visitorId": visitor["_id"],
+            "email": visitor["email"],
+            "trackingToken": new_tracking_token(),
+            "status": "pending" if smtp else "sent",
+            "sentAt": UNDEFINED if smtp else now,
+            "createdAt": now,
+        }
+        recipient_id = await ctx.db.insert("emailCampaignRecipients", fields)
+        if smtp is None:
+            recipient = {**fields, "_id": recipient_id}
+            await send_email(ctx, render(campaign, template, visitor, recipient, site_url, sender))
+    stats["pending" if smtp else "sent"] += added
+    changes: dict[str, Any] = {
+        "recipientCount": campaign.get("recipientCount", 0) + added,
+        "stats": stats,
+        "lastStepAt": now,
+        "updatedAt": now,
+    }
+    if page:
+        changes["sendCursor"] = page[-1]["_creationTime"]
+    if len(page) < RESOLVE_PAGE:
+        if smtp is None:
+            changes |= {"sendPhase": "done", "status": "sent", "sentAt": now}
+        else:
+            changes["sendPhase"] = "delivering"
+    await ctx.db.patch(campaign["_id"], changes)
+    if changes.get("status") != "sent":
+        await next_step(ctx, campaign | changes, {"campaignId": campaign["_id"], "run": run})
+
+
+async def finish(ctx: Any, campaign: Doc) -> None:
+    """No recipient left to hand over: the campaign is sent; claims never confirmed count as unconfirmed."""
+    stats, now = stats_of(campaign), now_ms()
+    stats["unconfirmed"] = stats.get("unconfirmed", 0) + stats["pending"]
+    stats["pending"] = 0.0
+    await ctx.db.patch(campaign["_id"], {"status": "sent", "sendPhase": "done", "sentAt": now, "stats": stats, "updatedAt": now})
+
+
+async def claim_smtp_batch(ctx: Any, campaign_id: str, run: float) -> list[dict[str, Any]] | None:
+    """Mark the next batch "sending" and return its rendered emails; None when stale, paused or finished."""
+    campaign = await live(ctx, campaign_id, run)
+    if campaign is None or campaign.get("sendPhase") != "delivering":
+        return None
+    pending = ctx.db.query("emailCampaignRecipients").with_index(
+        "by_campaign_status", lambda q: q.eq("campaignId", campaign_id).eq("status", "pending")
+    )
+    batch = await pending.take(SMTP_BATCH)
+    if not batch:
+        await finish(ctx, campaign)
+        return None
+    template = await ctx.db.get(campaign["templateId"]) if campaign.get("templateId") else None
+    site_url = ctx.env.get("CONVEX_SITE_URL", "")
+    sender = ctx.env.get("OPENCOM_CAMPAIGN_FROM") or DEFAULT_SENDER
+    emails = []
+    for recipient in batch:
+        await ctx.db.patch(recipient["_id"], {"status": "sending", "attempts": float(recipient.get("attempts", 0) + 1)})
+        visitor = await ctx.db.get(recipient["visitorId"]) or {"_id": recipient["visitorId"], "email": recipient["email"]}
+        email = render(campaign, template, visitor, recipient, site_url, sender)
+        emails.append({"recipientId": recipient["_id"], "from": email.sender, "to": recipient["email"],
+                       "subject": email.subject, "text": email.text, "html": email.html, "messageId": email.message_id})  # fmt: skip
+    await ctx.db.patch(campaign_id, {"lastStepAt": now_ms()})
+    return emails
+
+
+async def confirm_smtp_batch(ctx: Any, campaign_id: str, run: float, results: list[dict[str, Any]]) -> None:
+    """Record what the SMTP server said about each claimed recipient, then schedule the next batch."""
+    campaign = await ctx.db.get(campaign_id)
+    if campaign is None:
+        return
+    stats, now, retry = stats_of(campaign), now_ms(), False
+    for result in results:
+        recipient = await ctx.db.get(result["recipientId"])
+        if recipient is None or recipient["campaignId"] != campaign_id or recipient["status"] != "sending":
+            continue
+        if result["ok"] is None:  # possibly accepted: stays "sending", counted unconfirmed, never retried
+            continue
+        if result["ok"]:
+            await ctx.db.patch(recipient["_id"], {"status": "sent", "sentAt": now})
+            stats["pending"], stats["sent"] = max(0.0, stats["pending"] - 1), stats["sent"] + 1
+        elif recipient.get("attempts", 1) < MAX_ATTEMPTS:
+            await ctx.db.patch(recipient["_id"], {"status": "pending", "error": result.get("error", "")[:500]})
+            retry = True
+        else:
+            await ctx.db.patch(recipient["_id"], {"status": "bounced", "error": result.get("error", "")[:500]})
+            stats["pending"], stats["bounced"] = max(0.0, stats["pending"] - 1), stats["bounced"] + 1
+    await ctx.db.patch(campaign_id, {"stats": stats, "lastStepAt": now, "updatedAt": now})
+    if campaign.get("sendRun") == run and campaign["status"] == "sending":
+        await next_step(ctx, campaign, {"campaignId": campaign_id, "run": run}, RETRY_DELAY_MS if retry else 0)
+
+
+async def restart_stalled(ctx: Any, limit: int) -> int:
+    """Give "sending" campaigns whose last step is older than ``STALE_AFTER_MS`` a new run; returns how many."""
+    stalled = ctx.db.query("emailCampaigns").with_index(
+        "by_status_step", lambda q: q.eq("status", "sending").lt("lastStepAt", now_ms() - STALE_AFTER_MS)
+    )
+    count = 0
+    for campaign in await stalled.take(limit):
+        await start(ctx, campaign, resume=True)
+        count += 1
+    return count
