@@ -34,7 +34,7 @@ MODULES = (
     "workspaces", "widgetSessions", "visitors", "conversations", "messages", "tags", "snippets",
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
     "messengerSettings", "officeHours", "commonIssueButtons", "ticketForms", "tickets", "supportAttachments",
-    "aiAgent", "reporting",
+    "aiAgent", "reporting", "emailTemplates", "emailCampaigns",
     "segments", "events", "tours", "tourSteps", "tourProgress", "tooltips", "authoringSessions",
     "tooltipAuthoringSessions", "surveys", "checklists", "outboundMessages",
     "articles", "collections", "suggestions", "knowledge",
@@ -42,6 +42,7 @@ MODULES = (
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
 GUESSED_AUTHORING_TOKEN = "A" * 32
+GUESSED_CAMPAIGN_TOKEN = "ect_" + "0" * 48
 EVERYONE = {"type": "group", "operator": "and", "conditions": []}
 
 
@@ -344,6 +345,26 @@ ARGS: dict[str, Args] = {
     "segments:remove": lambda w, s: {"id": w.ids["segment"]},
     "segments:preview": lambda w, s: {"workspaceId": w.workspace_id, "audienceRules": EVERYONE},
     "segments:getUsage": lambda w, s: {"id": w.ids["segment"]},
+    "emailTemplates:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "m", "html": "<p>m</p>"},
+    "emailTemplates:update": lambda w, s: {"id": w.ids["emailTemplate"], "name": "m"},
+    "emailTemplates:remove": lambda w, s: {"id": w.ids["emailTemplate"]},
+    "emailTemplates:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "emailTemplates:get": lambda w, s: {"id": w.ids["emailTemplate"]},
+    "emailTemplates:extractVariables": lambda w, s: {"html": "{{user.name}}"},
+    "emailTemplates:duplicate": lambda w, s: {"id": w.ids["emailTemplate"]},
+    "emailCampaigns:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "m", "subject": "m", "content": "m"},
+    "emailCampaigns:update": lambda w, s: {"id": w.ids["draftCampaign"], "name": "m"},
+    "emailCampaigns:send": lambda w, s: {"id": w.ids["draftCampaign"]},
+    "emailCampaigns:pause": lambda w, s: {"id": w.ids["emailCampaign"]},
+    "emailCampaigns:resume": lambda w, s: {"id": w.ids["emailCampaign"]},
+    "emailCampaigns:remove": lambda w, s: {"id": w.ids["emailCampaign"]},
+    "emailCampaigns:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "emailCampaigns:get": lambda w, s: {"id": w.ids["emailCampaign"]},
+    "emailCampaigns:getStats": lambda w, s: {"id": w.ids["emailCampaign"]},
+    "emailCampaigns:previewRecipients": lambda w, s: {"campaignId": w.ids["draftCampaign"]},
+    "emailCampaigns:trackOpen": lambda w, s: {"token": GUESSED_CAMPAIGN_TOKEN},
+    "emailCampaigns:trackClick": lambda w, s: {"recipientId": w.ids["campaignRecipient"], "trackingToken": GUESSED_CAMPAIGN_TOKEN, "url": "https://example.com/"},
+    "emailCampaigns:handleUnsubscribe": lambda w, s: {"token": GUESSED_CAMPAIGN_TOKEN},
     "events:track": lambda w, s: {"workspaceId": w.workspace_id, "name": "x", "visitorId": w.victim.visitor_id, **s.session()},
     "events:trackAutoEvent": lambda w, s: {
         "workspaceId": w.workspace_id,
@@ -507,6 +528,7 @@ ARGS: dict[str, Args] = {
 Allowed = Callable[[Any, World, Stranger], bool]
 PUBLIC_MESSENGER = {"primaryColor", "backgroundColor", "themeMode", "launcherPosition", "welcomeMessage", "logo"}
 ALLOWED: dict[str, Allowed] = {
+    "emailTemplates:extractVariables": lambda r, w, s: r == ["user.name"],  # a pure function of its argument
     # Public by design: what anyone may learn about a workspace.
     "workspaces:get": lambda r, w, s: set(r) <= {"_id", "_creationTime", "name", "createdAt"},
     "workspaces:getPublicWorkspaceContext": lambda r, w, s: set(r) == {"_id", "name", "helpCenterAccessPolicy"},
@@ -605,6 +627,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     ids = {
         **await _support_records(backend, team.workspace_id, team.admin, victim, conversation),
         **await _engagement_records(backend, team.workspace_id, team.admin, victim),
+        **await _campaign_records(backend, team.workspace_id, team.admin, victim),
     }
     other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
     elsewhere = await backend.seed_team("Other Co")
@@ -627,6 +650,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         "my secret order",
         *(ids[name] for name in PRIVATE_SUPPORT_RECORDS),
         *(ids[name] for name in PRIVATE_ENGAGEMENT_RECORDS),
+        *(ids[name] for name in PRIVATE_CAMPAIGN_RECORDS),
         "my secret ticket",
         article,
         "unannounced plans",
@@ -892,4 +916,29 @@ async def _engagement_records(backend: Backend, workspace_id: str, owner: Person
         "ticked": ticked["_id"],
         "outbound": outbound,
         "impression": impression,
+    }
+
+PRIVATE_CAMPAIGN_RECORDS = ("emailTemplate", "emailCampaign", "draftCampaign", "campaignRecipient", "trackingToken")
+
+
+async def _campaign_records(backend: Backend, workspace_id: str, owner: Person, victim: Visitor) -> dict[str, str]:
+    """A template, a draft campaign and a campaign sent to the victim (its recipient row and tracking token)."""
+    ws = {"workspaceId": workspace_id}
+    await backend.patch(victim.visitor_id, {"email": "victim-campaign@example.com"})
+    template = await backend.call("emailTemplates:create", {**ws, "name": "Base", "html": "{{content}}"}, as_=owner)
+    draft = await backend.call("emailCampaigns:create", {**ws, "name": "Draft", "subject": "s", "content": "c"}, as_=owner)
+    sent = await backend.call("emailCampaigns:create", {**ws, "name": "Sent", "subject": "s", "content": "c"}, as_=owner)
+    await backend.call("emailCampaigns:send", {"id": sent}, as_=owner)
+    for _ in range(10):
+        campaign = await backend.get(sent)
+        if campaign["status"] == "sent":
+            break
+        await backend.internal("emailCampaigns:sendStep", {"campaignId": sent, "run": campaign["sendRun"]})
+    [recipient] = [r for r in (await backend.dump())["emailCampaignRecipients"] if r["campaignId"] == sent]
+    return {
+        "emailTemplate": template,
+        "draftCampaign": draft,
+        "emailCampaign": sent,
+        "campaignRecipient": recipient["_id"],
+        "trackingToken": recipient["trackingToken"],
     }
