@@ -13,14 +13,13 @@ from runtime import UNDEFINED, internal_action, internal_mutation, internal_quer
 
 from .lib.audience import validate_targeting
 from .lib.authoring import clamp_limit, managed, readable
-from .lib.campaign_send import (
-    RESOLVE_PAGE, RecipientRule, claim_smtp_batch, confirm_smtp_batch, resolve_page, restart_stalled, start, stats_of,
-)  # fmt: skip
+from .lib.campaign_send import EMAIL, RESOLVE_PAGE, RecipientRule, claim_smtp_batch, confirm_smtp_batch, resolve_page, stats_of
 from .lib.campaign_email import TRACKING_TOKEN
 from .lib.campaign_tracking import click_target, recipient_by_token, record_open, unsubscribe
 from .lib.clock import now_ms
 from .lib.errors import INVALID_INPUT, fail
 from .lib.permissions import agent_with_permission, require_permission
+from .lib.send_chain import restart_stalled, start
 from .lib.smtp_provider import send_batch, smtp_settings
 from .lib.visitor_census import visitors_after
 
@@ -105,7 +104,7 @@ async def send(ctx, args):
             f"outbound email campaign sending is disabled for workspace {campaign['workspaceId']} in this deployment policy.",
         )
     preview = await _preview(ctx, campaign)
-    return {"status": await start(ctx, campaign, resume=False), "recipientCount": preview["recipientCount"]}
+    return {"status": await start(ctx, EMAIL, campaign, resume=False), "recipientCount": preview["recipientCount"]}
 
 
 @mutation(args={"id": v.id("emailCampaigns")})
@@ -126,7 +125,7 @@ async def resume(ctx, args):
     campaign, _ = await managed(ctx, args["id"], "Campaign", MANAGE)
     if campaign["status"] != "paused":
         fail(INVALID_INPUT, "Campaign is not paused")
-    await start(ctx, campaign, resume=True)
+    await start(ctx, EMAIL, campaign, resume=True)
     return None
 
 
@@ -303,7 +302,7 @@ async def deliverSmtpBatch(ctx, args):
 @internal_mutation(args={})
 async def resumeStalledSends(ctx, args):
     """Backstop (cron): restart sends whose chain stopped (e.g. an SMTP action lost in a crash)."""
-    return await restart_stalled(ctx, RESOLVE_PAGE)
+    return await restart_stalled(ctx, EMAIL, RESOLVE_PAGE)
 
 
 @internal_query(args={"campaignId": v.id("emailCampaigns")})

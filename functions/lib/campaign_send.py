@@ -1,4 +1,4 @@
-"""Sending an email campaign: a chain of scheduled mutations, each one bounded transaction, each exactly once.
+"""Sending an email campaign: a chain of scheduled mutations (``send_chain``), each one bounded transaction.
 
 Invariants:
 
@@ -7,8 +7,6 @@ Invariants:
   last visitor's ``_creationTime``) commit together, so a visitor is examined once however often a
   step is retried or the server restarts: the scheduler re-runs an uncommitted step, never a
   committed one.
-* Every step carries the campaign's ``sendRun``; a step of an older run (after pause/resume or a
-  backstop restart) does nothing, so two chains never walk the same campaign.
 * With the outbox provider (the default) a recipient is written, handed to the provider and marked
   "sent" in the same transaction: the outbox holds exactly one email per recipient.
 * With SMTP (``OPENCOM_SMTP_HOST`` set) a mutation cannot talk to the network, so an action claims
@@ -16,7 +14,7 @@ Invariants:
   refused (back to "pending", "bounced" after ``MAX_ATTEMPTS``). A crash between claim and confirm
   leaves the claimed rows "sending" forever, counted as ``unconfirmed``: never sent twice, and
   never called sent without the server's word.
-* A backstop cron restarts a "sending" campaign whose last step is older than ``STALE_AFTER_MS``.
+* A backstop cron restarts a "sending" campaign whose chain stopped (``send_chain``).
 """
 
 from typing import Any
@@ -28,6 +26,7 @@ from .campaign_email import DEFAULT_SENDER, new_tracking_token, render
 from .clock import now_ms
 from .email_provider import send_email
 from .identity import Doc
+from .send_chain import Chain, live, next_step
 from .smtp_provider import smtp_settings
 from .visitor_census import visitors_after
 
@@ -35,10 +34,8 @@ RESOLVE_PAGE = 100  # visitors one step examines (each may cost an event read an
 SMTP_BATCH = 25  # recipients one SMTP action claims
 MAX_ATTEMPTS = 3  # SMTP refusals before a recipient counts as bounced
 RETRY_DELAY_MS = 30_000
-STALE_AFTER_MS = 5 * 60_000
-STEP = "emailCampaigns:sendStep"
-SMTP_STEP = "emailCampaigns:deliverSmtpBatch"
 STAT_NAMES = ("pending", "sent", "delivered", "opened", "clicked", "bounced", "unsubscribed")
+EMAIL = Chain("emailCampaigns", "emailCampaigns:sendStep", "emailCampaigns:deliverSmtpBatch", STAT_NAMES)
 
 
 def stats_of(campaign: Doc) -> dict[str, float]:
@@ -87,40 +84,10 @@ async def unsubscribed(ctx: Any, workspace_id: str, email: str) -> bool:
     return await rows.first() is not None
 
 
-async def start(ctx: Any, campaign: Doc, resume: bool) -> str:
-    """Begin (or resume) the chain of steps under a new run; returns the campaign's new status."""
-    now = now_ms()
-    schedule = campaign.get("schedule") or {}
-    at = schedule.get("scheduledAt") if schedule.get("type") == "scheduled" else None
-    status = "scheduled" if at is not None and at > now else "sending"
-    run = float(campaign.get("sendRun", 0) + 1)
-    changes: dict[str, Any] = {"status": status, "sendRun": run, "lastStepAt": now, "updatedAt": now}
-    if not resume:
-        changes |= {"sendPhase": "resolving", "recipientCount": 0.0, "stats": stats_of({"recipientCount": 0})}
-    await ctx.db.patch(campaign["_id"], changes)
-    step_args = {"campaignId": campaign["_id"], "run": run}
-    if status == "scheduled":
-        await ctx.scheduler.run_at(at, STEP, step_args)
-    else:
-        await next_step(ctx, campaign | changes, step_args)
-    return status
 
 
-async def next_step(ctx: Any, campaign: Doc, step_args: dict[str, Any], delay_ms: float = 0) -> None:
-    """Schedule what the campaign's phase needs next: a resolving step, or an SMTP batch."""
-    target = SMTP_STEP if campaign.get("sendPhase") == "delivering" else STEP
-    await ctx.scheduler.run_after(delay_ms, target, step_args)
 
 
-async def live(ctx: Any, campaign_id: str, run: float) -> Doc | None:
-    """The campaign when ``run`` is its current run and it is (or is now due to start) sending."""
-    campaign = await ctx.db.get(campaign_id)
-    if campaign is None or campaign.get("sendRun") != run:
-        return None
-    if campaign["status"] == "scheduled" and (campaign.get("schedule") or {}).get("scheduledAt", 0) <= now_ms():
-        await ctx.db.patch(campaign["_id"], {"status": "sending"})
-        campaign = {**campaign, "status": "sending"}
-    return campaign if campaign["status"] == "sending" else None
 
 
 async def resolve_page(ctx: Any, campaign_id: str, run: float) -> None:
@@ -154,7 +121,7 @@ async def resolve_page(ctx: Any, campaign_id: str, run: float) -> None:
             await send_email(ctx, render(campaign, template, visitor, recipient, site_url, sender))
     stats["pending" if smtp else "sent"] += added
     changes: dict[str, Any] = {
-        "recipientCount": campaign.get("recipientCount", 0) + added,
+        "recipientCount": float(campaign.get("recipientCount", 0) + added),
         "stats": stats,
         "lastStepAt": now,
         "updatedAt": now,
@@ -168,7 +135,7 @@ async def resolve_page(ctx: Any, campaign_id: str, run: float) -> None:
             changes["sendPhase"] = "delivering"
     await ctx.db.patch(campaign["_id"], changes)
     if changes.get("status") != "sent":
-        await next_step(ctx, campaign | changes, {"campaignId": campaign["_id"], "run": run})
+        await next_step(ctx, EMAIL, campaign | changes, {"campaignId": campaign["_id"], "run": run})
 
 
 async def finish(ctx: Any, campaign: Doc) -> None:
@@ -228,16 +195,5 @@ async def confirm_smtp_batch(ctx: Any, campaign_id: str, run: float, results: li
             stats["pending"], stats["bounced"] = max(0.0, stats["pending"] - 1), stats["bounced"] + 1
     await ctx.db.patch(campaign_id, {"stats": stats, "lastStepAt": now, "updatedAt": now})
     if campaign.get("sendRun") == run and campaign["status"] == "sending":
-        await next_step(ctx, campaign, {"campaignId": campaign_id, "run": run}, RETRY_DELAY_MS if retry else 0)
+        await next_step(ctx, EMAIL, campaign, {"campaignId": campaign_id, "run": run}, RETRY_DELAY_MS if retry else 0)
 
-
-async def restart_stalled(ctx: Any, limit: int) -> int:
-    """Give "sending" campaigns whose last step is older than ``STALE_AFTER_MS`` a new run; returns how many."""
-    stalled = ctx.db.query("emailCampaigns").with_index(
-        "by_status_step", lambda q: q.eq("status", "sending").lt("lastStepAt", now_ms() - STALE_AFTER_MS)
-    )
-    count = 0
-    for campaign in await stalled.take(limit):
-        await start(ctx, campaign, resume=True)
-        count += 1
-    return count
