@@ -1359,6 +1359,95 @@ campaign_tables = {
     "emailUnsubscribes": define_table(
         {"workspaceId": v.id("workspaces"), "email": string, "campaignId": opt(v.id("emailCampaigns")), "createdAt": number}
     ).index("by_workspace_email", ["workspaceId", "email"]),
+    # Agents' devices (data-model §12.3).
+    "pushTokens": define_table(
+        {
+            "userId": v.id("users"),
+            "token": string,
+            "platform": literals("ios", "android"),
+            "notificationsEnabled": opt(v.boolean()),
+            "failureCount": opt(number),
+            "lastFailureAt": opt(number),
+            "lastFailureReason": opt(string),
+            "disabledAt": opt(number),
+            "updatedAt": opt(number),
+            "createdAt": number,
+        }
+    )
+    .index("by_user", ["userId"])
+    .index("by_token", ["token"]),
+    "pushCampaigns": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "title": string,
+            "body": string,
+            "imageUrl": opt(string),
+            "data": opt(json_record),
+            "deepLink": opt(string),
+            "audienceRules": opt(audience_rules_or_segment),
+            "targeting": opt(audience_rules_or_segment),
+            "schedule": opt(campaign_schedule),
+            "status": literals("draft", "scheduled", "sending", "sent", "paused"),
+            "stats": opt(v.object({"sent": number, "delivered": number, "opened": number, "failed": number, "pending": opt(number)})),
+            "recipientCount": opt(number),
+            "sentAt": opt(number),
+            "sendRun": opt(number),
+            "sendCursor": opt(number),
+            "sendPhase": opt(literals("resolving", "delivering", "done")),
+            "lastStepAt": opt(number),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_status", ["workspaceId", "status"])
+    .index("by_status_step", ["status", "lastStepAt"]),
+    "pushCampaignRecipients": define_table(
+        {
+            "campaignId": v.id("pushCampaigns"),
+            "recipientType": opt(literals("agent", "visitor")),
+            "userId": opt(v.id("users")),
+            "visitorId": opt(v.id("visitors")),
+            "tokenId": v.union(v.id("pushTokens"), v.id("visitorPushTokens")),
+            # "sending" (this backend's own): handed to the transport, its answer not yet recorded.
+            "status": literals("pending", "sending", "sent", "delivered", "opened", "failed"),
+            "sentAt": opt(number),
+            "deliveredAt": opt(number),
+            "openedAt": opt(number),
+            "error": opt(string),
+            "attempts": opt(number),
+            "createdAt": number,
+        }
+    )
+    .index("by_campaign", ["campaignId"])
+    .index("by_user", ["userId"])
+    .index("by_visitor", ["visitorId"])
+    .index("by_campaign_status", ["campaignId", "status"]),
+    # Push payloads and what became of them (data-model §14.8); with no transport configured every
+    # payload is recorded here as undelivered.
+    "notificationDeliveries": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "eventId": opt(string),
+            "eventKey": string,
+            "dedupeKey": string,
+            "channel": literals("push", "email", "web", "widget"),
+            "recipientType": literals("agent", "visitor"),
+            "userId": opt(v.id("users")),
+            "visitorId": opt(v.id("visitors")),
+            "tokenCount": opt(number),
+            "status": literals("delivered", "suppressed", "failed"),
+            "reason": opt(string),
+            "error": opt(string),
+            "metadata": opt(json_record),
+            "createdAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_created_at", ["workspaceId", "createdAt"])
+    .index("by_event", ["eventId"])
+    .index("by_dedupe_key", ["dedupeKey"]),
 }
 
 

@@ -8,3 +8,4 @@ crons.interval("expired support uploads", {"minutes": 15}, "supportAttachments:c
 crons.daily("audit log retention", {"hourUTC": 3, "minuteUTC": 17}, "auditLogs:sweepRetention")
 crons.daily("visitor census", {"hourUTC": 4, "minuteUTC": 23}, "segments:refreshVisitorCensuses")
 crons.interval("stalled campaign sends", {"minutes": 5}, "emailCampaigns:resumeStalledSends")
+crons.interval("stalled push campaign sends", {"minutes": 5}, "pushCampaigns:resumeStalledSends")
