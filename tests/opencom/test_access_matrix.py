@@ -35,6 +35,7 @@ MODULES = (
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
     "messengerSettings", "officeHours", "commonIssueButtons", "ticketForms", "tickets", "supportAttachments",
     "aiAgent", "reporting", "emailTemplates", "emailCampaigns",
+    "pushCampaigns", "visitorPushTokens", "pushTokens",
     "segments", "events", "tours", "tourSteps", "tourProgress", "tooltips", "authoringSessions",
     "tooltipAuthoringSessions", "surveys", "checklists", "outboundMessages",
     "articles", "collections", "suggestions", "knowledge",
@@ -365,6 +366,27 @@ ARGS: dict[str, Args] = {
     "emailCampaigns:trackOpen": lambda w, s: {"token": GUESSED_CAMPAIGN_TOKEN},
     "emailCampaigns:trackClick": lambda w, s: {"recipientId": w.ids["campaignRecipient"], "trackingToken": GUESSED_CAMPAIGN_TOKEN, "url": "https://example.com/"},
     "emailCampaigns:handleUnsubscribe": lambda w, s: {"token": GUESSED_CAMPAIGN_TOKEN},
+    "pushCampaigns:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "m", "title": "m", "body": "m"},
+    "pushCampaigns:update": lambda w, s: {"id": w.ids["pushCampaign"], "name": "m"},
+    "pushCampaigns:send": lambda w, s: {"id": w.ids["pushCampaign"]},
+    "pushCampaigns:pause": lambda w, s: {"id": w.ids["pushCampaign"]},
+    "pushCampaigns:remove": lambda w, s: {"id": w.ids["pushCampaign"]},
+    "pushCampaigns:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "pushCampaigns:get": lambda w, s: {"id": w.ids["pushCampaign"]},
+    "pushCampaigns:getStats": lambda w, s: {"id": w.ids["pushCampaign"]},
+    "visitorPushTokens:register": lambda w, s: {"visitorId": w.victim.visitor_id, "token": "mallory-device", "platform": "ios", **s.session()},
+    "visitorPushTokens:unregister": lambda w, s: {"token": w.ids["visitorDeviceToken"], **s.session()},
+    "visitorPushTokens:setNotificationsEnabled": lambda w, s: {"token": w.ids["visitorDeviceToken"], "enabled": False, **s.session()},
+    "visitorPushTokens:getByVisitor": lambda w, s: {"visitorId": w.victim.visitor_id, **s.session()},
+    "visitorPushTokens:getByWorkspace": lambda w, s: {"workspaceId": w.workspace_id},
+    "visitorPushTokens:listForTargeting": lambda w, s: {"workspaceId": w.workspace_id, "visitorIds": [w.victim.visitor_id]},
+    "visitorPushTokens:listWithVisitorInfo": lambda w, s: {"workspaceId": w.workspace_id},
+    "visitorPushTokens:getStats": lambda w, s: {"workspaceId": w.workspace_id},
+    "pushTokens:register": lambda w, s: {"token": "mallory-agent-device", "userId": w.owner.user_id, "platform": "ios"},
+    "pushTokens:unregister": lambda w, s: {"token": w.ids["agentDeviceToken"]},
+    "pushTokens:unregisterAllForCurrentUser": lambda w, s: {},
+    "pushTokens:getByUser": lambda w, s: {"userId": w.owner.user_id},
+    "pushTokens:setNotificationsEnabled": lambda w, s: {"token": w.ids["agentDeviceToken"], "enabled": False},
     "events:track": lambda w, s: {"workspaceId": w.workspace_id, "name": "x", "visitorId": w.victim.visitor_id, **s.session()},
     "events:trackAutoEvent": lambda w, s: {
         "workspaceId": w.workspace_id,
@@ -528,6 +550,9 @@ ARGS: dict[str, Args] = {
 Allowed = Callable[[Any, World, Stranger], bool]
 PUBLIC_MESSENGER = {"primaryColor", "backgroundColor", "themeMode", "launcherPosition", "welcomeMessage", "logo"}
 ALLOWED: dict[str, Allowed] = {
+    "pushTokens:unregister": lambda r, w, s: r == {"success": True},  # Opencom's answer; nothing deleted
+    "pushTokens:unregisterAllForCurrentUser": lambda r, w, s: r == {"success": True, "removed": 0},
+    "visitorPushTokens:getStats": lambda r, w, s: r == {"total": 0, "ios": 0, "android": 0, "uniqueVisitors": 0},
     "emailTemplates:extractVariables": lambda r, w, s: r == ["user.name"],  # a pure function of its argument
     # Public by design: what anyone may learn about a workspace.
     "workspaces:get": lambda r, w, s: set(r) <= {"_id", "_creationTime", "name", "createdAt"},
@@ -918,7 +943,10 @@ async def _engagement_records(backend: Backend, workspace_id: str, owner: Person
         "impression": impression,
     }
 
-PRIVATE_CAMPAIGN_RECORDS = ("emailTemplate", "emailCampaign", "draftCampaign", "campaignRecipient", "trackingToken")
+PRIVATE_CAMPAIGN_RECORDS = (
+    "emailTemplate", "emailCampaign", "draftCampaign", "campaignRecipient", "trackingToken",
+    "pushCampaign", "visitorDeviceToken", "agentDeviceToken",
+)  # fmt: skip
 
 
 async def _campaign_records(backend: Backend, workspace_id: str, owner: Person, victim: Visitor) -> dict[str, str]:
@@ -935,7 +963,15 @@ async def _campaign_records(backend: Backend, workspace_id: str, owner: Person, 
             break
         await backend.internal("emailCampaigns:sendStep", {"campaignId": sent, "run": campaign["sendRun"]})
     [recipient] = [r for r in (await backend.dump())["emailCampaignRecipients"] if r["campaignId"] == sent]
+    push = await backend.call("pushCampaigns:create", {**ws, "name": "Push", "title": "t", "body": "b"}, as_=owner)
+    device = {"visitorId": victim.visitor_id, "token": "victim-device-token", "platform": "ios", "sessionToken": victim.token}
+    await backend.call("visitorPushTokens:register", device)
+    agent_device = {"token": "owner-device-token", "userId": owner.user_id, "platform": "android"}
+    await backend.call("pushTokens:register", agent_device, as_=owner)
     return {
+        "pushCampaign": push,
+        "visitorDeviceToken": "victim-device-token",
+        "agentDeviceToken": "owner-device-token",
         "emailTemplate": template,
         "draftCampaign": draft,
         "emailCampaign": sent,
