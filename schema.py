@@ -612,7 +612,7 @@ email_tables = {
             "conversationId": opt(v.id("conversations")),
             "campaignId": opt(v.id("emailCampaigns")),
             "recipientId": opt(v.id("emailCampaignRecipients")),
-            "purpose": literals("verification-code", "conversation-reply", "campaign"),
+            "purpose": literals("verification-code", "conversation-reply", "campaign", "series"),
             "from": string,
             "to": v.array(string),
             "replyTo": opt(string),
@@ -1292,6 +1292,31 @@ email_campaign_stats = v.object(
         "unconfirmed": opt(number),
     }
 )
+series_trigger = v.object(
+    {
+        "source": literals("event", "auto_event", "visitor_attribute_changed", "visitor_state_changed"),
+        "eventName": opt(string),
+        "attributeKey": opt(string),
+        "fromValue": opt(string),
+        "toValue": opt(string),
+    }
+)
+series_block_config = v.object(
+    {
+        "rules": opt(audience_rules),
+        "waitType": opt(literals("duration", "until_date", "until_event")),
+        "waitDuration": opt(number),
+        "waitUnit": opt(literals("minutes", "hours", "days")),
+        "waitUntilDate": opt(number),
+        "waitUntilEvent": opt(string),
+        "contentId": opt(string),
+        "subject": opt(string),
+        "body": opt(string),
+        "title": opt(string),
+        "tagAction": opt(literals("add", "remove")),
+        "tagName": opt(string),
+    }
+)
 campaign_tables = {
     "emailTemplates": define_table(
         {
@@ -1448,6 +1473,93 @@ campaign_tables = {
     .index("by_workspace_created_at", ["workspaceId", "createdAt"])
     .index("by_event", ["eventId"])
     .index("by_dedupe_key", ["dedupeKey"]),
+    # Series (data-model §13).
+    "series": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "description": opt(string),
+            "entryTriggers": opt(v.array(series_trigger)),
+            "entryRules": opt(audience_rules_or_segment),
+            "exitRules": opt(audience_rules_or_segment),
+            "goalRules": opt(audience_rules_or_segment),
+            "status": literals("draft", "active", "paused", "archived"),
+            "stats": opt(
+                v.object(
+                    {
+                        "entered": number, "active": opt(number), "waiting": opt(number), "completed": number,
+                        "exited": number, "goalReached": number, "failed": opt(number),
+                    }
+                )
+            ),  # fmt: skip
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_status", ["workspaceId", "status"]),
+    "seriesBlocks": define_table(
+        {
+            "seriesId": v.id("series"),
+            "type": literals("rule", "wait", "email", "push", "chat", "post", "carousel", "tag"),
+            "position": v.object({"x": number, "y": number}),
+            "config": series_block_config,
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    ).index("by_series", ["seriesId"]),
+    "seriesConnections": define_table(
+        {
+            "seriesId": v.id("series"),
+            "fromBlockId": v.id("seriesBlocks"),
+            "toBlockId": v.id("seriesBlocks"),
+            "condition": opt(literals("yes", "no", "default")),
+            "createdAt": number,
+        }
+    )
+    .index("by_series", ["seriesId"])
+    .index("by_from_block", ["fromBlockId"])
+    .index("by_to_block", ["toBlockId"]),
+    "seriesProgress": define_table(
+        {
+            "visitorId": v.id("visitors"),
+            "seriesId": v.id("series"),
+            "currentBlockId": opt(v.id("seriesBlocks")),
+            "status": literals("active", "waiting", "completed", "exited", "goal_reached", "failed"),
+            "waitUntil": opt(number),
+            "waitEventName": opt(string),
+            "attemptCount": opt(number),
+            "lastExecutionError": opt(string),
+            "lastBlockExecutedAt": opt(number),
+            "idempotencyKeyContext": opt(string),
+            "lastTriggerSource": opt(string),
+            "lastTriggerEventName": opt(string),
+            "enteredAt": number,
+            "completedAt": opt(number),
+            "exitedAt": opt(number),
+            "goalReachedAt": opt(number),
+            "failedAt": opt(number),
+        }
+    )
+    .index("by_visitor", ["visitorId"])
+    .index("by_series", ["seriesId"])
+    .index("by_visitor_series", ["visitorId", "seriesId"])
+    .index("by_status", ["seriesId", "status"])
+    .index("by_visitor_status", ["visitorId", "status"])
+    .index("by_series_wait_until", ["seriesId", "waitUntil"])
+    # The backstop finds due waits across all series without scanning each one.
+    .index("by_status_wait_until", ["status", "waitUntil"]),
+    "seriesProgressHistory": define_table(
+        {
+            "progressId": v.id("seriesProgress"),
+            "blockId": v.id("seriesBlocks"),
+            "action": literals("entered", "completed", "skipped", "failed"),
+            "result": opt(json_record),
+            "createdAt": number,
+        }
+    )
+    .index("by_progress", ["progressId"])
+    .index("by_block", ["blockId"]),
 }
 
 

@@ -9,3 +9,4 @@ crons.daily("audit log retention", {"hourUTC": 3, "minuteUTC": 17}, "auditLogs:s
 crons.daily("visitor census", {"hourUTC": 4, "minuteUTC": 23}, "segments:refreshVisitorCensuses")
 crons.interval("stalled campaign sends", {"minutes": 5}, "emailCampaigns:resumeStalledSends")
 crons.interval("stalled push campaign sends", {"minutes": 5}, "pushCampaigns:resumeStalledSends")
+crons.interval("series waits backstop", {"minutes": 5}, "series:processWaitingProgress")

@@ -13,6 +13,7 @@ from .lib.audience import count_visitor_events
 from .lib.authoring import clamp_limit
 from .lib.clock import DAY_MS, now_ms
 from .lib.permissions import agent_with_permission, require_permission
+from .lib.series_triggers import notify as notify_series
 from .lib.sessions import live_session, resolve_visitor
 from .lib.validators import event_properties
 
@@ -57,6 +58,7 @@ async def track(ctx, args):
     await ctx.scheduler.run_after(
         0, AUTO_COMPLETION_JOB, {"visitorId": visitor_id, "workspaceId": args["workspaceId"], "eventName": args["name"]}
     )
+    await notify_series(ctx, args["workspaceId"], visitor_id, {"source": "event", "eventName": args["name"]})
     return event_id
 
 
@@ -73,7 +75,9 @@ async def trackAutoEvent(ctx, args):
         count += event.get("eventType") in AUTO_EVENT_TYPES
     if count >= RATE_MAX_AUTO_EVENTS:
         return None
-    return await ctx.db.insert("events", _event(args, visitor_id, args["eventType"], args["eventType"]))
+    event_id = await ctx.db.insert("events", _event(args, visitor_id, args["eventType"], args["eventType"]))
+    await notify_series(ctx, args["workspaceId"], visitor_id, {"source": "auto_event", "eventName": args["eventType"]})
+    return event_id
 
 
 async def _readable_visitor(ctx, args: dict) -> dict | None:

@@ -14,6 +14,7 @@ from .lib.errors import NOT_AUTHORIZED, fail, not_found
 from .lib.identity import current_user
 from .lib.origins import require_valid_origin
 from .lib.permissions import agent_with_permission, require_permission
+from .lib.series_triggers import notify_identified
 from .lib.sessions import connection_session, live_session, resolve_session
 from .lib.user_hash import apply_identity_verification, may_claim
 from .lib.validators import custom_attributes, device, location
@@ -105,6 +106,7 @@ async def identify(ctx, args):
     if args.get("customAttributes"):
         patch["customAttributes"] = {**(visitor.get("customAttributes") or {}), **args["customAttributes"]}
     await ctx.db.patch(visitor["_id"], patch)
+    await notify_identified(ctx, visitor, args.get("customAttributes") or {})
     return await ctx.db.get(visitor["_id"])
 
 
