@@ -35,7 +35,7 @@ MODULES = (
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
     "messengerSettings", "officeHours", "commonIssueButtons", "ticketForms", "tickets", "supportAttachments",
     "aiAgent", "reporting", "emailTemplates", "emailCampaigns",
-    "pushCampaigns", "visitorPushTokens", "pushTokens",
+    "pushCampaigns", "visitorPushTokens", "pushTokens", "series",
     "segments", "events", "tours", "tourSteps", "tourProgress", "tooltips", "authoringSessions",
     "tooltipAuthoringSessions", "surveys", "checklists", "outboundMessages",
     "articles", "collections", "suggestions", "knowledge",
@@ -366,6 +366,27 @@ ARGS: dict[str, Args] = {
     "emailCampaigns:trackOpen": lambda w, s: {"token": GUESSED_CAMPAIGN_TOKEN},
     "emailCampaigns:trackClick": lambda w, s: {"recipientId": w.ids["campaignRecipient"], "trackingToken": GUESSED_CAMPAIGN_TOKEN, "url": "https://example.com/"},
     "emailCampaigns:handleUnsubscribe": lambda w, s: {"token": GUESSED_CAMPAIGN_TOKEN},
+    "series:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "m"},
+    "series:update": lambda w, s: {"id": w.ids["series"], "name": "m"},
+    "series:remove": lambda w, s: {"id": w.ids["series"]},
+    "series:activate": lambda w, s: {"id": w.ids["series"]},
+    "series:deactivate": lambda w, s: {"id": w.ids["series"]},
+    "series:pause": lambda w, s: {"id": w.ids["series"]},
+    "series:archive": lambda w, s: {"id": w.ids["series"]},
+    "series:duplicate": lambda w, s: {"id": w.ids["series"]},
+    "series:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "series:get": lambda w, s: {"id": w.ids["series"]},
+    "series:getWithBlocks": lambda w, s: {"id": w.ids["series"]},
+    "series:readiness": lambda w, s: {"id": w.ids["series"]},
+    "series:getReadiness": lambda w, s: {"id": w.ids["series"]},
+    "series:addBlock": lambda w, s: {"seriesId": w.ids["series"], "type": "chat", "position": {"x": 0.0, "y": 0.0}, "config": {}},
+    "series:updateBlock": lambda w, s: {"id": w.ids["seriesBlock"], "config": {}},
+    "series:removeBlock": lambda w, s: {"id": w.ids["seriesBlock"]},
+    "series:addConnection": lambda w, s: {"seriesId": w.ids["series"], "fromBlockId": w.ids["seriesBlock"], "toBlockId": w.ids["seriesBlock"]},
+    "series:removeConnection": lambda w, s: {"id": w.ids["seriesConnection"]},
+    "series:getProgress": lambda w, s: {"seriesId": w.ids["series"], "visitorId": w.victim.visitor_id},
+    "series:listProgress": lambda w, s: {"seriesId": w.ids["series"]},
+    "series:getStats": lambda w, s: {"id": w.ids["series"]},
     "pushCampaigns:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "m", "title": "m", "body": "m"},
     "pushCampaigns:update": lambda w, s: {"id": w.ids["pushCampaign"], "name": "m"},
     "pushCampaigns:send": lambda w, s: {"id": w.ids["pushCampaign"]},
@@ -945,7 +966,7 @@ async def _engagement_records(backend: Backend, workspace_id: str, owner: Person
 
 PRIVATE_CAMPAIGN_RECORDS = (
     "emailTemplate", "emailCampaign", "draftCampaign", "campaignRecipient", "trackingToken",
-    "pushCampaign", "visitorDeviceToken", "agentDeviceToken",
+    "pushCampaign", "visitorDeviceToken", "agentDeviceToken", "series", "seriesBlock", "seriesConnection", "seriesProgress",
 )  # fmt: skip
 
 
@@ -968,7 +989,18 @@ async def _campaign_records(backend: Backend, workspace_id: str, owner: Person, 
     await backend.call("visitorPushTokens:register", device)
     agent_device = {"token": "owner-device-token", "userId": owner.user_id, "platform": "android"}
     await backend.call("pushTokens:register", agent_device, as_=owner)
+    series = await backend.call("series:create", {**ws, "name": "Journey"}, as_=owner)
+    block = {"seriesId": series, "type": "chat", "position": {"x": 0.0, "y": 0.0}, "config": {"body": "hi"}}
+    first = await backend.call("series:addBlock", block, as_=owner)
+    second = await backend.call("series:addBlock", block, as_=owner)
+    connection = await backend.call("series:addConnection", {"seriesId": series, "fromBlockId": first, "toBlockId": second}, as_=owner)
+    await backend.call("series:activate", {"id": series}, as_=owner)
+    entered = await backend.internal("series:evaluateEntry", {"seriesId": series, "visitorId": victim.visitor_id})
     return {
+        "series": series,
+        "seriesBlock": first,
+        "seriesConnection": connection,
+        "seriesProgress": entered["progressId"],
         "pushCampaign": push,
         "visitorDeviceToken": "victim-device-token",
         "agentDeviceToken": "owner-device-token",
