@@ -1,0 +1,183 @@
+"""Series runtime against a reference interpreter (hypothesis state machine).
+
+Each run builds a random series that passes readiness — a chain of chat, rule, duration-wait and
+event-wait blocks where a rule's "no" branch may skip ahead — then enrolls visitors, flips their
+plan (which rules test), fires the awaited event and advances the clock, waking every progress
+row as the scheduler would. After every step each visitor's stored progress (status, current
+block, wait, blocks completed so far) must equal what a small interpreter of the same graph says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from opencom_backend import open_backend
+
+from runtime import clock
+
+HOUR = 3_600_000.0
+VISITORS = 3
+EVENT = "upgraded"
+KINDS = ("chat", "rule", "wait_hours", "wait_event")
+
+
+@st.composite
+def graphs(draw: Any) -> list[dict[str, Any]]:
+    """Blocks 0..n-1, each leading to the next; a rule's "no" branch goes to any later block."""
+    size = draw(st.integers(2, 5))
+    blocks = []
+    for index in range(size):
+        kind = draw(st.sampled_from(KINDS if index < size - 1 else ("chat", "wait_hours", "wait_event")))
+        spec: dict[str, Any] = {"kind": kind}
+        if kind == "wait_hours":
+            spec["hours"] = draw(st.integers(1, 48))
+        if kind == "rule":
+            spec["no"] = draw(st.integers(index + 1, size - 1))
+        blocks.append(spec)
+    return blocks
+
+
+@dataclass
+class Journey:
+    """The reference interpreter's view of one visitor."""
+
+    status: str = "active"
+    block: int | None = 0
+    wait_until: float | None = None
+    wait_event: str | None = None
+    history: list[int] = field(default_factory=list)  # blocks completed, in order
+
+    def run(self, graph: list[dict[str, Any]], plan: str, now: float) -> None:
+        while self.status not in ("completed",):
+            if self.status == "waiting":
+                if self.wait_event or (self.wait_until or 0) > now:
+                    return
+                self.status, self.wait_until = "active", None
+                self.history.append(self.block or 0)
+                self.goto(graph, (self.block or 0) + 1)
+                continue
+            spec = graph[self.block or 0]
+            if spec["kind"] == "wait_hours":
+                self.status, self.wait_until = "waiting", now + spec["hours"] * HOUR
+                return
+            if spec["kind"] == "wait_event":
+                self.status, self.wait_event = "waiting", EVENT
+                return
+            following = (self.block or 0) + 1 if spec["kind"] == "chat" or plan == "pro" else spec["no"]
+            self.history.append(self.block or 0)
+            self.goto(graph, following)
+
+    def goto(self, graph: list[dict[str, Any]], index: int) -> None:
+        if index >= len(graph):
+            self.status, self.block = "completed", None
+        else:
+            self.block = index
+
+
+class SeriesModel(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.directory = Path(tempfile.mkdtemp(prefix="opencom-series-model-"))
+        self.clock = clock.ManualClock(float(int(clock.now_ms())))
+        self.previous = clock.install(self.clock)
+        self.backend = self.loop.run_until_complete(open_backend(self.directory / "data"))
+        self.journeys: dict[int, Journey] = {}
+        self.progress: dict[int, str] = {}
+        self.plans = ["free"] * VISITORS
+
+    def teardown(self) -> None:
+        self.loop.run_until_complete(self.backend.executor.close())
+        self.loop.close()
+        clock.install(self.previous)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def call(self, path: str, args: dict[str, Any], *, internal: bool = False) -> Any:
+        if internal:
+            return self.loop.run_until_complete(self.backend.internal(path, args))
+        return self.loop.run_until_complete(self.backend.call(path, args, as_=self.team.admin))
+
+    @initialize(graph=graphs())
+    def build(self, graph: list[dict[str, Any]]) -> None:
+        self.graph = graph
+        self.team = self.loop.run_until_complete(self.backend.seed_team())
+        self.series_id = self.call("series:create", {"workspaceId": self.team.workspace_id, "name": "Model"})
+        configs = {
+            "chat": lambda spec: {"body": "hello"},
+            "rule": lambda spec: {"rules": {"type": "condition", "property": {"source": "custom", "key": "plan"}, "operator": "equals", "value": "pro"}},
+            "wait_hours": lambda spec: {"waitType": "duration", "waitDuration": float(spec["hours"]), "waitUnit": "hours"},
+            "wait_event": lambda spec: {"waitType": "until_event", "waitUntilEvent": EVENT},
+        }
+        self.blocks = []
+        for spec in graph:
+            block = {"seriesId": self.series_id, "type": spec["kind"].split("_")[0], "position": {"x": 0.0, "y": 0.0}, "config": configs[spec["kind"]](spec)}
+            self.blocks.append(self.call("series:addBlock", block))
+        for index, spec in enumerate(graph[:-1]):
+            link = {"seriesId": self.series_id, "fromBlockId": self.blocks[index], "toBlockId": self.blocks[index + 1]}
+            if spec["kind"] == "rule":
+                self.call("series:addConnection", {**link, "condition": "yes"})
+                self.call("series:addConnection", {**link, "toBlockId": self.blocks[spec["no"]], "condition": "no"})
+            else:
+                self.call("series:addConnection", link)
+        self.call("series:activate", {"id": self.series_id})
+        self.visitors = [self.loop.run_until_complete(self.backend.boot(self.team.workspace_id)).visitor_id for _ in range(VISITORS)]
+
+    def now(self) -> float:
+        return float(int(self.clock.now_ms()))
+
+    @rule(visitor=st.integers(0, VISITORS - 1))
+    def enroll(self, visitor: int) -> None:
+        entered = self.call("series:evaluateEntry", {"seriesId": self.series_id, "visitorId": self.visitors[visitor]}, internal=True)
+        assert entered["entered"] == (visitor not in self.journeys), entered
+        if visitor not in self.journeys:
+            self.progress[visitor] = entered["progressId"]
+            self.journeys[visitor] = Journey()
+            self.journeys[visitor].run(self.graph, self.plans[visitor], self.now())
+
+    @rule(visitor=st.integers(0, VISITORS - 1), plan=st.sampled_from(["free", "pro"]))
+    def set_plan(self, visitor: int, plan: str) -> None:
+        self.plans[visitor] = plan
+        self.loop.run_until_complete(self.backend.patch(self.visitors[visitor], {"customAttributes": {"plan": plan}}))
+
+    @rule(hours=st.integers(0, 72))
+    def advance(self, hours: int) -> None:
+        self.clock.advance(hours * HOUR)
+        for visitor, progress_id in sorted(self.progress.items()):
+            self.call("series:processProgress", {"progressId": progress_id}, internal=True)
+            self.journeys[visitor].run(self.graph, self.plans[visitor], self.now())
+
+    @rule(visitor=st.integers(0, VISITORS - 1))
+    def event(self, visitor: int) -> None:
+        args = {"workspaceId": self.team.workspace_id, "visitorId": self.visitors[visitor], "eventName": EVENT}
+        self.call("series:resumeWaitingForEvent", args, internal=True)
+        journey = self.journeys.get(visitor)
+        if journey is not None and journey.status == "waiting" and journey.wait_event == EVENT:
+            journey.wait_event, journey.wait_until = None, self.now()
+            journey.run(self.graph, self.plans[visitor], self.now())
+
+    @invariant()
+    def progress_matches_the_interpreter(self) -> None:
+        if not hasattr(self, "series_id"):
+            return
+        for visitor, journey in self.journeys.items():
+            stored = self.call("series:getProgress", {"seriesId": self.series_id, "visitorId": self.visitors[visitor]})
+            expected_block = self.blocks[journey.block] if journey.block is not None else None
+            assert (stored["status"], stored.get("currentBlockId")) == (journey.status, expected_block), (self.graph, stored, journey)
+            completed = [entry["blockId"] for entry in stored["history"] if entry["action"] == "completed"]
+            assert completed == [self.blocks[index] for index in journey.history], (self.graph, stored, journey)
+            if journey.status == "waiting":
+                assert (stored.get("waitUntil"), stored.get("waitEventName")) == (journey.wait_until, journey.wait_event)
+
+
+SeriesModel.TestCase.settings = settings(
+    max_examples=12, stateful_step_count=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestSeriesModel = SeriesModel.TestCase
