@@ -7,7 +7,7 @@ API reference's names (``deactivate``, ``readiness``, ``getProgress``, ``listPro
 Opencom's (``pause``, ``getReadiness``, ``getStats``, ``getWithBlocks``) are both served.
 """
 
-from runtime import ConvexError, internal_mutation, mutation, query, v
+from runtime import ConvexError, internal_mutation, internal_query, mutation, query, v
 
 from .lib.audience import validate_rules
 from .lib.authoring import clamp_limit, copy_name, managed, readable, set_status
@@ -353,3 +353,12 @@ async def resumeWaitingForEvent(ctx, args):
 async def processWaitingProgress(ctx, args):
     """Backstop (cron): schedule processing for waits whose wake-up was lost."""
     return await process_due(ctx, clamp_limit(args.get("limit"), 1000, 5000))
+
+
+@internal_query(args={"seriesId": v.id("series")})
+async def progressSummary(ctx, args):
+    """Operators' view: how many progress rows the series has in each status."""
+    counts: dict[str, float] = {}
+    async for row in ctx.db.query("seriesProgress").with_index("by_series", lambda q: q.eq("seriesId", args["seriesId"])):
+        counts[row["status"]] = counts.get(row["status"], 0.0) + 1
+    return counts
