@@ -1317,6 +1317,9 @@ series_block_config = v.object(
         "tagName": opt(string),
     }
 )
+notification_events = v.object(
+    {"newVisitorMessage": opt(v.object({"email": opt(v.boolean()), "push": opt(v.boolean())}))}
+)
 campaign_tables = {
     "emailTemplates": define_table(
         {
@@ -1560,6 +1563,22 @@ campaign_tables = {
     )
     .index("by_progress", ["progressId"])
     .index("by_block", ["blockId"]),
+    # Agents' notification preferences and the workspace's defaults (data-model §14.8).
+    "notificationPreferences": define_table(
+        {
+            "userId": v.id("users"),
+            "workspaceId": v.id("workspaces"),
+            "muted": v.boolean(),
+            "events": opt(notification_events),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_user", ["userId"])
+    .index("by_user_workspace", ["userId", "workspaceId"]),
+    "workspaceNotificationDefaults": define_table(
+        {"workspaceId": v.id("workspaces"), "events": opt(notification_events), "createdAt": number, "updatedAt": number}
+    ).index("by_workspace", ["workspaceId"]),
 }
 
 
