@@ -612,7 +612,7 @@ email_tables = {
             "conversationId": opt(v.id("conversations")),
             "campaignId": opt(v.id("emailCampaigns")),
             "recipientId": opt(v.id("emailCampaignRecipients")),
-            "purpose": literals("verification-code", "conversation-reply", "campaign", "series"),
+            "purpose": literals("verification-code", "conversation-reply", "campaign", "series", "notification"),
             "from": string,
             "to": v.array(string),
             "replyTo": opt(string),
@@ -1579,6 +1579,45 @@ campaign_tables = {
     "workspaceNotificationDefaults": define_table(
         {"workspaceId": v.id("workspaces"), "events": opt(notification_events), "createdAt": number, "updatedAt": number}
     ).index("by_workspace", ["workspaceId"]),
+    "notificationEvents": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "eventKey": string,
+            "eventType": literals(
+                "chat_message", "new_conversation", "assignment", "ticket_created", "ticket_status_changed", "ticket_assigned",
+                "ticket_comment", "ticket_customer_reply", "ticket_resolved", "outbound_message", "carousel_trigger", "push_campaign",
+            ),  # fmt: skip
+            "domain": literals("chat", "ticket", "outbound", "campaign"),
+            "audience": literals("agent", "visitor", "both"),
+            "actorType": literals("agent", "visitor", "bot", "system"),
+            "actorUserId": opt(v.id("users")),
+            "actorVisitorId": opt(v.id("visitors")),
+            "conversationId": opt(v.id("conversations")),
+            "ticketId": opt(v.id("tickets")),
+            "title": opt(string),
+            "bodyPreview": opt(string),
+            "createdAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_created_at", ["workspaceId", "createdAt"])
+    .index("by_event_key", ["eventKey"]),
+    "notificationDedupeKeys": define_table(
+        {
+            "dedupeKey": string,
+            "eventId": v.id("notificationEvents"),
+            "eventKey": string,
+            "workspaceId": v.id("workspaces"),
+            "channel": literals("push", "email", "web", "widget"),
+            "recipientType": literals("agent", "visitor"),
+            "userId": opt(v.id("users")),
+            "visitorId": opt(v.id("visitors")),
+            "createdAt": number,
+        }
+    )
+    .index("by_dedupe_key", ["dedupeKey"])
+    .index("by_event", ["eventId"])
+    .index("by_workspace", ["workspaceId"]),
 }
 
 

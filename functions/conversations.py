@@ -14,6 +14,7 @@ from .lib.clock import now_ms
 from .lib.conversation_access import may_read_conversation, owning_visitor
 from .lib.errors import INVALID_INPUT, NOT_AUTHORIZED, fail, not_found
 from .lib.identity import require_user
+from .lib.notifications import notify_agents
 from .lib.permissions import agent_with_permission, find_membership, require_permission
 from .lib.sessions import resolve_visitor
 from .lib.threads import newest_message, open_visitor_conversation
@@ -165,6 +166,11 @@ async def assign(ctx, args):
     if await find_membership(ctx, args["agentId"], conversation["workspaceId"]) is None:
         fail(INVALID_INPUT, "Assignee is not a member of this workspace")
     await ctx.db.patch(conversation["_id"], {"assignedAgentId": args["agentId"], "updatedAt": now_ms()})
+    await notify_agents(
+        ctx, conversation["workspaceId"], "assignment", f"assignment:{conversation['_id']}", "A conversation was assigned to you",
+        f"Conversation {conversation['_id']}", only=[args["agentId"]], actor_user_id=agent.id, domain="chat",
+        actorType="agent", conversationId=conversation["_id"],
+    )  # fmt: skip
     await record_audit(
         ctx,
         workspace_id=conversation["workspaceId"],

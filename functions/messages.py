@@ -14,6 +14,7 @@ from .lib.actors import Actor
 from .lib.attachments import bind_staged, with_attachments
 from .lib.conversation_access import may_read_conversation, owning_visitor
 from .lib.errors import NOT_AUTHORIZED, fail, not_found
+from .lib.notifications import on_message
 from .lib.permissions import require_permission
 from .lib.threads import SYSTEM_SENDER, append_message
 
@@ -94,6 +95,7 @@ async def send(ctx, args):
     message_id = await append_message(
         ctx, conversation, sender_type=sender_type, sender_id=sender, content=args["content"]
     )
+    await on_message(ctx, conversation, sender_type, sender, args["content"])
     uploader = Actor("visitor" if sender_type == "visitor" else "agent", sender)
     attached = await bind_staged(
         ctx, conversation["workspaceId"], args.get("attachmentIds"), uploader, "message", message_id

@@ -16,6 +16,7 @@ from .lib.attachments import bind_staged, with_attachments
 from .lib.clock import now_ms
 from .lib.errors import ALREADY_EXISTS, INVALID_INPUT, NOT_AUTHORIZED, fail, not_found
 from .lib.identity import Doc, current_user, require_user
+from .lib.notifications import notify_agents
 from .lib.permissions import agent_with_permission, find_membership, require_permission
 from .lib.sessions import resolve_visitor
 from .lib.ticket_views import comments_of, detail, listing
@@ -107,6 +108,10 @@ async def create(ctx, args):
     attached = await bind_staged(ctx, workspace_id, args.get("attachmentIds"), actor, "ticket", ticket_id)
     if attached:
         await ctx.db.patch(ticket_id, {"attachmentIds": attached})
+    await notify_agents(
+        ctx, workspace_id, "ticket_created", f"ticket:{ticket_id}", "New ticket", args["subject"], domain="ticket",
+        actorType="visitor" if visitor_id is not None else "agent", ticketId=ticket_id,
+    )  # fmt: skip
     return ticket_id
 
 

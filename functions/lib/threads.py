@@ -9,6 +9,7 @@ from typing import Any
 
 from .clock import now_ms
 from .identity import Doc
+from .notifications import notify_agents
 
 _UNREAD_COUNTER = {"visitor": "unreadByAgent", "agent": "unreadByVisitor", "bot": "unreadByVisitor"}
 
@@ -77,6 +78,9 @@ async def open_visitor_conversation(ctx: Any, workspace_id: str, visitor_id: str
             "createdAt": now,
         },
     )
+    scope = f"conversation:{conversation_id}"
+    await notify_agents(ctx, workspace_id, "new_conversation", scope, "New conversation", "A visitor started a conversation",
+                        domain="chat", actorType="visitor", actorVisitorId=visitor_id, conversationId=conversation_id)  # fmt: skip
     return await ctx.db.get(conversation_id)
 
 

@@ -1,0 +1,125 @@
+"""Telling people something happened: agents (new conversation, visitor reply, assignment, ticket) and
+visitors (an agent replied while they were away).
+
+Every event becomes a ``notificationEvents`` row (the in-app feed). Each recipient then gets email
+(through the email provider, the outbox by default) and push (recorded undelivered unless a
+transport is configured) as their preferences allow. Deliveries are debounced per recipient,
+channel and conversation (or ticket): within ``DEBOUNCE_MS`` of the last one, a burst of messages
+adds events to the feed but sends nothing more. All of it happens in the caller's transaction.
+"""
+
+from typing import Any
+
+from .campaign_email import DEFAULT_SENDER
+from .clock import now_ms
+from .email_provider import OutgoingEmail, new_message_id, send_email, text_to_html
+from .identity import Doc
+from .notification_preferences import agent_wants
+from .push_transport import NO_TRANSPORT
+
+DEBOUNCE_MS = 60_000.0
+AWAY_AFTER_MS = 5 * 60_000.0  # a visitor unseen this long gets an email for an agent's reply
+MAX_AGENTS = 50  # members one event notifies
+PREVIEW = 280
+
+
+async def _event(ctx: Any, workspace_id: str, event_type: str, scope: str, title: str, body: str, **fields: Any) -> str:
+    row = {
+        "workspaceId": workspace_id, "eventKey": f"{event_type}:{scope}", "eventType": event_type, "title": title,
+        "bodyPreview": body[:PREVIEW], "createdAt": now_ms(), **{k: val for k, val in fields.items() if val is not None},
+    }  # fmt: skip
+    return await ctx.db.insert("notificationEvents", row)
+
+
+async def _first_in_burst(ctx: Any, event_id: str, key: str, workspace_id: str, channel: str, recipient: dict) -> bool:
+    """Claim the debounce window for ``key``; False when a delivery already went out within it."""
+    existing = await ctx.db.query("notificationDedupeKeys").with_index("by_dedupe_key", lambda q: q.eq("dedupeKey", key)).first()
+    now = now_ms()
+    if existing is not None and now - existing["createdAt"] < DEBOUNCE_MS:
+        return False
+    fields = {"eventId": event_id, "eventKey": key, "createdAt": now}
+    if existing is not None:
+        await ctx.db.patch(existing["_id"], fields)
+    else:
+        row = {"dedupeKey": key, "workspaceId": workspace_id, "channel": channel, **recipient, **fields}
+        await ctx.db.insert("notificationDedupeKeys", row)
+    return True
+
+
+async def _email(ctx: Any, workspace_id: str, to: str, title: str, body: str) -> None:
+    sender = ctx.env.get("OPENCOM_NOTIFICATIONS_FROM") or DEFAULT_SENDER
+    await send_email(
+        ctx,
+        OutgoingEmail(purpose="notification", sender=sender, to=(to,), subject=title, text=body, html=text_to_html(body),
+                      message_id=new_message_id(sender), workspace_id=workspace_id),  # fmt: skip
+    )
+
+
+async def _push_agent(ctx: Any, workspace_id: str, event_id: str, key: str, user_id: str, title: str, body: str) -> None:
+    tokens = ctx.db.query("pushTokens").with_index("by_user", lambda q: q.eq("userId", user_id))
+    enabled = [token async for token in tokens if token.get("notificationsEnabled") is not False]
+    if enabled:
+        await ctx.db.insert(
+            "notificationDeliveries",
+            {
+                "workspaceId": workspace_id, "eventId": event_id, "eventKey": key, "dedupeKey": key, "channel": "push",
+                "recipientType": "agent", "userId": user_id, "tokenCount": float(len(enabled)), "status": "suppressed",
+                "reason": NO_TRANSPORT, "metadata": {"title": title, "body": body[:PREVIEW]}, "createdAt": now_ms(),
+            },
+        )  # fmt: skip
+
+
+async def notify_agents(
+    ctx: Any, workspace_id: str, event_type: str, scope: str, title: str, body: str, *,
+    only: list[str] | None = None, actor_user_id: str | None = None, **fields: Any,
+) -> str:  # fmt: skip
+    """Record the event and notify ``only`` these agents (default: every member), never the actor."""
+    event_id = await _event(ctx, workspace_id, event_type, scope, title, body, audience="agent", actorUserId=actor_user_id, **fields)
+    if only is None:
+        members = ctx.db.query("workspaceMembers").with_index("by_workspace", lambda q: q.eq("workspaceId", workspace_id))
+        only = [member["userId"] for member in await members.take(MAX_AGENTS)]
+    for user_id in dict.fromkeys(only):
+        if user_id == actor_user_id:
+            continue
+        user, wants = await ctx.db.get(user_id), await agent_wants(ctx, user_id, workspace_id)
+        recipient = {"recipientType": "agent", "userId": user_id}
+        if wants["email"] and user and user.get("email"):
+            key = f"{scope}:agent:{user_id}:email"
+            if await _first_in_burst(ctx, event_id, key, workspace_id, "email", recipient):
+                await _email(ctx, workspace_id, user["email"], title, body)
+        if wants["push"]:
+            key = f"{scope}:agent:{user_id}:push"
+            if await _first_in_burst(ctx, event_id, key, workspace_id, "push", recipient):
+                await _push_agent(ctx, workspace_id, event_id, key, user_id, title, body)
+    return event_id
+
+
+async def notify_visitor_of_reply(ctx: Any, conversation: Doc, agent_id: str, content: str) -> None:
+    """An agent answered: email the visitor when they are away (not seen for ``AWAY_AFTER_MS``)."""
+    visitor = await ctx.db.get(conversation["visitorId"]) if conversation.get("visitorId") else None
+    if visitor is None:
+        return
+    scope = f"conversation:{conversation['_id']}"
+    title = "New reply to your conversation"
+    event_id = await _event(ctx, conversation["workspaceId"], "chat_message", scope, title, content, domain="chat",
+                            actorType="agent", actorUserId=agent_id, conversationId=conversation["_id"], audience="visitor")  # fmt: skip
+    away = now_ms() - visitor.get("lastSeenAt", 0) >= AWAY_AFTER_MS
+    if away and visitor.get("email"):
+        key = f"{scope}:visitor:{visitor['_id']}:email"
+        if await _first_in_burst(ctx, event_id, key, conversation["workspaceId"], "email", {"recipientType": "visitor", "visitorId": visitor["_id"]}):
+            await _email(ctx, conversation["workspaceId"], visitor["email"], title, content)
+
+
+async def on_message(ctx: Any, conversation: Doc, sender_type: str, sender_id: str, content: str) -> None:
+    """A message was posted: a visitor's reaches the assigned agent (or every member); an agent's, the visitor."""
+    if sender_type == "agent":
+        await notify_visitor_of_reply(ctx, conversation, sender_id, content)
+        return
+    if sender_type != "visitor":
+        return
+    assigned = conversation.get("assignedAgentId")
+    await notify_agents(
+        ctx, conversation["workspaceId"], "chat_message", f"conversation:{conversation['_id']}", "New visitor message", content,
+        only=[assigned] if assigned else None, domain="chat", actorType="visitor", actorVisitorId=sender_id,
+        conversationId=conversation["_id"],
+    )  # fmt: skip

@@ -1,0 +1,67 @@
+"""Notifications: agents hear of new conversations, visitor replies, assignments and tickets; visitors
+of agent replies while away; preferences decide the channels; bursts are debounced."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opencom_backend import Backend, Team
+
+
+async def sent(backend: Backend) -> list[tuple[str, str]]:
+    return [(row["to"][0], row["subject"]) for row in (await backend.dump())["outbox"] if row["purpose"] == "notification"]
+
+
+async def test_a_burst_of_visitor_messages_gives_each_agent_one_email_and_one_push_record(backend: Backend, team: Team):
+    agent = await backend.add_member(team, "agent")
+    await backend.call("pushTokens:register", {"token": "agent-phone", "userId": agent.user_id, "platform": "ios"}, as_=agent)
+    visitor = await backend.boot(team.workspace_id)
+    conversation = await backend.visitor_conversation(visitor)
+    emails = await sent(backend)
+    assert sorted(emails) == sorted([(team.admin.email, "New conversation"), (agent.email, "New conversation")])
+    message = {"conversationId": conversation, "senderType": "visitor", "senderId": visitor.visitor_id, "sessionToken": visitor.token}
+    for text in ("hello", "anyone?"):
+        await backend.call("messages:send", {**message, "content": text})
+    assert len(await sent(backend)) == 2  # within the window of the conversation's notification: nothing more
+    for row in (await backend.dump())["notificationDedupeKeys"]:
+        await backend.patch(row["_id"], {"createdAt": row["createdAt"] - 60_000.0})  # the window has passed
+    for text in ("hello??", "please"):
+        await backend.call("messages:send", {**message, "content": text})
+    dump = await backend.dump()
+    chat_events = [e for e in dump["notificationEvents"] if e["eventType"] == "chat_message"]
+    assert [e["bodyPreview"] for e in chat_events] == ["hello", "anyone?", "hello??", "please"]  # the in-app feed has all
+    new_message_mails = [e for e in await sent(backend) if e[1] == "New visitor message"]
+    assert sorted(new_message_mails) == sorted([(team.admin.email, "New visitor message"), (agent.email, "New visitor message")])
+    pushes = [d for d in dump["notificationDeliveries"] if d.get("userId") == agent.user_id]
+    assert len(pushes) == 2 and {d["reason"] for d in pushes} == {"no transport configured"}  # conversation + one burst
+
+
+async def test_preferences_and_assignment_choose_who_is_told(backend: Backend, team: Team):
+    agent = await backend.add_member(team, "agent")
+    ws = {"workspaceId": team.workspace_id}
+    await backend.call("notificationSettings:updateMyPreferences", {**ws, "newVisitorMessageEmail": False}, as_=team.admin)
+    visitor = await backend.boot(team.workspace_id)
+    conversation = await backend.visitor_conversation(visitor)
+    assert await sent(backend) == [(agent.email, "New conversation")]
+    await backend.call("conversations:assign", {"id": conversation, "agentId": agent.user_id}, as_=team.admin)
+    message = {"conversationId": conversation, "senderType": "visitor", "senderId": visitor.visitor_id, "sessionToken": visitor.token}
+    await backend.call("messages:send", {**message, "content": "hi"})
+    events: list[dict[str, Any]] = (await backend.dump())["notificationEvents"]
+    assert [e["eventType"] for e in events] == ["new_conversation", "assignment", "chat_message"]
+    subjects = [subject for to, subject in await sent(backend) if to == agent.email]
+    assert subjects == ["New conversation", "A conversation was assigned to you"]  # the message falls in the window
+
+
+async def test_an_agent_reply_emails_a_visitor_only_while_away(backend: Backend, team: Team):
+    visitor = await backend.boot(team.workspace_id)
+    await backend.patch(visitor.visitor_id, {"email": "ann@example.com", "lastSeenAt": 0.0})
+    conversation = await backend.visitor_conversation(visitor)
+    reply = {"conversationId": conversation, "senderType": "agent", "senderId": team.admin.user_id}
+    await backend.call("messages:send", {**reply, "content": "We fixed it"}, as_=team.admin)
+    assert ("ann@example.com", "New reply to your conversation") in await sent(backend)
+    other = await backend.boot(team.workspace_id)
+    await backend.patch(other.visitor_id, {"email": "bob@example.com"})
+    await backend.call("widgetSessions:boot", {"workspaceId": team.workspace_id, "sessionId": other.session_id})  # seen now
+    second = await backend.visitor_conversation(other)
+    await backend.call("messages:send", {**reply, "conversationId": second, "content": "Hi"}, as_=team.admin)
+    assert all(to != "bob@example.com" for to, _ in await sent(backend))
