@@ -214,9 +214,14 @@ class ConvexTest:
         """Run an action and return its value, raising its error."""
         return (await self._call(function, args, "action")).unwrap()
 
-    async def call(self, function: str | FunctionDefinition, args: dict[str, Any] | None = None) -> FunctionResult:
-        """Run any function, whatever its kind; never raises: the ``FunctionResult`` carries value or error."""
-        return await self._call(function, args, None)
+    async def call(
+        self, function: str | FunctionDefinition, args: dict[str, Any] | None = None, *, public_only: bool = False
+    ) -> FunctionResult:
+        """Run any function, whatever its kind; never raises: the ``FunctionResult`` carries value or error.
+
+        ``public_only`` calls as a client would: an internal function is then not found.
+        """
+        return await self._call(function, args, None, admin=not public_only)
 
     async def run(self, body: Callable[[Any], Awaitable[Any]]) -> Any:
         """Run ``async def body(ctx)`` as a mutation with a real ``ctx``; an error rolls all of it back."""
@@ -231,12 +236,12 @@ class ConvexTest:
         return result.unwrap()
 
     async def _call(
-        self, function: str | FunctionDefinition, args: dict[str, Any] | None, kind: Kind | None
+        self, function: str | FunctionDefinition, args: dict[str, Any] | None, kind: Kind | None, *, admin: bool = True
     ) -> FunctionResult:
         state = self._state
         path = state.path_of(function)
         result = await state.executor.run(
-            path, {} if args is None else args, identity=self._identity, admin=True, kind=kind
+            path, {} if args is None else args, identity=self._identity, admin=admin, kind=kind
         )
         state.refresh_subscriptions()
         return result

@@ -263,7 +263,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         strangers,
         markers,
     )
-    await backend.executor.close()
+    await backend.close()
 
 
 async def test_every_public_function_has_args():
