@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from runtime import clock, cron_jobs
+from runtime.app_loader import load_app
 from runtime.cron_schedule import CronExpressionError, parse_cron
 from runtime.crons import CronJob
 from runtime.errors import ConvexValueError
@@ -254,3 +255,21 @@ async def test_crons_are_listed_by_the_cli_and_the_function_spec(
 
     spec = json.loads(opencom("function-spec", "--app", APP).stdout)
     assert sorted(entry["name"] for entry in spec["crons"]) == ["flaky", "ping daily", "record hourly"]
+
+
+def test_an_app_whose_cron_names_a_query_fails_to_load(tmp_path: Path) -> None:
+    functions = tmp_path / "functions"
+    functions.mkdir()
+    (functions / "things.py").write_text(
+        "from runtime import query\n\n@query\nasync def count(ctx, args):\n    return 0\n"
+    )
+    (functions / "crons.py").write_text(
+        "from runtime import cron_jobs\n\ncrons = cron_jobs()\ncrons.hourly('count', 'things:count')\n"
+    )
+    with pytest.raises(ConvexValueError, match="^Cron job count: things:count is a query; only mutations and actions"):
+        load_app(tmp_path)
+    (functions / "crons.py").write_text(
+        "from runtime import cron_jobs\n\ncrons = cron_jobs()\ncrons.hourly('x', 'things:nope')\n"
+    )
+    with pytest.raises(ConvexValueError, match="^Cron job x: no function at things:nope$"):
+        load_app(tmp_path)
