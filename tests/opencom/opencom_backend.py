@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from runtime import ConvexError
-from runtime.executor import FunctionResult
+from runtime.executor import Executor, FunctionResult
 from runtime.testing import ConvexTest
 
 APP_ROOT = Path(__file__).resolve().parents[2]
@@ -64,15 +64,17 @@ class Team:
 class Backend:
     """The Opencom app in one harness (``t``), with the seeding and calling helpers every test uses."""
 
-    def __init__(self, t: ConvexTest) -> None:
-        self.t = t
-        self.executor = t.executor
+    def __init__(self, t: ConvexTest | Executor) -> None:
+        # An executor the caller opened: a harness on the real clock, its job runner running on its own.
+        self.t = t if isinstance(t, ConvexTest) else ConvexTest.around(t)
+        self.executor = self.t.executor
 
     def as_(self, person: Person | None) -> ConvexTest:
         """The harness acting as ``person`` (anonymous for None)."""
         return self.t if person is None else self.t.with_identity(person.identity)
 
     async def close(self) -> None:
+        """Close the harness (and with it the executor, unless the caller opened that)."""
         await self.t.close()
 
     # --- calling ----------------------------------------------------------------------------
@@ -184,5 +186,5 @@ class Backend:
 
 
 async def open_backend(data_dir: Path | None = None) -> Backend:
-    """The Opencom app on a fresh database (``data_dir`` is ignored: the harness owns a temporary one)."""
-    return Backend(await ConvexTest(APP_ROOT).open())
+    """The Opencom app on a fresh database: a temporary one, or ``data_dir`` (kept, e.g. for a server to serve)."""
+    return Backend(await ConvexTest(APP_ROOT, data_dir=data_dir).open())
