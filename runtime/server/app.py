@@ -19,6 +19,7 @@ clients would never reconnect to it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ from aiohttp import WSCloseCode, web
 
 from runtime import knobs
 from runtime.admin_key import ensure_admin_key
+from runtime.auth.sessions import verify_live_token
 from runtime.environment import check_name, check_value, remove_env, set_env
 from runtime.errors import ConvexValueError
 from runtime.executor import DEFAULT_DATA_DIR, Executor
@@ -196,7 +198,7 @@ def create_app(executor: Executor, *, admin_key: str | None = None) -> web.Appli
     app.router.add_post(f"{ROUTE_PREFIX}api/_opencom/env", environment)
     http_api.add_routes(app, ROUTE_PREFIX)
     site.add_routes(app, ROUTE_PREFIX)
-    app[STATE_KEY].auth.verify_user_token = executor.auth.verify
+    app[STATE_KEY].auth.verify_user_token = functools.partial(verify_live_token, executor)
     app.on_startup.append(_start)
     app.on_shutdown.append(_close_sockets)
     return app

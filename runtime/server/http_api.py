@@ -23,6 +23,7 @@ from aiohttp import web
 from msgspec import UNSET
 
 from runtime.app_loader import App
+from runtime.connection import Connection
 from runtime.errors import ConvexValueError, FunctionNotFoundError
 from runtime.executor import FunctionResult
 from runtime.functions import Kind
@@ -115,7 +116,11 @@ async def _run(request: web.Request, path: Any, args: Any, kind: Kind | None, fo
     except ConvexValueError as error:
         outcome = FunctionResult(error=error)
     else:
-        outcome = await state.executor.run(path, decoded, identity=caller.identity, admin=caller.admin, kind=kind)
+        # No connection over HTTP: nothing is proven, only the client's address is known (runtime.connection).
+        connection = Connection(client_address=request.remote)
+        outcome = await state.executor.run(
+            path, decoded, identity=caller.identity, admin=caller.admin, kind=kind, connection=connection
+        )
     state.events.publish(event_for(path, kind or _kind_of(state.executor.app, path), started, outcome))
     return web.json_response(_body(outcome, encode))
 

@@ -35,6 +35,7 @@ import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
 from runtime.app_loader import App, canonical_path
+from runtime.connection import Connection
 from runtime.errors import ConvexValueError, FunctionNotFoundError
 from runtime.executor import Executor, FunctionResult
 from runtime.functions import FunctionDefinition
@@ -97,6 +98,7 @@ class Subscription:
         "function",
         "args",
         "caller",
+        "connection",
         "journal",
         "result",
         "result_ts",
@@ -106,12 +108,15 @@ class Subscription:
         "watchers",
     )
 
-    def __init__(self, key: tuple[Any, ...], path: str, caller: Caller, journal: str | None) -> None:
+    def __init__(
+        self, key: tuple[Any, ...], path: str, caller: Caller, connection: Connection, journal: str | None
+    ) -> None:
         self.key = key
         self.path = path
         self.function: FunctionDefinition | None = None  # None: the failure in ``result`` is final
         self.args: dict[str, Value] = {}
         self.caller = caller
+        self.connection = Connection(connection.key)  # the proofs only: queries never see an address
         self.journal = journal  # handed to the next run: the journal of the last successful run
         self.result: QueryResult | None = None
         self.result_ts = 0  # snapshot ts of the last run; the result holds until a commit touches it
@@ -123,6 +128,18 @@ class Subscription:
 
 def _identity_key(caller: Caller) -> str:
     return json.dumps(caller.identity, sort_keys=True, default=repr)
+
+
+def subscription_key(
+    path: str, args: list[Any], caller: Caller, connection: Connection, journal: str | None
+) -> tuple[Any, ...]:
+    """What makes two live queries one: the same function, arguments, identity, connection proofs and journal.
+
+    The connection's proofs (``runtime.connection``) are part of it because a query may answer
+    differently on a connection that proved a secret; connections that proved nothing share.
+    """
+    args_key = msgspec.json.encode(args, order="sorted")
+    return (path, args_key, _identity_key(caller), caller.admin, connection.key, journal)
 
 
 class SubscriptionManager:
@@ -148,18 +165,23 @@ class SubscriptionManager:
 
     # --- what connections call ----------------------------------------------------------------
     def subscribe(
-        self, watcher: Watcher, udf_path: str, args: list[Any], journal: str | None, caller: Caller
+        self,
+        watcher: Watcher,
+        udf_path: str,
+        args: list[Any],
+        journal: str | None,
+        caller: Caller,
+        connection: Connection,
     ) -> Subscription:
         """The subscription for this query (created if new), now watched by ``watcher`` once more."""
         try:
             path = canonical_path(udf_path)
         except FunctionNotFoundError:
             path = udf_path
-        args_key = msgspec.json.encode(args, order="sorted")
-        key = (path, args_key, _identity_key(caller), caller.admin, journal)
+        key = subscription_key(path, args, caller, connection, journal)
         subscription = self._subscriptions.get(key)
         if subscription is None:
-            subscription = Subscription(key, path, caller, journal)
+            subscription = Subscription(key, path, caller, connection, journal)
             self._subscriptions[key] = subscription
             self._prepare(subscription, udf_path, args)
         subscription.watchers[watcher] += 1
@@ -245,7 +267,11 @@ class SubscriptionManager:
         started = time.perf_counter()
         try:
             outcome = self.executor.run_query(
-                function, subscription.args, identity=caller.identity, journal=subscription.journal
+                function,
+                subscription.args,
+                identity=caller.identity,
+                journal=subscription.journal,
+                connection=subscription.connection,
             )
         except Exception as error:  # noqa: BLE001 - a runtime bug must not take the listener down
             logger.exception("query %s failed inside the runtime", subscription.path)
