@@ -653,7 +653,7 @@ async def takeover_world(
     }
     markers = (victim.visitor_id, victim.token, conversation, "my secret order", team.admin.user_id)
     yield TakeoverWorld(backend, team.workspace_id, team.admin, victim, strangers, markers)
-    await backend.executor.close()
+    await backend.close()
 
 
 @pytest.mark.parametrize("stranger", STRANGERS)
