@@ -294,8 +294,11 @@ class ConvexTest:
         route = path.split("?", 1)[0].split("#", 1)[0]
         request = Request(method.upper(), state.executor.site_url.rstrip("/") + path, all_headers, payload)
         outcome = await run_http_action(state.executor, request, route, identity=self._identity)
+        body = outcome.body
+        if outcome.stream is not None:  # a streamed response is read to its end, as a client would
+            body = b"".join([chunk async for chunk in outcome.stream])
         state.refresh_subscriptions()
-        return TestResponse(outcome.status, outcome.headers, outcome.body, outcome.log_lines)
+        return TestResponse(outcome.status, outcome.headers, body, outcome.log_lines)
 
     # --- subscriptions ----------------------------------------------------------------------
     def subscribe(self, function: str | FunctionDefinition, args: dict[str, Any] | None = None) -> Subscription:
