@@ -132,7 +132,7 @@ async def test_a_tick_survives_a_restart_and_runs_once(tmp_path: Path, manual_cl
     first = quiet(Executor.open(APP, data))
     await first.start()
     await first.cron_runner.sync()
-    assert await first.cron_runner.run_due() == 2  # interval jobs are due as soon as they are deployed
+    assert await first.cron_runner.run_due() == 3  # interval jobs are due as soon as they are deployed
     jobs = {job["name"]: job for job in await first.call("ticks:jobs")}
     assert jobs["record hourly"]["nextTs"] == START + HOUR_MS
     assert jobs["ping daily"]["nextTs"] == at("2026-03-03T03:15")
@@ -227,9 +227,11 @@ async def test_the_server_loop_ticks_on_the_real_clock(open_executor: Callable[.
     executor = open_executor(APP)
     await executor.start()  # interval jobs are due at once
     deadline = time.monotonic() + 30.0
-    while "hourly" not in await executor.call("ticks:tags"):
-        assert time.monotonic() < deadline, "the cron loop never ran the due tick"
+    while "saw hourly" not in await executor.call("ticks:tags"):
+        assert time.monotonic() < deadline, "the cron loop never ran the due ticks"
         await asyncio.sleep(0.02)
+    # The action tick started first and waited for the mutation tick: actions run in the background.
+    assert "gave up" not in await executor.call("ticks:tags")
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -254,7 +256,12 @@ async def test_crons_are_listed_by_the_cli_and_the_function_spec(
     assert "ping daily: daily hourUTC=3 minuteUTC=15 -> ticks:ping, next 2026-03-03 03:15:00 UTC" in lines
 
     spec = json.loads(opencom("function-spec", "--app", APP).stdout)
-    assert sorted(entry["name"] for entry in spec["crons"]) == ["flaky", "ping daily", "record hourly"]
+    assert sorted(entry["name"] for entry in spec["crons"]) == [
+        "flaky",
+        "ping daily",
+        "record hourly",
+        "waits for the hourly tick",
+    ]
 
 
 def test_an_app_whose_cron_names_a_query_fails_to_load(tmp_path: Path) -> None:
