@@ -10,7 +10,6 @@ so a refused request writes nothing; the mail then goes to the workspace whose f
 it was sent to (``emailChannel``).
 """
 
-import json
 import secrets
 
 from runtime.http_actions import HttpRouter, Response, http_action
@@ -58,8 +57,8 @@ async def email_inbound(ctx, request):
     # A retried webhook keeps its svix-id: naming a Message-ID-less mail after it files it once.
     fallback_id = f"{request.headers.get('svix-id') or secrets.token_hex(16)}@inbound"
     try:
-        email = parse_inbound(json.loads(body), fallback_id)
-    except ValueError as error:  # not JSON, or InvalidInboundEmail
+        email = parse_inbound(await request.json(), fallback_id)
+    except ValueError as error:  # not JSON (or nested too deeply to read), or InvalidInboundEmail
         return Response.json({"error": f"Invalid inbound email: {error}"}, status=400)
     config = None
     for address in email.to:

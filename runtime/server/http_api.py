@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +25,7 @@ from runtime.app_loader import App
 from runtime.errors import ConvexValueError, FunctionNotFoundError
 from runtime.executor import FunctionResult
 from runtime.functions import Kind
+from runtime.http_actions import parse_json
 from runtime.server.authenticator import AuthenticationError, Caller
 from runtime.server.events import event_for
 from runtime.server.failures import describe, next_request_id
@@ -56,7 +56,7 @@ async def _json_object(request: web.Request, *, allow_empty: bool = False) -> di
     if not raw.strip() and allow_empty:
         return {}
     try:
-        body = json.loads(raw)
+        body = parse_json(raw)
     except ValueError as error:
         raise RequestError(400, "BadJsonBody", f"Failed to parse the request body as JSON: {error}") from None
     if not isinstance(body, dict):

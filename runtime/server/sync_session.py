@@ -263,7 +263,7 @@ class SyncSession:
 
     async def _mutation_response(self, message: Mutation, caller: Caller) -> MutationResponse:
         log = self.state.mutation_log
-        key = (self.session_id or "", message.requestId)
+        key = (self.session_id or "", message.requestId, caller.principal)
         while (earlier := log.claim(key)) is not None:
             await asyncio.wait([earlier])
             if not earlier.cancelled():
