@@ -1,8 +1,16 @@
 """Live queries shared by every connection: run once per invalidation, matched by interval index.
 
-A subscription is one distinct (function, arguments, identity, admin, journal). However many
-connections watch it, it runs once when created and once after each commit that touches its read
-set; connections then receive its result only if it differs from what they last got.
+A subscription is one distinct (function, arguments, identity, admin) — plus the journal for a
+function known to paginate, the only kind a journal changes (``subscription_key``). However many
+connections watch it, however many times, it runs once when created and once after each commit
+that touches its read set; connections then receive its result only if it differs from what they
+last got.
+
+Fair scheduling: stale subscriptions run in rounds. A round takes them one at a time from each
+connection in turn (a subscription counts for the first connection that watches it), skips a
+connection once it has used ``knobs.SYNC_CONNECTION_ROUND_TIME_S`` of execution, and ends after
+``knobs.SYNC_ROUND_TIME_S``; what is left runs in a later round, after the event loop has served
+other clients. A connection waiting for its queries simply gets its Transition later.
 
 Timestamps, and why every Transition is consistent:
 
@@ -34,6 +42,7 @@ from typing import Any, Protocol
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
+from runtime import knobs
 from runtime.app_loader import App, canonical_path
 from runtime.errors import ConvexValueError, FunctionNotFoundError
 from runtime.executor import Executor, FunctionResult
@@ -62,7 +71,7 @@ class QueryResult:
     """One outcome of a subscription, with a fingerprint of everything a client would see."""
 
     fingerprint: bytes
-    value: Raw | None
+    value: Raw | None  # its size is what a connection holding this result is charged
     failure_message: str | None
     error_data: Raw | UnsetType
     log_lines: list[str]
@@ -125,6 +134,14 @@ def _identity_key(caller: Caller) -> str:
     return json.dumps(caller.identity, sort_keys=True, default=repr)
 
 
+def subscription_key(path: str, args: list[Any], caller: Caller, journal: str | None) -> tuple[Any, ...]:
+    """What makes two subscriptions one and the same: function, arguments, identity, admin, journal.
+
+    Pass ``journal`` None unless the function paginates: for any other function it changes nothing.
+    """
+    return (path, msgspec.json.encode(args, order="sorted"), _identity_key(caller), caller.admin, journal)
+
+
 class SubscriptionManager:
     """Owns every live subscription of one server (see the module docstring)."""
 
@@ -143,6 +160,8 @@ class SubscriptionManager:
         self._known_tables = set(self.database.catalog.table_names)
         self._flush_scheduled = False
         self._delivery_scheduled = False
+        self._paginating: set[str] = set()  # paths whose runs paginated: only their journals matter
+        self._turn = 0  # which connection a round starts with, so no connection always goes first
         self.database.add_commit_listener(self._on_commit)
         executor.add_reload_listener(self._on_reload)
 
@@ -155,8 +174,7 @@ class SubscriptionManager:
             path = canonical_path(udf_path)
         except FunctionNotFoundError:
             path = udf_path
-        args_key = msgspec.json.encode(args, order="sorted")
-        key = (path, args_key, _identity_key(caller), caller.admin, journal)
+        key = subscription_key(path, args, caller, journal if path in self._paginating else None)
         subscription = self._subscriptions.get(key)
         if subscription is None:
             subscription = Subscription(key, path, caller, journal)
@@ -259,6 +277,8 @@ class SubscriptionManager:
             subscription.searches = list(outcome.read_set.searches)
             for table in {search.table_number for search in subscription.searches}:
                 self._searches.setdefault(table, set()).add(subscription)
+        if outcome.journal is not None:
+            self._paginating.add(subscription.path)
         if outcome.error is None:
             subscription.journal = outcome.journal
             result = _success(outcome.value, outcome.log_lines, outcome.journal)
@@ -278,6 +298,7 @@ class SubscriptionManager:
                 self._match(commit)
                 self.ts = max(self.ts, commit.ts)
             self._compute(exact=True)
+            self._schedule_flush_if_stale()
             if self._pending and not self._delivery_scheduled:
                 self._delivery_scheduled = True
                 asyncio.get_running_loop().call_soon(self._deliver)
@@ -304,7 +325,10 @@ class SubscriptionManager:
             self._stale.add(subscription)
 
     def _compute(self, *, exact: bool) -> bool:
-        """Run every stale subscription at ``self.ts``; False if the snapshot is past it (see above)."""
+        """Run one fair round of stale subscriptions at ``self.ts``; False if the snapshot is past it.
+
+        Subscriptions left stale when the round's time is up run in a later round (``_flush``).
+        """
         if not self._stale:
             return True
         with self.database.snapshot() as ts:
@@ -312,16 +336,42 @@ class SubscriptionManager:
                 if not exact:
                     return False
                 self.ts = ts
-            for subscription in list(self._stale):
-                self._run(subscription, ts)
-        self._stale.clear()
+            self._run_round(ts)
         return True
+
+    def _run_round(self, ts: int) -> None:
+        queues: dict[Watcher, list[Subscription]] = {}
+        for subscription in self._stale:
+            owner = next(iter(subscription.watchers), None)
+            queues.setdefault(owner, []).append(subscription)  # type: ignore[arg-type]
+        owners = list(queues)
+        self._turn = (self._turn + 1) % max(len(owners), 1)
+        owners = owners[self._turn :] + owners[: self._turn]
+        used: dict[Watcher, float] = dict.fromkeys(owners, 0.0)
+        round_started = time.perf_counter()
+        while owners:
+            for owner in list(owners):
+                started = time.perf_counter()
+                subscription = queues[owner].pop()
+                self._stale.discard(subscription)
+                self._run(subscription, ts)
+                used[owner] += time.perf_counter() - started
+                if not queues[owner] or used[owner] >= knobs.SYNC_CONNECTION_ROUND_TIME_S:
+                    owners.remove(owner)
+                if time.perf_counter() - round_started >= knobs.SYNC_ROUND_TIME_S:
+                    return
+
+    def _schedule_flush_if_stale(self) -> None:
+        if self._stale and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
         try:
             if self._compute(exact=False):
                 self._deliver()
+                self._schedule_flush_if_stale()
         except Exception:  # noqa: BLE001 - a soon-callback has nobody to report to
             logger.exception("refreshing subscriptions failed")
 

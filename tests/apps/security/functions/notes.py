@@ -28,3 +28,9 @@ async def list_(ctx, args):
 async def padded(ctx, args):
     """``size`` bytes of padding: a large result for budget tests."""
     return "x" * int(args["size"])
+
+
+@query(args={"paginationOpts": v.any()})
+async def page(ctx, args):
+    """One page of notes, oldest first."""
+    return await ctx.db.query("notes").paginate(args["paginationOpts"])

@@ -1,6 +1,8 @@
 """Functions that never finish on their own: pure computation with no database call to stop at."""
 
-from runtime import mutation, query
+import time
+
+from runtime import mutation, query, v
 
 
 @query(args={})
@@ -27,3 +29,12 @@ async def write_then_spin(ctx, args):
     await ctx.db.insert("notes", {"owner": "runaway", "text": "half-done"})
     while True:
         pass
+
+
+@query(args={"ms": v.float64(), "tag": v.optional(v.float64())})
+async def burn(ctx, args):
+    """Compute for ``ms`` milliseconds of wall time, then return ``tag``: a slow but finite query."""
+    until = time.perf_counter() + args["ms"] / 1000
+    while time.perf_counter() < until:
+        pass
+    return args.get("tag")
