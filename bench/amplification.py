@@ -1,0 +1,116 @@
+"""Query-set amplification: what one connection adding many copies of a query costs everyone else.
+
+    python bench/amplification.py [--before REV] [--copies 512] [--trials 5] [--messages 300]
+
+Starts the server of the working tree and, with ``--before``, the server of another git revision
+(e.g. ``main``) on ``bench/apps/guard``, each holding ``--messages`` chat messages. A trial, run on
+each server in turn (interleaved), opens an attacker connection that sends one ``ModifyQuerySet``
+adding ``messages:list {}`` ``--copies`` times with distinct journals, and 20 ms later a victim's
+HTTP query of the same function. It prints, per version, median [min-max] over the trials of:
+
+- ``victim_ratio``: the victim's latency during the attack ÷ its latency with no attack;
+- ``attacker_first_reply_s``: the attacker's wait for its first Transition;
+- ``rss_growth_mb``: the server's resident memory after the attack minus before it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.versions import REPO, rss_mb, running_server, source_tree, spread  # noqa: E402
+
+APP = REPO / "bench" / "apps" / "guard"
+VICTIM_DELAY_S = 0.02
+TRIAL_TIMEOUT_S = 300.0
+
+
+async def query(http: aiohttp.ClientSession, url: str, path: str) -> float:
+    """One HTTP query; returns its latency in seconds."""
+    started = time.perf_counter()
+    async with http.post(f"{url}/api/query", json={"path": path, "args": {}, "format": "json"}) as response:
+        body = await response.json()
+    assert body["status"] == "success", body
+    return time.perf_counter() - started
+
+
+async def seed(http: aiohttp.ClientSession, url: str, count: int) -> None:
+    for number in range(count):
+        args = {"author": f"user{number % 7}", "body": f"message {number} " + "lorem ipsum " * 8}
+        async with http.post(f"{url}/api/mutation", json={"path": "messages:send", "args": args}) as response:
+            assert (await response.json())["status"] == "success"
+
+
+async def attack(http: aiohttp.ClientSession, url: str, copies: int) -> tuple[float, float]:
+    """One attack; returns (victim latency during it, attacker's wait for its first Transition)."""
+    socket = await http.ws_connect(url.replace("http", "ws", 1) + "/api/sync", max_msg_size=0)
+    try:
+        connect: dict[str, Any] = {"type": "Connect", "sessionId": str(uuid.uuid4()), "connectionCount": 0,
+                                   "lastCloseReason": "InitialConnect", "clientTs": 0}  # fmt: skip
+        await socket.send_json(connect)
+        adds = [{"type": "Add", "queryId": i, "udfPath": "messages:list", "args": [{}], "journal": f"j{i}"}
+                for i in range(copies)]  # fmt: skip
+        started = time.perf_counter()
+        await socket.send_json({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": adds})
+
+        async def first_transition() -> float:
+            while True:
+                message = await socket.receive(TRIAL_TIMEOUT_S)
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    raise ConnectionError(f"attacker socket closed: {message.type}")
+                if message.data.startswith('{"type":"Transition"'):  # no parse: 512 results are megabytes
+                    return time.perf_counter() - started
+
+        waiting = asyncio.create_task(first_transition())
+        await asyncio.sleep(VICTIM_DELAY_S)
+        victim = await query(http, url, "messages:list")
+        return victim, await waiting
+    finally:
+        await socket.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--before", help="git revision to compare with (e.g. main)")
+    parser.add_argument("--copies", type=int, default=512)
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--messages", type=int, default=300)
+    options = parser.parse_args()
+    versions = {"after": None} if options.before is None else {"before": options.before, "after": None}
+    results: dict[str, dict[str, list[float]]] = {name: {} for name in versions}
+    with source_tree(options.before) as before_tree:
+        async with AsyncExitStack() as stack, aiohttp.ClientSession() as http:
+            servers = {}
+            for name, rev in versions.items():
+                tree = before_tree if rev is not None else REPO
+                servers[name] = await stack.enter_async_context(running_server(tree, APP))
+                await seed(http, servers[name][0], options.messages)
+            for _ in range(options.trials):
+                for name, (url, pid) in servers.items():
+                    quiet = sorted([await query(http, url, "messages:list") for _ in range(5)])[2]
+                    rss_before = rss_mb(pid)
+                    victim, first_reply = await attack(http, url, options.copies)
+                    measured = {
+                        "victim_ratio": victim / quiet,
+                        "attacker_first_reply_s": first_reply,
+                        "rss_growth_mb": rss_mb(pid) - rss_before,
+                    }
+                    for metric, value in measured.items():
+                        results[name].setdefault(metric, []).append(value)
+    for name, metrics in results.items():
+        for metric, values in metrics.items():
+            print(f"{name}_{metric}: {spread(values)}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
