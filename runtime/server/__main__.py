@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from pathlib import Path
 
+from runtime.database import DamagedDatabaseError
 from runtime.server.app import serve
 
 
@@ -28,7 +30,10 @@ def main(argv: list[str] | None = None) -> None:
     def ready(url: str) -> None:
         print(f"opencom serving {name} at {url}", flush=True)
 
-    asyncio.run(serve(options.app, options.data, options.host, options.port, ready=ready))
+    try:
+        asyncio.run(serve(options.app, options.data, options.host, options.port, ready=ready))
+    except DamagedDatabaseError as error:
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":
