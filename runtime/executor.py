@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from runtime.job_runner import JobRunner
 from runtime.queries import Query
 from runtime.read_set import ReadSet
 from runtime.return_values import StoredDocuments, checked_return_value
-from runtime.time_limit import WATCHDOG, FunctionTimeout, timeout_message
+from runtime.time_limit import WATCHDOG, FunctionTimeout, StepLimited, timeout_message
 from runtime.transaction import Transaction
 from runtime.validators import validate_args, validate_returns
 from runtime.values import UNDEFINED, Value, binary_size, check_value, strip_undefined, value_size
@@ -69,6 +70,11 @@ def run_to_completion(coroutine: Coroutine[Any, Any, Any]) -> Any:
         "Can't use asynchronous I/O or timers (such as asyncio.sleep) in queries and mutations. "
         "Please consider using an action"
     )
+
+
+async def _stepped(coroutine: Coroutine[Any, Any, Any], deadline: float) -> Any:
+    """``coroutine``'s result, each of its steps stopped at ``deadline`` (see ``StepLimited``)."""
+    return await StepLimited(coroutine, deadline)
 
 
 class Executor:
@@ -212,9 +218,10 @@ class Executor:
             try:
                 arguments = self._checked_args(function, args)
                 coroutine = self._call_handler(function, ActionCtx(execution), arguments)
-                value = await asyncio.wait_for(coroutine, knobs.ACTION_TIME_LIMIT_S)
+                deadline = time.monotonic() + knobs.ACTION_TIME_LIMIT_S
+                value = await asyncio.wait_for(_stepped(coroutine, deadline), knobs.ACTION_TIME_LIMIT_S)
                 value = self._checked_result(function, value)
-            except asyncio.TimeoutError:
+            except (asyncio.TimeoutError, FunctionTimeout):
                 error = LimitExceededError(timeout_message(knobs.ACTION_TIME_LIMIT_S))
                 return FunctionResult(error=error, log_lines=buffer.finish())
             except Exception as error:  # noqa: BLE001

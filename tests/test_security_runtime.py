@@ -23,6 +23,7 @@ TIME_LIMIT_S = 0.5
 SERVER_ENV = {
     "OPENCOM_SQLITE_SYNCHRONOUS": "NORMAL",
     "OPENCOM_QUERY_TIME_LIMIT_S": str(TIME_LIMIT_S),
+    "OPENCOM_ACTION_TIME_LIMIT_S": "1",
     "OPENCOM_MAX_FUNCTION_ARGS_SIZE": str(1 << 20),
     "OPENCOM_MAX_FUNCTION_RESULT_SIZE": str(1 << 20),
 }
@@ -119,6 +120,13 @@ async def test_a_runaway_mutation_times_out_and_leaves_nothing(server: RunningSe
     assert await notes(server) == before
     # The writer goes on: the next mutation commits.
     assert (await call(server, "mutation", "notes:add", {"text": "after-runaway"}))["status"] == "success"
+
+
+async def test_an_action_computing_without_awaiting_is_stopped_at_its_limit(server: RunningServer) -> None:
+    result = await call(server, "action", "runaway:spin_action", {})
+    assert result["status"] == "error"
+    assert result["errorMessage"].endswith("Uncaught Error: Function execution timed out (maximum duration: 1s)")
+    assert (await call(server, "query", "limits:echo", {"text": "alive"}))["value"] == "alive"
 
 
 async def test_other_clients_are_served_while_runaways_run(server: RunningServer) -> None:

@@ -2,7 +2,7 @@
 
 import time
 
-from runtime import mutation, query, v
+from runtime import action, mutation, query, v
 
 
 @query(args={})
@@ -38,3 +38,11 @@ async def burn(ctx, args):
     while time.perf_counter() < until:
         pass
     return args.get("tag")
+
+
+@action(args={})
+async def spin_action(ctx, args):
+    """Loop forever in an action, after a query: nothing is awaited while it loops."""
+    await ctx.run_query("runaway:burn", {"ms": 1.0})
+    while True:
+        pass
