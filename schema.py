@@ -391,7 +391,10 @@ content_tables = {
     .index("by_slug", ["workspaceId", "slug"])
     .index("by_slug_only", ["slug"])
     .index("by_status", ["workspaceId", "status"])
-    .index("by_visibility", ["workspaceId", "visibility"]),
+    .index("by_visibility", ["workspaceId", "visibility"])
+    # Full-text search: a title hit ranks above a body hit (see functions/lib/article_search.py).
+    .search_index("search_title", search_field="title", filter_fields=["workspaceId", "status"])
+    .search_index("search_content", search_field="content", filter_fields=["workspaceId", "status"]),
     "snippets": define_table(
         {
             "workspaceId": v.id("workspaces"),
@@ -405,6 +408,115 @@ content_tables = {
     )
     .index("by_workspace", ["workspaceId"])
     .index("by_shortcut", ["workspaceId", "shortcut"]),
+}
+
+
+# --- help-center structure, feedback and semantic search (data-model §6, §14.1, §14.8) ---------
+# The vector index's width: the width every embeddings provider returns (lib/embedding_provider.py).
+EMBEDDING_DIMENSIONS = 256
+knowledge_content_type = literals("article", "internalArticle", "snippet")
+help_center_tables = {
+    "collections": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "slug": string,
+            "description": opt(string),
+            "icon": opt(string),
+            "parentId": opt(v.id("collections")),
+            "order": number,
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_slug", ["workspaceId", "slug"])
+    .index("by_parent", ["workspaceId", "parentId"]),
+    "articleFeedback": define_table(
+        {
+            "articleId": v.id("articles"),
+            "helpful": v.boolean(),
+            "visitorId": opt(v.id("visitors")),
+            "createdAt": number,
+        }
+    ).index("by_article", ["articleId"]),
+    # One row per chunk of a published article (or snippet); ``embedding`` feeds the vector index.
+    "contentEmbeddings": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "contentType": knowledge_content_type,
+            "contentId": string,
+            "embedding": v.array(v.float64()),
+            "textHash": string,
+            "title": string,
+            "snippet": string,
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_content", ["contentType", "contentId"])
+    .index("by_workspace", ["workspaceId"])
+    .vector_index(
+        "by_embedding",
+        vector_field="embedding",
+        dimensions=EMBEDDING_DIMENSIONS,
+        filter_fields=["workspaceId", "contentType"],
+    ),
+    "suggestionFeedback": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "userId": v.id("users"),
+            "conversationId": v.id("conversations"),
+            "contentType": knowledge_content_type,
+            "contentId": string,
+            "embeddingModel": opt(string),
+            "action": literals("used", "dismissed"),
+            "createdAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_created_at", ["workspaceId", "createdAt"])
+    .index("by_user", ["userId"])
+    .index("by_conversation", ["conversationId"])
+    .index("by_content", ["contentType", "contentId"]),
+    "recentContentAccess": define_table(
+        {
+            "userId": v.id("users"),
+            "workspaceId": v.id("workspaces"),
+            "contentType": knowledge_content_type,
+            "contentId": string,
+            "accessedAt": number,
+        }
+    )
+    .index("by_user_workspace", ["userId", "workspaceId"])
+    .index("by_user_content", ["userId", "contentType", "contentId"]),
+    "aiAgentSettings": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "enabled": v.boolean(),
+            "knowledgeSources": v.array(literals("articles", "internalArticles", "snippets")),
+            "confidenceThreshold": number,
+            "personality": opt(string),
+            "handoffMessage": opt(string),
+            "workingHours": opt(v.object({"start": string, "end": string, "timezone": string})),
+            "model": string,
+            "suggestionsEnabled": opt(v.boolean()),
+            "embeddingModel": opt(string),
+            "lastConfigError": opt(
+                v.object(
+                    {
+                        "code": string,
+                        "message": string,
+                        "provider": opt(string),
+                        "model": opt(string),
+                        "detectedAt": number,
+                    }
+                )
+            ),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    ).index("by_workspace", ["workspaceId"]),
 }
 
 
@@ -526,6 +638,7 @@ schema = define_schema(
         **visitor_tables,
         **inbox_tables,
         **content_tables,
+        **help_center_tables,
         **settings_tables,
         **email_tables,
     }

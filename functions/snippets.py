@@ -8,6 +8,7 @@ from typing import Any
 from runtime import UNDEFINED, mutation, query, v
 
 from .lib.clock import now_ms
+from .lib.embedding_jobs import schedule_snippet_embedding, schedule_snippet_removal
 from .lib.errors import ALREADY_EXISTS, NOT_AUTHORIZED, fail, not_found
 from .lib.identity import require_user
 from .lib.permissions import require_permission
@@ -104,7 +105,7 @@ async def create(ctx, args):
         fail(NOT_AUTHORIZED, "Cannot create snippet on behalf of another user")
     await _refuse_taken_shortcut(ctx, args["workspaceId"], args.get("shortcut"))
     now = now_ms()
-    return await ctx.db.insert(
+    snippet_id = await ctx.db.insert(
         "snippets",
         {
             "workspaceId": args["workspaceId"],
@@ -116,6 +117,8 @@ async def create(ctx, args):
             "createdBy": agent.id,
         },
     )
+    await schedule_snippet_embedding(ctx, await ctx.db.get(snippet_id))
+    return snippet_id
 
 
 @mutation(
@@ -135,6 +138,8 @@ async def update(ctx, args):
     if "shortcut" in args:
         changes["shortcut"] = args["shortcut"] or UNDEFINED
     await ctx.db.patch(snippet["_id"], {**changes, "updatedAt": now_ms()})
+    if "name" in changes or "content" in changes:
+        await schedule_snippet_embedding(ctx, await ctx.db.get(snippet["_id"]))
     return snippet["_id"]
 
 
@@ -143,4 +148,5 @@ async def remove(ctx, args):
     """Delete a snippet: ``{success: true}``."""
     snippet = await _snippet(ctx, args["id"])
     await ctx.db.delete(snippet["_id"])
+    await schedule_snippet_removal(ctx, snippet["_id"])
     return {"success": True}

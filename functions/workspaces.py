@@ -10,6 +10,7 @@ from runtime import mutation, query, v
 
 from .lib.audit import record_audit, schedule_retention
 from .lib.clock import now_ms
+from .lib.help_center import visitor_readable
 from .lib.identity import Doc, require_user
 from .lib.origins import origin_verdict
 from .lib.permissions import Agent, find_membership, require_permission, signed_in_member
@@ -34,16 +35,12 @@ def _public_context(workspace: Doc) -> Doc:
     }
 
 
-def _visitor_readable(article: Doc) -> bool:
-    return article["status"] == "published" and article.get("visibility", "public") == "public"
-
-
 async def _has_public_article(ctx: Any, workspace_id: str) -> bool:
     published = ctx.db.query("articles").with_index(
         "by_status", lambda q: q.eq("workspaceId", workspace_id).eq("status", "published")
     )
     async for article in published:
-        if _visitor_readable(article):
+        if visitor_readable(article):
             return True
     return False
 
@@ -97,7 +94,7 @@ async def getPublicWorkspaceContext(ctx, args):
             .with_index("by_slug_only", lambda q: q.eq("slug", args["articleSlug"]))
             .collect()
         )
-        candidates = {article["workspaceId"] for article in articles if _visitor_readable(article)}
+        candidates = {article["workspaceId"] for article in articles if visitor_readable(article)}
         workspaces = [await ctx.db.get(workspace_id) for workspace_id in sorted(candidates)]
         public = [w for w in workspaces if w is not None and w.get("helpCenterAccessPolicy", "public") == "public"]
         if len(public) == 1:
@@ -171,3 +168,19 @@ async def validateOrigin(ctx, args):
         return {"valid": False, "reason": "Workspace not found"}
     valid, reason = origin_verdict(workspace, args["origin"])
     return {"valid": valid, "reason": reason}
+
+
+@mutation(args={"workspaceId": v.id("workspaces"), "policy": v.union(v.literal("public"), v.literal("restricted"))})
+async def updateHelpCenterAccessPolicy(ctx, args):
+    """Open the help center to the public web, or restrict it to agents and widget visitors."""
+    agent = await require_permission(ctx, args["workspaceId"], "settings.workspace")
+    await ctx.db.patch(args["workspaceId"], {"helpCenterAccessPolicy": args["policy"]})
+    await record_audit(
+        ctx,
+        workspace_id=args["workspaceId"],
+        action="workspace.settings.changed",
+        resource_type="workspace",
+        resource_id=args["workspaceId"],
+        actor_id=agent.id,
+        metadata={"setting": "helpCenterAccessPolicy", "value": args["policy"]},
+    )

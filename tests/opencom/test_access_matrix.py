@@ -28,6 +28,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 MODULES = (
     "workspaces", "widgetSessions", "visitors", "conversations", "messages", "tags", "snippets",
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
+    "articles", "collections", "suggestions", "knowledge",
 )  # fmt: skip
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
@@ -63,6 +64,8 @@ class World:
     tag: str
     snippet: str
     shortcut: str
+    article: str  # a draft: nobody outside the workspace may see it
+    collection: str
     strangers: dict[str, Stranger]
     markers: tuple[str, ...]  # victim ids and secrets no stranger may ever see
 
@@ -167,6 +170,56 @@ ARGS: dict[str, Args] = {
     "emailChannel:upsertEmailConfig": lambda w, s: {"workspaceId": w.workspace_id, "fromEmail": "evil@evil.com"},
     "emailChannel:listEmailThreads": lambda w, s: {"conversationId": w.conversation},
     "emailChannel:sendEmailReply": lambda w, s: {"conversationId": w.conversation, "content": "injected"},
+    "workspaces:updateHelpCenterAccessPolicy": lambda w, s: {"workspaceId": w.workspace_id, "policy": "restricted"},
+    "articles:create": lambda w, s: {"workspaceId": w.workspace_id, "title": "matrix", "content": "x"},
+    "articles:update": lambda w, s: {"id": w.article, "title": "matrix"},
+    "articles:remove": lambda w, s: {"id": w.article},
+    "articles:publish": lambda w, s: {"id": w.article},
+    "articles:unpublish": lambda w, s: {"id": w.article},
+    "articles:archive": lambda w, s: {"id": w.article},
+    "articles:get": lambda w, s: {"id": w.article},
+    "articles:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "articles:search": lambda w, s: {"workspaceId": w.workspace_id, "query": "roadmap"},
+    "articles:submitFeedback": lambda w, s: {"articleId": w.article, "helpful": True, **s.session()},
+    "articles:getFeedbackStats": lambda w, s: {"articleId": w.article},
+    "articles:listForVisitor": lambda w, s: {"workspaceId": w.workspace_id, **s.session()},
+    "articles:searchForVisitor": lambda w, s: {"workspaceId": w.workspace_id, "query": "roadmap", **s.session()},
+    "articles:getForVisitor": lambda w, s: {"workspaceId": w.workspace_id, "id": w.article, **s.session()},
+    "collections:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix"},
+    "collections:update": lambda w, s: {"id": w.collection, "name": "matrix"},
+    "collections:remove": lambda w, s: {"id": w.collection},
+    "collections:reorder": lambda w, s: {"id": w.collection, "newOrder": 9.0},
+    "collections:get": lambda w, s: {"id": w.collection},
+    "collections:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "collections:listHierarchy": lambda w, s: {"workspaceId": w.workspace_id},
+    "collections:listHierarchyForVisitor": lambda w, s: {"workspaceId": w.workspace_id, **s.session()},
+    "suggestions:searchForWidget": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "visitorId": w.victim.visitor_id,
+        "sessionToken": s.token or GUESSED_TOKEN,
+        "query": "roadmap",
+    },
+    "suggestions:getForConversation": lambda w, s: {"conversationId": w.conversation},
+    "suggestions:trackUsage": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "conversationId": w.conversation,
+        "contentType": "article",
+        "contentId": w.article,
+    },
+    "suggestions:trackDismissal": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "conversationId": w.conversation,
+        "contentType": "article",
+        "contentId": w.article,
+    },
+    "knowledge:searchWithEmbeddings": lambda w, s: {"workspaceId": w.workspace_id, "query": "roadmap"},
+    "knowledge:getRecentlyUsed": lambda w, s: {"userId": w.owner.user_id, "workspaceId": w.workspace_id},
+    "knowledge:trackAccess": lambda w, s: {
+        "userId": w.owner.user_id,
+        "workspaceId": w.workspace_id,
+        "contentType": "article",
+        "contentId": w.article,
+    },
 }
 
 Allowed = Callable[[Any, World, Stranger], bool]
@@ -188,6 +241,9 @@ ALLOWED: dict[str, Allowed] = {
     "conversations:getOrCreateForVisitor": lambda r, w, s: r["visitorId"] == s.visitor.visitor_id,
     "conversations:listByVisitor": lambda r, w, s: all(row["visitorId"] == s.visitor.visitor_id for row in r),
     "conversations:getTotalUnreadForVisitor": lambda r, w, s: isinstance(r, float),
+    # The public help center: collections are public while the policy is; drafts never are.
+    "collections:get": lambda r, w, s: r["_id"] == w.collection,
+    "articles:getFeedbackStats": lambda r, w, s: r == {"helpful": 0, "notHelpful": 0, "total": 0},
 }
 SELF_SERVICE = {  # calls that legitimately insert the caller's own documents
     "widgetSessions:boot": set(STRANGERS),
@@ -214,6 +270,12 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         "snippets:create", {**ws, "name": "Greeting", "content": "Hello there", "shortcut": "hi"}, as_=team.admin
     )
     tag = await backend.call("tags:create", {**ws, "name": "VIP"}, as_=team.admin)
+    collection = await backend.call("collections:create", {**ws, "name": "Guides"}, as_=team.admin)
+    article = await backend.call(
+        "articles:create",
+        {**ws, "title": "Secret roadmap", "content": "unannounced plans", "collectionId": collection},
+        as_=team.admin,
+    )
     victim = await backend.boot(
         team.workspace_id, sessionId="victim-browser", email="victim@example.com", name="Victim"
     )
@@ -249,6 +311,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         snippet,
         automation,
         "my secret order",
+        article,
+        "unannounced plans",
     )
     yield World(
         backend,
@@ -260,6 +324,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         tag,
         snippet,
         "hi",
+        article,
+        collection,
         strangers,
         markers,
     )
