@@ -3,7 +3,7 @@
     python bench/amplification.py [--before REV] [--copies 512] [--trials 5] [--messages 300]
 
 Starts the server of the working tree and, with ``--before``, the server of another git revision
-(e.g. ``main``) on ``bench/apps/guard``, each holding ``--messages`` chat messages. A trial, run on
+(e.g. ``main``) on ``examples/chat``, each holding ``--messages`` chat messages. A trial, run on
 each server in turn (interleaved), opens an attacker connection that sends one ``ModifyQuerySet``
 adding ``messages:list {}`` ``--copies`` times with distinct journals, and 20 ms later a victim's
 HTTP query of the same function. It prints, per version, median [min-max] over the trials of:
@@ -20,7 +20,6 @@ import asyncio
 import sys
 import time
 import uuid
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,9 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.versions import REPO, rss_mb, running_server, source_tree, spread  # noqa: E402
+from bench.versions import REPO, compare, rss_mb  # noqa: E402
 
-APP = REPO / "bench" / "apps" / "guard"
+APP = REPO / "examples" / "chat"
 VICTIM_DELAY_S = 0.02
 TRIAL_TIMEOUT_S = 300.0
 
@@ -86,30 +85,21 @@ async def main() -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--messages", type=int, default=300)
     options = parser.parse_args()
-    versions = {"after": None} if options.before is None else {"before": options.before, "after": None}
-    results: dict[str, dict[str, list[float]]] = {name: {} for name in versions}
-    with source_tree(options.before) as before_tree:
-        async with AsyncExitStack() as stack, aiohttp.ClientSession() as http:
-            servers = {}
-            for name, rev in versions.items():
-                tree = before_tree if rev is not None else REPO
-                servers[name] = await stack.enter_async_context(running_server(tree, APP))
-                await seed(http, servers[name][0], options.messages)
-            for _ in range(options.trials):
-                for name, (url, pid) in servers.items():
-                    quiet = sorted([await query(http, url, "messages:list") for _ in range(5)])[2]
-                    rss_before = rss_mb(pid)
-                    victim, first_reply = await attack(http, url, options.copies)
-                    measured = {
-                        "victim_ratio": victim / quiet,
-                        "attacker_first_reply_s": first_reply,
-                        "rss_growth_mb": rss_mb(pid) - rss_before,
-                    }
-                    for metric, value in measured.items():
-                        results[name].setdefault(metric, []).append(value)
-    for name, metrics in results.items():
-        for metric, values in metrics.items():
-            print(f"{name}_{metric}: {spread(values)}")
+
+    async def prepare(http: aiohttp.ClientSession, url: str) -> None:
+        await seed(http, url, options.messages)
+
+    async def trial(http: aiohttp.ClientSession, url: str, pid: int) -> dict[str, float]:
+        quiet = sorted([await query(http, url, "messages:list") for _ in range(5)])[2]
+        rss_before = rss_mb(pid)
+        victim, first_reply = await attack(http, url, options.copies)
+        return {
+            "victim_ratio": victim / quiet,
+            "attacker_first_reply_s": first_reply,
+            "rss_growth_mb": rss_mb(pid) - rss_before,
+        }
+
+    await compare(options.before, APP, options.trials, prepare, trial)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     python bench/runaway.py [--before REV] [--burn-ms 2500] [--window 4] [--trials 3]
 
 Starts the server of the working tree and, with ``--before``, of another git revision (e.g.
-``main``) on ``bench/apps/guard``. In each trial, run on each server in turn (interleaved), a
+``main``) on ``bench/apps/compute``. In each trial, run on each server in turn (interleaved), a
 victim sends ``work:ping`` queries over HTTP one after another for ``--window`` seconds, first
 alone, then while an attacker calls ``work:burn {ms: --burn-ms}`` back to back (a query that
 computes for that much CPU time without touching the database; it is stopped at the time limit
@@ -18,16 +18,15 @@ import argparse
 import asyncio
 import sys
 import time
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.versions import REPO, running_server, source_tree, spread  # noqa: E402
+from bench.versions import REPO, compare  # noqa: E402
 
-APP = REPO / "bench" / "apps" / "guard"
+APP = REPO / "bench" / "apps" / "compute"
 
 
 def p99(values: list[float]) -> float:
@@ -55,7 +54,7 @@ async def runaway(http: aiohttp.ClientSession, url: str, burn_ms: float, stop: a
         await call(http, url, "work:burn", {"ms": burn_ms})
 
 
-async def trial(http: aiohttp.ClientSession, url: str, burn_ms: float, window: float) -> tuple[float, float]:
+async def trial(http: aiohttp.ClientSession, url: str, burn_ms: float, window: float) -> dict[str, float]:
     quiet = p99(await victim(http, url, window))
     stop = asyncio.Event()
     attacker = asyncio.create_task(runaway(http, url, burn_ms, stop))
@@ -63,7 +62,7 @@ async def trial(http: aiohttp.ClientSession, url: str, burn_ms: float, window: f
     loud = p99(await victim(http, url, window))
     stop.set()
     await attacker
-    return loud / quiet, loud * 1000
+    return {"p99_ratio": loud / quiet, "p99_runaway_ms": loud * 1000}
 
 
 async def main() -> None:
@@ -73,22 +72,14 @@ async def main() -> None:
     parser.add_argument("--window", type=float, default=4.0)
     parser.add_argument("--trials", type=int, default=3)
     options = parser.parse_args()
-    versions = {"after": None} if options.before is None else {"before": options.before, "after": None}
-    results: dict[str, dict[str, list[float]]] = {name: {"p99_ratio": [], "p99_runaway_ms": []} for name in versions}
-    with source_tree(options.before) as before_tree:
-        async with AsyncExitStack() as stack, aiohttp.ClientSession() as http:
-            servers = {}
-            for name, rev in versions.items():
-                tree = before_tree if rev is not None else REPO
-                servers[name] = (await stack.enter_async_context(running_server(tree, APP)))[0]
-            for _ in range(options.trials):
-                for name, url in servers.items():
-                    ratio, loud_ms = await trial(http, url, options.burn_ms, options.window)
-                    results[name]["p99_ratio"].append(ratio)
-                    results[name]["p99_runaway_ms"].append(loud_ms)
-    for name, metrics in results.items():
-        for metric, values in metrics.items():
-            print(f"{name}_{metric}: {spread(values)}")
+
+    async def prepare(http: aiohttp.ClientSession, url: str) -> None:
+        pass  # the queries need no data
+
+    async def measure(http: aiohttp.ClientSession, url: str, pid: int) -> dict[str, float]:
+        return await trial(http, url, options.burn_ms, options.window)
+
+    await compare(options.before, APP, options.trials, prepare, measure)
 
 
 if __name__ == "__main__":
