@@ -340,14 +340,14 @@ class SubscriptionManager:
         return True
 
     def _run_round(self, ts: int) -> None:
-        queues: dict[Watcher, list[Subscription]] = {}
+        # Every live subscription has a watcher (the last one out drops it); None only guards the type.
+        queues: dict[Watcher | None, list[Subscription]] = {}
         for subscription in self._stale:
-            owner = next(iter(subscription.watchers), None)
-            queues.setdefault(owner, []).append(subscription)  # type: ignore[arg-type]
+            queues.setdefault(next(iter(subscription.watchers), None), []).append(subscription)
         owners = list(queues)
-        self._turn = (self._turn + 1) % max(len(owners), 1)
+        self._turn = (self._turn + 1) % len(owners)
         owners = owners[self._turn :] + owners[: self._turn]
-        used: dict[Watcher, float] = dict.fromkeys(owners, 0.0)
+        used: dict[Watcher | None, float] = dict.fromkeys(owners, 0.0)
         round_started = time.perf_counter()
         while owners:
             for owner in list(owners):
