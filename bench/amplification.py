@@ -4,7 +4,7 @@
 
 Starts the server of the working tree and, with ``--before``, the server of another git revision
 (e.g. ``main``) on ``examples/chat``, each holding ``--messages`` chat messages. A trial, run on
-each server in turn (interleaved), opens an attacker connection that sends one ``ModifyQuerySet``
+each server in turn (interleaved), starts an attacker process whose connection sends one ``ModifyQuerySet``
 adding ``messages:list {}`` ``--copies`` times with distinct journals, and 20 ms later a victim's
 HTTP query of the same function. It prints, per version, median [min-max] over the trials of:
 
@@ -50,10 +50,14 @@ async def seed(http: aiohttp.ClientSession, url: str, count: int) -> None:
             assert (await response.json())["status"] == "success"
 
 
-async def attack(http: aiohttp.ClientSession, url: str, copies: int) -> tuple[float, float]:
-    """One attack; returns (victim latency during it, attacker's wait for its first Transition)."""
-    socket = await http.ws_connect(url.replace("http", "ws", 1) + "/api/sync", max_msg_size=0)
-    try:
+async def attacker(url: str, copies: int) -> None:
+    """The attacking client (its own process, so that reading its huge reply slows only itself).
+
+    Prints ``sent`` once its ``ModifyQuerySet`` is on the wire, then the seconds until its first
+    Transition arrived.
+    """
+    async with aiohttp.ClientSession() as http:
+        socket = await http.ws_connect(url.replace("http", "ws", 1) + "/api/sync", max_msg_size=0)
         connect: dict[str, Any] = {"type": "Connect", "sessionId": str(uuid.uuid4()), "connectionCount": 0,
                                    "lastCloseReason": "InitialConnect", "clientTs": 0}  # fmt: skip
         await socket.send_json(connect)
@@ -61,21 +65,29 @@ async def attack(http: aiohttp.ClientSession, url: str, copies: int) -> tuple[fl
                 for i in range(copies)]  # fmt: skip
         started = time.perf_counter()
         await socket.send_json({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": adds})
-
-        async def first_transition() -> float:
-            while True:
-                message = await socket.receive(TRIAL_TIMEOUT_S)
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    raise ConnectionError(f"attacker socket closed: {message.type}")
-                if message.data.startswith('{"type":"Transition"'):  # no parse: 512 results are megabytes
-                    return time.perf_counter() - started
-
-        waiting = asyncio.create_task(first_transition())
-        await asyncio.sleep(VICTIM_DELAY_S)
-        victim = await query(http, url, "messages:list")
-        return victim, await waiting
-    finally:
+        print("sent", flush=True)
+        while True:
+            message = await socket.receive(TRIAL_TIMEOUT_S)
+            if message.type != aiohttp.WSMsgType.TEXT:
+                raise ConnectionError(f"attacker socket closed: {message.type}")
+            if message.data.startswith('{"type":"Transition"'):  # no parse: 512 results are megabytes
+                print(time.perf_counter() - started, flush=True)
+                break
         await socket.close()
+
+
+async def attack(http: aiohttp.ClientSession, url: str, copies: int) -> tuple[float, float]:
+    """One attack; returns (victim latency during it, attacker's wait for its first Transition)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--attack", url, "--copies", str(copies), stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    assert (await asyncio.wait_for(process.stdout.readline(), TRIAL_TIMEOUT_S)).strip() == b"sent"
+    await asyncio.sleep(VICTIM_DELAY_S)
+    victim = await query(http, url, "messages:list")
+    first_reply = float(await asyncio.wait_for(process.stdout.readline(), TRIAL_TIMEOUT_S))
+    await process.wait()
+    return victim, first_reply
 
 
 async def main() -> None:
@@ -84,7 +96,11 @@ async def main() -> None:
     parser.add_argument("--copies", type=int, default=512)
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--messages", type=int, default=300)
+    parser.add_argument("--attack", metavar="URL", help=argparse.SUPPRESS)  # run as the attacker process
     options = parser.parse_args()
+    if options.attack:
+        await attacker(options.attack, options.copies)
+        return
 
     async def prepare(http: aiohttp.ClientSession, url: str) -> None:
         await seed(http, url, options.messages)

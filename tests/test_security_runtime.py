@@ -167,12 +167,14 @@ DEEP = b"[" * 100_000 + b"]" * 100_000
     ],
 )
 async def test_deeply_nested_json_is_a_400(server: RunningServer, route: str, body: bytes) -> None:
+    before = await notes(server)
     async with aiohttp.ClientSession() as http:
         async with http.post(server.url + route, data=body, headers={"Content-Type": "application/json"}) as response:
             assert response.status == 400, await response.text()
             answer = await response.json()
     message = "Failed to parse the request body as JSON: the JSON is nested too deeply"
     assert answer == {"code": "BadJsonBody", "message": message}
+    assert await notes(server) == before
 
 
 async def test_deeply_nested_json_to_the_env_endpoint_is_a_400(server: RunningServer) -> None:
