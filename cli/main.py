@@ -16,6 +16,7 @@ from typing import NoReturn
 from cli import (
     admin_key,
     check,
+    crons,
     data,
     env,
     function_spec,
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command tree (also what ``scripts/gen_cli_docs.py`` documents)."""
     parser = Parser(prog="opencom", description=DESCRIPTION, epilog=EPILOG)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command", required=True)
-    for module in (serve, run, data, snapshot_export, snapshot_import, logs, env, function_spec, admin_key, seed, check):
+    modules = (serve, run, data, snapshot_export, snapshot_import, logs, env, function_spec, crons, admin_key, seed, check)
+    for module in modules:
         module.register(commands)
     return parser
 

@@ -16,9 +16,15 @@ from runtime.storage import Rows
 from runtime.values import UNDEFINED, Value
 
 FIRST_USER_TABLE_NUMBER: Final = 10001
-SYSTEM_TABLE_NUMBERS: Final = {"_scheduled_functions": 1, "_storage": 2, "_environment_variables": 3}
+SYSTEM_TABLE_NUMBERS: Final = {
+    "_scheduled_functions": 1,
+    "_storage": 2,
+    "_environment_variables": 3,
+    "_cron_jobs": 4,
+    "_cron_job_logs": 5,
+}
 # The system tables function code may read through ``ctx.db.system``, as in Convex; the others
-# (environment variables and their secret values) stay private to the runtime.
+# (environment variables and their secret values, cron bookkeeping) stay private to the runtime.
 READABLE_SYSTEM_TABLES: Final = frozenset({"_scheduled_functions", "_storage"})
 
 
@@ -78,7 +84,7 @@ class Catalog:
         self.table_numbers: dict[str, int] = {}
         self.table_names: dict[int, str] = {}
         self.indexes: dict[tuple[int, str], IndexInfo] = {}
-        # Indexes that hold entries (all but by_id), per table: what every write must maintain.
+        # Every index of each table (both system indexes included): what every write must maintain.
         self.stored_indexes: dict[int, list[IndexInfo]] = {}
 
     def load(self, rows: Rows) -> None:
@@ -92,8 +98,7 @@ class Catalog:
 
     def _remember(self, info: IndexInfo) -> None:
         self.indexes[(info.table_number, info.name)] = info
-        if not info.is_by_id:
-            self.stored_indexes.setdefault(info.table_number, []).append(info)
+        self.stored_indexes.setdefault(info.table_number, []).append(info)
 
     def table_name(self, table_number: int) -> str | None:
         """The name of a table number (the ``TableNames`` protocol validators use)."""

@@ -44,7 +44,8 @@ from msgspec import UNSET, Raw, UnsetType
 
 from runtime import knobs
 from runtime.app_loader import App, canonical_path
-from runtime.errors import ConvexValueError, FunctionNotFoundError
+from runtime.connection import Connection
+from runtime.errors import ArgumentValidationError, ConvexValueError, FunctionNotFoundError
 from runtime.executor import Executor, FunctionResult
 from runtime.functions import FunctionDefinition
 from runtime.read_set import Commit, SearchRead
@@ -106,6 +107,7 @@ class Subscription:
         "function",
         "args",
         "caller",
+        "connection",
         "journal",
         "result",
         "result_ts",
@@ -115,12 +117,15 @@ class Subscription:
         "watchers",
     )
 
-    def __init__(self, key: tuple[Any, ...], path: str, caller: Caller, journal: str | None) -> None:
+    def __init__(
+        self, key: tuple[Any, ...], path: str, caller: Caller, connection: Connection, journal: str | None
+    ) -> None:
         self.key = key
         self.path = path
         self.function: FunctionDefinition | None = None  # None: the failure in ``result`` is final
         self.args: dict[str, Value] = {}
         self.caller = caller
+        self.connection = Connection(connection.key)  # the proofs only: queries never see an address
         self.journal = journal  # handed to the next run: the journal of the last successful run
         self.result: QueryResult | None = None
         self.result_ts = 0  # snapshot ts of the last run; the result holds until a commit touches it
@@ -134,12 +139,17 @@ def _identity_key(caller: Caller) -> str:
     return json.dumps(caller.identity, sort_keys=True, default=repr)
 
 
-def subscription_key(path: str, args: list[Any], caller: Caller, journal: str | None) -> tuple[Any, ...]:
-    """What makes two subscriptions one and the same: function, arguments, identity, admin, journal.
+def subscription_key(
+    path: str, args: list[Any], caller: Caller, connection: Connection, journal: str | None
+) -> tuple[Any, ...]:
+    """What makes two live queries one: the same function, arguments, identity, connection proofs and journal.
 
+    The connection's proofs (``runtime.connection``) are part of it because a query may answer
+    differently on a connection that proved a secret; connections that proved nothing share.
     Pass ``journal`` None unless the function paginates: for any other function it changes nothing.
     """
-    return (path, msgspec.json.encode(args, order="sorted"), _identity_key(caller), caller.admin, journal)
+    args_key = msgspec.json.encode(args, order="sorted")
+    return (path, args_key, _identity_key(caller), caller.admin, connection.key, journal)
 
 
 class SubscriptionManager:
@@ -167,17 +177,23 @@ class SubscriptionManager:
 
     # --- what connections call ----------------------------------------------------------------
     def subscribe(
-        self, watcher: Watcher, udf_path: str, args: list[Any], journal: str | None, caller: Caller
+        self,
+        watcher: Watcher,
+        udf_path: str,
+        args: list[Any],
+        journal: str | None,
+        caller: Caller,
+        connection: Connection,
     ) -> Subscription:
         """The subscription for this query (created if new), now watched by ``watcher`` once more."""
         try:
             path = canonical_path(udf_path)
         except FunctionNotFoundError:
             path = udf_path
-        key = subscription_key(path, args, caller, journal if path in self._paginating else None)
+        key = subscription_key(path, args, caller, connection, journal if path in self._paginating else None)
         subscription = self._subscriptions.get(key)
         if subscription is None:
-            subscription = Subscription(key, path, caller, journal)
+            subscription = Subscription(key, path, caller, connection, journal)
             self._subscriptions[key] = subscription
             self._prepare(subscription, udf_path, args)
         subscription.watchers[watcher] += 1
@@ -218,7 +234,7 @@ class SubscriptionManager:
         try:
             subscription.function = self.executor.app.lookup(udf_path, kind="query", allow_internal=caller.admin)
             subscription.args = function_args(args)
-        except (FunctionNotFoundError, ConvexValueError) as error:
+        except (FunctionNotFoundError, ConvexValueError, ArgumentValidationError) as error:
             subscription.function = None
             subscription.result = _failure(describe(error), [])
             subscription.stale = False
@@ -263,7 +279,11 @@ class SubscriptionManager:
         started = time.perf_counter()
         try:
             outcome = self.executor.run_query(
-                function, subscription.args, identity=caller.identity, journal=subscription.journal
+                function,
+                subscription.args,
+                identity=caller.identity,
+                journal=subscription.journal,
+                connection=subscription.connection,
             )
         except Exception as error:  # noqa: BLE001 - a runtime bug must not take the listener down
             logger.exception("query %s failed inside the runtime", subscription.path)
