@@ -13,7 +13,6 @@ from email import message_from_bytes
 import pytest_asyncio
 from opencom_backend import Backend, Team
 
-from runtime.environment import set_env
 
 
 class SmtpStub:
@@ -66,7 +65,7 @@ async def test_smtp_delivery_confirms_accepted_addresses_and_gives_up_on_refused
 ):
     stub, port = smtp
     for name, value in {"OPENCOM_SMTP_HOST": "127.0.0.1", "OPENCOM_SMTP_PORT": str(port), "OPENCOM_SMTP_SECURITY": "none"}.items():
-        await set_env(backend.executor.database, name, value)
+        await backend.t.set_env(name, value)
     for email in ("ann@example.com", "refuse@example.com", "bob@example.com"):
         visitor = await backend.boot(team.workspace_id)
         await backend.patch(visitor.visitor_id, {"email": email})

@@ -10,7 +10,6 @@ import pytest_asyncio
 from aiohttp import web
 from opencom_backend import Backend, Team, Visitor
 
-from runtime.environment import set_env
 
 
 async def device(backend: Backend, visitor: Visitor, token: str, platform: str = "ios") -> dict[str, Any]:
@@ -121,8 +120,8 @@ async def expo() -> AsyncIterator[tuple[list[Any], str]]:
 
 async def test_expo_delivers_and_dead_tokens_are_pruned(backend: Backend, team: Team, expo: tuple[list[Any], str]):
     received, url = expo
-    await set_env(backend.executor.database, "OPENCOM_PUSH_TRANSPORT", "expo")
-    await set_env(backend.executor.database, "OPENCOM_EXPO_PUSH_URL", url)
+    await backend.t.set_env("OPENCOM_PUSH_TRANSPORT", "expo")
+    await backend.t.set_env("OPENCOM_EXPO_PUSH_URL", url)
     ann, bob = await backend.boot(team.workspace_id), await backend.boot(team.workspace_id)
     await device(backend, ann, "ExponentPushToken[ann]")
     dead = await device(backend, bob, "ExponentPushToken[dead]")
@@ -143,8 +142,8 @@ async def test_expo_delivers_and_dead_tokens_are_pruned(backend: Backend, team: 
 
 async def test_pause_stops_a_send_in_progress(backend: Backend, team: Team, expo: tuple[list[Any], str]):
     received, url = expo
-    await set_env(backend.executor.database, "OPENCOM_PUSH_TRANSPORT", "expo")
-    await set_env(backend.executor.database, "OPENCOM_EXPO_PUSH_URL", url)
+    await backend.t.set_env("OPENCOM_PUSH_TRANSPORT", "expo")
+    await backend.t.set_env("OPENCOM_EXPO_PUSH_URL", url)
     for number in range(120):
         await device(backend, await backend.boot(team.workspace_id), f"ExponentPushToken[{number}]")
     campaign_id = await campaign(backend, team)

@@ -16,7 +16,6 @@ from typing import Any
 import aiohttp
 from opencom_backend import APP_ROOT, open_backend
 
-from runtime import internal_mutation
 from tests.server_fixtures import RunningServer, start_server
 
 RECIPIENTS = 2_000
@@ -24,7 +23,6 @@ NO_EMAIL = 50  # visitors without an address: never recipients
 DEADLINE_S = 120.0
 
 
-@internal_mutation
 async def _add_visitors(ctx, args):
     for number in range(args["from"], args["to"]):
         email = f"r{number}@example.com" if number < RECIPIENTS else None
@@ -57,14 +55,14 @@ async def test_a_send_killed_midway_delivers_each_recipient_exactly_once(tmp_pat
     team = await backend.seed_team()
     for start in range(0, RECIPIENTS + NO_EMAIL, 500):
         args = {"workspaceId": team.workspace_id, "from": start, "to": min(start + 500, RECIPIENTS + NO_EMAIL)}
-        (await backend.executor.run_function(_add_visitors, args)).unwrap()
+        await backend.t.run(lambda ctx, args=args: _add_visitors(ctx, args))
     campaign_id = await backend.call(
         "emailCampaigns:create",
         {"workspaceId": team.workspace_id, "name": "Crash", "subject": "Hello", "content": "<p>Hi {{user.email}}</p>"},
         as_=team.admin,
     )
     await backend.call("emailCampaigns:send", {"id": campaign_id}, as_=team.admin)
-    await backend.executor.close()
+    await backend.close()
 
     server = start_server(APP_ROOT, data)
     try:
@@ -81,7 +79,7 @@ async def test_a_send_killed_midway_delivers_each_recipient_exactly_once(tmp_pat
     try:
         dump = await backend.dump()
     finally:
-        await backend.executor.close()
+        await backend.close()
     emails = [row for row in dump["outbox"] if row.get("campaignId") == campaign_id]
     addresses = [row["to"][0] for row in emails]
     assert len(addresses) == RECIPIENTS and set(addresses) == {f"r{n}@example.com" for n in range(RECIPIENTS)}
@@ -114,7 +112,7 @@ async def test_a_series_wait_interrupted_by_sigkill_sends_each_step_once(tmp_pat
         visitor = await backend.boot(team.workspace_id)
         await backend.patch(visitor.visitor_id, {"email": f"s{number}@example.com"})
         await backend.internal("series:evaluateEntry", {"seriesId": series_id, "visitorId": visitor.visitor_id})
-    await backend.executor.close()
+    await backend.close()
 
     server = start_server(APP_ROOT, data)
     try:
@@ -136,7 +134,7 @@ async def test_a_series_wait_interrupted_by_sigkill_sends_each_step_once(tmp_pat
     try:
         dump = await backend.dump()
     finally:
-        await backend.executor.close()
+        await backend.close()
     sent = sorted((row["to"][0], row["subject"]) for row in dump["outbox"] if row["purpose"] == "series")
     assert sent == sorted((f"s{n}@example.com", subject) for n in range(SERIES_VISITORS) for subject in ("One", "Two"))
     completions = [row for row in dump["seriesProgressHistory"] if row["action"] == "completed"]

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from opencom_backend import Backend, Team
-
-from runtime import clock
 
 DAY = 86_400_000.0
 PRO = {"type": "condition", "property": {"source": "custom", "key": "plan"}, "operator": "equals", "value": "pro"}
-
-
-@pytest.fixture
-def manual_clock() -> Iterator[clock.ManualClock]:
-    manual = clock.ManualClock(clock.now_ms())
-    previous = clock.install(manual)
-    yield manual
-    clock.install(previous)
 
 
 class Builder:
@@ -89,7 +77,7 @@ async def test_readiness_names_exactly_what_blocks_activation(backend: Backend, 
 
 
 async def test_an_event_enrolls_a_visitor_who_is_emailed_once_waits_a_day_then_gets_tagged(
-    backend: Backend, team: Team, manual_clock: clock.ManualClock
+    backend: Backend, team: Team
 ):
     await backend.call("emailChannel:upsertEmailConfig", {"workspaceId": team.workspace_id, "enabled": True}, as_=team.admin)
     built = await new_series(backend, team)
@@ -119,13 +107,13 @@ async def test_an_event_enrolls_a_visitor_who_is_emailed_once_waits_a_day_then_g
 
     progress = await progress_of(backend, team, built.series_id, visitor.visitor_id)
     assert (progress["status"], progress["currentBlockId"]) == ("waiting", wait)
-    assert progress["waitUntil"] == float(int(manual_clock.now_ms())) + DAY
+    assert progress["waitUntil"] == float(int(backend.t.now_ms())) + DAY
     outbox = [row for row in (await backend.dump())["outbox"] if row["purpose"] == "series"]
     assert [(row["to"], row["subject"]) for row in outbox] == [(["ann@example.com"], "Welcome Ann")]
 
     await process(backend, progress["_id"])  # not due: nothing happens
     assert (await progress_of(backend, team, built.series_id, visitor.visitor_id))["status"] == "waiting"
-    manual_clock.advance(DAY)
+    await backend.t.advance_time(DAY / 1000)
     await process(backend, progress["_id"])
     await process(backend, progress["_id"])  # a duplicate wake-up changes nothing
     done = await progress_of(backend, team, built.series_id, visitor.visitor_id)
@@ -143,7 +131,7 @@ async def test_an_event_enrolls_a_visitor_who_is_emailed_once_waits_a_day_then_g
 
 
 async def test_a_failing_block_is_retried_with_back_off_then_the_progress_fails(
-    backend: Backend, team: Team, manual_clock: clock.ManualClock
+    backend: Backend, team: Team
 ):
     await backend.call("emailChannel:upsertEmailConfig", {"workspaceId": team.workspace_id, "enabled": True}, as_=team.admin)
     built = await new_series(backend, team, entryTriggers=[])
@@ -156,10 +144,10 @@ async def test_a_failing_block_is_retried_with_back_off_then_the_progress_fails(
         row = await progress_of(backend, team, built.series_id, visitor.visitor_id)
         assert (row["status"], row["attemptCount"]) == ("waiting", attempt)
         assert row["lastExecutionError"] == "Visitor email is required for email block delivery."
-        manual_clock.advance(delay - 1)
+        await backend.t.advance_time((delay - 1) / 1000)
         await process(backend, progress_id)
         assert (await progress_of(backend, team, built.series_id, visitor.visitor_id))["attemptCount"] == attempt
-        manual_clock.advance(1)
+        await backend.t.advance_time(0.001)
         await process(backend, progress_id)
     row = await progress_of(backend, team, built.series_id, visitor.visitor_id)
     assert (row["status"], row["attemptCount"]) == ("failed", 3) and "failedAt" in row

@@ -2,18 +2,15 @@
 
 Each run builds a random series that passes readiness — a chain of chat, rule, duration-wait and
 event-wait blocks where a rule's "no" branch may skip ahead — then enrolls visitors, flips their
-plan (which rules test), fires the awaited event and advances the clock, waking every progress
-row as the scheduler would. After every step each visitor's stored progress (status, current
+plan (which rules test), fires the awaited event and advances the clock (the scheduler wakes due
+waits on the way; every row is then woken once more, which must change nothing). After every step each visitor's stored progress (status, current
 block, wait, blocks completed so far) must equal what a small interpreter of the same graph says.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, settings
@@ -21,12 +18,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from opencom_backend import open_backend
 
-from runtime import clock
-
-HOUR = 3_600_000.0
+MINUTE = 60_000.0  # minutes keep the clock jumps short (every cron on the way runs)
 VISITORS = 3
 EVENT = "upgraded"
-KINDS = ("chat", "rule", "wait_hours", "wait_event")
+KINDS = ("chat", "rule", "wait_minutes", "wait_event")
 
 
 @st.composite
@@ -35,10 +30,10 @@ def graphs(draw: Any) -> list[dict[str, Any]]:
     size = draw(st.integers(2, 5))
     blocks = []
     for index in range(size):
-        kind = draw(st.sampled_from(KINDS if index < size - 1 else ("chat", "wait_hours", "wait_event")))
+        kind = draw(st.sampled_from(KINDS if index < size - 1 else ("chat", "wait_minutes", "wait_event")))
         spec: dict[str, Any] = {"kind": kind}
-        if kind == "wait_hours":
-            spec["hours"] = draw(st.integers(1, 48))
+        if kind == "wait_minutes":
+            spec["minutes"] = draw(st.integers(1, 30))
         if kind == "rule":
             spec["no"] = draw(st.integers(index + 1, size - 1))
         blocks.append(spec)
@@ -65,8 +60,8 @@ class Journey:
                 self.goto(graph, (self.block or 0) + 1)
                 continue
             spec = graph[self.block or 0]
-            if spec["kind"] == "wait_hours":
-                self.status, self.wait_until = "waiting", now + spec["hours"] * HOUR
+            if spec["kind"] == "wait_minutes":
+                self.status, self.wait_until = "waiting", now + spec["minutes"] * MINUTE
                 return
             if spec["kind"] == "wait_event":
                 self.status, self.wait_event = "waiting", EVENT
@@ -86,19 +81,14 @@ class SeriesModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
-        self.directory = Path(tempfile.mkdtemp(prefix="opencom-series-model-"))
-        self.clock = clock.ManualClock(float(int(clock.now_ms())))
-        self.previous = clock.install(self.clock)
-        self.backend = self.loop.run_until_complete(open_backend(self.directory / "data"))
+        self.backend = self.loop.run_until_complete(open_backend())
         self.journeys: dict[int, Journey] = {}
         self.progress: dict[int, str] = {}
         self.plans = ["free"] * VISITORS
 
     def teardown(self) -> None:
-        self.loop.run_until_complete(self.backend.executor.close())
+        self.loop.run_until_complete(self.backend.close())
         self.loop.close()
-        clock.install(self.previous)
-        shutil.rmtree(self.directory, ignore_errors=True)
 
     def call(self, path: str, args: dict[str, Any], *, internal: bool = False) -> Any:
         if internal:
@@ -113,7 +103,7 @@ class SeriesModel(RuleBasedStateMachine):
         configs = {
             "chat": lambda spec: {"body": "hello"},
             "rule": lambda spec: {"rules": {"type": "condition", "property": {"source": "custom", "key": "plan"}, "operator": "equals", "value": "pro"}},
-            "wait_hours": lambda spec: {"waitType": "duration", "waitDuration": float(spec["hours"]), "waitUnit": "hours"},
+            "wait_minutes": lambda spec: {"waitType": "duration", "waitDuration": float(spec["minutes"]), "waitUnit": "minutes"},
             "wait_event": lambda spec: {"waitType": "until_event", "waitUntilEvent": EVENT},
         }
         self.blocks = []
@@ -131,7 +121,7 @@ class SeriesModel(RuleBasedStateMachine):
         self.visitors = [self.loop.run_until_complete(self.backend.boot(self.team.workspace_id)).visitor_id for _ in range(VISITORS)]
 
     def now(self) -> float:
-        return float(int(self.clock.now_ms()))
+        return float(int(self.backend.t.now_ms()))
 
     @rule(visitor=st.integers(0, VISITORS - 1))
     def enroll(self, visitor: int) -> None:
@@ -147,12 +137,18 @@ class SeriesModel(RuleBasedStateMachine):
         self.plans[visitor] = plan
         self.loop.run_until_complete(self.backend.patch(self.visitors[visitor], {"customAttributes": {"plan": plan}}))
 
-    @rule(hours=st.integers(0, 72))
-    def advance(self, hours: int) -> None:
-        self.clock.advance(hours * HOUR)
-        for visitor, progress_id in sorted(self.progress.items()):
+    @rule(minutes=st.integers(0, 45))
+    def advance(self, minutes: int) -> None:
+        target = self.now() + minutes * MINUTE
+        self.loop.run_until_complete(self.backend.t.advance_time(minutes * MINUTE / 1000))  # the scheduler wakes waits on time
+        while True:  # the model wakes each due wait at its own instant, as the scheduler does
+            due = [(j.wait_until, v) for v, j in self.journeys.items() if j.status == "waiting" and j.wait_until is not None and j.wait_until <= target]
+            if not due:
+                break
+            at, visitor = min(due)
+            self.journeys[visitor].run(self.graph, self.plans[visitor], at)
+        for visitor, progress_id in sorted(self.progress.items()):  # a duplicate wake-up changes nothing
             self.call("series:processProgress", {"progressId": progress_id}, internal=True)
-            self.journeys[visitor].run(self.graph, self.plans[visitor], self.now())
 
     @rule(visitor=st.integers(0, VISITORS - 1))
     def event(self, visitor: int) -> None:
