@@ -30,7 +30,7 @@ from .send_chain import Chain, live, next_step
 from .smtp_provider import smtp_settings
 from .visitor_census import visitors_after
 
-RESOLVE_PAGE = 100  # visitors one step examines (each may cost an event read and an unsubscribe read)
+RESOLVE_PAGE = 25  # visitors one step examines: a short step keeps the writer free for other mutations
 SMTP_BATCH = 25  # recipients one SMTP action claims
 MAX_ATTEMPTS = 3  # SMTP refusals before a recipient counts as bounced
 RETRY_DELAY_MS = 30_000
