@@ -13,13 +13,13 @@ import math
 from runtime import UNDEFINED, internal_action, internal_mutation, internal_query, mutation, query, v
 
 from .lib.audience import validate_targeting
-from .lib.authoring import clamp_limit, managed, readable
+from .lib.authoring import list_by_status, managed, purge_batch, readable
 from .lib.campaign_send import EMAIL, RESOLVE_PAGE, RecipientRule, claim_smtp_batch, confirm_smtp_batch, resolve_page, stats_of
 from .lib.campaign_email import TRACKING_TOKEN
 from .lib.campaign_tracking import click_target, recipient_by_token, record_open, unsubscribe
 from .lib.clock import now_ms
 from .lib.errors import INVALID_INPUT, fail
-from .lib.permissions import agent_with_permission, require_permission
+from .lib.permissions import require_permission
 from .lib.send_chain import restart_stalled, start
 from .lib.smtp_provider import send_batch, smtp_settings
 from .lib.visitor_census import visitor_total, visitors_after
@@ -142,25 +142,13 @@ async def remove(ctx, args):
 @internal_mutation(args={"campaignId": v.id("emailCampaigns")})
 async def purgeRecipients(ctx, args):
     """Delete one batch of a removed campaign's recipients, and schedule the next."""
-    rows = ctx.db.query("emailCampaignRecipients").with_index("by_campaign", lambda q: q.eq("campaignId", args["campaignId"]))
-    batch = await rows.take(DELETE_BATCH)
-    for recipient in batch:
-        await ctx.db.delete(recipient["_id"])
-    if len(batch) == DELETE_BATCH:
-        await ctx.scheduler.run_after(0, "emailCampaigns:purgeRecipients", args)
+    await purge_batch(ctx, "emailCampaignRecipients", "campaignId", args["campaignId"], "emailCampaigns:purgeRecipients", DELETE_BATCH)
 
 
 @query(args={"workspaceId": v.id("workspaces"), "status": v.optional(status), "limit": v.optional(v.number())})
 async def list_(ctx, args):
     """The workspace's campaigns, newest first (of one status when given)."""
-    if await agent_with_permission(ctx, args["workspaceId"], MANAGE) is None:
-        return []
-    limit = clamp_limit(args.get("limit"), LIST_LIMIT, MAX_LIST_LIMIT)
-    if "status" in args:
-        index = ("by_workspace_status", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("status", args["status"]))
-    else:
-        index = ("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
-    return await ctx.db.query("emailCampaigns").with_index(*index).order("desc").take(limit)
+    return await list_by_status(ctx, "emailCampaigns", args, MANAGE, LIST_LIMIT, MAX_LIST_LIMIT)
 
 
 @query(args={"id": v.id("emailCampaigns")})

@@ -9,10 +9,10 @@ on a paused campaign resumes it where it stopped).
 from runtime import UNDEFINED, internal_action, internal_mutation, mutation, query, v
 
 from .lib.audience import validate_targeting
-from .lib.authoring import clamp_limit, managed, readable
+from .lib.authoring import clamp_limit, list_by_status, managed, purge_batch, readable
 from .lib.clock import now_ms
 from .lib.errors import INVALID_INPUT, fail
-from .lib.permissions import agent_with_permission, require_permission
+from .lib.permissions import require_permission
 from .lib.push_send import PUSH, RESOLVE_PAGE, claim_batch, confirm_batch, resolve_page
 from .lib.push_transport import expo_settings, send_expo
 from .lib.send_chain import restart_stalled, start
@@ -113,25 +113,13 @@ async def remove(ctx, args):
 @internal_mutation(args={"campaignId": v.id("pushCampaigns")})
 async def purgeRecipients(ctx, args):
     """Delete one batch of a removed campaign's recipients, and schedule the next."""
-    rows = ctx.db.query("pushCampaignRecipients").with_index("by_campaign", lambda q: q.eq("campaignId", args["campaignId"]))
-    batch = await rows.take(DELETE_BATCH)
-    for recipient in batch:
-        await ctx.db.delete(recipient["_id"])
-    if len(batch) == DELETE_BATCH:
-        await ctx.scheduler.run_after(0, "pushCampaigns:purgeRecipients", args)
+    await purge_batch(ctx, "pushCampaignRecipients", "campaignId", args["campaignId"], "pushCampaigns:purgeRecipients", DELETE_BATCH)
 
 
 @query(args={"workspaceId": v.id("workspaces"), "status": v.optional(status), "limit": v.optional(v.number())})
 async def list_(ctx, args):
     """The workspace's push campaigns, newest first (of one status when given)."""
-    if await agent_with_permission(ctx, args["workspaceId"], MANAGE) is None:
-        return []
-    limit = clamp_limit(args.get("limit"), LIST_LIMIT, MAX_LIST_LIMIT)
-    if "status" in args:
-        index = ("by_workspace_status", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("status", args["status"]))
-    else:
-        index = ("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
-    return await ctx.db.query("pushCampaigns").with_index(*index).order("desc").take(limit)
+    return await list_by_status(ctx, "pushCampaigns", args, MANAGE, LIST_LIMIT, MAX_LIST_LIMIT)
 
 
 @query(args={"id": v.id("pushCampaigns")})

@@ -10,11 +10,11 @@ Opencom's (``pause``, ``getReadiness``, ``getStats``, ``getWithBlocks``) are bot
 from runtime import ConvexError, internal_mutation, internal_query, mutation, query, v
 
 from .lib.audience import validate_rules
-from .lib.authoring import clamp_limit, copy_name, managed, readable, set_status
+from .lib.authoring import clamp_limit, copy_name, list_by_status, managed, readable, set_status
 from .lib.clock import now_ms
 from .lib.errors import INVALID_INPUT, fail, not_found
 from .lib.identity import require_user
-from .lib.permissions import agent_with_permission, require_permission
+from .lib.permissions import require_permission
 from .lib.series_graph import GRAPH_LIMIT, Graph
 from .lib.series_readiness import readiness as check_readiness
 from .lib.series_runtime import EMPTY_STATS, enroll, process, process_due, resume_for_event
@@ -148,14 +148,7 @@ async def duplicate(ctx, args):
 @query(args={"workspaceId": v.id("workspaces"), "status": v.optional(series_status), "limit": v.optional(v.number())})
 async def list_(ctx, args):
     """The workspace's series, newest first."""
-    if await agent_with_permission(ctx, args["workspaceId"], MANAGE) is None:
-        return []
-    limit = clamp_limit(args.get("limit"), LIST_LIMIT, MAX_LIST_LIMIT)
-    if "status" in args:
-        index = ("by_workspace_status", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("status", args["status"]))
-    else:
-        index = ("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
-    return await ctx.db.query("series").with_index(*index).order("desc").take(limit)
+    return await list_by_status(ctx, "series", args, MANAGE, LIST_LIMIT, MAX_LIST_LIMIT)
 
 
 @query(args={"id": v.id("series")})

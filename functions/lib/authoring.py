@@ -50,3 +50,29 @@ async def set_status(ctx: Any, doc_id: str, entity: str, permission: str, status
         ready(doc)
     await ctx.db.patch(doc["_id"], {"status": status, "updatedAt": now_ms()})
     return doc
+
+
+async def list_by_status(ctx: Any, table: str, args: dict, permission: str, default: int, maximum: int) -> list[Doc]:
+    """A workspace's items newest first, of ``args["status"]`` when given ([] without ``permission``).
+
+    ``table`` needs the ``by_workspace`` and ``by_workspace_status`` indexes.
+    """
+    if await agent_with_permission(ctx, args["workspaceId"], permission) is None:
+        return []
+    limit = clamp_limit(args.get("limit"), default, maximum)
+    if "status" in args:
+        index = ("by_workspace_status", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("status", args["status"]))
+    else:
+        index = ("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
+    return await ctx.db.query(table).with_index(*index).order("desc").take(limit)
+
+
+async def purge_batch(ctx: Any, table: str, field: str, owner_id: str, job: str, batch: int = 500) -> None:
+    """Delete up to ``batch`` rows of ``table`` whose ``field`` is ``owner_id`` (a ``by_<owner>`` index on
+    ``field`` named after ``field`` minus "Id"), scheduling ``job`` for the rest."""
+    index = "by_" + field.removesuffix("Id")
+    rows = await ctx.db.query(table).with_index(index, lambda q: q.eq(field, owner_id)).take(batch)
+    for row in rows:
+        await ctx.db.delete(row["_id"])
+    if len(rows) == batch:
+        await ctx.scheduler.run_after(0, job, {field: owner_id})
