@@ -141,6 +141,7 @@ class SeriesModel(RuleBasedStateMachine):
     def advance(self, minutes: int) -> None:
         target = self.now() + minutes * MINUTE
         self.loop.run_until_complete(self.backend.t.advance_time(minutes * MINUTE / 1000))  # the scheduler wakes waits on time
+        self.loop.run_until_complete(self.backend.t.finish_in_progress_scheduled_functions())  # wake-ups started on the way
         while True:  # the model wakes each due wait at its own instant, as the scheduler does
             due = [(j.wait_until, v) for v, j in self.journeys.items() if j.status == "waiting" and j.wait_until is not None and j.wait_until <= target]
             if not due:
