@@ -122,6 +122,18 @@ workspace_tables = {
             "identityVerificationEnabled": opt(v.boolean()),
             "identityVerificationMode": opt(literals("optional", "required")),
             "sessionLifetimeMs": opt(number),
+            "hostedOnboardingStatus": opt(literals("not_started", "in_progress", "completed")),
+            "hostedOnboardingCurrentStep": opt(number),
+            "hostedOnboardingCompletedSteps": opt(v.array(string)),
+            "hostedOnboardingVerificationToken": opt(string),
+            "hostedOnboardingVerificationTokenIssuedAt": opt(number),
+            "hostedOnboardingWidgetVerifiedAt": opt(number),
+            "hostedOnboardingVerificationEvents": opt(
+                v.array(
+                    v.object({"token": string, "origin": opt(string), "currentUrl": opt(string), "createdAt": number})
+                )
+            ),
+            "hostedOnboardingUpdatedAt": opt(number),
         }
     )
     .index("by_name", ["name"])
@@ -146,6 +158,7 @@ workspace_tables = {
             "invitedBy": v.id("users"),
             "status": literals("pending", "accepted", "declined"),
             "createdAt": number,
+            "expiresAt": opt(number),
         }
     )
     .index("by_workspace", ["workspaceId"])
@@ -275,7 +288,14 @@ inbox_tables = {
     .index("by_last_message", ["workspaceId", "lastMessageAt"])
     .index("by_channel", ["workspaceId", "channel"])
     .index("by_workspace_ai_state", ["workspaceId", "aiWorkflowState"])
-    .index("by_workspace_ai_state_status", ["workspaceId", "aiWorkflowState", "status"]),
+    .index("by_workspace_ai_state_status", ["workspaceId", "aiWorkflowState", "status"])
+    # The inbox's orders: newest activity first, within a status and/or AI state (conversations:listForInbox).
+    .index("by_status_last_message", ["workspaceId", "status", "lastMessageAt"])
+    .index("by_ai_state_last_message", ["workspaceId", "aiWorkflowState", "lastMessageAt"])
+    .index("by_ai_state_status_last_message", ["workspaceId", "aiWorkflowState", "status", "lastMessageAt"])
+    # Reporting reads conversations by creation time over a date range.
+    .index("by_workspace_created", ["workspaceId", "createdAt"])
+    .index("by_assignee", ["workspaceId", "assignedAgentId"]),
     "messages": define_table(
         {
             "conversationId": v.id("conversations"),
