@@ -617,7 +617,7 @@ email_tables = {
         {
             "workspaceId": opt(v.id("workspaces")),
             "conversationId": opt(v.id("conversations")),
-            "purpose": literals("verification-code", "conversation-reply"),
+            "purpose": literals("verification-code", "conversation-reply", "workspace-invitation"),
             "from": string,
             "to": v.array(string),
             "replyTo": opt(string),
