@@ -14,7 +14,7 @@ from runtime import UNDEFINED, action, internal_mutation, mutation, query, v
 from .lib.audit import record_audit
 from .lib.clock import now_ms
 from .lib.email_provider import send_email
-from .lib.errors import ALREADY_EXISTS, INVALID_INPUT, PERMISSION_DENIED, fail, not_found
+from .lib.errors import ALREADY_EXISTS, INVALID_INPUT, NOT_AUTHORIZED, PERMISSION_DENIED, fail, not_found
 from .lib.identity import Doc, require_user
 from .lib.invitations import INVITATION_LIFETIME_MS, invitation_email, invitation_open
 from .lib.permissions import agent_with_permission, find_membership, require_permission, signed_in_member
@@ -188,7 +188,7 @@ async def acceptInvitation(ctx, args):
     user = await require_user(ctx)
     invitation = await ctx.db.get(args["invitationId"])
     if invitation is None or invitation["email"] != user.get("email"):
-        not_found("Invitation")
+        fail(NOT_AUTHORIZED, "This invitation is not for you")
     if not invitation_open(invitation):
         fail(INVALID_INPUT, "Invitation is no longer valid")
     if await find_membership(ctx, user["_id"], invitation["workspaceId"]) is None:

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 MODULES = (
     "workspaces", "widgetSessions", "visitors", "conversations", "messages", "tags", "snippets",
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
-    "articles", "collections", "suggestions", "knowledge",
+    "articles", "collections", "suggestions", "knowledge", "workspaceMembers",
 )  # fmt: skip
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
@@ -71,6 +71,8 @@ class World:
     shortcut: str
     article: str  # a draft: nobody outside the workspace may see it
     collection: str
+    invitation: str
+    membership: str
     strangers: dict[str, Stranger]
     markers: tuple[str, ...]  # victim ids and secrets no stranger may ever see
 
@@ -225,6 +227,30 @@ ARGS: dict[str, Args] = {
         "contentType": "article",
         "contentId": w.article,
     },
+    "workspaces:getHostedOnboardingState": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaces:getHostedOnboardingIntegrationSignals": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaces:startHostedOnboarding": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaces:issueHostedOnboardingVerificationToken": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaces:completeHostedOnboardingWidgetStep": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaces:updateSignupSettings": lambda w, s: {"workspaceId": w.workspace_id, "signupMode": "domain-allowlist"},
+    "workspaceMembers:listByWorkspace": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaceMembers:listByUser": lambda w, s: {},
+    "workspaceMembers:getWorkspacePendingInvitations": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaceMembers:getPendingInvitations": lambda w, s: {},
+    "workspaceMembers:inviteToWorkspace": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "email": "mallory@example.com",
+        "role": "admin",
+    },
+    "workspaceMembers:acceptInvitation": lambda w, s: {"invitationId": w.invitation},
+    "workspaceMembers:cancelInvitation": lambda w, s: {"invitationId": w.invitation},
+    "workspaceMembers:updateRole": lambda w, s: {"membershipId": w.membership, "role": "viewer"},
+    "workspaceMembers:remove": lambda w, s: {"membershipId": w.membership},
+    "workspaceMembers:transferOwnership": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "newOwnerId": (s.agent or w.owner).user_id,
+    },
+    "workspaceMembers:getMemberRole": lambda w, s: {"workspaceId": w.workspace_id},
 }
 
 Allowed = Callable[[Any, World, Stranger], bool]
@@ -249,6 +275,8 @@ ALLOWED: dict[str, Allowed] = {
     # The public help center: collections are public while the policy is; drafts never are.
     "collections:get": lambda r, w, s: r["_id"] == w.collection,
     "articles:getFeedbackStats": lambda r, w, s: r == {"helpful": 0, "notHelpful": 0, "total": 0},
+    # The caller's own workspaces (another workspace's agent sees only its own).
+    "workspaceMembers:listByUser": lambda r, w, s: all(row["_id"] != w.workspace_id for row in r),
 }
 SELF_SERVICE = {  # calls that legitimately insert the caller's own documents
     "widgetSessions:boot": set(STRANGERS),
@@ -297,6 +325,14 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     await backend.call("tags:addToConversation", {"conversationId": conversation, "tagId": tag}, as_=team.admin)
     automation = await backend.call("automationSettings:upsert", {**ws, "askForRatingEnabled": True}, as_=team.admin)
     await backend.call("auditLogs:updateSettings", {**ws, "retentionDays": 365.0}, as_=team.admin)
+    invite = {**ws, "email": "pending@example.com", "role": "agent"}
+    await backend.call("workspaceMembers:inviteToWorkspace", invite, as_=team.admin)
+    [invitation] = [row["_id"] for row in (await backend.dump())["workspaceInvitations"]]
+    teammate = await backend.add_member(team, "agent")
+    membership = next(
+        row["_id"] for row in (await backend.dump())["workspaceMembers"]
+        if row["userId"] == teammate.user_id and row["workspaceId"] == team.workspace_id
+    )
     other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
     elsewhere = await backend.seed_team("Other Co")
     foreign_visitor = await backend.boot(elsewhere.workspace_id, sessionId="foreign-browser")
@@ -331,6 +367,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         "hi",
         article,
         collection,
+        invitation,
+        membership,
         strangers,
         markers,
     )
