@@ -122,3 +122,38 @@ async def updateLocation(ctx, args):
             fail(NOT_AUTHORIZED, "Not authorized to update location for this visitor")
     await ctx.db.patch(visitor["_id"], {"location": args["location"], "lastSeenAt": now_ms()})
     return None
+
+
+ONLINE_WINDOW_MS = 2 * 60 * 1000.0  # a visitor seen within this long counts as online
+
+
+@mutation(
+    args={
+        "visitorId": v.optional(v.id("visitors")),
+        "sessionToken": v.optional(v.string()),
+        "origin": v.optional(v.string()),
+    }
+)
+async def heartbeat(ctx, args):
+    """Mark the session's visitor as seen now (presence); a call without a live session does nothing."""
+    session = await live_session(ctx, args.get("sessionToken"))
+    if session is None or args.get("visitorId", session["visitorId"]) != session["visitorId"]:
+        return None
+    visitor = await ctx.db.get(session["visitorId"])
+    if visitor is None:
+        return None
+    workspace = await ctx.db.get(visitor["workspaceId"])
+    if workspace is None:
+        return None
+    require_valid_origin(workspace, args.get("origin"))
+    await ctx.db.patch(visitor["_id"], {"lastSeenAt": now_ms()})
+    return None
+
+
+@query(args={"visitorId": v.id("visitors")})
+async def isOnline(ctx, args):
+    """Whether the visitor was seen in the last two minutes (its workspace's agents; false otherwise)."""
+    visitor = await ctx.db.get(args["visitorId"])
+    if visitor is None or await agent_with_permission(ctx, visitor["workspaceId"], "conversations.read") is None:
+        return False
+    return now_ms() - visitor.get("lastSeenAt", 0.0) < ONLINE_WINDOW_MS

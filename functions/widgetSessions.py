@@ -269,7 +269,7 @@ async def updateSettings(ctx, args):
 
 @internal_mutation(args={})
 async def cleanupExpiredSessions(ctx, args):
-    """Delete up to 1000 expired sessions: ``{deleted, hasMore}``."""
+    """Delete up to 1000 expired sessions: ``{deleted, hasMore}`` (the hourly cron; continues while more remain)."""
     now = now_ms()
     expired = (
         await ctx.db.query("widgetSessions")
@@ -278,4 +278,7 @@ async def cleanupExpiredSessions(ctx, args):
     )
     for session in expired[:CLEANUP_BATCH]:
         await ctx.db.delete(session["_id"])
-    return {"deleted": float(min(len(expired), CLEANUP_BATCH)), "hasMore": len(expired) > CLEANUP_BATCH}
+    has_more = len(expired) > CLEANUP_BATCH
+    if has_more:
+        await ctx.scheduler.run_after(0, "widgetSessions:cleanupExpiredSessions")
+    return {"deleted": float(min(len(expired), CLEANUP_BATCH)), "hasMore": has_more}

@@ -36,6 +36,7 @@ class App:
     http_router: Any = None
     modules: dict[str, ModuleType] = field(default_factory=dict)
     auth_config: AuthConfig | None = None  # from auth_config.py: the token issuers the app trusts
+    crons: Any = None  # the ``Crons`` of functions/crons.py, if the app declares any
 
     def lookup(self, path: str, *, kind: Kind | None = None, allow_internal: bool = False) -> FunctionDefinition:
         """The function at ``path`` (``.js`` suffixes and bare modules accepted), or Convex's error."""
@@ -147,4 +148,20 @@ def load_app(root: Path | str) -> App:
                 app.functions[path] = value
             elif module_path == "http" and attribute == "http":
                 app.http_router = value
+    _load_crons(app)
     return app
+
+
+def _load_crons(app: App) -> None:
+    """Take ``crons`` from ``functions/crons.py`` and check that every job names a mutation or action."""
+    from runtime.crons import Crons  # here: runtime.crons itself imports this module
+
+    module = app.modules.get("crons")
+    found = getattr(module, "crons", None) if module is not None else None
+    if found is None:
+        return
+    if not isinstance(found, Crons):
+        raise TypeError(f"{app.root / 'functions' / 'crons.py'}: define `crons = cron_jobs()`")
+    for job in found.jobs.values():
+        job.target(app.functions)
+    app.crons = found

@@ -16,7 +16,13 @@ from runtime.storage import Rows
 from runtime.values import UNDEFINED, Value
 
 FIRST_USER_TABLE_NUMBER: Final = 10001
-SYSTEM_TABLE_NUMBERS: Final = {"_scheduled_functions": 1, "_storage": 2, "_environment_variables": 3}
+SYSTEM_TABLE_NUMBERS: Final = {
+    "_scheduled_functions": 1,
+    "_storage": 2,
+    "_environment_variables": 3,
+    "_cron_jobs": 4,
+    "_cron_job_logs": 5,
+}
 BY_ID: Final = "by_id"
 BY_CREATION_TIME: Final = "by_creation_time"
 

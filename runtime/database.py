@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from runtime import knobs, storage
+from runtime import clock, knobs, storage
 from runtime.catalog import SYSTEM_TABLE_NUMBERS, Catalog
 from runtime.document_import import ImportMode, plan_import, write_import
 from runtime.read_set import Commit
@@ -187,7 +187,7 @@ class Database:
 
     def next_creation_time(self) -> float:
         """A ``_creationTime``: now in ms, but strictly after every one handed out before."""
-        now = time.time() * 1000.0
+        now = clock.now_ms()
         self._creation_time = now if now > self._creation_time else math.nextafter(self._creation_time, math.inf)
         return self._creation_time
 

@@ -24,6 +24,7 @@ from runtime.database import Database
 from runtime.errors import ConvexValueError, FunctionNotFoundError, LimitExceededError
 from runtime.file_storage import FileStorage
 from runtime.functions import FunctionDefinition, Kind
+from runtime.cron_runner import CronRunner
 from runtime.job_runner import JobRunner
 from runtime.queries import Query
 from runtime.read_set import ReadSet
@@ -85,11 +86,12 @@ class Executor:
         self.auth = DeploymentAuth(database.path.parent, app.auth_config, site_url=lambda: self.site_url)
         self.file_storage = FileStorage(database, database.path.parent / STORAGE_DIR)
         self.job_runner = JobRunner(self)
+        self.cron_runner = CronRunner(self)
         # One-shot tools (e.g. the CLI running a single function) set this False before the first call,
         # so that they do not pick up due scheduled jobs only to interrupt them when they exit.
         self.run_scheduled_jobs = True
         self._started = False
-        self._reload_listeners: list[Callable[[App], None]] = []
+        self._reload_listeners: list[Callable[[App], None]] = [lambda app: self.cron_runner.app_changed()]
 
     @classmethod
     def open(cls, app_dir: Path | str, data_dir: Path | str | None = None, *, synchronous: str | None = None) -> Executor:
@@ -110,6 +112,7 @@ class Executor:
         self.file_storage.sweep()
         if self.run_scheduled_jobs:
             await self.job_runner.start()
+            await self.cron_runner.start()
 
     def add_reload_listener(self, listener: Callable[[App], None]) -> None:
         """Call ``listener(app)`` right after ``reload`` swapped new code in (live queries re-run with it)."""
@@ -130,6 +133,7 @@ class Executor:
             listener(app)
 
     async def close(self) -> None:
+        await self.cron_runner.stop()
         await self.job_runner.stop()
         await self.auth.close()
         await self.database.close()

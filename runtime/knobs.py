@@ -92,6 +92,7 @@ SCHEDULER_GC_INTERVAL_S = _float("SCHEDULER_GC_INTERVAL_S", 3600.0)  # how often
 SCHEDULER_GC_BATCH = _int("SCHEDULER_GC_BATCH", 100)  # job records deleted or recovered per transaction
 SCHEDULER_RETRY_INITIAL_S = _float("SCHEDULER_RETRY_INITIAL_S", 0.5)  # first retry after a system error; doubles
 SCHEDULER_RETRY_MAX_S = _float("SCHEDULER_RETRY_MAX_S", 7200.0)  # longest wait between system-error retries
+CRON_JOB_LOGS_KEPT = _int("CRON_JOB_LOGS_KEPT", 5)  # runs remembered in _cron_job_logs per cron job
 CLOUD_URL = os.environ.get("OPENCOM_CLOUD_URL", "http://127.0.0.1:3210")  # served /api base (the server overrides)
 SITE_URL = os.environ.get("OPENCOM_SITE_URL", "http://127.0.0.1:3211")  # served HTTP actions base (server overrides)
 UPLOAD_URL_TTL_S = _float("UPLOAD_URL_TTL_S", 3600.0)  # lifetime of a generate_upload_url() URL

@@ -19,7 +19,7 @@ from runtime import UNDEFINED
 from runtime.auth import get_auth_user_id
 from runtime.auth.sign_in import account_taken
 
-from .audit import record_audit, schedule_retention
+from .audit import record_audit
 from .clock import now_ms
 from .email_codes import PROVIDER as EMAIL_CODE_PROVIDER
 from .errors import INVALID_INPUT, fail, not_found
@@ -129,6 +129,5 @@ async def ensure_user(ctx: Any, *, existing_user_id: str | None, profile: dict[s
     await ctx.db.insert(
         "workspaceMembers", {"userId": user_id, "workspaceId": workspace_id, "role": "admin", "createdAt": now}
     )
-    await schedule_retention(ctx, workspace_id)
     await _accept_invitations(ctx, user_id, email, now)
     return user_id

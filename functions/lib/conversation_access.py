@@ -8,9 +8,9 @@ sessions (``sessions.connection_session``). A bare visitor id is never proof of 
 
 from typing import Any
 
-from .errors import NOT_AUTHORIZED, fail
+from .errors import NOT_AUTHORIZED, fail, not_found
 from .identity import Doc, current_user
-from .permissions import agent_with_permission
+from .permissions import agent_with_permission, require_permission
 from .sessions import connection_session, resolve_visitor
 
 
@@ -45,3 +45,17 @@ async def may_read_conversation(
         return session is not None and conversation.get("visitorId") == session["visitorId"]
     resolved = await resolve_visitor(ctx, session_token, conversation["workspaceId"], visitor_id)
     return conversation.get("visitorId") == resolved
+
+
+async def conversation_for_reader(
+    ctx: Any, conversation_id: str, session_token: str | None, visitor_id: str | None = None
+) -> Doc:
+    """The conversation, for an agent with ``conversations.read`` or a session that owns it; refused otherwise."""
+    conversation = await ctx.db.get(conversation_id)
+    if conversation is None:
+        not_found("Conversation")
+    if await current_user(ctx) is not None:
+        await require_permission(ctx, conversation["workspaceId"], "conversations.read")
+    else:
+        await owning_visitor(ctx, conversation, session_token, visitor_id)
+    return conversation

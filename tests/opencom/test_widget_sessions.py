@@ -226,3 +226,8 @@ async def test_session_lifetime_settings(backend: Backend, team: Team):
     booted = await backend.call("widgetSessions:boot", {**args, "sessionId": "s"})
     [session] = (await backend.dump())["widgetSessions"]
     assert booted["expiresAt"] - session["createdAt"] == HOUR
+
+
+async def test_expired_sessions_are_swept_by_an_hourly_cron(backend: Backend):
+    job = backend.executor.app.crons.jobs["cleanup expired widget sessions"]
+    assert (job.schedule, job.function) == ({"type": "hourly", "minuteUTC": 7.0}, "widgetSessions:cleanupExpiredSessions")
