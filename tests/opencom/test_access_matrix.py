@@ -348,6 +348,7 @@ ARGS: dict[str, Args] = {
         "contentType": "article",
         "contentId": w.article,
     },
+    "conversations:listForInbox": lambda w, s: {"workspaceId": w.workspace_id},
     "workspaces:getHostedOnboardingState": lambda w, s: {"workspaceId": w.workspace_id},
     "workspaces:getHostedOnboardingIntegrationSignals": lambda w, s: {"workspaceId": w.workspace_id},
     "workspaces:startHostedOnboarding": lambda w, s: {"workspaceId": w.workspace_id},
@@ -420,6 +421,7 @@ ALLOWED: dict[str, Allowed] = {
     "collections:get": lambda r, w, s: r["_id"] == w.collection,
     "articles:getFeedbackStats": lambda r, w, s: r == {"helpful": 0, "notHelpful": 0, "total": 0},
     # The caller's own workspaces (another workspace's agent sees only its own).
+    "conversations:listForInbox": lambda r, w, s: r == {"conversations": [], "nextCursor": None},
     "workspaceMembers:listByUser": lambda r, w, s: all(row["_id"] != w.workspace_id for row in r),
 }
 SELF_SERVICE = {  # calls that legitimately insert the caller's own documents
