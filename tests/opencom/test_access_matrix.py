@@ -349,6 +349,11 @@ ARGS: dict[str, Args] = {
         "contentId": w.article,
     },
     "conversations:listForInbox": lambda w, s: {"workspaceId": w.workspace_id},
+    "visitors:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "visitors:search": lambda w, s: {"workspaceId": w.workspace_id, "query": "Victim"},
+    "visitors:listDirectory": lambda w, s: {"workspaceId": w.workspace_id},
+    "visitors:getDirectoryDetail": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id},
+    "visitors:getMergeHistory": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id},
     "workspaces:getHostedOnboardingState": lambda w, s: {"workspaceId": w.workspace_id},
     "workspaces:getHostedOnboardingIntegrationSignals": lambda w, s: {"workspaceId": w.workspace_id},
     "workspaces:startHostedOnboarding": lambda w, s: {"workspaceId": w.workspace_id},
@@ -422,6 +427,10 @@ ALLOWED: dict[str, Allowed] = {
     "articles:getFeedbackStats": lambda r, w, s: r == {"helpful": 0, "notHelpful": 0, "total": 0},
     # The caller's own workspaces (another workspace's agent sees only its own).
     "conversations:listForInbox": lambda r, w, s: r == {"conversations": [], "nextCursor": None},
+    # The visitor directory says why it is empty.
+    "visitors:listDirectory": lambda r, w, s: r["status"] != "ok" and r["visitors"] == [],
+    "visitors:getDirectoryDetail": lambda r, w, s: r["status"] != "ok" and r["visitor"] is None,
+    "visitors:getMergeHistory": lambda r, w, s: r["status"] != "ok" and r["entries"] == [],
     "workspaceMembers:listByUser": lambda r, w, s: all(row["_id"] != w.workspace_id for row in r),
 }
 SELF_SERVICE = {  # calls that legitimately insert the caller's own documents
