@@ -426,10 +426,24 @@ content_tables = {
             "createdAt": number,
             "updatedAt": number,
             "createdBy": opt(v.id("users")),
+            "folderId": opt(v.id("contentFolders")),
         }
     )
     .index("by_workspace", ["workspaceId"])
-    .index("by_shortcut", ["workspaceId", "shortcut"]),
+    .index("by_shortcut", ["workspaceId", "shortcut"])
+    .index("by_folder", ["folderId"]),
+    "contentFolders": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "parentId": opt(v.id("contentFolders")),
+            "order": number,
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_parent", ["workspaceId", "parentId"]),
 }
 
 

@@ -247,7 +247,9 @@ async def getMergeHistory(ctx, args):
         status = "forbidden"
     if status != "ok":
         return {"status": status, "entries": []}
-    limit = int(max(1, min(args.get("limit", directory.MERGE_HISTORY_DEFAULT_LIMIT), directory.MERGE_HISTORY_MAX_LIMIT)))
+    limit = int(
+        max(1, min(args.get("limit", directory.MERGE_HISTORY_DEFAULT_LIMIT), directory.MERGE_HISTORY_MAX_LIMIT))
+    )
     merges = ctx.db.query("auditLogs").with_index(
         "by_workspace_action", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("action", "visitor.merged")
     )

@@ -59,10 +59,14 @@ async def listByUser(ctx, args):
     """The caller's workspaces, each with the caller's ``role`` in it."""
     user = await require_user(ctx)
     result = []
-    async for membership in ctx.db.query("workspaceMembers").with_index("by_user", lambda q: q.eq("userId", user["_id"])):
+    async for membership in ctx.db.query("workspaceMembers").with_index(
+        "by_user", lambda q: q.eq("userId", user["_id"])
+    ):
         workspace = await ctx.db.get(membership["workspaceId"])
         if workspace is not None:
-            result.append({**{k: val for k, val in workspace.items() if k != "identitySecret"}, "role": membership["role"]})
+            result.append(
+                {**{k: val for k, val in workspace.items() if k != "identitySecret"}, "role": membership["role"]}
+            )
     return result
 
 
@@ -171,12 +175,23 @@ async def createInvitation(ctx, args):
         resource_type=resource_type,
         resource_id=resource_id,
         actor_id=inviter["_id"],
-        metadata={"targetEmail": email, "role": args["role"], "method": "existing_user_add" if status == "added" else "email_invite"},
+        metadata={
+            "targetEmail": email,
+            "role": args["role"],
+            "method": "existing_user_add" if status == "added" else "email_invite",
+        },
     )
     return {"status": status}
 
 
-@action(args={"workspaceId": v.id("workspaces"), "email": v.string(), "role": assignable_role, "baseUrl": v.optional(v.string())})
+@action(
+    args={
+        "workspaceId": v.id("workspaces"),
+        "email": v.string(),
+        "role": assignable_role,
+        "baseUrl": v.optional(v.string()),
+    }
+)
 async def inviteToWorkspace(ctx, args):
     """Invite an email to the workspace (``users.invite``); ``{status: "added" | "invited"}``."""
     return await ctx.run_mutation("workspaceMembers:createInvitation", args)
@@ -194,7 +209,12 @@ async def acceptInvitation(ctx, args):
     if await find_membership(ctx, user["_id"], invitation["workspaceId"]) is None:
         await ctx.db.insert(
             "workspaceMembers",
-            {"userId": user["_id"], "workspaceId": invitation["workspaceId"], "role": invitation["role"], "createdAt": now_ms()},
+            {
+                "userId": user["_id"],
+                "workspaceId": invitation["workspaceId"],
+                "role": invitation["role"],
+                "createdAt": now_ms(),
+            },
         )
     await ctx.db.patch(invitation["_id"], {"status": "accepted"})
     await record_audit(
@@ -309,4 +329,8 @@ async def getMemberRole(ctx, args):
     if agent is None:
         return None
     membership = agent.membership
-    return {"role": membership["role"], "permissions": membership.get("permissions"), "isOwner": membership["role"] == "owner"}
+    return {
+        "role": membership["role"],
+        "permissions": membership.get("permissions"),
+        "isOwner": membership["role"] == "owner",
+    }

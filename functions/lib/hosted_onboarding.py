@@ -65,7 +65,9 @@ async def integration_signals(ctx: Any, workspace_id: str, token_issued_at: floa
         if session["createdAt"] < now - SIGNAL_LOOKBACK_MS:
             continue
         platform = _clean(session.get("devicePlatform"))
-        client_type = _clean(session.get("clientType")) or ("mobile_sdk" if platform in MOBILE_PLATFORMS else "web_widget")
+        client_type = _clean(session.get("clientType")) or (
+            "mobile_sdk" if platform in MOBILE_PLATFORMS else "web_widget"
+        )
         fields = {
             "clientType": client_type,
             "clientVersion": _clean(session.get("clientVersion")),

@@ -12,6 +12,7 @@ from .clock import now_ms
 from .identity import Doc, current_user
 from .permissions import find_membership, permissions_of
 from .readable_ids import readable_id
+from .threads import newest_message
 
 ONLINE_WINDOW_MS = 2 * 60 * 1000.0  # a visitor seen within this long counts as online
 DIRECTORY_DEFAULT_LIMIT = 20
@@ -91,18 +92,18 @@ async def linked_resources(ctx: Any, workspace_id: str, visitor_id: str) -> tupl
     ]
     linked_conversations = []
     for row in conversations:
-        last = await (
-            ctx.db.query("messages")
-            .with_index("by_conversation", lambda q: q.eq("conversationId", row["_id"]))
-            .order("desc")
-            .first()
-        )
-        entry = {key: row[key] for key in ("_id", "status", "channel", "subject", "updatedAt", "lastMessageAt") if key in row}
+        last = await newest_message(ctx, row["_id"])
+        entry = {
+            key: row[key] for key in ("_id", "status", "channel", "subject", "updatedAt", "lastMessageAt") if key in row
+        }
         if last is not None:
             entry["lastMessagePreview"] = last["content"]
         linked_conversations.append(entry)
     tickets = await (
-        ctx.db.query("tickets").with_index("by_visitor", lambda q: q.eq("visitorId", visitor_id)).order("desc").take(LINKED_LIMIT)
+        ctx.db.query("tickets")
+        .with_index("by_visitor", lambda q: q.eq("visitorId", visitor_id))
+        .order("desc")
+        .take(LINKED_LIMIT)
     )
     linked_tickets = [
         {key: ticket[key] for key in ("_id", "subject", "status", "priority", "updatedAt")}

@@ -40,7 +40,7 @@ MODULES = (
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
     "messengerSettings", "officeHours", "commonIssueButtons", "ticketForms", "tickets", "supportAttachments",
     "aiAgent", "reporting", *ENGAGEMENT_PLACEHOLDER_MODULES,
-    "articles", "collections", "suggestions", "knowledge", "workspaceMembers",
+    "articles", "collections", "suggestions", "knowledge", "workspaceMembers", "contentFolders",
 )  # fmt: skip
 ENGAGEMENT_PLACEHOLDER_PATHS = sorted(
     path for path in load_app(APP_ROOT).functions if path.split(":")[0] in ENGAGEMENT_PLACEHOLDER_MODULES
@@ -83,6 +83,7 @@ class World:
     collection: str
     invitation: str
     membership: str
+    folder: str
     strangers: dict[str, Stranger]
     markers: tuple[str, ...]  # victim ids and secrets no stranger may ever see
     ids: dict[str, str] = field(default_factory=dict)  # the victim's support records (tickets, uploads, ...)
@@ -350,6 +351,10 @@ ARGS: dict[str, Args] = {
     },
     "conversations:listForInbox": lambda w, s: {"workspaceId": w.workspace_id},
     "visitors:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "contentFolders:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix"},
+    "contentFolders:update": lambda w, s: {"id": w.folder, "name": "matrix"},
+    "contentFolders:remove": lambda w, s: {"id": w.folder},
+    "contentFolders:list": lambda w, s: {"workspaceId": w.workspace_id},
     "visitors:search": lambda w, s: {"workspaceId": w.workspace_id, "query": "Victim"},
     "visitors:listDirectory": lambda w, s: {"workspaceId": w.workspace_id},
     "visitors:getDirectoryDetail": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id},
@@ -489,6 +494,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         if row["userId"] == teammate.user_id and row["workspaceId"] == team.workspace_id
     )
     ids = await _support_records(backend, team.workspace_id, team.admin, victim, conversation)
+    folder = await backend.call("contentFolders:create", {**ws, "name": "Private"}, as_=team.admin)
     other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
     elsewhere = await backend.seed_team("Other Co")
     foreign_visitor = await backend.boot(elsewhere.workspace_id, sessionId="foreign-browser")
@@ -527,6 +533,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         collection,
         invitation,
         membership,
+        folder,
         strangers,
         markers,
         ids,

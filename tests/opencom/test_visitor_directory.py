@@ -16,9 +16,9 @@ async def test_list_and_search_are_for_agents_who_may_read_users(backend: Backen
     assert [v["_id"] for v in await backend.call("visitors:search", {**ws, "query": "lovelace"}, as_=team.admin)] == [
         ada.visitor_id
     ]
-    assert [v["_id"] for v in await backend.call("visitors:search", {**ws, "query": "ADA@example.com"}, as_=team.admin)] == [
-        ada.visitor_id
-    ]
+    assert [
+        v["_id"] for v in await backend.call("visitors:search", {**ws, "query": "ADA@example.com"}, as_=team.admin)
+    ] == [ada.visitor_id]
     assert await backend.call("visitors:search", {**ws, "query": "a"}, as_=team.admin) == []
     outsider = (await backend.seed_team()).admin
     assert await backend.call("visitors:list", ws, as_=outsider) == []

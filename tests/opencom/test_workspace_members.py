@@ -22,9 +22,12 @@ async def test_inviting_a_new_address_emails_a_pending_invitation_accepted_on_si
 
     user_id = await backend.internal("users:createOrUpdateUser", {"email": "new@example.com"})
     assert (await _membership(backend, team, user_id))["role"] == "agent"
-    assert await backend.call(
-        "workspaceMembers:getWorkspacePendingInvitations", {"workspaceId": team.workspace_id}, as_=team.admin
-    ) == []
+    assert (
+        await backend.call(
+            "workspaceMembers:getWorkspacePendingInvitations", {"workspaceId": team.workspace_id}, as_=team.admin
+        )
+        == []
+    )
 
 
 async def test_an_expired_or_cancelled_invitation_makes_no_member(backend: Backend, team: Team):
@@ -80,7 +83,11 @@ async def test_roles_removal_and_ownership_never_leave_the_workspace_without_its
         "workspaceMembers:transferOwnership", {**transfer, "newOwnerId": stranger.user_id}, as_=team.admin
     )
     await backend.call("workspaceMembers:transferOwnership", transfer, as_=team.admin)
-    roles = {m["userId"]: m["role"] for m in (await backend.dump())["workspaceMembers"] if m["workspaceId"] == team.workspace_id}
+    roles = {
+        m["userId"]: m["role"]
+        for m in (await backend.dump())["workspaceMembers"]
+        if m["workspaceId"] == team.workspace_id
+    }
     assert roles == {team.admin.user_id: "admin", agent.user_id: "owner"}
     assert (await backend.call("workspaceMembers:getMemberRole", {"workspaceId": team.workspace_id}, as_=agent))[
         "isOwner"
@@ -89,5 +96,7 @@ async def test_roles_removal_and_ownership_never_leave_the_workspace_without_its
     await backend.call("workspaceMembers:remove", {"membershipId": owner_membership["_id"]}, as_=agent)
     roles = {m["userId"] for m in (await backend.dump())["workspaceMembers"] if m["workspaceId"] == team.workspace_id}
     assert roles == {agent.user_id}
-    actions = [log["action"] for log in await backend.call("auditLogs:list", {"workspaceId": team.workspace_id}, as_=agent)]
+    actions = [
+        log["action"] for log in await backend.call("auditLogs:list", {"workspaceId": team.workspace_id}, as_=agent)
+    ]
     assert {"user.role.changed", "user.ownership.transferred", "user.removed"} <= set(actions)
