@@ -874,12 +874,15 @@ messenger_tables = {
             "tokensUsed": opt(number),
             "model": string,
             "provider": string,
+            "workspaceId": opt(v.id("workspaces")),
             "createdAt": number,
         }
     )
     .index("by_conversation", ["conversationId"])
     .index("by_message", ["messageId"])
-    .index("by_feedback", ["feedback"]),
+    .index("by_feedback", ["feedback"])
+    # AI-agent reports read a workspace's answers by time (answers written by aiAgentActions carry it).
+    .index("by_workspace_created", ["workspaceId", "createdAt"]),
 }
 
 

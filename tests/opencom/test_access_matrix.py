@@ -351,6 +351,14 @@ ARGS: dict[str, Args] = {
     },
     "conversations:listForInbox": lambda w, s: {"workspaceId": w.workspace_id},
     "visitors:list": lambda w, s: {"workspaceId": w.workspace_id},
+    **{
+        f"reporting:{name}": lambda w, s: {"workspaceId": w.workspace_id, "startDate": 0.0, "endDate": 1e13}
+        for name in (
+            "getConversationMetrics", "getResponseTimeMetrics", "getResolutionTimeMetrics", "getAgentMetrics",
+            "getCsatMetrics", "getCsatScore", "getCsatByAgent", "getAiAgentMetrics", "getDashboardSummary",
+        )
+    },  # fmt: skip
+    "reporting:getAgentWorkloadDistribution": lambda w, s: {"workspaceId": w.workspace_id},
     "contentFolders:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix"},
     "contentFolders:update": lambda w, s: {"id": w.folder, "name": "matrix"},
     "contentFolders:remove": lambda w, s: {"id": w.folder},
