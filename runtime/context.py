@@ -2,7 +2,8 @@
 
 Only the capabilities of each kind exist on its context (convex-semantics §6.4): a query's
 ``ctx.db`` has no writer methods, actions have no ``ctx.db`` at all. Database methods are
-``async`` as in Convex but never suspend, so a query or mutation runs uninterrupted.
+``async`` as in Convex but never suspend, so a query or mutation runs uninterrupted; several
+may still be awaited together (``asyncio.gather``), see ``runtime.steps``.
 """
 
 from __future__ import annotations
@@ -168,10 +169,15 @@ class Meta:
         self._execution = execution
 
     def get_function_metadata(self) -> dict[str, Any]:
+        """``{name, componentPath, type, visibility}``; a default export is named by its module alone (§6.4)."""
         function = self._execution.function
-        return {"name": function.path, "componentPath": "", "type": function.kind, "visibility": function.visibility}
+        name = function.path
+        if name is not None and name.endswith(":default"):
+            name = name[: -len(":default")]
+        return {"name": name, "componentPath": "", "type": function.kind, "visibility": function.visibility}
 
-    def get_transaction_metrics(self) -> dict[str, dict[str, int]]:
+    def get_transaction_metrics(self) -> dict[str, dict[str, float]]:
+        """Usage and what is left of each limit of §4.4, as float64 like every Convex number."""
         from runtime import knobs
 
         transaction = self._execution.transaction
@@ -187,7 +193,7 @@ class Meta:
             "functionsScheduled": (metrics.functions_scheduled, knobs.MAX_FUNCTIONS_SCHEDULED),
             "scheduledFunctionArgsBytes": (metrics.scheduled_args_bytes, knobs.MAX_SCHEDULED_ARGS_SIZE),
         }
-        return {name: {"used": used, "remaining": limit - used} for name, (used, limit) in pairs.items()}
+        return {name: {"used": float(used), "remaining": float(limit - used)} for name, (used, limit) in pairs.items()}
 
 
 class QueryCtx:

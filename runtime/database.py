@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from runtime import clock, knobs, storage
-from runtime.catalog import SYSTEM_TABLE_NUMBERS, Catalog
+from runtime.catalog import BY_CREATION_TIME, BY_ID, SYSTEM_TABLE_NUMBERS, Catalog
 from runtime.document_import import ImportMode, plan_import, write_import
 from runtime.read_set import Commit
 from runtime.schema_change import check_stored_documents
@@ -164,7 +164,7 @@ class Database:
                 table_number = self.catalog.create_table(rows, table_name)
             wanted = {index.name: tuple(index.fields) for index in table.indexes}
             for info in list(self.catalog.stored_indexes.get(table_number, [])):
-                if info.name == "by_creation_time":
+                if info.name in (BY_ID, BY_CREATION_TIME):
                     continue
                 if wanted.get(info.name) != info.fields:
                     self.catalog.drop_index(rows, info)
@@ -224,7 +224,7 @@ class Database:
         if table_number is None:
             return 0
         with self.snapshot():
-            by_creation = self.catalog.index(table_number, "by_creation_time")
+            by_creation = self.catalog.index(table_number, BY_CREATION_TIME)
             assert by_creation is not None
             return self._reader_rows.count_entries(by_creation.index_id)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from runtime.job_runner import JobRunner
 from runtime.queries import Query
 from runtime.read_set import ReadSet
 from runtime.return_values import StoredDocuments, checked_return_value
+from runtime.steps import run_to_completion
 from runtime.transaction import Transaction
 from runtime.validators import validate_args, validate_returns
 from runtime.values import UNDEFINED, Value, check_value, strip_undefined
@@ -58,19 +59,6 @@ class FunctionResult:
         if self.error is not None:
             raise self.error
         return self.value
-
-
-def run_to_completion(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a query or mutation handler without an event loop; it must never really suspend."""
-    try:
-        coroutine.send(None)
-    except StopIteration as finished:
-        return finished.value
-    coroutine.close()
-    raise ConvexValueError(
-        "Can't use asynchronous I/O or timers (such as asyncio.sleep) in queries and mutations. "
-        "Please consider using an action"
-    )
 
 
 class Executor:
@@ -324,7 +312,7 @@ class Executor:
 
     def _checked_args(self, function: FunctionDefinition, args: Any) -> dict[str, Value]:
         if not isinstance(args, dict):
-            raise ConvexValueError(f"The arguments to a Convex function must be an object. Received: {args!r}")
+            validate_args(function.args, args, None)  # raises Convex's ArgumentValidationError
         check_value(args)
         return validate_args(function.args, strip_undefined(args), self.database.catalog)
 

@@ -126,5 +126,7 @@ SYNC_MAX_CONNECTION_PROOFS = _int("SYNC_MAX_CONNECTION_PROOFS", 32)  # ctx.conne
 SYNC_MUTATION_LOG_SIZE = _int("SYNC_MUTATION_LOG_SIZE", 10_000)  # (session, request) outcomes kept for replays
 SYNC_CLOSE_TIMEOUT_S = _float("SYNC_CLOSE_TIMEOUT_S", 5.0)  # time a closing connection gets to take its last frames
 HTTP_MAX_BODY_BYTES = _int("HTTP_MAX_BODY_BYTES", 32 << 20)  # largest HTTP API request body
+SITE_PORT = _int("SITE_PORT", 3211)  # port of the HTTP-actions origin when --port is not 0 (then a free one)
+FORWARDED_ALLOW_IPS = os.environ.get("OPENCOM_FORWARDED_ALLOW_IPS", "")  # proxies whose X-Forwarded-* is believed
 LOG_STREAM_BUFFER = _int("LOG_STREAM_BUFFER", 1000)  # function events queued per logs listener before dropping
 SHUTDOWN_TIMEOUT_S = _float("SHUTDOWN_TIMEOUT_S", 5.0)  # time requests get to finish when the server stops

@@ -36,7 +36,7 @@ from msgspec import UNSET, Raw, UnsetType
 
 from runtime.app_loader import App, canonical_path
 from runtime.connection import Connection
-from runtime.errors import ConvexValueError, FunctionNotFoundError
+from runtime.errors import ArgumentValidationError, ConvexValueError, FunctionNotFoundError
 from runtime.executor import Executor, FunctionResult
 from runtime.functions import FunctionDefinition
 from runtime.read_set import Commit, SearchRead
@@ -222,7 +222,7 @@ class SubscriptionManager:
         try:
             subscription.function = self.executor.app.lookup(udf_path, kind="query", allow_internal=caller.admin)
             subscription.args = function_args(args)
-        except (FunctionNotFoundError, ConvexValueError) as error:
+        except (FunctionNotFoundError, ConvexValueError, ArgumentValidationError) as error:
             subscription.function = None
             subscription.result = _failure(describe(error), [])
             subscription.stale = False

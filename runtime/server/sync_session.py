@@ -34,7 +34,7 @@ from msgspec import UNSET, Raw, UnsetType
 
 from runtime import knobs
 from runtime.connection import Connection, Proof
-from runtime.errors import ConvexValueError
+from runtime.errors import ArgumentValidationError, ConvexValueError
 from runtime.executor import FunctionResult
 from runtime.functions import Kind
 from runtime.server.authenticator import ANONYMOUS, AuthenticationError, Caller
@@ -323,7 +323,7 @@ class SyncSession:
         started = time.perf_counter()
         try:
             args = function_args(raw_args)
-        except ConvexValueError as error:
+        except (ConvexValueError, ArgumentValidationError) as error:
             outcome = FunctionResult(error=error)
         else:
             # Awaited in this task, not a new one: the response must be queued in the same loop step
