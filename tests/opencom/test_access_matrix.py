@@ -40,7 +40,7 @@ MODULES = (
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
     "messengerSettings", "officeHours", "commonIssueButtons", "ticketForms", "tickets", "supportAttachments",
     "aiAgent", "reporting", *ENGAGEMENT_PLACEHOLDER_MODULES,
-    "articles", "collections", "suggestions", "knowledge", "workspaceMembers", "contentFolders",
+    "articles", "collections", "suggestions", "knowledge", "workspaceMembers", "contentFolders", "aiAgentActions",
 )  # fmt: skip
 ENGAGEMENT_PLACEHOLDER_PATHS = sorted(
     path for path in load_app(APP_ROOT).functions if path.split(":")[0] in ENGAGEMENT_PLACEHOLDER_MODULES
@@ -351,6 +351,16 @@ ARGS: dict[str, Args] = {
     },
     "conversations:listForInbox": lambda w, s: {"workspaceId": w.workspace_id},
     "visitors:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "aiAgent:getSettings": lambda w, s: {"workspaceId": w.workspace_id},
+    "aiAgent:updateSettings": lambda w, s: {"workspaceId": w.workspace_id, "enabled": True},
+    "aiAgent:listAvailableModels": lambda w, s: {"workspaceId": w.workspace_id},
+    "aiAgentActions:generateResponse": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "conversationId": w.conversation,
+        "visitorId": w.victim.visitor_id,
+        "query": "what did I order?",
+        **s.session(),
+    },
     **{
         f"reporting:{name}": lambda w, s: {"workspaceId": w.workspace_id, "startDate": 0.0, "endDate": 1e13}
         for name in (
@@ -440,6 +450,7 @@ ALLOWED: dict[str, Allowed] = {
     "articles:getFeedbackStats": lambda r, w, s: r == {"helpful": 0, "notHelpful": 0, "total": 0},
     # The caller's own workspaces (another workspace's agent sees only its own).
     "conversations:listForInbox": lambda r, w, s: r == {"conversations": [], "nextCursor": None},
+    "aiAgent:getSettings": lambda r, w, s: "_id" not in r and r["enabled"] is False,  # the defaults only
     # The visitor directory says why it is empty.
     "visitors:listDirectory": lambda r, w, s: r["status"] != "ok" and r["visitors"] == [],
     "visitors:getDirectoryDetail": lambda r, w, s: r["status"] != "ok" and r["visitor"] is None,
