@@ -352,6 +352,8 @@ ARGS: dict[str, Args] = {
     "conversations:listForInbox": lambda w, s: {"workspaceId": w.workspace_id},
     "visitors:list": lambda w, s: {"workspaceId": w.workspace_id},
     "aiAgent:getSettings": lambda w, s: {"workspaceId": w.workspace_id},
+    "auditLogs:exportLogs": lambda w, s: {"workspaceId": w.workspace_id},
+    "auditLogs:logExport": lambda w, s: {"workspaceId": w.workspace_id, "exportType": "auditLogs", "recordCount": 1.0},
     "aiAgent:updateSettings": lambda w, s: {"workspaceId": w.workspace_id, "enabled": True},
     "aiAgent:listAvailableModels": lambda w, s: {"workspaceId": w.workspace_id},
     "aiAgentActions:generateResponse": lambda w, s: {

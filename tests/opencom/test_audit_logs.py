@@ -156,3 +156,26 @@ async def test_the_daily_retention_cron_starts_a_cleanup_per_workspace(backend: 
     pending = [job for job in (await backend.dump())["_scheduled_functions"] if job["state"]["kind"] == "pending"]
     assert sorted(job["args"][0]["workspaceId"] for job in pending) == sorted([team.workspace_id, other.workspace_id])
     assert {job["name"] for job in pending} == {"auditLogs.js:cleanupOldLogs"}
+
+
+async def test_export_in_json_and_csv_needs_data_export_and_is_recorded(backend: Backend, team: Team):
+    ws = {"workspaceId": team.workspace_id}
+    await backend.call("auditLogs:updateSettings", {**ws, "retentionDays": 30.0}, as_=team.admin)
+    exported = await backend.call("auditLogs:exportLogs", ws, as_=team.admin)
+    assert exported["format"] == "json" and exported["count"] == len(exported["data"]) >= 1
+    row = next(r for r in exported["data"] if r["action"] == "workspace.security.changed")
+    assert row["actorEmail"] == team.admin.email and row["timestamp"].endswith("Z")
+    csv = await backend.call("auditLogs:exportLogs", {**ws, "format": "csv", "action": row["action"]}, as_=team.admin)
+    header, *lines = csv["data"].split("\n")
+    assert header.startswith("timestamp,action,actorType") and len(lines) == csv["count"] == 1
+    assert f'"{row["action"]}"' in lines[0]
+    empty = await backend.call("auditLogs:exportLogs", {**ws, "startTime": 0.0, "endTime": 1.0}, as_=team.admin)
+    assert empty["data"] == [] and empty["truncated"] is False
+
+    agent = await backend.add_member(team, "agent")
+    await backend.refused("auditLogs:exportLogs", ws, as_=agent, code="PERMISSION_DENIED")
+    await backend.refused("auditLogs:logExport", {**ws, "exportType": "auditLogs", "recordCount": 1.0}, as_=agent,
+                          code="PERMISSION_DENIED")  # fmt: skip
+    await backend.call("auditLogs:logExport", {**ws, "exportType": "auditLogs", "recordCount": 3.0}, as_=team.admin)
+    logs = await backend.call("auditLogs:list", {**ws, "action": "data.exported"}, as_=team.admin)
+    assert [(log["resourceType"], log["metadata"]["recordCount"]) for log in logs] == [("auditLogs", 3)]
