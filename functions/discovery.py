@@ -10,7 +10,7 @@ DEFAULT_AUTH_METHODS = ["password", "otp"]
 
 @query(args={})
 async def getMetadata(ctx, args):
-    """``{version, name, features, signupMode, authMethods}``, from the oldest workspace.
+    """``{version, name, features, signupMode, authMethods}``, from the oldest workspace (defaults without one).
 
     The sign-up policy is public on purpose: the dashboard's sign-in and sign-up pages read it
     before anyone is signed in, to offer only the methods the instance accepts.
@@ -21,10 +21,8 @@ async def getMetadata(ctx, args):
         "name": first["name"] if first is not None else DEFAULT_INSTANCE_NAME,
         "features": list(DISCOVERY_FEATURES),
     }
-    if first is None:
-        return metadata
     return {
         **metadata,
-        "signupMode": first.get("signupMode", DEFAULT_SIGNUP_MODE),
-        "authMethods": first.get("authMethods", DEFAULT_AUTH_METHODS),
+        "signupMode": (first or {}).get("signupMode", DEFAULT_SIGNUP_MODE),
+        "authMethods": (first or {}).get("authMethods", DEFAULT_AUTH_METHODS),
     }

@@ -14,6 +14,8 @@ async def test_metadata_names_the_instance_after_its_oldest_workspace(backend: B
         "version": "1.0",
         "name": "Opencom",
         "features": ["chat", "knowledge-base"],
+        "signupMode": "invite-only",
+        "authMethods": ["password", "otp"],
     }
     team = await backend.seed_team("First Co")
     await backend.seed_team("Second Co")
