@@ -48,18 +48,18 @@ def _matches(log: dict, args: dict) -> bool:
     return "endTime" not in args or log["timestamp"] <= args["endTime"]
 
 
-@query(
-    args={
-        "workspaceId": v.id("workspaces"),
-        "action": v.optional(v.string()),
-        "actorId": v.optional(v.id("users")),
-        "resourceType": v.optional(v.string()),
-        "resourceId": v.optional(v.string()),
-        "startTime": v.optional(v.number()),
-        "endTime": v.optional(v.number()),
-        "limit": v.optional(v.number()),
-    }
-)
+_FILTERS = {
+    "workspaceId": v.id("workspaces"),
+    "action": v.optional(v.string()),
+    "actorId": v.optional(v.id("users")),
+    "resourceType": v.optional(v.string()),
+    "resourceId": v.optional(v.string()),
+    "startTime": v.optional(v.number()),
+    "endTime": v.optional(v.number()),
+}
+
+
+@query(args={**_FILTERS, "limit": v.optional(v.number())})
 async def list_(ctx, args):
     """Newest-first entries matching the filters, with ``actorName``/``actorEmail``."""
     if await current_user(ctx) is None:
@@ -200,18 +200,7 @@ EXPORT_LIMIT = 5000  # entries one export returns
 EXPORT_DEFAULT_WINDOW_MS = 30 * DAY_MS
 
 
-@query(
-    args={
-        "workspaceId": v.id("workspaces"),
-        "action": v.optional(v.string()),
-        "actorId": v.optional(v.id("users")),
-        "resourceType": v.optional(v.string()),
-        "resourceId": v.optional(v.string()),
-        "startTime": v.optional(v.number()),
-        "endTime": v.optional(v.number()),
-        "format": v.optional(v.union(v.literal("json"), v.literal("csv"))),
-    }
-)
+@query(args={**_FILTERS, "format": v.optional(v.union(v.literal("json"), v.literal("csv")))})
 async def exportLogs(ctx, args):
     """``{format, data, count, truncated}``: the entries of the window (default the last 30 days), oldest first.
 

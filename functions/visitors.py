@@ -215,12 +215,7 @@ async def listDirectory(ctx, args):
 @query(args={"workspaceId": v.id("workspaces"), "visitorId": v.id("visitors")})
 async def getDirectoryDetail(ctx, args):
     """The visitor with presence, plus its conversations and tickets for agents who may read them."""
-    status, granted = await directory.directory_access(ctx, args["workspaceId"])
-    visitor = await ctx.db.get(args["visitorId"]) if status == "ok" else None
-    if status == "ok" and visitor is None:
-        status = "not_found"
-    elif visitor is not None and visitor["workspaceId"] != args["workspaceId"]:
-        status = "forbidden"
+    status, granted, visitor = await directory.directory_visitor(ctx, args["workspaceId"], args["visitorId"])
     if status != "ok":
         return {"status": status, **_NO_DETAIL}
     linked = "conversations.read" in granted
@@ -239,12 +234,7 @@ async def getDirectoryDetail(ctx, args):
 @query(args={"workspaceId": v.id("workspaces"), "visitorId": v.id("visitors"), "limit": v.optional(v.number())})
 async def getMergeHistory(ctx, args):
     """``{status, entries}``: the merges the visitor took part in, newest first."""
-    status, _ = await directory.directory_access(ctx, args["workspaceId"])
-    visitor = await ctx.db.get(args["visitorId"]) if status == "ok" else None
-    if status == "ok" and visitor is None:
-        status = "not_found"
-    elif visitor is not None and visitor["workspaceId"] != args["workspaceId"]:
-        status = "forbidden"
+    status, _, visitor = await directory.directory_visitor(ctx, args["workspaceId"], args["visitorId"])
     if status != "ok":
         return {"status": status, "entries": []}
     limit = int(

@@ -47,6 +47,17 @@ async def directory_access(ctx: Any, workspace_id: str) -> tuple[str, frozenset[
     return ("ok" if "users.read" in granted else "forbidden"), granted
 
 
+async def directory_visitor(ctx: Any, workspace_id: str, visitor_id: str) -> tuple[str, frozenset[str], Doc | None]:
+    """``(status, permissions, visitor)``: the access status, or ``not_found``/``forbidden`` for the visitor."""
+    status, granted = await directory_access(ctx, workspace_id)
+    visitor = await ctx.db.get(visitor_id) if status == "ok" else None
+    if status == "ok" and visitor is None:
+        status = "not_found"
+    elif visitor is not None and visitor["workspaceId"] != workspace_id:
+        status = "forbidden"
+    return status, granted, visitor
+
+
 def matches(visitor: Doc, search: str) -> bool:
     """Whether a lower-case search term appears in the visitor's readable id, id, name, email or user id."""
     if not search:
