@@ -21,6 +21,12 @@ from .lib.permissions import agent_with_permission, find_membership, require_per
 from .lib.validators import assignable_role
 
 ROLE_GRANTING_ADMIN = ("owner", "admin")
+_INVITE = {
+    "workspaceId": v.id("workspaces"),
+    "email": v.string(),
+    "role": assignable_role,
+    "baseUrl": v.optional(v.string()),
+}
 
 
 def _person(user: Doc | None) -> str | None:
@@ -106,14 +112,7 @@ async def getPendingInvitations(ctx, args):
     return result
 
 
-@internal_mutation(
-    args={
-        "workspaceId": v.id("workspaces"),
-        "email": v.string(),
-        "role": assignable_role,
-        "baseUrl": v.optional(v.string()),
-    }
-)
+@internal_mutation(args=_INVITE)
 async def createInvitation(ctx, args):
     """Add the account of ``email`` or invite the address, and email it; ``{status: added|invited}``.
 
@@ -184,14 +183,7 @@ async def createInvitation(ctx, args):
     return {"status": status}
 
 
-@action(
-    args={
-        "workspaceId": v.id("workspaces"),
-        "email": v.string(),
-        "role": assignable_role,
-        "baseUrl": v.optional(v.string()),
-    }
-)
+@action(args=_INVITE)
 async def inviteToWorkspace(ctx, args):
     """Invite an email to the workspace (``users.invite``); ``{status: "added" | "invited"}``."""
     return await ctx.run_mutation("workspaceMembers:createInvitation", args)
