@@ -239,3 +239,27 @@ async def getDashboardSummary(ctx, args):
         "aiResolutionRate": ratio(sum(1 for a in answers if not a["handedOff"]), len(answers)),
         "truncated": conversations_cut or ratings_cut or answers_cut,
     }
+
+
+@query(args={**_RANGE, "conversationScanLimit": v.optional(v.number()), "csatScanLimit": v.optional(v.number())})
+async def getAiVsHumanComparison(ctx, args):
+    """The range's conversations the AI agent took part in against the others: volume, speed, CSAT."""
+    await sources.require_report_reader(ctx, args["workspaceId"])
+    conversations, conversations_cut = await sources.conversations_in_range(ctx, args)
+    ratings, ratings_cut = await sources.csat_in_range(ctx, args)
+    return {**reports.ai_vs_human(conversations, ratings), "truncated": conversations_cut or ratings_cut}
+
+
+@query(
+    args={
+        **_RANGE,
+        "limit": v.optional(v.number()),
+        "conversationScanLimit": v.optional(v.number()),
+        "responsesPerConversationLimit": v.optional(v.number()),
+    }
+)
+async def getKnowledgeGaps(ctx, args):
+    """Questions the AI agent answered poorly in the range, grouped, most frequent first (``limit``, default 20)."""
+    await sources.require_report_reader(ctx, args["workspaceId"])
+    answers, _ = await sources.ai_answers_in_range(ctx, args)
+    return reports.knowledge_gaps(answers, int(max(1, min(args.get("limit", 20), 100))))

@@ -359,6 +359,7 @@ ARGS: dict[str, Args] = {
         for name in (
             "getConversationMetrics", "getResponseTimeMetrics", "getResolutionTimeMetrics", "getAgentMetrics",
             "getCsatMetrics", "getCsatScore", "getCsatByAgent", "getAiAgentMetrics", "getDashboardSummary",
+            "getAiVsHumanComparison", "getKnowledgeGaps",
         )
     },  # fmt: skip
     "reporting:getAgentWorkloadDistribution": lambda w, s: {"workspaceId": w.workspace_id},

@@ -141,3 +141,29 @@ async def test_reports_are_for_agents_who_may_read_conversations(backend: Backen
     assert (await backend.call("reporting:getCsatScore", {"workspaceId": team.workspace_id}, as_=team.admin))[
         "totalResponses"
     ] == 0
+
+
+async def test_ai_against_human_and_knowledge_gaps(backend: Backend, team: Team):
+    ws = team.workspace_id
+    base = {"workspaceId": ws, "status": "open", "createdAt": BASE, "updatedAt": BASE}
+    ai = await backend.insert("conversations", {**base, "aiWorkflowState": "ai_handled", "firstResponseAt": BASE + 10})
+    human = await backend.insert("conversations", {**base, "aiWorkflowState": "none", "firstResponseAt": BASE + 1000})
+    for conversation, rating in ((ai, 5.0), (human, 3.0)):
+        await backend.insert("csatResponses", {"workspaceId": ws, "conversationId": conversation, "rating": rating,
+                                               "createdAt": BASE})  # fmt: skip
+    answer = {"workspaceId": ws, "conversationId": ai, "response": "r", "sources": [], "generationTimeMs": 5.0,
+              "model": "m", "provider": "p", "createdAt": BASE}  # fmt: skip
+    for query, confidence, handed_off, feedback in (
+        ("Gift cards?", 0.2, True, None), (" gift cards? ", 0.4, True, None), ("Refunds", 0.9, False, "not_helpful"),
+        ("Shipping", 0.9, False, "helpful"),
+    ):  # fmt: skip
+        extra = {"feedback": feedback} if feedback else {}
+        await backend.insert("aiResponses", {**answer, "query": query, "confidence": confidence,
+                                             "handedOff": handed_off, **extra})  # fmt: skip
+    args = {"workspaceId": ws, "startDate": BASE - DAY, "endDate": BASE + DAY}
+    compared = await backend.call("reporting:getAiVsHumanComparison", args, as_=team.admin)
+    assert compared["ai"] == {"conversationCount": 1, "avgResponseTimeMs": 10, "avgCsatRating": 5, "csatResponseCount": 1}
+    assert compared["human"]["avgResponseTimeMs"] == 1000 and compared["human"]["avgCsatRating"] == 3
+    gaps = await backend.call("reporting:getKnowledgeGaps", args, as_=team.admin)
+    assert gaps == [{"query": "gift cards?", "confidence": 0.2, "count": 2}, {"query": "refunds", "confidence": 0.9,
+                                                                             "count": 1}]  # fmt: skip
