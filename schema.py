@@ -568,7 +568,25 @@ audit_fields = {
     "resourceId": opt(string),
     "metadata": opt(json_record),
 }
+notification_events = v.object(
+    {"newVisitorMessage": opt(v.object({"email": opt(v.boolean()), "push": opt(v.boolean())}))}
+)
 settings_tables = {
+    "notificationPreferences": define_table(
+        {
+            "userId": v.id("users"),
+            "workspaceId": v.id("workspaces"),
+            "muted": v.boolean(),
+            "events": opt(notification_events),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_user", ["userId"])
+    .index("by_user_workspace", ["userId", "workspaceId"]),
+    "workspaceNotificationDefaults": define_table(
+        {"workspaceId": v.id("workspaces"), "events": opt(notification_events), "createdAt": number, "updatedAt": number}
+    ).index("by_workspace", ["workspaceId"]),
     "auditLogs": define_table({**audit_fields, "ipAddress": opt(string), "userAgent": opt(string), "timestamp": number})
     .index("by_workspace", ["workspaceId"])
     .index("by_workspace_action", ["workspaceId", "action"])

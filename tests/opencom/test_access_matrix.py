@@ -38,6 +38,7 @@ MODULES = (
     "segments", "events", "tours", "tourSteps", "tourProgress", "tooltips", "authoringSessions",
     "tooltipAuthoringSessions", "surveys", "checklists", "outboundMessages",
     "articles", "collections", "suggestions", "knowledge", "workspaceMembers", "contentFolders", "aiAgentActions",
+    "notificationSettings",
 )  # fmt: skip
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
@@ -344,6 +345,10 @@ ARGS: dict[str, Args] = {
     "visitors:list": lambda w, s: {"workspaceId": w.workspace_id},
     "aiAgent:getSettings": lambda w, s: {"workspaceId": w.workspace_id},
     "auditLogs:exportLogs": lambda w, s: {"workspaceId": w.workspace_id},
+    "notificationSettings:getMyPreferences": lambda w, s: {"workspaceId": w.workspace_id},
+    "notificationSettings:updateMyPreferences": lambda w, s: {"workspaceId": w.workspace_id, "muted": True},
+    "notificationSettings:getWorkspaceDefaults": lambda w, s: {"workspaceId": w.workspace_id},
+    "notificationSettings:updateWorkspaceDefaults": lambda w, s: {"workspaceId": w.workspace_id, "newVisitorMessagePush": False},
     "auditLogs:logExport": lambda w, s: {"workspaceId": w.workspace_id, "exportType": "auditLogs", "recordCount": 1.0},
     "aiAgent:updateSettings": lambda w, s: {"workspaceId": w.workspace_id, "enabled": True},
     "aiAgent:listAvailableModels": lambda w, s: {"workspaceId": w.workspace_id},
