@@ -348,7 +348,10 @@ ARGS: dict[str, Args] = {
     "notificationSettings:getMyPreferences": lambda w, s: {"workspaceId": w.workspace_id},
     "notificationSettings:updateMyPreferences": lambda w, s: {"workspaceId": w.workspace_id, "muted": True},
     "notificationSettings:getWorkspaceDefaults": lambda w, s: {"workspaceId": w.workspace_id},
-    "notificationSettings:updateWorkspaceDefaults": lambda w, s: {"workspaceId": w.workspace_id, "newVisitorMessagePush": False},
+    "notificationSettings:updateWorkspaceDefaults": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "newVisitorMessagePush": False,
+    },
     "auditLogs:logExport": lambda w, s: {"workspaceId": w.workspace_id, "exportType": "auditLogs", "recordCount": 1.0},
     "aiAgent:updateSettings": lambda w, s: {"workspaceId": w.workspace_id, "enabled": True},
     "aiAgent:listAvailableModels": lambda w, s: {"workspaceId": w.workspace_id},
