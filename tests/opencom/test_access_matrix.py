@@ -38,7 +38,7 @@ MODULES = (
     "segments", "events", "tours", "tourSteps", "tourProgress", "tooltips", "authoringSessions",
     "tooltipAuthoringSessions", "surveys", "checklists", "outboundMessages",
     "articles", "collections", "suggestions", "knowledge", "workspaceMembers", "contentFolders", "aiAgentActions",
-    "notificationSettings",
+    "notificationSettings", "visitorPushTokens",
 )  # fmt: skip
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
@@ -346,6 +346,8 @@ ARGS: dict[str, Args] = {
     "aiAgent:getSettings": lambda w, s: {"workspaceId": w.workspace_id},
     "auditLogs:exportLogs": lambda w, s: {"workspaceId": w.workspace_id},
     "notificationSettings:getMyPreferences": lambda w, s: {"workspaceId": w.workspace_id},
+    "visitorPushTokens:listWithVisitorInfo": lambda w, s: {"workspaceId": w.workspace_id},
+    "visitorPushTokens:getStats": lambda w, s: {"workspaceId": w.workspace_id},
     "notificationSettings:updateMyPreferences": lambda w, s: {"workspaceId": w.workspace_id, "muted": True},
     "notificationSettings:getWorkspaceDefaults": lambda w, s: {"workspaceId": w.workspace_id},
     "notificationSettings:updateWorkspaceDefaults": lambda w, s: {
@@ -623,6 +625,7 @@ ALLOWED: dict[str, Allowed] = {
     # The caller's own workspaces (another workspace's agent sees only its own).
     "conversations:listForInbox": lambda r, w, s: r == {"conversations": [], "nextCursor": None},
     "aiAgent:getSettings": lambda r, w, s: "_id" not in r and r["enabled"] is False,  # the defaults only
+    "visitorPushTokens:getStats": lambda r, w, s: not any(r.values()),
     # The visitor directory says why it is empty.
     "visitors:listDirectory": lambda r, w, s: r["status"] != "ok" and r["visitors"] == [],
     "visitors:getDirectoryDetail": lambda r, w, s: r["status"] != "ok" and r["visitor"] is None,
