@@ -348,6 +348,8 @@ ARGS: dict[str, Args] = {
     "notificationSettings:getMyPreferences": lambda w, s: {"workspaceId": w.workspace_id},
     "visitorPushTokens:listWithVisitorInfo": lambda w, s: {"workspaceId": w.workspace_id},
     "visitorPushTokens:getStats": lambda w, s: {"workspaceId": w.workspace_id},
+    "tickets:listForAdminView": lambda w, s: {"workspaceId": w.workspace_id},
+    "tickets:getForAdminView": lambda w, s: {"id": w.ids["ticket"]},
     "notificationSettings:updateMyPreferences": lambda w, s: {"workspaceId": w.workspace_id, "muted": True},
     "notificationSettings:getWorkspaceDefaults": lambda w, s: {"workspaceId": w.workspace_id},
     "notificationSettings:updateWorkspaceDefaults": lambda w, s: {
@@ -626,6 +628,8 @@ ALLOWED: dict[str, Allowed] = {
     "conversations:listForInbox": lambda r, w, s: r == {"conversations": [], "nextCursor": None},
     "aiAgent:getSettings": lambda r, w, s: "_id" not in r and r["enabled"] is False,  # the defaults only
     "visitorPushTokens:getStats": lambda r, w, s: not any(r.values()),
+    "tickets:listForAdminView": lambda r, w, s: r["status"] != "ok" and r["tickets"] == [],
+    "tickets:getForAdminView": lambda r, w, s: r["status"] != "ok" and r["ticket"] is None,
     # The visitor directory says why it is empty.
     "visitors:listDirectory": lambda r, w, s: r["status"] != "ok" and r["visitors"] == [],
     "visitors:getDirectoryDetail": lambda r, w, s: r["status"] != "ok" and r["visitor"] is None,
