@@ -35,12 +35,24 @@ from .lib.threads import append_message
 
 KNOWLEDGE_LIMIT = 5
 HUMAN_SENDERS = ("agent", "user")
+HUMAN_REPLY_SCAN = 200  # newest messages checked for an agent's reply
 _ACCESS = {
     "conversationId": v.id("conversations"),
     "visitorId": v.optional(v.id("visitors")),
     "sessionToken": v.optional(v.string()),
 }
 _history = v.array(v.object({"role": v.union(v.literal("user"), v.literal("assistant")), "content": v.string()}))
+
+
+async def _human_replied(ctx: Any, conversation_id: str) -> bool:
+    """Whether one of the newest messages is an agent's (for threads from before ``firstResponseAt``)."""
+    newest = await (
+        ctx.db.query("messages")
+        .with_index("by_conversation", lambda q: q.eq("conversationId", conversation_id))
+        .order("desc")
+        .take(HUMAN_REPLY_SCAN)
+    )
+    return any(message["senderType"] in HUMAN_SENDERS for message in newest)
 
 
 @internal_query(args={**_ACCESS, "workspaceId": v.id("workspaces")})
@@ -54,14 +66,8 @@ async def prepare(ctx, args):
     silenced = None
     if conversation.get("aiWorkflowState") == "handoff":
         silenced = "Conversation has already been handed off to a human agent"
-    else:
-        replies = ctx.db.query("messages").with_index(
-            "by_conversation", lambda q: q.eq("conversationId", conversation["_id"])
-        )
-        async for message in replies.order("desc"):
-            if message["senderType"] in HUMAN_SENDERS:
-                silenced = "A human agent has already responded in this conversation"
-                break
+    elif conversation.get("firstResponseAt") is not None or await _human_replied(ctx, conversation["_id"]):
+        silenced = "A human agent has already responded in this conversation"
     return {"settings": with_defaults(await stored_settings(ctx, args["workspaceId"])), "silenced": silenced}
 
 

@@ -19,7 +19,7 @@ from .lib.threads import SYSTEM_SENDER, append_message
 
 AGENT_SENDERS = ("agent", "user")
 FALLBACK_SENDER_NAME = "Support"
-MESSAGE_LIST_LIMIT = 1000  # newest messages one list answers
+MESSAGE_LIST_LIMIT = 500  # newest messages one list answers
 
 
 async def _sender_name(ctx: Any, message: dict, names: dict[str, str]) -> str:
@@ -41,7 +41,7 @@ async def _sender_name(ctx: Any, message: dict, names: dict[str, str]) -> str:
     }
 )
 async def list_(ctx, args):
-    """The conversation's newest messages (``limit``, at most 1,000), oldest first, with ``senderName``.
+    """The conversation's newest messages (``limit``, at most 500), oldest first, with ``senderName``.
 
     Opencom returns the whole thread; a thread longer than the bound shows its latest part, so the
     answer stays within the read and array limits however long the conversation grows.

@@ -65,6 +65,7 @@ def test_reports_reflect_the_conversations(seen: dict[str, Any]) -> None:
     reports = seen["reports"]
     assert reports["volume"]["total"] == 1000 and reports["volume"]["byStatus"]["closed"] == 1
     assert reports["summary"]["totalConversations"] == 1000 and reports["summary"]["closedConversations"] == 1
+    assert reports["summary"]["avgResponseTimeMs"] > 0 and reports["summary"]["avgResolutionTimeMs"] > 0
     [mine] = reports["agents"]
     assert (mine["agentId"], mine["conversationsHandled"]) == (seen["agent"]["userId"], 1)
     assert reports["workload"]["unassigned"] == 999

@@ -167,3 +167,17 @@ async def test_ai_against_human_and_knowledge_gaps(backend: Backend, team: Team)
     gaps = await backend.call("reporting:getKnowledgeGaps", args, as_=team.admin)
     assert gaps == [{"query": "gift cards?", "confidence": 0.2, "count": 2}, {"query": "refunds", "confidence": 0.9,
                                                                              "count": 1}]  # fmt: skip
+
+
+async def test_the_first_agent_reply_is_the_first_response_reports_measure(backend: Backend, team: Team):
+    conversation = await backend.visitor_conversation(await backend.boot(team.workspace_id))
+    created = (await backend.get(conversation))["createdAt"]
+    await backend.patch(conversation, {"createdAt": created - 60_000.0})
+    reply = {"conversationId": conversation, "content": "hi", "senderType": "agent", "senderId": team.admin.user_id}
+    await backend.call("messages:send", reply, as_=team.admin)
+    first = (await backend.get(conversation))["firstResponseAt"]
+    await backend.call("messages:send", {**reply, "content": "again"}, as_=team.admin)
+    assert (await backend.get(conversation))["firstResponseAt"] == first
+    args = {"workspaceId": team.workspace_id, "startDate": 0.0, "endDate": first + 1}
+    metrics = await backend.call("reporting:getResponseTimeMetrics", args, as_=team.admin)
+    assert metrics["count"] == 1 and metrics["medianMs"] == first - (created - 60_000.0)
