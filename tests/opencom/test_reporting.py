@@ -121,7 +121,7 @@ async def _check(generated: list[dict], window: tuple[float, float], tz: str, gr
             assert workload["unassigned"] == sum(r["agent"] is None for r in opened)
             assert workload["total"] == len(opened)
         finally:
-            await backend.executor.close()
+            await backend.close()
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
