@@ -57,8 +57,8 @@ FANOUT_QUERY = ("messages:latest", {"count": 10.0})
 
 
 @asynccontextmanager
-async def subprocess_server(argv: list[str]) -> AsyncIterator[str]:
-    """Run a server process until its ready line names its URL; yield the URL, then stop it."""
+async def subprocess_server(argv: list[str], *, with_pid: bool = False) -> AsyncIterator[Any]:
+    """Run a server process until its ready line names its URL; yield the URL (and pid), then stop it."""
     process = await asyncio.create_subprocess_exec(
         *argv, cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
     )
@@ -69,7 +69,7 @@ async def subprocess_server(argv: list[str]) -> AsyncIterator[str]:
         if match is None:
             raise RuntimeError(f"{argv[:4]} did not print a ready line with its URL: {line!r}")
         drain = asyncio.create_task(_drain(process.stdout))
-        yield match.group(0)
+        yield (match.group(0), process.pid) if with_pid else match.group(0)
         drain.cancel()
     finally:
         if process.returncode is None:

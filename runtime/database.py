@@ -63,6 +63,18 @@ class _Job:
 CommitListener = Callable[[list[Commit]], None]
 
 
+@dataclass(slots=True)
+class Snapshot:
+    """A read transaction held open on its own connection (see ``Database.open_snapshot``)."""
+
+    rows: Rows
+    ts: int
+
+    def close(self) -> None:
+        if self.rows.connection.in_transaction:
+            self.rows.connection.execute("COMMIT")
+
+
 class Database:
     """One SQLite file in a data directory; see the module docstring for the concurrency policy."""
 
@@ -76,6 +88,10 @@ class Database:
         self._reader_connection = storage.connect(self.path, synchronous=mode)
         self._writer_rows = Rows(self._writer_connection)
         self._reader_rows = Rows(self._reader_connection)
+        # A second reader for snapshots held open across loop steps (``open_snapshot``).
+        self._pinned_connection = storage.connect(self.path, synchronous=mode)
+        self._pinned_rows = Rows(self._pinned_connection)
+        self._pinned: Snapshot | None = None
         self.catalog = Catalog()
         self.catalog.load(self._writer_rows)
         # Highest timestamp handed out (committed, or committing in the current group).
@@ -105,6 +121,7 @@ class Database:
             self._writer_task = None
         self._commit_thread.shutdown(wait=True)
         self._reader_connection.close()
+        self._pinned_connection.close()
         self._writer_connection.close()
 
     def add_commit_listener(self, listener: CommitListener) -> None:
@@ -216,7 +233,35 @@ class Database:
 
     def read_transaction(self, ts: int) -> Transaction:
         """A read-only transaction on the open snapshot (call inside ``snapshot()``)."""
-        return Transaction(self, self._reader_rows, ts, writable=False)
+        return Transaction(self, self._snapshot_rows(), ts, writable=False)
+
+    def _snapshot_rows(self) -> Rows:
+        return self._pinned.rows if self._pinned is not None else self._reader_rows
+
+    def open_snapshot(self) -> Snapshot:
+        """A read snapshot of the latest commit that stays open across loop steps, until ``close``.
+
+        Work done in steps between which other mutations commit (subscription re-runs) still reads
+        one state: enter it with ``use_snapshot`` in each step. One may be open at a time.
+        """
+        connection = self._pinned_connection
+        connection.execute("BEGIN")
+        try:
+            ts = int(self._pinned_rows.get_meta("ts") or 0)  # the first read fixes the snapshot
+        except BaseException:
+            connection.execute("COMMIT")
+            raise
+        return Snapshot(self._pinned_rows, ts)
+
+    @contextmanager
+    def use_snapshot(self, snapshot: Snapshot) -> Iterator[int]:
+        """Inside this block, ``snapshot()`` (and so every query run) reads ``snapshot``; yields its ts."""
+        assert self._snapshot_depth == 0, "a snapshot is already open"
+        self._pinned, self._snapshot_ts, self._snapshot_depth = snapshot, snapshot.ts, 1
+        try:
+            yield snapshot.ts
+        finally:
+            self._pinned, self._snapshot_depth = None, 0
 
     def count_documents(self, table: str) -> int:
         """How many documents ``table`` holds in the latest committed state."""
@@ -226,7 +271,7 @@ class Database:
         with self.snapshot():
             by_creation = self.catalog.index(table_number, "by_creation_time")
             assert by_creation is not None
-            return self._reader_rows.count_entries(by_creation.index_id)
+            return self._snapshot_rows().count_entries(by_creation.index_id)
 
     # --- writes -----------------------------------------------------------------------------
     async def mutate(self, body: Callable[[Transaction], T]) -> MutationResult[T]:

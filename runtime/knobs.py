@@ -122,6 +122,7 @@ SYNC_MAX_MESSAGE_BYTES = _int("SYNC_MAX_MESSAGE_BYTES", 32 << 20)  # largest Web
 SYNC_MAX_QUERIES = _int("SYNC_MAX_QUERIES", 4096)  # queries in one connection's query set
 SYNC_MAX_PENDING_MESSAGES = _int("SYNC_MAX_PENDING_MESSAGES", 10_000)  # unsent frames before a connection is dropped
 SYNC_MUTATION_LOG_SIZE = _int("SYNC_MUTATION_LOG_SIZE", 10_000)  # (session, request) outcomes kept for replays
+SYNC_RERUN_STEP_S = _float("SYNC_RERUN_STEP_S", 0.005)  # re-runs between two turns of the event loop
 SYNC_CLOSE_TIMEOUT_S = _float("SYNC_CLOSE_TIMEOUT_S", 5.0)  # time a closing connection gets to take its last frames
 HTTP_MAX_BODY_BYTES = _int("HTTP_MAX_BODY_BYTES", 32 << 20)  # largest HTTP API request body
 LOG_STREAM_BUFFER = _int("LOG_STREAM_BUFFER", 1000)  # function events queued per logs listener before dropping

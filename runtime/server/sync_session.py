@@ -5,7 +5,8 @@ the client's view of the protocol (convex-protocol §6):
 
 - ``query_set_version`` and ``identity_version`` count the ``ModifyQuerySet`` and ``Authenticate``
   frames applied; ``_end`` is the end version of the last Transition queued, which the next one
-  must start from exactly.
+  must start from exactly; ``_end_ts`` the oldest ts the next one may show (its last one, or the
+  commit of a mutation answered since).
 - ``queries`` maps the client's query ids to shared subscriptions, ``_sent`` what the client was
   last sent for each of them (a result fingerprint), so unchanged results are never resent.
 - Mutations run one at a time in arrival order on a worker task; each ``MutationResponse`` is
@@ -28,7 +29,7 @@ import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 from msgspec import UNSET, Raw, UnsetType
 
-from runtime import knobs
+from runtime import knobs, wire_json
 from runtime.errors import ConvexValueError
 from runtime.executor import FunctionResult
 from runtime.functions import Kind
@@ -58,9 +59,8 @@ from runtime.server.protocol import (
     function_args,
 )
 from runtime.server.state import ServerState
-from runtime.server.subscriptions import Subscription
+from runtime.server.subscriptions import Fingerprint, Subscription
 from runtime.timestamps import decode_ts, encode_ts
-from runtime.values import to_json
 
 logger = logging.getLogger("opencom.server")
 
@@ -82,7 +82,7 @@ class SyncSession:
         self.identity_version = 0
         self.queries: dict[int, Subscription] = {}
         self._specs: dict[int, Add] = {}  # how each query was added, to re-subscribe on a new identity
-        self._sent: dict[int, bytes] = {}
+        self._sent: dict[int, Fingerprint] = {}
         self._removed: set[int] = set()  # removed since the last Transition
         self._end = INITIAL_VERSION
         self._end_ts = 0
@@ -259,6 +259,9 @@ class SyncSession:
             message, caller = item
             response = await self._mutation_response(message, caller)
             self.outbox.push(response)
+            if response.ts is not None:
+                # The next Transition must show this mutation's writes.
+                self._end_ts = max(self._end_ts, decode_ts(response.ts))
             self._request_transition()
 
     async def _mutation_response(self, message: Mutation, caller: Caller) -> MutationResponse:
@@ -321,7 +324,8 @@ class SyncSession:
         """Queue the Transition to ``ts`` this client is owed, if any (see ``subscriptions.Watcher``)."""
         if self._closed:
             return True
-        if any(subscription.stale for subscription in self.queries.values()):
+        # One snapshot for all its queries, never older than what the client was shown or told.
+        if ts < self._end_ts or not all(subscription.valid_at(ts) for subscription in self.queries.values()):
             return False
         modifications: list[Modification] = [QueryRemoved(query_id) for query_id in sorted(self._removed)]
         self._removed.clear()
@@ -333,7 +337,7 @@ class SyncSession:
                 modifications.append(result.modification(query_id))
         if not modifications and not self._transition_due:
             return True
-        self._end_ts = max(self._end_ts, ts)
+        self._end_ts = ts
         end = StateVersion(self.query_set_version, self.identity_version, encode_ts(self._end_ts))
         self.outbox.push(
             Transition(self._end, end, modifications, serverTs=time.time_ns(), clientClockSkew=self._clock_skew)
@@ -353,4 +357,4 @@ def token_expiry(token: str | None) -> float | None:
 
 
 def _raw(outcome: FunctionResult) -> Raw:
-    return Raw(msgspec.json.encode(to_json(outcome.value)))
+    return Raw(wire_json.encode(outcome.value))
