@@ -122,6 +122,15 @@ workspace_tables = {
             "identityVerificationEnabled": opt(v.boolean()),
             "identityVerificationMode": opt(literals("optional", "required")),
             "sessionLifetimeMs": opt(number),
+            "hostedOnboardingVerificationToken": opt(string),
+            "hostedOnboardingVerificationTokenIssuedAt": opt(number),
+            "hostedOnboardingWidgetVerifiedAt": opt(number),
+            "hostedOnboardingVerificationEvents": opt(
+                v.array(
+                    v.object({"token": string, "origin": opt(string), "currentUrl": opt(string), "createdAt": number})
+                )
+            ),
+            "hostedOnboardingUpdatedAt": opt(number),
         }
     )
     .index("by_name", ["name"])
@@ -262,6 +271,7 @@ inbox_tables = {
             "firstResponseAt": opt(number),
             "resolvedAt": opt(number),
             "csatCompletedAt": opt(number),
+            "csatResponseId": opt(v.id("csatResponses")),
             "aiWorkflowState": opt(literals("none", "ai_handled", "handoff")),
             "aiTurnSequence": opt(number),
             "aiHandoffReason": opt(string),
@@ -298,6 +308,7 @@ inbox_tables = {
                 )
             ),
             "deliveryStatus": opt(literals("pending", "sent", "delivered", "bounced", "failed")),
+            "attachmentIds": opt(v.array(v.id("supportAttachments"))),
             "createdAt": number,
         }
     )
@@ -631,6 +642,222 @@ email_tables = {
 }
 
 
+# --- tickets and support attachments (data-model §4.3, §4.8, §5) -------------------------------
+ticket_form_field = v.object(
+    {
+        "id": string,
+        "type": literals("text", "textarea", "select", "multi-select", "number", "date"),
+        "label": string,
+        "placeholder": opt(string),
+        "required": v.boolean(),
+        "options": opt(v.array(string)),
+    }
+)
+form_data = v.record(v.string(), v.union(v.string(), v.number(), v.boolean(), v.null(), v.array(v.string())))
+support_tables = {
+    "tickets": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "conversationId": opt(v.id("conversations")),
+            "visitorId": opt(v.id("visitors")),
+            "subject": string,
+            "description": opt(string),
+            "status": literals("submitted", "in_progress", "waiting_on_customer", "resolved"),
+            "priority": literals("low", "normal", "high", "urgent"),
+            "assigneeId": opt(v.id("users")),
+            "teamId": opt(string),
+            "formId": opt(v.id("ticketForms")),
+            "formData": opt(form_data),
+            "resolutionSummary": opt(string),
+            "attachmentIds": opt(v.array(v.id("supportAttachments"))),
+            "createdAt": number,
+            "updatedAt": number,
+            "resolvedAt": opt(number),
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_visitor", ["visitorId"])
+    .index("by_status", ["workspaceId", "status"])
+    .index("by_assignee", ["workspaceId", "assigneeId"])
+    .index("by_conversation", ["conversationId"]),
+    "ticketComments": define_table(
+        {
+            "ticketId": v.id("tickets"),
+            "authorId": string,
+            "authorType": literals("agent", "visitor", "system"),
+            "content": string,
+            "isInternal": v.boolean(),
+            "attachmentIds": opt(v.array(v.id("supportAttachments"))),
+            "createdAt": number,
+        }
+    ).index("by_ticket", ["ticketId"]),
+    "ticketForms": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "description": opt(string),
+            "fields": v.array(ticket_form_field),
+            "isDefault": v.boolean(),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_default", ["workspaceId", "isDefault"]),
+    "supportAttachments": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "storageId": v.id("_storage"),
+            "fileName": string,
+            "mimeType": string,
+            "size": number,
+            "status": literals("staged", "attached"),
+            "messageId": opt(v.id("messages")),
+            "ticketId": opt(v.id("tickets")),
+            "ticketCommentId": opt(v.id("ticketComments")),
+            "uploadedByType": literals("agent", "visitor"),
+            "uploadedById": string,
+            "createdAt": number,
+            "attachedAt": opt(number),
+            "expiresAt": opt(number),
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_storage", ["storageId"])
+    .index("by_message", ["messageId"])
+    .index("by_ticket", ["ticketId"])
+    .index("by_ticket_comment", ["ticketCommentId"])
+    .index("by_status_expires", ["status", "expiresAt"])
+    .index("by_workspace_status_expires", ["workspaceId", "status", "expiresAt"]),
+    "csatResponses": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "conversationId": v.id("conversations"),
+            "visitorId": opt(v.id("visitors")),
+            "agentId": opt(v.id("users")),
+            "rating": number,
+            "feedback": opt(string),
+            "createdAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_conversation", ["conversationId"])
+    .index("by_agent", ["workspaceId", "agentId"])
+    .index("by_created", ["workspaceId", "createdAt"]),
+}
+
+
+# --- messenger, office hours, AI answers (data-model §14.2, §14.9) -----------------------------
+home_visibility = literals("all", "visitors", "users")
+home_card = v.object(
+    {
+        "id": string,
+        "type": literals(
+            "welcome", "search", "conversations", "startConversation", "featuredArticles", "announcements"
+        ),
+        "config": opt(json_record),
+        "visibleTo": home_visibility,
+    }
+)
+home_tab = v.object(
+    {
+        "id": literals("home", "messages", "help", "tours", "tasks", "tickets"),
+        "enabled": v.boolean(),
+        "visibleTo": home_visibility,
+    }
+)
+home_config = v.object(
+    {
+        "enabled": v.boolean(),
+        "cards": v.array(home_card),
+        "defaultSpace": literals("home", "messages", "help"),
+        "launchDirectlyToConversation": opt(v.boolean()),
+        "tabs": opt(v.array(home_tab)),
+    }
+)
+office_day = literals("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+office_schedule_item = v.object({"day": office_day, "enabled": v.boolean(), "startTime": string, "endTime": string})
+ai_source = v.object({"type": string, "id": string, "title": string, "articleId": opt(string)})
+messenger_tables = {
+    "messengerSettings": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "logo": opt(string),
+            "logoStorageId": opt(v.id("_storage")),
+            "primaryColor": string,
+            "backgroundColor": string,
+            "themeMode": literals("light", "dark", "system"),
+            "launcherPosition": literals("right", "left"),
+            "launcherSideSpacing": number,
+            "launcherBottomSpacing": number,
+            "launcherIconUrl": opt(string),
+            "showLauncher": v.boolean(),
+            "launcherAudienceRules": opt(v.union(audience_rules, v.object({"segmentId": string}))),
+            "welcomeMessage": string,
+            "teamIntroduction": opt(string),
+            "showTeammateAvatars": v.boolean(),
+            "supportedLanguages": v.array(string),
+            "defaultLanguage": string,
+            "privacyPolicyUrl": opt(string),
+            "mobileEnabled": v.boolean(),
+            "homeConfig": opt(home_config),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    ).index("by_workspace", ["workspaceId"]),
+    "commonIssueButtons": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "label": string,
+            "action": literals("article", "start_conversation"),
+            "articleId": opt(v.id("articles")),
+            "conversationStarter": opt(string),
+            "order": number,
+            "enabled": v.boolean(),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_order", ["workspaceId", "order"]),
+    "officeHours": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "timezone": string,
+            "schedule": v.array(office_schedule_item),
+            "offlineMessage": opt(string),
+            "expectedReplyTimeMinutes": opt(number),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    ).index("by_workspace", ["workspaceId"]),
+    "aiResponses": define_table(
+        {
+            "conversationId": v.id("conversations"),
+            "messageId": opt(v.id("messages")),
+            "query": string,
+            "response": string,
+            "generatedCandidateResponse": opt(string),
+            "generatedCandidateSources": opt(v.array(ai_source)),
+            "generatedCandidateConfidence": opt(number),
+            "sources": v.array(ai_source),
+            "confidence": number,
+            "feedback": opt(literals("helpful", "not_helpful")),
+            "handedOff": v.boolean(),
+            "handoffReason": opt(string),
+            "generationTimeMs": number,
+            "tokensUsed": opt(number),
+            "model": string,
+            "provider": string,
+            "createdAt": number,
+        }
+    )
+    .index("by_conversation", ["conversationId"])
+    .index("by_message", ["messageId"])
+    .index("by_feedback", ["feedback"]),
+}
+
+
 schema = define_schema(
     {
         **auth_tables(),
@@ -641,5 +868,7 @@ schema = define_schema(
         **help_center_tables,
         **settings_tables,
         **email_tables,
+        **support_tables,
+        **messenger_tables,
     }
 )

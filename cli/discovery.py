@@ -1,8 +1,8 @@
 """Where things are: the app directory, its data directory, and the server running on it.
 
-A server announces itself with a discovery file ``<data>/server.json`` (its URL and pid), written
-once it listens and removed when it stops, so ``opencom run`` and friends can find it without
-being told a URL. The file alone proves nothing after a crash; a server is running only if the
+A server announces itself with a discovery file ``<data>/server.json`` (its URL, its HTTP actions'
+URL and its pid), written once it listens and removed when it stops, so ``opencom run`` and friends
+can find it without being told a URL. The file alone proves nothing after a crash; a server is running only if the
 pid in it is alive *and* the data directory's lock is held (see ``cli.data_lock``).
 """
 
@@ -78,11 +78,12 @@ class ServerInfo:
     pid: int
 
 
-def write_server_file(data_dir: Path, url: str) -> None:
+def write_server_file(data_dir: Path, url: str, site_url: str) -> None:
     """Announce this process as the server of ``data_dir`` (atomically: readers never see half a file)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     temporary = data_dir / f".{SERVER_FILE}.{os.getpid()}"
-    temporary.write_text(json.dumps({"url": url, "pid": os.getpid(), "started": time.time()}) + "\n")
+    announcement = {"url": url, "siteUrl": site_url, "pid": os.getpid(), "started": time.time()}
+    temporary.write_text(json.dumps(announcement) + "\n")
     temporary.replace(data_dir / SERVER_FILE)
 
 

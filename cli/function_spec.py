@@ -2,7 +2,8 @@
 
 Like ``npx convex function-spec``, the output is JSON for tools (client generators, agents):
 validators appear in their Convex JSON form (``Validator.to_json()``), and a function without an
-``args`` or ``returns`` validator shows ``{"type": "any"}``, as Convex does.
+``args`` or ``returns`` validator shows ``{"type": "any"}``, as Convex does. ``crons`` lists the
+cron jobs of ``functions/crons.py`` (name, schedule, function, args).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import json
 from typing import Any
 
+from cli.crons import cron_listing
 from cli.discovery import add_location_options, resolve_app
 from cli.in_process import load_app_or_fail
 from cli.output import EXIT_OK
@@ -28,7 +30,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         description=(
             "Print every function of the app as JSON: its path, kind (query, mutation, action), visibility "
             '(public, internal) and its args and returns validators in Convex\'s JSON form ({"type": "any"} '
-            "when it declares none)."
+            "when it declares none), and the cron jobs of functions/crons.py."
         ),
     )
     add_location_options(parser)
@@ -49,7 +51,7 @@ def function_spec(app: App) -> dict[str, Any]:
                 "returns": _validator_json(function.returns),
             }
         )
-    return {"functions": functions}
+    return {"functions": functions, "crons": cron_listing(app)}
 
 
 def _validator_json(validator: Validator | None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from cli import admin_key, data, env, function_spec, logs, run, seed, serve, snapshot_export, snapshot_import
+from cli import admin_key, crons, data, env, function_spec, logs, run, seed, serve, snapshot_export, snapshot_import
 from cli.output import EXIT_USAGE, CliError, one_line
 
 DESCRIPTION = "Run, inspect and serve an opencom app: a Python app speaking Convex's protocol."
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command tree (also what ``scripts/gen_cli_docs.py`` documents)."""
     parser = Parser(prog="opencom", description=DESCRIPTION, epilog=EPILOG)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command", required=True)
-    for module in (serve, run, data, snapshot_export, snapshot_import, logs, env, function_spec, admin_key, seed):
+    for module in (serve, run, data, snapshot_export, snapshot_import, logs, env, function_spec, crons, admin_key, seed):
         module.register(commands)
     return parser
 

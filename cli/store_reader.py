@@ -79,7 +79,7 @@ class StoreReader:
         while remaining is None or remaining > 0:
             batch = _BATCH if remaining is None else min(_BATCH, remaining)
             rows = self._rows.scan(index, low, high, descending=descending, limit=batch)
-            for _, body in rows:
+            for _, body, _ in rows:
                 yield decode_document(body)
             if len(rows) < batch:
                 return

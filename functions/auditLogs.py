@@ -1,15 +1,16 @@
 """Audit logs: what happened in a workspace, who did it, and how long the record is kept.
 
 Readers need ``audit.read`` (owners, admins and viewers); retention is a security setting
-(``settings.security``) of 30, 90 or 365 days, 90 when never set. ``cleanupOldLogs`` deletes
-entries older than the retention window, as a daily job per workspace.
+(``settings.security``) of 30, 90 or 365 days, 90 when never set. Every day the
+``audit log retention`` cron (``functions/crons.py``) runs ``sweepRetention``, which starts one
+``cleanupOldLogs`` per workspace; each deletes the entries older than its workspace's window.
 """
 
 from typing import Any
 
 from runtime import internal_mutation, mutation, query, v
 
-from .lib.audit import RETENTION_SWEEP_INTERVAL_MS, record_audit, schedule_retention
+from .lib.audit import record_audit
 from .lib.clock import DAY_MS, now_ms
 from .lib.errors import INVALID_INPUT, fail
 from .lib.identity import current_user, require_user
@@ -23,6 +24,7 @@ DEFAULT_LIST_LIMIT = 100
 LIST_SCAN_FACTOR = 4  # logs fetched per requested row before the in-memory filters
 ACTIONS_SCAN = 1000
 DEFAULT_CLEANUP_BATCH = 100
+WORKSPACES_PER_SWEEP = 200  # cleanups one sweep transaction schedules before continuing in another
 
 
 async def _settings_row(ctx: Any, workspace_id: str) -> dict | None:
@@ -158,12 +160,22 @@ async def getAccess(ctx, args):
     }
 
 
+@internal_mutation(args={"cursor": v.optional(v.union(v.string(), v.null()))})
+async def sweepRetention(ctx, args):
+    """Start the retention cleanup of every workspace, a page of workspaces per transaction."""
+    page = await ctx.db.query("workspaces").paginate({"numItems": WORKSPACES_PER_SWEEP, "cursor": args.get("cursor")})
+    for workspace in page["page"]:
+        await ctx.scheduler.run_after(0, "auditLogs:cleanupOldLogs", {"workspaceId": workspace["_id"]})
+    if not page["isDone"]:
+        await ctx.scheduler.run_after(0, "auditLogs:sweepRetention", {"cursor": page["continueCursor"]})
+    return {"scheduled": float(len(page["page"])), "isDone": page["isDone"]}
+
+
 @internal_mutation(args={"workspaceId": v.id("workspaces"), "batchSize": v.optional(v.number())})
 async def cleanupOldLogs(ctx, args):
-    """Delete up to ``batchSize`` entries older than the retention window, then re-arm the sweep.
+    """Delete up to ``batchSize`` entries older than the retention window: ``{deleted, hasMore}``.
 
-    The next sweep runs at once while expired entries remain, else a day later; it stops with
-    the workspace. Returns ``{deleted, hasMore}``.
+    While expired entries remain it continues at once, in a new transaction.
     """
     workspace_id = args["workspaceId"]
     if await ctx.db.get(workspace_id) is None:
@@ -178,5 +190,6 @@ async def cleanupOldLogs(ctx, args):
     for log in expired[:batch]:
         await ctx.db.delete(log["_id"])
     has_more = len(expired) > batch
-    await schedule_retention(ctx, workspace_id, 0.0 if has_more else RETENTION_SWEEP_INTERVAL_MS)
+    if has_more:
+        await ctx.scheduler.run_after(0, "auditLogs:cleanupOldLogs", args)
     return {"deleted": float(min(len(expired), batch)), "hasMore": has_more}

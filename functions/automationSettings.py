@@ -1,6 +1,8 @@
 """Automation toggles of the messenger (article suggestions, reply time, email capture, CSAT).
 
-Members read them (with defaults when never saved); ``settings.workspace`` changes them.
+Members read them (with defaults when never saved); ``settings.workspace`` changes them. The
+widget reads them anonymously to decide what to show (reply time, email capture, CSAT), so anyone
+else gets the four toggles alone.
 """
 
 from typing import Any
@@ -37,10 +39,10 @@ async def get(ctx, args):
 
 @query(args={"workspaceId": v.id("workspaces")})
 async def getOrCreate(ctx, args):
-    """The saved settings, or the defaults (unsaved), for members; null otherwise."""
-    if await signed_in_member(ctx, args["workspaceId"]) is None:
-        return None
+    """The saved settings, or the defaults (unsaved), for members; the toggles alone for anyone else."""
     row = await _row(ctx, args["workspaceId"])
+    if await signed_in_member(ctx, args["workspaceId"]) is None:
+        return {flag: (row or DEFAULTS)[flag] for flag in DEFAULTS}
     if row is not None:
         return row
     now = now_ms()

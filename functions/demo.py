@@ -14,7 +14,7 @@ from typing import Any
 from runtime import internal_action, internal_mutation, knobs, v
 from runtime.auth.passwords import hash_password
 
-from .lib.accounts import create_or_update_user, opencom_profile
+from .lib.accounts import ensure_user, opencom_profile
 from .lib.clock import now_ms
 from .lib.email_threads import email_visitor, ensure_config, file_inbound_email
 from .lib.errors import INVALID_INPUT, fail
@@ -60,7 +60,7 @@ DEMO_EMAIL = {
 
 async def _admin(ctx: Any, password_hash: str) -> dict:
     profile = opencom_profile({"email": ADMIN_EMAIL, "name": ADMIN_NAME, "workspaceName": WORKSPACE_NAME})
-    user_id = await create_or_update_user(ctx, existing_user_id=None, provider="password", profile=profile)
+    user_id = await ensure_user(ctx, existing_user_id=None, profile=profile)
     account = await (
         ctx.db.query("authAccounts")
         .with_index("providerAndAccountId", lambda q: q.eq("provider", "password").eq("providerAccountId", ADMIN_EMAIL))

@@ -9,6 +9,11 @@ session if the code is the account's current one and has not expired; the code i
 Wrong codes spend the address's sign-in attempts like wrong passwords do, so six digits cannot be
 guessed at speed. That is why ``verifyCode`` answers a wrong code with null instead of raising:
 an error would roll the spent attempt back along with everything else.
+
+Requests are limited too, so nobody can flood an inbox or the mail provider: per address
+(``CODE_REQUESTS_PER_ADDRESS``) and per client address (``CODE_REQUESTS_PER_CLIENT``, from
+``ctx.connection.client_address``), each per ``CODE_REQUEST_WINDOW_S``. Past either limit the
+request fails with ``TooManyCodeRequests`` and nothing is written or mailed.
 """
 
 from typing import Any
@@ -18,7 +23,17 @@ from runtime.auth import auth_failure, rate_limit, sessions
 
 from .lib.accounts import create_or_update_user, opencom_profile
 from .lib.clock import now_ms
-from .lib.email_codes import CODE_LIFETIME_MS, PROVIDER, code_email, code_matches, hash_code, new_code
+from .lib.email_codes import (
+    CODE_LIFETIME_MS,
+    CODE_REQUEST_WINDOW_S,
+    CODE_REQUESTS_PER_ADDRESS,
+    CODE_REQUESTS_PER_CLIENT,
+    PROVIDER,
+    code_email,
+    code_matches,
+    hash_code,
+    new_code,
+)
 from .lib.email_provider import send_email
 from .lib.identity import Doc
 
@@ -37,13 +52,28 @@ async def _pending_codes(ctx: Any, account_id: str) -> list[Doc]:
     )
 
 
-@internal_mutation(args={"profile": v.record(v.string(), v.any())})
+async def _spend_code_request(ctx: Any, identifier: str, limit: int) -> None:
+    await rate_limit.spend(
+        ctx,
+        identifier,
+        now_ms(),
+        limit=limit,
+        window_s=CODE_REQUEST_WINDOW_S,
+        code="TooManyCodeRequests",
+        message="Too many verification codes requested",
+    )
+
+
+@internal_mutation(args={"profile": v.record(v.string(), v.any()), "client": v.optional(v.string())})
 async def requestCode(ctx, args):
-    """Mail a new code to the profile's email, replacing any code it had."""
+    """Mail a new code to the profile's email, replacing any code it had (limited per address and client)."""
     profile = args["profile"]
     email = profile.get("email")
     if not isinstance(email, str) or "@" not in email:
         raise auth_failure("InvalidAccountId", "A valid email address is required")
+    await _spend_code_request(ctx, f"code-request:address:{email}", CODE_REQUESTS_PER_ADDRESS)
+    if args.get("client"):
+        await _spend_code_request(ctx, f"code-request:client:{args['client']}", CODE_REQUESTS_PER_CLIENT)
     account = await _account(ctx, email)
     if account is None:
         user_id = await create_or_update_user(ctx, existing_user_id=None, provider=PROVIDER, profile=profile)
@@ -96,7 +126,9 @@ async def verifyCode(ctx, args):
 async def sign_in_with_email_code(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
     """``auth:signIn`` for ``"resend-otp"``: ``{started: true}`` once a code is mailed, then tokens for the code."""
     if "code" not in params:
-        await ctx.run_mutation(requestCode, {"profile": opencom_profile(params)})
+        client = ctx.connection.client_address
+        request = {"profile": opencom_profile(params), **({"client": client} if client else {})}
+        await ctx.run_mutation(requestCode, request)
         return {"started": True}
     email, code = params.get("email"), params["code"]
     if not isinstance(email, str) or not isinstance(code, str):

@@ -8,6 +8,10 @@ Browsers may read the discovery document cross-origin only from the origins in t
 inbound-email webhook. The Svix signature is checked before anything else (``lib/webhook_policy``),
 so a refused request writes nothing; the mail then goes to the workspace whose forwarding address
 it was sent to (``emailChannel``).
+
+``GET /geolocation`` is where the widget asks where its visitor is: looked up in the GeoIP database
+the deployment configures (``lib/geoip``), all null without one; a request naming a workspace
+(``X-Workspace-Id``) must come from one of its allowed origins.
 """
 
 import json
@@ -16,6 +20,7 @@ import secrets
 from runtime.http_actions import HttpRouter, Response, http_action
 
 from .lib.discovery import discovery_cors_headers, discovery_response
+from .lib.geoip import GEOIP_DATABASE_ENV, client_ip, locate
 from .lib.inbound_email import parse_inbound
 from .lib.webhook_policy import webhook_refusal
 
@@ -81,3 +86,38 @@ async def email_inbound(ctx, request):
 
 for _path in INBOUND_EMAIL_PATHS:
     http.route(path=_path, method="POST", handler=email_inbound)
+
+
+GEOLOCATION_PATH = "/geolocation"
+
+
+@http_action
+async def geolocation(ctx, request):
+    """GET: the visitor's location; OPTIONS: the CORS preflight. 403 for a refused origin."""
+    origin = request.headers.get("origin")
+    workspace_id = request.headers.get("x-workspace-id")
+    verdict = {"valid": True, "reason": "No workspace specified"}
+    if workspace_id:
+        try:
+            verdict = await ctx.run_query(
+                "workspaces:validateOrigin", {"workspaceId": workspace_id, "origin": origin or ""}
+            )
+        except Exception:  # noqa: BLE001 - a malformed workspace id is Opencom's "Invalid workspace ID"
+            verdict = {"valid": False, "reason": "Invalid workspace ID"}
+    headers = {
+        "Access-Control-Allow-Methods": "GET, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type, X-Workspace-Id",
+        "Vary": "Origin",
+    }
+    if not verdict["valid"]:
+        return Response.json({"error": verdict["reason"]}, status=403, headers=headers)
+    if origin:
+        headers["Access-Control-Allow-Origin"] = origin
+    if request.method == "OPTIONS":
+        return Response(None, status=200, headers=headers)
+    location = locate(ctx.env.get(GEOIP_DATABASE_ENV), client_ip(request.headers))
+    return Response.json(location, headers=headers)
+
+
+http.route(path=GEOLOCATION_PATH, method="GET", handler=geolocation)
+http.route(path=GEOLOCATION_PATH, method="OPTIONS", handler=geolocation)

@@ -2,12 +2,16 @@
 
 Bot messages come only from server code (``internalSendBotMessage``); a client can never post as
 the bot or under someone else's sender id. Posting updates the conversation (see ``lib/threads``).
+A message may carry up to five of its sender's staged uploads (``attachmentIds``, see
+``lib/attachments``); listed messages always have ``attachments`` (``[]`` when none).
 """
 
 from typing import Any
 
 from runtime import internal_mutation, mutation, query, v
 
+from .lib.actors import Actor
+from .lib.attachments import bind_staged, with_attachments
 from .lib.conversation_access import may_read_conversation, owning_visitor
 from .lib.errors import NOT_AUTHORIZED, fail, not_found
 from .lib.permissions import require_permission
@@ -47,12 +51,13 @@ async def list_(ctx, args):
         .collect()
     )
     names: dict[str, str] = {}
-    return [
+    named = [
         {**message, "senderName": await _sender_name(ctx, message, names)}
         if message["senderType"] in AGENT_SENDERS
         else message
         for message in messages
     ]
+    return await with_attachments(ctx, named)
 
 
 @mutation(
@@ -61,6 +66,7 @@ async def list_(ctx, args):
         "content": v.string(),
         "senderType": v.union(v.literal("user"), v.literal("visitor"), v.literal("agent"), v.literal("bot")),
         "senderId": v.string(),
+        "attachmentIds": v.optional(v.array(v.id("supportAttachments"))),
         "sessionToken": v.optional(v.string()),
         "visitorId": v.optional(v.id("visitors")),
     }
@@ -85,7 +91,16 @@ async def send(ctx, args):
         sender = (await require_permission(ctx, conversation["workspaceId"], "conversations.reply")).id
     if args["senderId"] != sender:
         fail(NOT_AUTHORIZED, "Not authorized to send messages as another sender")
-    return await append_message(ctx, conversation, sender_type=sender_type, sender_id=sender, content=args["content"])
+    message_id = await append_message(
+        ctx, conversation, sender_type=sender_type, sender_id=sender, content=args["content"]
+    )
+    uploader = Actor("visitor" if sender_type == "visitor" else "agent", sender)
+    attached = await bind_staged(
+        ctx, conversation["workspaceId"], args.get("attachmentIds"), uploader, "message", message_id
+    )
+    if attached:
+        await ctx.db.patch(message_id, {"attachmentIds": attached})
+    return message_id
 
 
 @internal_mutation(

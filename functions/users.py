@@ -1,13 +1,13 @@
 """Agent accounts for trusted server code: the sign-up hook, and direct workspace membership.
 
-``createOrUpdateUser`` runs the same hook the sign-in library calls (``lib/accounts``), for
+``createOrUpdateUser`` finds or creates the user of an email (``lib/accounts.ensure_user``), for
 seeding and support tooling; ``addMembership`` puts a user in a workspace with a role and,
 optionally, a custom permission list.
 """
 
 from runtime import UNDEFINED, internal_mutation, v
 
-from .lib.accounts import create_or_update_user, opencom_profile
+from .lib.accounts import ensure_user, opencom_profile
 from .lib.clock import now_ms
 from .lib.errors import not_found
 from .lib.permissions import find_membership
@@ -24,9 +24,7 @@ from .lib.validators import member_role
 )
 async def createOrUpdateUser(ctx, args):
     """The user for this email (created with its own workspace on first use); returns its id."""
-    return await create_or_update_user(
-        ctx, existing_user_id=args.get("existingUserId"), provider="password", profile=opencom_profile(args)
-    )
+    return await ensure_user(ctx, existing_user_id=args.get("existingUserId"), profile=opencom_profile(args))
 
 
 @internal_mutation(

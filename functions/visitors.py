@@ -1,10 +1,10 @@
 """Visitors: the people behind the widget, readable by their workspace's agents and by themselves.
 
-A visitor changes its own profile only through its session token; ``identify`` may fold the
-visitor into an older visitor with the same email (see ``lib/visitor_merge``). When the
-workspace verifies identities, that merge needs a caller who proved a user id (and, into a
-verified visitor, that visitor's own), so claiming someone's email never hands over their
-conversations.
+A visitor changes its own profile only through its session token (or a session its connection
+proved, ``lib/sessions``). ``identify`` with an email records it on the caller's own visitor; it
+folds the caller into an older visitor with that email (``lib/visitor_merge``) only when the
+caller proved, with a valid ``userHash``, the very user id that visitor was verified as. An
+email anyone can type never hands over someone else's conversations.
 """
 
 from runtime import mutation, query, v
@@ -14,7 +14,7 @@ from .lib.errors import NOT_AUTHORIZED, fail, not_found
 from .lib.identity import current_user
 from .lib.origins import require_valid_origin
 from .lib.permissions import agent_with_permission, require_permission
-from .lib.sessions import live_session, resolve_session
+from .lib.sessions import connection_session, live_session, resolve_session
 from .lib.user_hash import apply_identity_verification, may_claim
 from .lib.validators import custom_attributes, device, location
 from .lib.visitor_merge import canonical_visitor_for_email, merge_visitor
@@ -39,11 +39,20 @@ async def get(ctx, args):
 
 @query(args={"sessionId": v.string(), "sessionToken": v.optional(v.string())})
 async def getBySession(ctx, args):
-    """The visitor behind a widget ``sessionId``: for agents of its workspace, or its own session token."""
+    """The visitor behind a widget ``sessionId``: for agents of its workspace, or its own session.
+
+    The session is the token given, or without one a session of that visitor proven on the
+    caller's connection (how Opencom's widget calls it).
+    """
     candidates = ctx.db.query("visitors").with_index("by_session", lambda q: q.eq("sessionId", args["sessionId"]))
     if await current_user(ctx) is not None:
         async for visitor in candidates:
             if await agent_with_permission(ctx, visitor["workspaceId"], "users.read") is not None:
+                return visitor
+        return None
+    if not args.get("sessionToken"):
+        async for visitor in candidates:
+            if await connection_session(ctx, visitor["workspaceId"], visitor["_id"]) is not None:
                 return visitor
         return None
     session = await live_session(ctx, args.get("sessionToken"))
@@ -113,3 +122,38 @@ async def updateLocation(ctx, args):
             fail(NOT_AUTHORIZED, "Not authorized to update location for this visitor")
     await ctx.db.patch(visitor["_id"], {"location": args["location"], "lastSeenAt": now_ms()})
     return None
+
+
+ONLINE_WINDOW_MS = 2 * 60 * 1000.0  # a visitor seen within this long counts as online
+
+
+@mutation(
+    args={
+        "visitorId": v.optional(v.id("visitors")),
+        "sessionToken": v.optional(v.string()),
+        "origin": v.optional(v.string()),
+    }
+)
+async def heartbeat(ctx, args):
+    """Mark the session's visitor as seen now (presence); a call without a live session does nothing."""
+    session = await live_session(ctx, args.get("sessionToken"))
+    if session is None or args.get("visitorId", session["visitorId"]) != session["visitorId"]:
+        return None
+    visitor = await ctx.db.get(session["visitorId"])
+    if visitor is None:
+        return None
+    workspace = await ctx.db.get(visitor["workspaceId"])
+    if workspace is None:
+        return None
+    require_valid_origin(workspace, args.get("origin"))
+    await ctx.db.patch(visitor["_id"], {"lastSeenAt": now_ms()})
+    return None
+
+
+@query(args={"visitorId": v.id("visitors")})
+async def isOnline(ctx, args):
+    """Whether the visitor was seen in the last two minutes (its workspace's agents; false otherwise)."""
+    visitor = await ctx.db.get(args["visitorId"])
+    if visitor is None or await agent_with_permission(ctx, visitor["workspaceId"], "conversations.read") is None:
+        return False
+    return now_ms() - visitor.get("lastSeenAt", 0.0) < ONLINE_WINDOW_MS

@@ -2,7 +2,13 @@
 
 The token (``wst_`` + 64 hex) is the visitor's only credential for every visitor-facing function.
 It lives for the workspace's session lifetime (24 h by default, clamped to [1 h, 7 d]); clients
-call ``refresh`` once less than 25 % of it remains, and ``boot`` again after it expired.
+call ``refresh`` once less than 25 % of it remains, and ``boot`` again after it expired. ``boot``
+and ``refresh`` also prove the new session on the caller's connection (``lib/sessions``).
+
+A boot resumes an existing visitor only on proof of possession: the browser's own ``sessionId``
+(192 random bits the widget keeps in local storage), a live session of that visitor proven on
+this connection, or a valid ``userHash`` for the user id the visitor was verified as. Naming a
+visitor id or an email proves nothing: such a boot gets a new visitor of its own.
 """
 
 from typing import Any
@@ -15,7 +21,14 @@ from .lib.errors import NOT_AUTHENTICATED, SESSION_EXPIRED, fail, not_found
 from .lib.identity import Doc, current_user, require_user
 from .lib.origins import require_valid_origin
 from .lib.permissions import require_permission
-from .lib.sessions import clamp_lifetime, new_session_token, resolve_session, session_by_token
+from .lib.sessions import (
+    clamp_lifetime,
+    connection_session,
+    new_session_token,
+    prove_session,
+    resolve_session,
+    session_by_token,
+)
 from .lib.user_hash import apply_identity_verification, hash_is_valid, may_claim
 from .lib.validators import custom_attributes, device, location
 from .lib.visitor_profile import ensure_readable_id, is_empty, provided_profile
@@ -31,29 +44,42 @@ def _resumable(workspace: Doc, visitor: Doc, proven_user_id: str | None) -> bool
     return not visitor.get("identityVerified") or may_claim(workspace, visitor, proven_user_id)
 
 
+async def _holds(ctx: Any, workspace: Doc, visitor: Doc, args: dict, proven_user_id: str | None) -> bool:
+    """Whether this boot proved possession of ``visitor`` (see the module docstring)."""
+    if visitor["workspaceId"] != workspace["_id"]:
+        return False
+    if may_claim(workspace, visitor, proven_user_id):
+        return True
+    if visitor["sessionId"] == args["sessionId"]:
+        return True
+    return await connection_session(ctx, workspace["_id"], visitor["_id"]) is not None
+
+
 async def _find_visitor(ctx: Any, workspace: Doc, args: dict, proven_user_id: str | None) -> tuple[Doc | None, bool]:
     """The visitor a boot resumes, and whether its ``sessionId`` should move to this boot's.
 
-    An explicit ``existingVisitorId`` wins, then the visitor of this ``sessionId``, then the
-    visitor with this email. When the workspace verifies identities, a verified visitor is only
-    resumed by a boot proving its user id, and an email match needs a proven user id at all:
-    knowing someone's email or visitor id must not hand over their conversations.
+    An ``existingVisitorId`` this boot holds (see ``_holds``) wins, then the visitor of this
+    ``sessionId``, then, for a boot proving a user id, the visitor verified as that user. A
+    verified visitor is only resumed by a boot proving its user id.
     """
     existing_id = args.get("existingVisitorId")
     if existing_id is not None:
         visitor = await ctx.db.get(existing_id)
-        if visitor is not None and _resumable(workspace, visitor, proven_user_id):
+        if (
+            visitor is not None
+            and await _holds(ctx, workspace, visitor, args, proven_user_id)
+            and _resumable(workspace, visitor, proven_user_id)
+        ):
             return visitor, True
     same_session = ctx.db.query("visitors").with_index("by_session", lambda q: q.eq("sessionId", args["sessionId"]))
     async for visitor in same_session:
         if _resumable(workspace, visitor, proven_user_id):
             return visitor, False
-    email = args.get("email")
-    if email:
-        same_email = ctx.db.query("visitors").with_index(
-            "by_email", lambda q: q.eq("workspaceId", workspace["_id"]).eq("email", email)
+    if proven_user_id is not None:
+        same_user = ctx.db.query("visitors").with_index(
+            "by_external_user_id", lambda q: q.eq("workspaceId", workspace["_id"]).eq("externalUserId", proven_user_id)
         )
-        async for visitor in same_email:
+        async for visitor in same_user:
             if may_claim(workspace, visitor, proven_user_id):
                 return visitor, True
     return None, False
@@ -95,7 +121,7 @@ async def _issue_session(
     now = now_ms()
     token = new_session_token()
     expires_at = now + clamp_lifetime(workspace.get("sessionLifetimeMs"))
-    await ctx.db.insert(
+    session_id = await ctx.db.insert(
         "widgetSessions",
         {
             "token": token,
@@ -107,6 +133,7 @@ async def _issue_session(
             **client,
         },
     )
+    prove_session(ctx, session_id)
     await record_audit(
         ctx,
         workspace_id=workspace["_id"],
@@ -242,7 +269,7 @@ async def updateSettings(ctx, args):
 
 @internal_mutation(args={})
 async def cleanupExpiredSessions(ctx, args):
-    """Delete up to 1000 expired sessions: ``{deleted, hasMore}``."""
+    """Delete up to 1000 expired sessions: ``{deleted, hasMore}`` (the hourly cron; continues while more remain)."""
     now = now_ms()
     expired = (
         await ctx.db.query("widgetSessions")
@@ -251,4 +278,7 @@ async def cleanupExpiredSessions(ctx, args):
     )
     for session in expired[:CLEANUP_BATCH]:
         await ctx.db.delete(session["_id"])
-    return {"deleted": float(min(len(expired), CLEANUP_BATCH)), "hasMore": len(expired) > CLEANUP_BATCH}
+    has_more = len(expired) > CLEANUP_BATCH
+    if has_more:
+        await ctx.scheduler.run_after(0, "widgetSessions:cleanupExpiredSessions")
+    return {"deleted": float(min(len(expired), CLEANUP_BATCH)), "hasMore": has_more}

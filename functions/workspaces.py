@@ -8,7 +8,7 @@ from typing import Any
 
 from runtime import mutation, query, v
 
-from .lib.audit import record_audit, schedule_retention
+from .lib.audit import record_audit
 from .lib.clock import now_ms
 from .lib.help_center import visitor_readable
 from .lib.identity import Doc, require_user
@@ -53,7 +53,6 @@ async def _create_owned_workspace(ctx: Any, user: Doc, name: str, operation: str
     await ctx.db.insert(
         "workspaceMembers", {"userId": user["_id"], "workspaceId": workspace_id, "role": "owner", "createdAt": now}
     )
-    await schedule_retention(ctx, workspace_id)
     await record_audit(
         ctx,
         workspace_id=workspace_id,
@@ -168,6 +167,47 @@ async def validateOrigin(ctx, args):
         return {"valid": False, "reason": "Workspace not found"}
     valid, reason = origin_verdict(workspace, args["origin"])
     return {"valid": valid, "reason": reason}
+
+
+MAX_VERIFICATION_EVENTS = 20
+
+
+@mutation(
+    args={
+        "workspaceId": v.id("workspaces"),
+        "token": v.string(),
+        "origin": v.optional(v.string()),
+        "currentUrl": v.optional(v.string()),
+    }
+)
+async def recordHostedOnboardingVerificationEvent(ctx, args):
+    """The widget reporting that it runs on a site with the onboarding token the dashboard issued.
+
+    Answers ``{accepted: true, verifiedAt}`` or ``{accepted: false, reason}`` (no token issued, wrong
+    token, origin not allowed); only an accepted event is kept (the last 20).
+    """
+    workspace = await ctx.db.get(args["workspaceId"])
+    if workspace is None:
+        return {"accepted": False, "reason": "workspace_not_found"}
+    issued = workspace.get("hostedOnboardingVerificationToken")
+    if not issued:
+        return {"accepted": False, "reason": "token_not_issued"}
+    if issued != args["token"]:
+        return {"accepted": False, "reason": "token_mismatch"}
+    if not origin_verdict(workspace, args.get("origin"))[0]:
+        return {"accepted": False, "reason": "origin_invalid"}
+    now = now_ms()
+    event = {key: args[key] for key in ("token", "origin", "currentUrl") if key in args}
+    events = [*workspace.get("hostedOnboardingVerificationEvents", []), {**event, "createdAt": now}]
+    await ctx.db.patch(
+        workspace["_id"],
+        {
+            "hostedOnboardingVerificationEvents": events[-MAX_VERIFICATION_EVENTS:],
+            "hostedOnboardingWidgetVerifiedAt": now,
+            "hostedOnboardingUpdatedAt": now,
+        },
+    )
+    return {"accepted": True, "verifiedAt": now}
 
 
 @mutation(args={"workspaceId": v.id("workspaces"), "policy": v.union(v.literal("public"), v.literal("restricted"))})

@@ -3,6 +3,8 @@
 Each ``functions/<dir>/<module>.py`` is imported as part of a fresh package (so relative imports
 between an app's modules work, and two apps never collide in ``sys.modules``), and every
 ``FunctionDefinition`` it exports is named ``<dir>/<module>:<export>`` exactly as Convex names it.
+``functions/http.py``, when present, must export an ``HttpRouter`` as ``http`` (its default export,
+in Convex's words); anything else fails the load with Convex's message rather than serving 404s.
 """
 
 from __future__ import annotations
@@ -11,19 +13,27 @@ import importlib
 import importlib.machinery
 import importlib.util
 import itertools
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING
 
+from runtime import knobs
 from runtime.auth.config import AuthConfig
 from runtime.errors import FunctionNotFoundError
 from runtime.functions import FunctionDefinition, Kind
 from runtime.schema import SchemaDefinition
+from runtime.validators import identifier_error
+
+if TYPE_CHECKING:
+    from runtime.http_actions import HttpRouter
 
 _load_counter = itertools.count()
 _KIND_NAMES = {"query": "Query", "mutation": "Mutation", "action": "Action"}
+# Paths that need no closer look (every call resolves one): the slow checks say what is wrong.
+_VALID_PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,63}(/[A-Za-z0-9][A-Za-z0-9_]{0,63})*:([A-Za-z][A-Za-z0-9_]{0,63})?")
 
 
 @dataclass
@@ -33,9 +43,10 @@ class App:
     root: Path
     schema: SchemaDefinition | None
     functions: dict[str, FunctionDefinition] = field(default_factory=dict)
-    http_router: Any = None
+    http_router: HttpRouter | None = None
     modules: dict[str, ModuleType] = field(default_factory=dict)
     auth_config: AuthConfig | None = None  # from auth_config.py: the token issuers the app trusts
+    crons: Any = None  # the ``Crons`` of functions/crons.py, if the app declares any
 
     def lookup(self, path: str, *, kind: Kind | None = None, allow_internal: bool = False) -> FunctionDefinition:
         """The function at ``path`` (``.js`` suffixes and bare modules accepted), or Convex's error."""
@@ -53,13 +64,39 @@ class App:
 
 
 def canonical_path(path: str) -> str:
-    """``messages.js:list`` → ``messages:list``; ``messages`` → ``messages:default``."""
+    """``messages.js:list`` → ``messages:list``; ``messages`` → ``messages:default``.
+
+    A path that cannot name a function gets the backend's message, naming the module without the
+    ``.js`` it adds internally.
+    """
     if not isinstance(path, str) or not path:
         raise FunctionNotFoundError(f"Invalid function path {path!r}")
-    module, _, name = path.partition(":")
-    if module.endswith(".js"):
-        module = module[: -len(".js")]
+    module, colon, name = path.rpartition(":")
+    if not colon:
+        module, name = path, ""
+    module = module.removesuffix(".js")
+    if not _VALID_PATH.fullmatch(f"{module}:{name}"):
+        problem = _path_problem(module, name)
+        if problem is not None:
+            raise FunctionNotFoundError(f"{path} is not a valid path to a Convex function. {problem}")
     return f"{module}:{name or 'default'}"
+
+
+def _path_problem(module: str, name: str) -> str | None:
+    """What makes ``module:name`` unusable as a function path, in the backend's words, or None."""
+    if module.startswith("/"):
+        return f"Module paths must be relative ({module} is absolute)."
+    for component in module.split("/"):
+        if len(component) > knobs.MAX_IDENTIFIER_LENGTH:
+            return (
+                f"Path component is too long ({len(component)} > maximum {knobs.MAX_IDENTIFIER_LENGTH}): "
+                f"{component[: knobs.MAX_IDENTIFIER_LENGTH]}..."
+            )
+        if not all((char.isascii() and char.isalnum()) or char in "_." for char in component):
+            return f"Path component {component} can only contain alphanumeric characters, underscores, or periods."
+        if not any(char.isascii() and char.isalnum() for char in component):
+            return f"Path component {component} must have at least one alphanumeric character."
+    return identifier_error(name) if name else None
 
 
 def export_name(attribute: str, function: FunctionDefinition) -> str:
@@ -145,6 +182,33 @@ def load_app(root: Path | str) -> App:
                 if value.path is None:
                     value.path = path
                 app.functions[path] = value
-            elif module_path == "http" and attribute == "http":
-                app.http_router = value
+    if "http" in app.modules:
+        app.http_router = _http_router(app.modules["http"])
+    _load_crons(app)
     return app
+
+
+def _http_router(module: ModuleType) -> HttpRouter:
+    """The router ``functions/http.py`` exports, or Convex's error when it exports none."""
+    from runtime.http_actions import HttpRouter  # here: http_actions imports ctx, which imports this module
+
+    if not hasattr(module, "http"):
+        raise TypeError("`functions/http.py` must have a default export of a Router: define `http = HttpRouter()`.")
+    if not isinstance(module.http, HttpRouter):
+        raise TypeError("The default export of `functions/http.py` is not a Router.")
+    return module.http
+
+
+def _load_crons(app: App) -> None:
+    """Take ``crons`` from ``functions/crons.py`` and check that every job names a mutation or action."""
+    from runtime.crons import Crons  # here: runtime.crons itself imports this module
+
+    module = app.modules.get("crons")
+    found = getattr(module, "crons", None) if module is not None else None
+    if found is None:
+        return
+    if not isinstance(found, Crons):
+        raise TypeError(f"{app.root / 'functions' / 'crons.py'}: define `crons = cron_jobs()`")
+    for job in found.jobs.values():
+        job.target(app.functions)
+    app.crons = found

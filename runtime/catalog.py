@@ -16,7 +16,13 @@ from runtime.storage import Rows
 from runtime.values import UNDEFINED, Value
 
 FIRST_USER_TABLE_NUMBER: Final = 10001
-SYSTEM_TABLE_NUMBERS: Final = {"_scheduled_functions": 1, "_storage": 2, "_environment_variables": 3}
+SYSTEM_TABLE_NUMBERS: Final = {
+    "_scheduled_functions": 1,
+    "_storage": 2,
+    "_environment_variables": 3,
+    "_cron_jobs": 4,
+    "_cron_job_logs": 5,
+}
 BY_ID: Final = "by_id"
 BY_CREATION_TIME: Final = "by_creation_time"
 
@@ -69,7 +75,7 @@ class Catalog:
         self.table_numbers: dict[str, int] = {}
         self.table_names: dict[int, str] = {}
         self.indexes: dict[tuple[int, str], IndexInfo] = {}
-        # Indexes that hold entries (all but by_id), per table: what every write must maintain.
+        # Every index of each table (both system indexes included): what every write must maintain.
         self.stored_indexes: dict[int, list[IndexInfo]] = {}
 
     def load(self, rows: Rows) -> None:
@@ -83,8 +89,7 @@ class Catalog:
 
     def _remember(self, info: IndexInfo) -> None:
         self.indexes[(info.table_number, info.name)] = info
-        if not info.is_by_id:
-            self.stored_indexes.setdefault(info.table_number, []).append(info)
+        self.stored_indexes.setdefault(info.table_number, []).append(info)
 
     def table_name(self, table_number: int) -> str | None:
         """The name of a table number (the ``TableNames`` protocol validators use)."""

@@ -2,14 +2,23 @@
 
 Only the capabilities of each kind exist on its context (convex-semantics §6.4): a query's
 ``ctx.db`` has no writer methods, actions have no ``ctx.db`` at all. Database methods are
-``async`` as in Convex but never suspend, so a query or mutation runs uninterrupted.
+``async`` as in Convex but never suspend, so a query or mutation runs uninterrupted; several
+may still be awaited together (``asyncio.gather``), see ``runtime.steps``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runtime.connection import (
+    NO_CONNECTION,
+    ActionConnection,
+    Connection,
+    ConnectionReader,
+    ConnectionWriter,
+    ProofRecorder,
+)
 from runtime.environment import Environment
 from runtime.errors import ConvexValueError
 from runtime.file_storage import ActionStorage, StorageReader, StorageWriter
@@ -29,7 +38,7 @@ Identity = dict[str, Any]
 
 @dataclass(eq=False)
 class Execution:
-    """One run of one function: its transaction, caller identity, pagination journal and depth."""
+    """One run of one function: its transaction, caller identity and connection, pagination journal and depth."""
 
     executor: Executor
     function: FunctionDefinition
@@ -39,6 +48,8 @@ class Execution:
     paginated: bool = False
     journal_in: str | None = None
     journal_out: str | None = None
+    connection: Connection = NO_CONNECTION
+    proofs: ProofRecorder = field(default_factory=ProofRecorder)  # what a mutation proved (runtime.connection)
 
 
 class DatabaseReader:
@@ -158,10 +169,15 @@ class Meta:
         self._execution = execution
 
     def get_function_metadata(self) -> dict[str, Any]:
+        """``{name, componentPath, type, visibility}``; a default export is named by its module alone (§6.4)."""
         function = self._execution.function
-        return {"name": function.path, "componentPath": "", "type": function.kind, "visibility": function.visibility}
+        name = function.path
+        if name is not None and name.endswith(":default"):
+            name = name[: -len(":default")]
+        return {"name": name, "componentPath": "", "type": function.kind, "visibility": function.visibility}
 
-    def get_transaction_metrics(self) -> dict[str, dict[str, int]]:
+    def get_transaction_metrics(self) -> dict[str, dict[str, float]]:
+        """Usage and what is left of each limit of §4.4, as float64 like every Convex number."""
         from runtime import knobs
 
         transaction = self._execution.transaction
@@ -177,22 +193,26 @@ class Meta:
             "functionsScheduled": (metrics.functions_scheduled, knobs.MAX_FUNCTIONS_SCHEDULED),
             "scheduledFunctionArgsBytes": (metrics.scheduled_args_bytes, knobs.MAX_SCHEDULED_ARGS_SIZE),
         }
-        return {name: {"used": used, "remaining": limit - used} for name, (used, limit) in pairs.items()}
+        return {name: {"used": float(used), "remaining": float(limit - used)} for name, (used, limit) in pairs.items()}
 
 
 class QueryCtx:
-    """The context of a query: ``db`` (read-only), ``auth``, ``meta``, ``storage`` (URLs), ``env``, ``run_query``."""
+    """A query's ctx: ``db`` (read-only), ``auth``, ``connection``, ``meta``, ``storage``, ``env``, ``run_query``."""
 
     def __init__(self, execution: Execution) -> None:
         self._execution = execution
         self.db = self._make_db(execution)
         self.auth = Auth(execution.identity)
+        self.connection = self._make_connection(execution)
         self.meta = Meta(execution)
         self.storage = self._make_storage(execution)
         self.env = Environment(execution)
 
     def _make_db(self, execution: Execution) -> DatabaseReader:
         return DatabaseReader(execution)
+
+    def _make_connection(self, execution: Execution) -> ConnectionReader:
+        return ConnectionReader(execution.connection)
 
     def _make_storage(self, execution: Execution) -> StorageReader:
         return StorageReader(execution)
@@ -206,6 +226,7 @@ class MutationCtx(QueryCtx):
     """The context of a mutation: a writer ``db``, ``scheduler``, ``storage`` deletes and ``run_mutation``."""
 
     db: DatabaseWriter  # what _make_db returns here, so type checkers see insert/patch/replace/delete
+    connection: ConnectionWriter
 
     def __init__(self, execution: Execution) -> None:
         super().__init__(execution)
@@ -213,6 +234,9 @@ class MutationCtx(QueryCtx):
 
     def _make_db(self, execution: Execution) -> DatabaseReader:
         return DatabaseWriter(execution)
+
+    def _make_connection(self, execution: Execution) -> ConnectionReader:
+        return ConnectionWriter(execution.connection, execution.proofs)
 
     def _make_storage(self, execution: Execution) -> StorageReader:
         return StorageWriter(execution)
@@ -228,6 +252,7 @@ class ActionCtx:
     def __init__(self, execution: Execution) -> None:
         self._execution = execution
         self.auth = ActionAuth(execution)
+        self.connection = ActionConnection(execution.connection)
         self.meta = Meta(execution)
         self.scheduler = ActionScheduler(execution)
         self.storage = ActionStorage(execution)

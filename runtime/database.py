@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from runtime import knobs, storage
-from runtime.catalog import SYSTEM_TABLE_NUMBERS, Catalog
+from runtime import clock, knobs, storage
+from runtime.catalog import BY_CREATION_TIME, BY_ID, SYSTEM_TABLE_NUMBERS, Catalog
 from runtime.document_import import ImportMode, plan_import, write_import
 from runtime.read_set import Commit
 from runtime.schema_change import check_stored_documents
@@ -181,7 +181,7 @@ class Database:
                 table_number = self.catalog.create_table(rows, table_name)
             wanted = {index.name: tuple(index.fields) for index in table.indexes}
             for info in list(self.catalog.stored_indexes.get(table_number, [])):
-                if info.name == "by_creation_time":
+                if info.name in (BY_ID, BY_CREATION_TIME):
                     continue
                 if wanted.get(info.name) != info.fields:
                     self.catalog.drop_index(rows, info)
@@ -204,7 +204,7 @@ class Database:
 
     def next_creation_time(self) -> float:
         """A ``_creationTime``: now in ms, but strictly after every one handed out before."""
-        now = time.time() * 1000.0
+        now = clock.now_ms()
         self._creation_time = now if now > self._creation_time else math.nextafter(self._creation_time, math.inf)
         return self._creation_time
 
@@ -269,7 +269,7 @@ class Database:
         if table_number is None:
             return 0
         with self.snapshot():
-            by_creation = self.catalog.index(table_number, "by_creation_time")
+            by_creation = self.catalog.index(table_number, BY_CREATION_TIME)
             assert by_creation is not None
             return self._snapshot_rows().count_entries(by_creation.index_id)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,15 +18,18 @@ from typing import Any
 from runtime import knobs, logs
 from runtime.app_loader import App, load_app
 from runtime.auth.deployment import DeploymentAuth
+from runtime.connection import NO_CONNECTION, Connection, Proof
 from runtime.context import ActionCtx, Execution, Identity, MutationCtx, QueryCtx
 from runtime.database import Database
 from runtime.errors import ConvexValueError, FunctionNotFoundError, LimitExceededError
 from runtime.file_storage import FileStorage
 from runtime.functions import FunctionDefinition, Kind
+from runtime.cron_runner import CronRunner
 from runtime.job_runner import JobRunner
 from runtime.queries import Query
 from runtime.read_set import ReadSet
 from runtime.return_values import StoredDocuments, checked_return_value
+from runtime.steps import run_to_completion
 from runtime.transaction import Transaction
 from runtime.validators import validate_args, validate_returns
 from runtime.values import UNDEFINED, Value, check_value, strip_undefined
@@ -45,6 +48,7 @@ class FunctionResult:
     ts: int | None = None  # snapshot ts of a query; commit ts of a mutation
     read_set: ReadSet | None = None
     journal: str | None = None
+    proofs: tuple[Proof, ...] = ()  # what a committed mutation proved about its connection (runtime.connection)
 
     @property
     def ok(self) -> bool:
@@ -55,19 +59,6 @@ class FunctionResult:
         if self.error is not None:
             raise self.error
         return self.value
-
-
-def run_to_completion(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a query or mutation handler without an event loop; it must never really suspend."""
-    try:
-        coroutine.send(None)
-    except StopIteration as finished:
-        return finished.value
-    coroutine.close()
-    raise ConvexValueError(
-        "Can't use asynchronous I/O or timers (such as asyncio.sleep) in queries and mutations. "
-        "Please consider using an action"
-    )
 
 
 class Executor:
@@ -83,11 +74,12 @@ class Executor:
         self.auth = DeploymentAuth(database.path.parent, app.auth_config, site_url=lambda: self.site_url)
         self.file_storage = FileStorage(database, database.path.parent / STORAGE_DIR)
         self.job_runner = JobRunner(self)
+        self.cron_runner = CronRunner(self)
         # One-shot tools (e.g. the CLI running a single function) set this False before the first call,
         # so that they do not pick up due scheduled jobs only to interrupt them when they exit.
         self.run_scheduled_jobs = True
         self._started = False
-        self._reload_listeners: list[Callable[[App], None]] = []
+        self._reload_listeners: list[Callable[[App], None]] = [lambda app: self.cron_runner.app_changed()]
 
     @classmethod
     def open(cls, app_dir: Path | str, data_dir: Path | str | None = None, *, synchronous: str | None = None) -> Executor:
@@ -108,6 +100,7 @@ class Executor:
         self.file_storage.sweep()
         if self.run_scheduled_jobs:
             await self.job_runner.start()
+            await self.cron_runner.start()
 
     def add_reload_listener(self, listener: Callable[[App], None]) -> None:
         """Call ``listener(app)`` right after ``reload`` swapped new code in (live queries re-run with it)."""
@@ -128,6 +121,7 @@ class Executor:
             listener(app)
 
     async def close(self) -> None:
+        await self.cron_runner.stop()
         await self.job_runner.stop()
         await self.auth.close()
         await self.database.close()
@@ -142,34 +136,52 @@ class Executor:
         admin: bool = False,
         kind: Kind | None = None,
         journal: str | None = None,
+        connection: Connection = NO_CONNECTION,
     ) -> FunctionResult:
-        """Run the function at ``path``. Internal functions need ``admin``; ``kind`` is checked."""
+        """Run the function at ``path``. Internal functions need ``admin``; ``kind`` is checked.
+
+        ``connection`` is the caller's (``runtime.connection``): the server passes it, others need not.
+        """
         try:
             function = self.app.lookup(path, kind=kind, allow_internal=admin)
         except FunctionNotFoundError as error:
             return FunctionResult(error=error)
-        return await self.run_function(function, {} if args is None else args, identity=identity, journal=journal)
+        args = {} if args is None else args
+        return await self.run_function(function, args, identity=identity, journal=journal, connection=connection)
 
     async def call(self, path: str, args: Any = None, *, identity: Identity | None = None, admin: bool = False) -> Value:
         """Like ``run`` but returns the value or raises the error: the convenient form for Python."""
         return (await self.run(path, args, identity=identity, admin=admin)).unwrap()
 
     async def run_function(
-        self, function: FunctionDefinition, args: Any, *, identity: Identity | None = None, journal: str | None = None, depth: int = 0
+        self,
+        function: FunctionDefinition,
+        args: Any,
+        *,
+        identity: Identity | None = None,
+        journal: str | None = None,
+        depth: int = 0,
+        connection: Connection = NO_CONNECTION,
     ) -> FunctionResult:
         """Run an already resolved function (see ``run``)."""
         if function.kind == "query":
-            return self.run_query(function, args, identity=identity, journal=journal)
+            return self.run_query(function, args, identity=identity, journal=journal, connection=connection)
         if function.kind == "mutation":
-            return await self._run_mutation(function, args, identity, depth)
-        return await self._run_action(function, args, identity, depth)
+            return await self._run_mutation(function, args, identity, depth, connection)
+        return await self._run_action(function, args, identity, depth, connection)
 
     def run_query(
-        self, function: FunctionDefinition, args: Any, *, identity: Identity | None = None, journal: str | None = None
+        self,
+        function: FunctionDefinition,
+        args: Any,
+        *,
+        identity: Identity | None = None,
+        journal: str | None = None,
+        connection: Connection = NO_CONNECTION,
     ) -> FunctionResult:
         """Run a query synchronously, inside the open snapshot if there is one (see ``Database.snapshot``)."""
         buffer = logs.LogBuffer()
-        execution = Execution(self, function, identity, journal_in=journal)
+        execution = Execution(self, function, identity, journal_in=journal, connection=connection)
         with logs.capture(buffer), self.database.snapshot() as ts:
             transaction = self.database.read_transaction(ts)
             execution.transaction = transaction
@@ -184,14 +196,18 @@ class Executor:
             value=value, log_lines=buffer.finish(), ts=ts, read_set=transaction.read_set, journal=execution.journal_out
         )
 
-    async def _run_mutation(self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int) -> FunctionResult:
+    async def _run_mutation(
+        self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int, connection: Connection
+    ) -> FunctionResult:
         await self.start()
         buffer = logs.LogBuffer()
         # The body runs on the writer task: give it the caller's context (the scheduled job it runs under).
         caller_context = contextvars.copy_context()
+        executions: list[Execution] = []
 
         def body(transaction: Transaction) -> Value:
-            execution = Execution(self, function, identity, transaction=transaction, depth=depth)
+            execution = Execution(self, function, identity, transaction=transaction, depth=depth, connection=connection)
+            executions[:] = [execution]
             with logs.capture(buffer):
                 try:
                     return self._invoke(execution, args)
@@ -202,11 +218,17 @@ class Executor:
             result = await self.database.mutate(lambda transaction: caller_context.run(body, transaction))
         except Exception as error:  # noqa: BLE001
             return FunctionResult(error=error, log_lines=buffer.finish())
-        return FunctionResult(value=result.value, log_lines=buffer.finish(), ts=result.ts, read_set=result.transaction.read_set)
+        proofs = tuple(executions[0].proofs.recorded)
+        read_set = result.transaction.read_set
+        return FunctionResult(
+            value=result.value, log_lines=buffer.finish(), ts=result.ts, read_set=read_set, proofs=proofs
+        )
 
-    async def _run_action(self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int) -> FunctionResult:
+    async def _run_action(
+        self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int, connection: Connection
+    ) -> FunctionResult:
         await self.start()
-        execution = Execution(self, function, identity, depth=depth)
+        execution = Execution(self, function, identity, depth=depth, connection=connection)
         with logs.capture() as buffer:
             try:
                 arguments = self._checked_args(function, args)
@@ -237,16 +259,32 @@ class Executor:
         function = self._nested_function(parent, reference, kind)
         transaction = parent.transaction
         assert transaction is not None
-        child = Execution(self, function, parent.identity, transaction=transaction, depth=parent.depth + 1)
+        child = Execution(
+            self,
+            function,
+            parent.identity,
+            transaction=transaction,
+            depth=parent.depth + 1,
+            connection=parent.connection,
+            proofs=parent.proofs,
+        )
         if kind == "query":
             return self._invoke(child, args)
-        with transaction.subtransaction():
-            return self._invoke(child, args)
+        mark = parent.proofs.mark()
+        try:
+            with transaction.subtransaction():
+                return self._invoke(child, args)
+        except BaseException:
+            parent.proofs.roll_back(mark)
+            raise
 
     async def run_from_action(self, parent: Execution, reference: Any, args: Any, kind: Kind) -> Value:
         """``ctx.run_*`` inside an action: each call is its own transaction."""
         function = self._nested_function(parent, reference, kind)
-        result = await self.run_function(function, args, identity=parent.identity, depth=parent.depth + 1)
+        depth = parent.depth + 1
+        result = await self.run_function(
+            function, args, identity=parent.identity, depth=depth, connection=parent.connection
+        )
         return result.unwrap()
 
     def _nested_function(self, parent: Execution, reference: Any, kind: Kind) -> FunctionDefinition:
@@ -274,7 +312,7 @@ class Executor:
 
     def _checked_args(self, function: FunctionDefinition, args: Any) -> dict[str, Value]:
         if not isinstance(args, dict):
-            raise ConvexValueError(f"The arguments to a Convex function must be an object. Received: {args!r}")
+            validate_args(function.args, args, None)  # raises Convex's ArgumentValidationError
         check_value(args)
         return validate_args(function.args, strip_undefined(args), self.database.catalog)
 

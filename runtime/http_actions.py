@@ -11,19 +11,20 @@
 Routing follows Convex (convex-semantics §6.6): an exact ``path`` wins, else the longest matching
 ``path_prefix``; ``HEAD`` is served as ``GET``; no match is a 404 ``No HttpAction routed for <path>``.
 A handler gets an action context (``run_query``/``run_mutation``/``run_action``, scheduler, storage)
-and a Fetch-like ``Request``, and returns a ``Response``.
+and a Fetch-like ``Request``, and returns a ``Response``. A ``Response`` whose body is an async
+iterator of ``bytes``/``str`` chunks is streamed (the server sends it chunked, as each chunk comes).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import knobs, logs
 from runtime.context import ActionCtx, Execution
-from runtime.errors import ConvexError
+from runtime.errors import ConvexError, error_message
 from runtime.functions import FunctionDefinition
 from runtime.values import to_json
 
@@ -49,11 +50,15 @@ class Request:
         return json.loads(self._body or b"null")
 
 
+ResponseBody = str | bytes | AsyncIterable[bytes | str] | None
+
+
 @dataclass
 class Response:
-    """What a handler returns: ``body`` (str, bytes or None), ``status`` and ``headers``."""
+    """What a handler returns: ``body`` (str, bytes, None, or an async iterator of chunks), ``status``
+    and ``headers``."""
 
-    body: str | bytes | None = None
+    body: ResponseBody = None
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -64,9 +69,14 @@ class Response:
         return cls(json.dumps(data), status, merged)
 
     def body_bytes(self) -> bytes:
+        """The whole body of a response that is not streamed."""
         if self.body is None:
             return b""
-        return self.body.encode("utf-8") if isinstance(self.body, str) else self.body
+        if isinstance(self.body, str):
+            return self.body.encode("utf-8")
+        if isinstance(self.body, bytes | bytearray | memoryview):
+            return bytes(self.body)
+        raise TypeError(f"Response body must be str, bytes, None or an async iterator, got {type(self.body).__name__}")
 
 
 HttpHandler = Callable[[Any, Request], Awaitable[Response]]
@@ -136,12 +146,17 @@ class HttpRouter:
 
 @dataclass
 class HttpOutcome:
-    """What the server sends back for one HTTP action request."""
+    """What the server sends back for one HTTP action request: ``body``, or the chunks of ``stream``.
+
+    A stream runs the handler's iterator as the server pulls it; it raises if the iterator fails or
+    the response grows past the size limit, and the server then cuts the response short.
+    """
 
     status: int
     headers: dict[str, str]
     body: bytes
     log_lines: list[str]
+    stream: AsyncGenerator[bytes, None] | None = None
 
 
 async def run_http_action(executor: Any, request: Request, path: str, *, identity: Any = None) -> HttpOutcome:
@@ -150,19 +165,59 @@ async def run_http_action(executor: Any, request: Request, path: str, *, identit
     definition = router.lookup(request.method, path) if isinstance(router, HttpRouter) else None
     if definition is None:
         return HttpOutcome(404, {"content-type": "text/plain"}, f"No HttpAction routed for {path}".encode(), [])
-    function = FunctionDefinition("action", "internal", definition.handler, None, None, None, False, path=f"http:{path}")
+    # An HTTP action is a public action to ``ctx.meta`` (convex-semantics §6.4).
+    function = FunctionDefinition("action", "public", definition.handler, None, None, None, False, path=f"http:{path}")
     execution = Execution(executor, function, identity)
     with logs.capture() as buffer:
         try:
             response = await definition.handler(ActionCtx(execution), request)
             if not isinstance(response, Response):
                 raise TypeError(f"HTTP action for {path} must return a Response, got {type(response).__name__}")
+            if isinstance(response.body, AsyncIterable):
+                stream = _chunks(response.body, buffer)
+                return HttpOutcome(response.status, dict(response.headers), b"", buffer.lines, stream)
             body = response.body_bytes()
             if len(body) > knobs.MAX_HTTP_RESPONSE_SIZE:
                 raise ValueError("HttpResponseTooLarge: HTTP actions support responses up to 20 MiB")
         except Exception as error:  # noqa: BLE001 - every failure becomes the 500 Convex sends
-            payload: dict[str, Any] = {"code": f"Server Error: {error}"}
+            payload: dict[str, Any] = {"code": f"[Request ID: {_request_id()}] Server Error: {error_message(error)}"}
             if isinstance(error, ConvexError):
                 payload["data"] = to_json(error.data)
             return HttpOutcome(500, {"content-type": "application/json"}, json.dumps(payload).encode(), buffer.finish())
     return HttpOutcome(response.status, dict(response.headers), body, buffer.finish())
+
+
+async def _chunks(body: AsyncIterable[bytes | str], buffer: logs.LogBuffer) -> AsyncGenerator[bytes, None]:
+    """The chunks of a streamed body as bytes, its ``print`` output captured, its size limited like a
+    whole body's. Closing this generator closes the handler's iterator (its ``finally`` blocks run)."""
+    iterator = aiter(body)
+    sent = 0
+    try:
+        while True:
+            # Capture only while user code runs: the context variable must not stay set across ``yield``.
+            with logs.capture(buffer):
+                try:
+                    chunk = await anext(iterator)
+                except StopAsyncIteration:
+                    return
+            data = chunk.encode("utf-8") if isinstance(chunk, str) else chunk
+            if not isinstance(data, bytes | bytearray | memoryview):
+                raise TypeError(f"A streamed response body must yield bytes or str, got {type(chunk).__name__}")
+            sent += len(data)
+            if sent > knobs.MAX_HTTP_RESPONSE_SIZE:
+                raise ValueError("HttpResponseTooLarge: HTTP actions support responses up to 20 MiB")
+            yield bytes(data)
+    finally:
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            with logs.capture(buffer):
+                await close()
+        buffer.finish()
+
+
+def _request_id() -> int:
+    """The next request id of the server's failure messages (§6.6)."""
+    # Imported here: the server package imports this module while it loads.
+    from runtime.server.failures import next_request_id
+
+    return next_request_id()

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import os
-import time
+import random
+from collections.abc import Callable
 from typing import Final
 
+from runtime.clock import now_ms
 from runtime.errors import InvalidIdError
 
 ALPHABET: Final = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -67,9 +69,18 @@ def encode_id(table_number: int, internal_id: bytes) -> str:
     return _base32_encode(body + _fletcher16(body).to_bytes(2, "little"))
 
 
+_random_bytes: Callable[[int], bytes] = os.urandom  # where id bytes come from (seeded by tests that ask)
+
+
+def seed_ids(seed: int | None) -> None:
+    """Draw new ids from ``random.Random(seed)``, so a test gets the same ids every run; None: ``os.urandom``."""
+    global _random_bytes
+    _random_bytes = os.urandom if seed is None else random.Random(seed).randbytes
+
+
 def new_internal_id() -> bytes:
     """14 random bytes and the big-endian day number, like production Convex ids."""
-    return os.urandom(14) + (int(time.time()) // 86_400 % 65_536).to_bytes(2, "big")
+    return _random_bytes(14) + (int(now_ms() / 1000) // 86_400 % 65_536).to_bytes(2, "big")
 
 
 def new_id(table_number: int) -> str:

@@ -13,7 +13,7 @@ from runtime.catalog import IndexInfo
 from runtime.errors import ConvexValueError
 from runtime.keys import encode_key
 from runtime.read_set import Interval
-from runtime.values import UNDEFINED, Value, check_value, display
+from runtime.values import UNDEFINED, Value, backend_display, check_value
 
 _SYMBOLS = {"eq": "==", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _INDEX_DOCS = "https://docs.convex.dev/using/indexes"
@@ -62,37 +62,37 @@ class IndexRangeBuilder:
         return self._add("lte", field, value)
 
 
-def _describe(expression: RangeExpression) -> str:
-    return f'"{expression.field}" {_SYMBOLS[expression.op]} {display(expression.value)}'
+def _quoted(fields: tuple[str, ...] | list[str]) -> str:
+    """Field paths as the backend lists them: ``["a", "b"]``."""
+    return "[" + ", ".join(f'"{field}"' for field in fields) + "]"
+
+
+def _bound_error(kind: str, field: str, symbol: str, value: Value) -> ConvexValueError:
+    return ConvexValueError(f'Already defined {kind} bound in index range. Can\'t add "{field}" {symbol} {backend_display(value)}.')
 
 
 def compile_range(index: IndexInfo, expressions: list[RangeExpression]) -> Interval:
-    """The byte interval of ``index`` that the expressions select, or Convex's error."""
+    """The byte interval of ``index`` that the expressions select, or Convex's error.
+
+    The checks run in the backend's order, so the same mistake gets the same message: first the
+    expressions among themselves (bounds), then against the index (fields, then their order).
+    """
     fields = index.key_fields
+    # The fields the backend lists in its messages: the declared ones and ``_creationTime``, not ``_id``.
+    listed = fields[:-1]
     equalities: dict[str, RangeExpression] = {}
     lower: RangeExpression | None = None
     upper: RangeExpression | None = None
     for expression in expressions:
-        if expression.field not in fields:
-            raise ConvexValueError(
-                f'The index range included a comparison with "{expression.field}", but '
-                f"{index.table_name}.{index.name} with fields [{', '.join(fields)}] doesn't index this field. "
-                f"For more information see {_INDEX_DOCS}."
-            )
         if expression.op == "eq":
             if expression.field in equalities:
-                raise ConvexValueError(f"Already defined equality bound in index range. Can't add {_describe(expression)}.")
-            if any(bound is not None and bound.field == expression.field for bound in (lower, upper)):
-                raise ConvexValueError(f"Already defined inequality bound in index range. Can't add {_describe(expression)}.")
+                # The backend names the value already there, not the one being added.
+                raise _bound_error("equality", expression.field, "==", equalities[expression.field].value)
             equalities[expression.field] = expression
             continue
         is_lower = expression.op in ("gt", "gte")
-        existing = lower if is_lower else upper
-        if existing is not None:
-            side = "lower" if is_lower else "upper"
-            raise ConvexValueError(f"Already defined {side} bound in index range. Can't add {_describe(expression)}.")
-        if expression.field in equalities:
-            raise ConvexValueError(f"Already defined equality bound in index range. Can't add {_describe(expression)}.")
+        if (lower if is_lower else upper) is not None:
+            raise _bound_error("lower" if is_lower else "upper", expression.field, _SYMBOLS[expression.op], expression.value)
         other = upper if is_lower else lower
         if other is not None and other.field != expression.field:
             raise ConvexValueError(
@@ -105,6 +105,15 @@ def compile_range(index: IndexInfo, expressions: list[RangeExpression]) -> Inter
         else:
             upper = expression
     bounded = (lower or upper).field if (lower or upper) else None
+    if bounded is not None and bounded in equalities:
+        raise _bound_error("inequality", bounded, "==", equalities[bounded].value)
+    for field in [*sorted(equalities), *([bounded] if bounded is not None else [])]:
+        if field not in fields:
+            raise ConvexValueError(
+                f'The index range included a comparison with "{field}", but '
+                f"{index.table_name}.{index.name} with fields {_quoted(listed)} doesn't index this field. "
+                f"For more information see {_INDEX_DOCS}."
+            )
     used = sorted(equalities, key=fields.index)
     if bounded is not None:
         used.append(bounded)
@@ -112,7 +121,8 @@ def compile_range(index: IndexInfo, expressions: list[RangeExpression]) -> Inter
         first_wrong = next(field for position, field in enumerate(used) if fields[position] != field)
         raise ConvexValueError(
             f"Tried to query index {index.table_name}.{index.name} but the query didn't use the index fields in order.\n"
-            f"Index fields: [{', '.join(fields)}]\nQuery fields: [{', '.join(used)}]\nFirst incorrect field: {first_wrong}"
+            f"Index fields: {_quoted(listed)}\nQuery fields: {_quoted(used)}\nFirst incorrect field: \"{first_wrong}\"\n"
+            f"For more information see {_INDEX_DOCS}."
         )
     prefix_values = [equalities[field].value for field in sorted(equalities, key=fields.index)]
     prefix = encode_key(prefix_values)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from runtime import knobs, logs
 from runtime.app_loader import canonical_path
 from runtime.catalog import SYSTEM_TABLE_NUMBERS
+from runtime.clock import now_ms
 from runtime.errors import error_message
 from runtime.functions import FunctionDefinition
 from runtime.read_set import Commit
@@ -48,7 +49,6 @@ from runtime.scheduler import (
     RunningJob,
     finish,
     job_state,
-    now_ms,
     running_job,
 )
 from runtime.storage import decode_document
@@ -113,6 +113,16 @@ class JobRunner:
         self._due.clear()
         self._queued.clear()
         self._attempts.clear()
+
+    # --- driven from outside (a test harness's clock) ----------------------------------------
+    def pending_jobs(self) -> list[dict[str, Value]]:
+        """Every pending job, in the order they fall due (due time, then scheduling order)."""
+        jobs = self._jobs(lambda job: job_state(job) == PENDING)
+        return sorted(jobs, key=lambda job: (float(job["scheduledTime"]), float(job["_creationTime"])))
+
+    async def run_job(self, job_id: str) -> None:
+        """Run one job now if it is still pending, exactly as the loop would (when the loop is off)."""
+        await self._execute(job_id)
 
     # --- the loop ---------------------------------------------------------------------------
     async def _run(self) -> None:

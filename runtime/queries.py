@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from runtime import knobs
-from runtime.catalog import BY_CREATION_TIME, IndexInfo
+from runtime.catalog import BY_CREATION_TIME, BY_ID, IndexInfo
 from runtime.errors import ConvexValueError, InvalidCursorError
 from runtime.filters import Expression, as_boolean, build_filter
 from runtime.index_range import IndexRangeBuilder, compile_range
@@ -37,7 +37,13 @@ _second = operator.itemgetter(1)
 
 
 class Query:
-    """A single-use query over one table; every builder method returns a new query."""
+    """A query over one table; every builder method returns a new query.
+
+    ``ctx.db.query(table)`` itself may be used any number of times (Convex's query initializer);
+    every query built from it is single-use, in Convex's states: ``preparing`` until a builder
+    method or ``take``/``paginate`` takes it over (``closed``), or iteration starts (``executing``)
+    and runs to its end (``consumed``).
+    """
 
     def __init__(self, execution: Execution, table: str, *, system: bool) -> None:
         if table.startswith("_") and not system:
@@ -51,18 +57,25 @@ class Query:
         self._order: str | None = None
         self._filters: list[Expression] = []
         self._search: tuple[str, SearchFilterBuilder] | None = None
-        self._consumed = False
-        self._chained = False
+        self._initializer = True
+        self._state = "preparing"
 
     # --- building ---------------------------------------------------------------------------
-    def _chain(self) -> Query:
-        if self._chained or self._consumed:
+    def _take(self) -> None:
+        """Claim this query for a builder method, ``take`` or ``paginate`` (the initializer is never claimed)."""
+        if self._initializer:
+            return
+        if self._state != "preparing":
             raise ConvexValueError("A query can only be chained once and can't be chained after iteration begins.")
-        self._chained = True
+        self._state = "closed"
+
+    def _chain(self) -> Query:
+        self._take()
         successor = Query.__new__(Query)
         successor.__dict__.update(self.__dict__)
         successor._filters = list(self._filters)
-        successor._chained = False
+        successor._initializer = False
+        successor._state = "preparing"
         return successor
 
     def with_index(self, name: str, range_builder: Callable[[IndexRangeBuilder], IndexRangeBuilder] | None = None) -> Query:
@@ -116,18 +129,32 @@ class Query:
         assert transaction is not None  # a query object only exists inside a query or mutation
         return transaction
 
-    def _begin(self) -> None:
-        if self._chained:
-            raise ConvexValueError("This query has been chained with another operator and can't be reused.")
-        if self._consumed:
+    def _start(self) -> None:
+        """Begin iterating (``collect`` and ``async for``); see the class docstring."""
+        if self._initializer:
+            return
+        if self._state == "executing":
             raise ConvexValueError("Iteration can only begin on a query once.")
-        self._consumed = True
+        if self._state == "closed":
+            raise ConvexValueError("This query has been chained with another operator and can't be reused.")
+        if self._state == "consumed":
+            raise ConvexValueError("This query is closed and can't emit any more values.")
+        self._state = "executing"
+
+    def _finish(self) -> None:
+        """Iteration reached its end (or failed): the query can emit nothing more."""
+        if not self._initializer:
+            self._state = "consumed"
 
     def _source(self) -> tuple[IndexInfo, Interval] | None:
         transaction = self._transaction
         table_number = transaction.catalog.table_numbers.get(self._table)
         if table_number is None:
-            return None  # a table that does not exist yet reads as empty, and records nothing
+            # A table that does not exist yet reads as empty and records nothing; only its two
+            # system indexes exist already (§3.8).
+            if self._index_name not in (BY_ID, BY_CREATION_TIME):
+                raise ConvexValueError(f"Index {self._table}.{self._index_name} not found.")
+            return None
         index = transaction.catalog.index(table_number, self._index_name)
         if index is None:
             raise ConvexValueError(f"Index {self._table}.{self._index_name} not found.")
@@ -175,11 +202,12 @@ class Query:
 
     async def collect(self) -> list[dict[str, Value]]:
         """Every matching document, in order."""
-        self._begin()
+        self._start()
         scan, documents = self._open()
         try:
             return list(documents)
         finally:
+            self._finish()
             if scan is not None:
                 scan.close()
 
@@ -187,7 +215,7 @@ class Query:
         """The first ``n`` matching documents."""
         if isinstance(n, bool) or not isinstance(n, (int, float)) or n < 0 or int(n) != n:
             raise ConvexValueError("Arg 1 `n` to `take` must be a non-negative integer")
-        self._begin()
+        self._take()
         if n == 0:
             return []
         scan, documents = self._open(int(n))
@@ -213,12 +241,12 @@ class Query:
         return found[0] if found else None
 
     def __aiter__(self) -> AsyncIterator[dict[str, Value]]:
-        self._begin()
-        return _AsyncRows(*self._open())
+        self._start()
+        return _AsyncRows(self, *self._open())
 
     async def paginate(self, options: dict[str, Any]) -> dict[str, Any]:
         """One page: ``{page, isDone, continueCursor, splitCursor, pageStatus}`` (Convex's names)."""
-        self._begin()
+        self._take()
         return _Paginator(self, options).run()
 
     def fingerprint(self) -> bytes:
@@ -241,7 +269,8 @@ class Query:
 class _AsyncRows:
     """Lazy async iteration: reads (and the read set) cover only what was pulled."""
 
-    def __init__(self, scan: IndexScan | None, documents: Iterator[dict[str, Value]]) -> None:
+    def __init__(self, query: Query, scan: IndexScan | None, documents: Iterator[dict[str, Value]]) -> None:
+        self._query = query
         self._scan = scan
         self._documents = documents
 
@@ -252,13 +281,16 @@ class _AsyncRows:
         try:
             return next(self._documents)
         except StopIteration:
-            if self._scan is not None:
-                self._scan.close()
+            self._end()
             raise StopAsyncIteration from None
         except BaseException:
-            if self._scan is not None:
-                self._scan.close()
+            self._end()
             raise
+
+    def _end(self) -> None:
+        self._query._finish()
+        if self._scan is not None:
+            self._scan.close()
 
 
 def encode_cursor(fingerprint: bytes, key: bytes | None) -> str:
@@ -401,15 +433,15 @@ class _Paginator:
         stop = int.from_bytes(end, "big") if end is not None else offset + int(self.num_items)
         _, documents = self.query._open()
         page: list[dict[str, Value]] = []
-        position = 0
-        exhausted = True
-        for document in documents:
-            if position >= stop:
-                exhausted = False
-                break
+        # No look-ahead (§3.12): a page that fills on the last match is not known to be the last.
+        # An empty range (the end cursor at the start) reads nothing and is not the end.
+        exhausted = offset < stop
+        for position, document in enumerate(documents if exhausted else ()):
             if position >= offset:
                 page.append(document)
-            position += 1
+            if position + 1 >= stop:
+                exhausted = False
+                break
         if exhausted and self.end_cursor is None:
             return self._result(page, end_cursor, None, None)
         continue_cursor = self.end_cursor or encode_cursor(fingerprint, stop.to_bytes(8, "big"))

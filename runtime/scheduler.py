@@ -14,13 +14,13 @@ runs under, and what anything under a canceled running action schedules is born 
 from __future__ import annotations
 
 import math
-import time
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from runtime import knobs
+from runtime.clock import now_ms
 from runtime.app_loader import canonical_path
 from runtime.catalog import SYSTEM_TABLE_NUMBERS
 from runtime.errors import ConvexValueError, FunctionNotFoundError, LimitExceededError
@@ -48,11 +48,6 @@ class RunningJob:
 
 running_job: ContextVar[RunningJob | None] = ContextVar("opencom_running_job", default=None)
 """Set by the job runner around a job's execution; read by ``ctx.scheduler`` below it."""
-
-
-def now_ms() -> float:
-    """The current time in milliseconds since the epoch, as Convex times are."""
-    return time.time() * 1000.0
 
 
 def job_state(job: dict[str, Value]) -> str:

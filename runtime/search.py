@@ -248,6 +248,8 @@ class VectorFilterBuilder:
     """The ``q`` of a vector search filter: ``q.eq(field, value)``, or several or-ed together."""
 
     def eq(self, field: str, value: Any) -> list[tuple[str, Value]]:
+        if not isinstance(field, str):
+            raise ConvexValueError("The first argument to `q.eq` must be a field name.")
         check_value(value)
         return [(field, value)]
 

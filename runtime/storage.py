@@ -3,8 +3,10 @@
 Everything the database keeps is in one file in WAL mode:
 
 - ``documents``: one row per live document, its full body (system fields included) as msgpack,
-  which keeps int64 and float64, str and bytes apart without any wrapping;
-- ``index_entries``: one row per (index, key) for ``by_creation_time`` and every declared index;
+  which keeps int64 and float64, str and bytes apart without any wrapping, and its Convex size
+  (``getConvexSize``), measured once when written since every read counts it;
+- ``index_entries``: one row per (index, key) for ``by_id``, ``by_creation_time`` and every
+  declared index;
   a key is the order-preserving encoding of the indexed fields, ``_creationTime`` and ``_id``,
   so every index read is a byte-range scan;
 - ``tables`` and ``indexes``: the catalog, mapping names to the numbers that ids and keys use;
@@ -23,7 +25,8 @@ from typing import Final
 import msgspec
 
 from runtime import knobs
-from runtime.values import Value
+from runtime.keys import encode_value
+from runtime.values import Value, value_size
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -41,7 +44,8 @@ CREATE TABLE IF NOT EXISTS indexes (
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
     table_number INTEGER NOT NULL,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS index_entries (
     index_id INTEGER NOT NULL,
@@ -73,9 +77,39 @@ def connect(path: Path, *, synchronous: str = knobs.SQLITE_SYNCHRONOUS) -> sqlit
     return connection
 
 
+# The layout this code writes; files written by earlier versions are upgraded when opened.
+FORMAT_VERSION: Final = 2
+
+
 def create_schema(connection: sqlite3.Connection) -> None:
-    """Create the store's tables if this is a new file."""
+    """Create the store's tables if this is a new file, and upgrade a file of an older format."""
     connection.executescript(_SCHEMA)
+    version = Rows(connection).get_meta("format")
+    if not isinstance(version, int) or version < FORMAT_VERSION:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            _upgrade_to_2(connection)
+            Rows(connection).set_meta("format", FORMAT_VERSION)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+
+def _upgrade_to_2(connection: sqlite3.Connection) -> None:
+    """Format 2: every document's Convex size is stored, and ``by_id`` holds an entry per document."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(documents)")}
+    if "size" not in columns:
+        connection.execute("ALTER TABLE documents ADD COLUMN size INTEGER NOT NULL DEFAULT 0")
+    for doc_id, body in connection.execute("SELECT id, body FROM documents").fetchall():
+        connection.execute("UPDATE documents SET size = ? WHERE id = ?", (value_size(decode_document(body)), doc_id))
+    by_id_indexes = connection.execute("SELECT index_id, table_number FROM indexes WHERE name = 'by_id'").fetchall()
+    for index_id, table_number in by_id_indexes:
+        for (doc_id,) in connection.execute("SELECT id FROM documents WHERE table_number = ?", (table_number,)).fetchall():
+            connection.execute(
+                "INSERT OR IGNORE INTO index_entries (index_id, key, doc_id) VALUES (?, ?, ?)",
+                (index_id, encode_value(doc_id), doc_id),
+            )
 
 
 class Rows:
@@ -120,11 +154,18 @@ class Rows:
         row = self.connection.execute("SELECT body FROM documents WHERE id = ?", (doc_id,)).fetchone()
         return row[0] if row else None
 
-    def put_document(self, doc_id: str, table_number: int, body: bytes) -> None:
+    def get_sized(self, doc_id: str) -> tuple[bytes, int] | None:
+        """The document's body and its Convex size, or None."""
+        row: tuple[bytes, int] | None = self.connection.execute(
+            "SELECT body, size FROM documents WHERE id = ?", (doc_id,)
+        ).fetchone()
+        return row
+
+    def put_document(self, doc_id: str, table_number: int, body: bytes, size: int) -> None:
         self.connection.execute(
-            "INSERT INTO documents (id, table_number, body) VALUES (?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-            (doc_id, table_number, body),
+            "INSERT INTO documents (id, table_number, body, size) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET body = excluded.body, size = excluded.size",
+            (doc_id, table_number, body, size),
         )
 
     def delete_document(self, doc_id: str) -> None:
@@ -148,17 +189,17 @@ class Rows:
 
     def scan(
         self, index_id: int, low: bytes, high: bytes | None, *, descending: bool, limit: int
-    ) -> list[tuple[bytes, bytes]]:
-        """Up to ``limit`` (key, body) pairs with ``low <= key < high`` in key order."""
+    ) -> list[tuple[bytes, bytes, int]]:
+        """Up to ``limit`` (key, body, Convex size) rows with ``low <= key < high`` in key order."""
         order = "DESC" if descending else "ASC"
         if high is None:
             sql = (
-                "SELECT e.key, d.body FROM index_entries e JOIN documents d ON d.id = e.doc_id "
+                "SELECT e.key, d.body, d.size FROM index_entries e JOIN documents d ON d.id = e.doc_id "
                 f"WHERE e.index_id = ? AND e.key >= ? ORDER BY e.key {order} LIMIT ?"
             )
             return self.connection.execute(sql, (index_id, low, limit)).fetchall()
         sql = (
-            "SELECT e.key, d.body FROM index_entries e JOIN documents d ON d.id = e.doc_id "
+            "SELECT e.key, d.body, d.size FROM index_entries e JOIN documents d ON d.id = e.doc_id "
             f"WHERE e.index_id = ? AND e.key >= ? AND e.key < ? ORDER BY e.key {order} LIMIT ?"
         )
         return self.connection.execute(sql, (index_id, low, high, limit)).fetchall()

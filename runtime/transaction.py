@@ -34,7 +34,10 @@ _LIMIT_HINT = (
 
 
 class Metrics:
-    """Usage counted against the limits of convex-semantics §4.4 (system tables excluded)."""
+    """Usage counted against the limits of convex-semantics §4.4 (system tables excluded).
+
+    Bytes are Convex sizes (``getConvexSize``, §1.5), as the limits are defined on them.
+    """
 
     __slots__ = (
         "bytes_read",
@@ -52,6 +55,14 @@ class Metrics:
         self.bytes_written = 0
         self.functions_scheduled = 0
         self.scheduled_args_bytes = 0
+
+    def written(self) -> tuple[int, int, int, int]:
+        """The write-side counters, which a rolled-back sub-transaction gives back (see ``restore_written``)."""
+        return self.documents_written, self.bytes_written, self.functions_scheduled, self.scheduled_args_bytes
+
+    def restore_written(self, saved: tuple[int, int, int, int]) -> None:
+        """Undo the writes counted since ``written()``; reads stay counted, as they were observed."""
+        self.documents_written, self.bytes_written, self.functions_scheduled, self.scheduled_args_bytes = saved
 
 
 class Transaction:
@@ -156,10 +167,11 @@ class Transaction:
         by_id = self.catalog.index(table_number, BY_ID)
         assert by_id is not None
         self.record_interval(by_id, point_interval(encode_value(doc_id)))
-        body = self.rows.get_body(doc_id)
-        if body is None:
+        row = self.rows.get_sized(doc_id)
+        if row is None:
             return None
-        self._count_read(table_number, len(body))
+        body, size = row
+        self._count_read(table_number, size)
         return self.decode(body)
 
     def decode(self, body: bytes) -> dict[str, Value]:
@@ -215,10 +227,8 @@ class Transaction:
             )
         document = {"_id": doc_id, "_creationTime": creation_time}
         document.update(self._checked_fields(table, value, system))
+        # An insert is a write only: its new id is not a read range (§4.4).
         self._write(table_number, doc_id, None, document)
-        by_id = self.catalog.index(table_number, BY_ID)
-        assert by_id is not None
-        self.record_interval(by_id, point_interval(encode_value(doc_id)))
         return doc_id
 
     def patch(self, doc_id: str, partial: dict[str, Value], *, system: bool = False) -> None:
@@ -292,21 +302,15 @@ class Transaction:
 
     def _write(self, table_number: int, doc_id: str, old: dict[str, Value] | None, new: dict[str, Value] | None) -> None:
         self.check_time()
-        size = 0
-        body = None
+        size = 0  # a delete writes no bytes
         if new is not None:
-            body = encode_document(new)
-            size = len(body)
-            # Convex's size of a value is at most 9 times its msgpack size (a small int: 9 bytes
-            # against 1), so only documents near the limit need it measured exactly.
-            if size * 9 > knobs.MAX_DOCUMENT_SIZE and value_size(new) > knobs.MAX_DOCUMENT_SIZE:
+            size = value_size(new)
+            if size > knobs.MAX_DOCUMENT_SIZE:
                 raise ConvexValueError(
-                    f"Value is too large ({value_size(new)} bytes > maximum size {knobs.MAX_DOCUMENT_SIZE} bytes) "
-                    f"in document {doc_id}"
+                    f"Value is too large ({size} bytes > maximum size {knobs.MAX_DOCUMENT_SIZE} bytes) in document {doc_id}"
                 )
-        # Bytes written are counted in stored bytes, like bytes read.
         self._count_write(table_number, size)
-        self.apply_write(table_number, doc_id, old, new, body=body)
+        self.apply_write(table_number, doc_id, old, new, size=size)
 
     def apply_write(
         self,
@@ -315,18 +319,15 @@ class Transaction:
         old: dict[str, Value] | None,
         new: dict[str, Value] | None,
         *,
-        body: bytes | None = None,
+        size: int | None = None,
     ) -> None:
         """Store one document change: its index entries, search indexes and the write set.
 
         No validation and no limits: ``insert``/``patch``/``replace``/``delete`` check those first,
         and bulk loads (``runtime.document_import``) check every document before writing any.
-        ``body`` is ``new`` already encoded, when the caller has it.
+        ``size`` is the Convex size of ``new``, when the caller has measured it.
         """
         keys: list[tuple[int, bytes]] = []
-        by_id = self.catalog.index(table_number, BY_ID)
-        assert by_id is not None
-        keys.append((by_id.index_id, encode_value(doc_id)))
         for index in self.catalog.stored_indexes.get(table_number, ()):
             old_key = index.key_of(old) if old is not None else None
             new_key = index.key_of(new) if new is not None else None
@@ -342,7 +343,7 @@ class Transaction:
         if new is None:
             self.rows.delete_document(doc_id)
         else:
-            self.rows.put_document(doc_id, table_number, body if body is not None else encode_document(new))
+            self.rows.put_document(doc_id, table_number, encode_document(new), size if size is not None else value_size(new))
         self.database.search_indexes.on_write(self.rows.connection, table_number, old, new)
         self.writes.append(DocumentWrite(table_number, doc_id, old, new, tuple(keys)))
 
@@ -355,12 +356,14 @@ class Transaction:
         connection.execute(f"SAVEPOINT {name}")
         writes_before = len(self.writes)
         tables_before = len(self.catalog.table_names)
+        written_before = self.metrics.written()
         try:
             yield
         except BaseException:
             connection.execute(f"ROLLBACK TO {name}")
             connection.execute(f"RELEASE {name}")
             del self.writes[writes_before:]
+            self.metrics.restore_written(written_before)
             if len(self.catalog.table_names) != tables_before:
                 self.catalog.load(self.rows)
             raise
@@ -408,7 +411,7 @@ class IndexScan:
         self.interval = interval
         self.descending = descending
         self.last_key: bytes | None = None
-        self.bytes_pulled = 0  # stored size of the rows pulled so far, as counted against the read limits
+        self.bytes_pulled = 0  # Convex size of the rows pulled so far, as counted against the read limits
         self.exhausted = False
         self.closed = False
         self._first_batch = max(1, min(batch or knobs.SCAN_BATCH_ROWS, knobs.SCAN_MAX_BATCH_ROWS))
@@ -436,9 +439,8 @@ class IndexScan:
         while True:
             transaction.check_time()  # once per round trip: reading the CPU clock costs more than a row
             rows = self._fetch(batch)
-            for key, body in rows:
+            for key, body, size in rows:
                 self.last_key = key
-                size = len(body)
                 self.bytes_pulled += size
                 if counted:
                     metrics.documents_read += 1
@@ -454,8 +456,8 @@ class IndexScan:
                 return
             batch = min(batch * 2, knobs.SCAN_MAX_BATCH_ROWS)
 
-    def _fetch(self, limit: int) -> list[tuple[bytes, bytes]]:
-        """Up to ``limit`` (key, body) rows after the last one pulled."""
+    def _fetch(self, limit: int) -> list[tuple[bytes, bytes, int]]:
+        """Up to ``limit`` (key, body, size) rows after the last one pulled."""
         low, high = self.interval.low, self.interval.high
         if self.last_key is not None:
             if self.descending:

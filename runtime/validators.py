@@ -28,7 +28,7 @@ from typing import Any, Final, Protocol
 
 from runtime import ids, knobs
 from runtime.errors import ArgumentValidationError, ReturnsValidationError
-from runtime.values import INT64_MAX, INT64_MIN, UNDEFINED, Value, display, to_json
+from runtime.values import INT64_MAX, INT64_MIN, UNDEFINED, Value, backend_display, display, to_json
 
 
 class ValidationFailure(Exception):
@@ -676,6 +676,16 @@ v: Final = _ValidatorBuilders()
 # ---------------------------------------------------------------------------------------------
 
 
+def single_argument(args: list[Any]) -> Any:
+    """The one argument of a call whose arguments travel as an array (sync protocol, HTTP API)."""
+    if len(args) != 1:
+        raise ArgumentValidationError(
+            "Expected to receive a single object as the function's argument. "
+            f"Instead received {len(args)} arguments: {backend_display(args)}"
+        )
+    return args[0]
+
+
 def validate_args(validator: ObjectValidator | None, args: object, tables: TableNames | None) -> dict[str, Any]:
     """Check a call's arguments object; return it without top-level ``UNDEFINED`` fields.
 
@@ -684,7 +694,7 @@ def validate_args(validator: ObjectValidator | None, args: object, tables: Table
     """
     if not isinstance(args, dict):
         raise ArgumentValidationError(
-            f"Expected to receive an object as the function's argument. Instead received: {_show(args)}"
+            f"Expected to receive an object as the function's argument. Instead received: {backend_display(args)}"
         )
     if validator is not None and not validator._accepts(args, tables):
         raise ArgumentValidationError(validator._failure(args, "", tables) or _no_match(args, validator, ""))

@@ -451,3 +451,19 @@ def display(value: Value) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{key}: {display(item)}" for key, item in value.items()) + "}"
     return repr(value)
+
+
+def backend_display(value: Value) -> str:
+    """A value as the Convex backend prints it in its own messages (index ranges, arguments):
+    ``1`` for an int64, ``1.0`` for a float64, ``[1, 2.5]``, ``{a: 1}``; the rest as ``display``."""
+    if isinstance(value, list):
+        return "[" + ", ".join(map(backend_display, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {backend_display(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return display(value)  # undefined, null, booleans, strings and bytes print alike
+    if isinstance(value, int):
+        return str(value)
+    if math.isfinite(value):
+        return repr(value)
+    return "NaN" if math.isnan(value) else ("inf" if value > 0 else "-inf")

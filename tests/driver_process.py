@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -39,11 +40,12 @@ class Driver:
         self._tasks = [asyncio.create_task(self._read_answers()), asyncio.create_task(self._read_stderr())]
 
     @classmethod
-    async def start(cls, argv: Sequence[str], cwd: str | None = None) -> Driver:
-        """Start ``argv`` with piped stdin/stdout/stderr."""
+    async def start(cls, argv: Sequence[str], cwd: str | None = None, env: dict[str, str] | None = None) -> Driver:
+        """Start ``argv`` with piped stdin/stdout/stderr (and ``env`` added to this process's environment)."""
         process = await asyncio.create_subprocess_exec(
             *argv,
             cwd=cwd,
+            env={**os.environ, **env} if env else None,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

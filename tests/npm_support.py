@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from runtime.values import from_json
+from tests.server_fixtures import REPO, start_server
+
 NPM_DIR = Path(__file__).parent / "npm"
 INSTALL_TIMEOUT_S = 600.0
 
@@ -54,3 +57,31 @@ def node_with_convex() -> str:
             assert completed.returncode == 0, f"npm ci failed:\n{completed.stdout}\n{completed.stderr}"
         assert installed_version() == wanted_version()
     return node_binary
+
+
+def scenario_steps(script: str, data_dir: Path, *args: str, timeout_s: float = 180.0) -> dict[str, object]:
+    """Run an Opencom scenario script (tests/npm/*_e2e.mjs) against a fresh real server.
+
+    The script gets the server's URL and ``args``, and prints one ``{"step", "value"}`` JSON line
+    per observation; returns the values (decoded from Convex JSON) by step name, after checking
+    the script reached ``done``.
+    """
+    node = node_with_convex()
+    server = start_server(REPO, data_dir)
+    try:
+        completed = subprocess.run(
+            [node, script, server.url, *args],
+            cwd=NPM_DIR,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+        records = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+        steps = {record["step"]: record for record in records}
+        assert completed.returncode == 0 and "done" in steps, (
+            f"the scenario failed:\n{completed.stdout}\nstderr:\n{completed.stderr}\nserver log:\n{server.log()[-4000:]}"
+        )
+        return {step: from_json(record["value"]) for step, record in steps.items()}
+    finally:
+        server.stop()

@@ -1,13 +1,14 @@
 """The real server as a subprocess, and a raw sync-protocol connection to talk to it.
 
-    server = start_server(APP_DIR, tmp_path / "data")      # waits for "opencom serving … at <url>"
+    server = start_server(APP_DIR, tmp_path / "data")      # waits for "opencom serving … at <url> (…)"
     async with SyncConnection.open(server) as connection:   # Connect is sent for you
         await connection.send({"type": "ModifyQuerySet", ...})
         transition = await connection.expect("Transition")
-    server.restart()   # same port, same data; server.stop() when done
+    server.restart()   # same ports, same data; server.stop() when done
 
-The server binds 127.0.0.1 on a free port, writes its stderr to ``server.log`` beside the data
-directory (quoted when it fails to start), and every wait here is bounded.
+The server binds 127.0.0.1 on two free ports (the API's ``url`` and the HTTP actions' ``site_url``),
+writes its stderr to ``server.log`` beside the data directory (quoted when it fails to start), and
+every wait here is bounded.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import pytest
 from runtime.admin_key import read_admin_key
 
 REPO = Path(__file__).resolve().parent.parent
-READY_LINE = re.compile(r"^opencom serving .+ at (http://\S+)\s*$")
+READY_LINE = re.compile(r"^opencom serving .+ at (https?://\S+) \(HTTP actions at (https?://\S+)\)\s*$")
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 FRAME_TIMEOUT_S = 10.0
@@ -43,22 +44,28 @@ FRAME_TIMEOUT_S = 10.0
 
 @dataclass
 class RunningServer:
-    """A server subprocess: its URL, process and data directory; ``stop`` and ``restart`` it."""
+    """A server subprocess: its URLs, process and data directory; ``stop`` and ``restart`` it."""
 
     url: str
     process: subprocess.Popen[bytes]
     app_dir: Path
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    site_url: str = ""
+    args: tuple[str, ...] = ()
 
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
     @property
+    def site_port(self) -> int:
+        return int(self.site_url.rsplit(":", 1)[1])
+
+    @property
     def ws_url(self) -> str:
         """The Python client's sync URL (``ws://host:port/api/sync``)."""
-        return self.url.replace("http://", "ws://", 1) + "/api/sync"
+        return self.url.replace("http", "ws", 1) + "/api/sync"
 
     @property
     def admin_key(self) -> str:
@@ -89,10 +96,12 @@ class RunningServer:
             self.process.wait(STOP_TIMEOUT_S)
 
     def restart(self) -> None:
-        """Stop, then start again on the same port and data directory."""
+        """Stop, then start again on the same ports and data directory."""
         self.stop()
-        fresh = start_server(self.app_dir, self.data_dir, port=self.port, env=self.env)
-        self.url, self.process = fresh.url, fresh.process
+        fresh = start_server(
+            self.app_dir, self.data_dir, port=self.port, site_port=self.site_port, env=self.env, args=self.args
+        )
+        self.url, self.site_url, self.process = fresh.url, fresh.site_url, fresh.process
 
     def log(self) -> str:
         """What the server wrote to stderr so far."""
@@ -105,15 +114,21 @@ def _log_path(data_dir: Path) -> Path:
 
 
 def start_server(
-    app_dir: Path | str, data_dir: Path | str, *, port: int = 0, env: dict[str, str] | None = None
+    app_dir: Path | str,
+    data_dir: Path | str,
+    *,
+    port: int = 0,
+    site_port: int = 0,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> RunningServer:
-    """Start ``python -m runtime.server`` on 127.0.0.1 and wait for its ready line."""
+    """Start ``python -m runtime.server`` on 127.0.0.1 and wait for its ready line (``args``: more options)."""
     app_dir, data_dir = Path(app_dir), Path(data_dir)
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     extra = dict(env or {})
     environment = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", **extra}
     command = [sys.executable, "-m", "runtime.server", "--app", str(app_dir), "--data", str(data_dir)]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--site-port", str(site_port), *args]
     log = _log_path(data_dir).open("ab")
     process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=log)
     log.close()
@@ -133,7 +148,7 @@ def start_server(
         raise RuntimeError(f"the server did not start:\n{_log_path(data_dir).read_text(errors='replace')}")
     # Keep draining stdout so that a chatty server can never block on a full pipe.
     threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
-    return RunningServer(match.group(1), process, app_dir, data_dir, extra)
+    return RunningServer(match.group(1), process, app_dir, data_dir, extra, match.group(2), tuple(args))
 
 
 def _drain(stream: Any) -> None:
@@ -173,7 +188,7 @@ class SyncConnection:
         session_id = session_id or str(uuid.uuid4())
         async with aiohttp.ClientSession() as http:
             socket = await http.ws_connect(
-                url.replace("http://", "ws://", 1) + path, timeout=aiohttp.ClientWSTimeout(ws_close=5)
+                url.replace("http", "ws", 1) + path, timeout=aiohttp.ClientWSTimeout(ws_close=5)
             )
             connection = cls(socket, http, session_id)
             if connect:

@@ -106,7 +106,7 @@ async def test_the_access_token_lives_for_the_configured_lifetime(auth: Executor
     ("args", "code"),
     [
         (password_args("signIn", password="wrong password"), "InvalidSecret"),
-        (password_args("signIn", email="nobody@example.com"), "InvalidAccountId"),
+        (password_args("signIn", email="nobody@example.com"), "InvalidSecret"),  # same as a wrong password
         (password_args("signUp"), "AccountAlreadyExists"),
         (password_args("signUp", email="new@example.com", password="short"), "InvalidPassword"),
         (password_args("signUp", email="  "), "InvalidAccountId"),

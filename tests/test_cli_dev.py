@@ -149,3 +149,24 @@ def test_watch_keeps_printing_across_a_reload(tmp_path: Path) -> None:
             watch.wait_for(r'"reloaded"')
         finally:
             assert watch.interrupt() == 0
+
+
+def test_dev_reports_an_http_module_without_a_router(tmp_path: Path) -> None:
+    """The app fails to load at start (convex-semantics §6.6), rather than serving 404 on every path."""
+    app = copy_app(tmp_path / "app")
+    (app / "functions" / "http.py").write_text("http = 42\n")
+    started = opencom("dev", "--app", app, "--data", tmp_path / "data", "--port", "0")
+    assert started.returncode == 1
+    assert "The default export of `functions/http.py` is not a Router." in started.stderr
+
+
+async def test_a_reload_that_loses_the_router_keeps_the_previous_code(tmp_path: Path) -> None:
+    app, data = copy_app(tmp_path / "app"), tmp_path / "data"
+    router = app / "functions" / "http.py"
+    router.write_text("from runtime.http_actions import HttpRouter\nhttp = HttpRouter()\n")
+    with running_server(app, data) as (url, server):
+        router.write_text("from runtime.http_actions import HttpRouter\nroutes = HttpRouter()\n")
+        server.wait_for(r"http.py: TypeError: `functions/http.py` must have a default export", stream="stderr")
+        server.wait_for("still serving the previous code", stream="stderr")
+        listed = opencom("run", "--url", url, "messages:list")
+        assert listed.returncode == 0 and json.loads(listed.stdout) == []

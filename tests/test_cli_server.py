@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 from cli.data_lock import locked
@@ -116,3 +117,14 @@ def test_env_changes_go_through_the_running_server(tmp_path: Path) -> None:
         assert (missing.returncode, missing.stderr) == (1, "error: environment variable REGION is not set\n")
         bad = opencom("env", "set", "1BAD", "x", *common)
         assert bad.returncode == 1 and "Invalid environment variable name" in bad.stderr
+
+
+def test_a_busy_port_is_named_with_the_option_that_moves_it(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        for options, moved_by in ((["--port", busy], "--port"), (["--port", "0", "--site-port", busy], "--site-port")):
+            refused = opencom("serve", "--app", CLI_APP, "--data", tmp_path, *map(str, options))
+            assert refused.returncode == 1
+            assert refused.stderr == f"error: cannot listen on 127.0.0.1: port {busy} (pass {moved_by}) is in use\n"

@@ -19,9 +19,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from runtime.catalog import BY_ID
+from runtime.catalog import BY_CREATION_TIME, BY_ID
 from runtime.executor import Executor
 from runtime.storage import decode_document
+from runtime.values import value_size
 
 REPO = Path(__file__).resolve().parent.parent
 CORE_APP = Path(__file__).parent / "apps" / "core"
@@ -89,20 +90,20 @@ def run_until_killed(data_dir: Path) -> list[tuple[int, int, int, str, str]]:
 
 
 def check_indexes_match_documents(executor: Executor) -> None:
-    """Every stored index holds exactly one entry per document of its table, with the right key."""
+    """Every index (``by_id`` too) holds exactly one entry per document of its table, with the right
+    key, and every document's stored size is its Convex size."""
     connection = sqlite3.connect(f"file:{executor.database.path}?mode=ro", uri=True)
     try:
         assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         catalog = executor.database.catalog
         for table_number, indexes in catalog.stored_indexes.items():
-            documents = {
-                doc_id: decode_document(body)
-                for doc_id, body in connection.execute(
-                    "SELECT id, body FROM documents WHERE table_number = ?", (table_number,)
-                )
-            }
+            rows = connection.execute("SELECT id, body, size FROM documents WHERE table_number = ?", (table_number,))
+            documents = {}
+            for doc_id, body, size in rows:
+                documents[doc_id] = decode_document(body)
+                assert size == value_size(documents[doc_id])
+            assert {index.name for index in indexes} >= {BY_ID, BY_CREATION_TIME}
             for index in indexes:
-                assert index.name != BY_ID
                 entries = connection.execute(
                     "SELECT key, doc_id FROM index_entries WHERE index_id = ?", (index.index_id,)
                 ).fetchall()

@@ -154,3 +154,27 @@ async def test_documents_count_toward_the_nesting_limit_of_results(core: Executo
     assert (await core.run("misc:tampered", {"how": "too_deep", "depth": 61})).ok
     result = await core.run("misc:tampered", {"how": "too_deep", "depth": 62})
     assert "Value is too nested (nested 65 levels deep > maximum nesting 64)" in str(result.error)
+
+
+async def test_a_default_export_is_named_by_its_module_alone(core: Executor) -> None:
+    """§6.4: `name` is the UDF path without `.js`, or just the module for a default export."""
+    assert await core.call("metadefault") == {
+        "name": "metadefault",
+        "componentPath": "",
+        "type": "query",
+        "visibility": "public",
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("bad-module:list", "Path component bad-module can only contain alphanumeric characters, underscores, or periods."),
+        ("dir/.../x:list", "Path component ... must have at least one alphanumeric character."),
+        ("misc:not-a-name", "Identifier not-a-name has invalid character '-': Identifiers can only contain alphanumeric characters or underscores"),
+    ],
+)
+async def test_invalid_function_paths_say_why(core: Executor, path: str, problem: str) -> None:
+    """The backend's path rules (module components, function identifier), naming the module without `.js`."""
+    result = await core.run(path)
+    assert str(result.error) == f"{path} is not a valid path to a Convex function. {problem}"

@@ -204,3 +204,18 @@ def test_legacy_python_http_client(server: RunningServer) -> None:
     command = [sys.executable, "-W", "ignore", "-c", script]
     done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().endswith("ok"), done.stderr + server.log()
+
+
+async def test_arguments_that_are_not_one_object_fail_argument_validation(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    """convex-semantics §6.2: the args array must hold exactly one object."""
+    status, body = await post(http, server.url + "/api/query", {"path": "messages:list", "args": [{}, {}]})
+    assert status == 200 and body["errorMessage"].endswith(
+        "\nArgumentValidationError: Expected to receive a single object as the function's argument. "
+        "Instead received 2 arguments: [{}, {}]"
+    )
+    status, body = await post(http, server.url + "/api/query", {"path": "messages:list", "args": [5.0]})
+    assert body["errorMessage"].endswith(
+        "\nArgumentValidationError: Expected to receive an object as the function's argument. Instead received: 5.0"
+    )

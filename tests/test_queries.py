@@ -271,3 +271,37 @@ async def test_creation_times_increase_strictly_within_and_across_mutations(core
     times = first + second
     assert all(earlier < later for earlier, later in itertools.pairwise(times))
     assert all(isinstance(time, float) and 0 < time < 2**53 for time in times)
+
+
+# --- system indexes and unknown indexes (§3.8) -----------------------------------------------------
+
+
+async def test_by_id_orders_by_id_and_takes_ranges_both_ways(core: Executor) -> None:
+    """§3.8: `by_id` has the key [_id]; scans and ranges over it work like any index."""
+    ids = sorted(await insert_items(core, {"a": 1}, {"a": 2}, {"a": 3}, {"a": 4}))
+    assert [doc["_id"] for doc in await select(core, index="by_id")] == ids
+    assert [doc["_id"] for doc in await select(core, index="by_id", order="desc")] == ids[::-1]
+    point = await select(core, index="by_id", range=[{"op": "eq", "field": "_id", "value": ids[2]}])
+    assert [doc["_id"] for doc in point] == [ids[2]]
+    between = [{"op": "gt", "field": "_id", "value": ids[0]}, {"op": "lte", "field": "_id", "value": ids[2]}]
+    assert [doc["_id"] for doc in await select(core, index="by_id", range=between)] == ids[1:3]
+    assert [doc["_id"] for doc in await select(core, index="by_id", range=between, order="desc")] == ids[2:0:-1]
+
+
+async def test_by_creation_time_takes_ranges_both_ways(core: Executor) -> None:
+    """§3.8: `by_creation_time` has the key [_creationTime, _id]."""
+    ids = await insert_items(core, {"a": 1}, {"a": 2}, {"a": 3})
+    times = [doc["_creationTime"] for doc in await select(core)]
+    after_first = [{"op": "gt", "field": "_creationTime", "value": times[0]}]
+    assert [doc["_id"] for doc in await select(core, index="by_creation_time", range=after_first)] == ids[1:]
+    up_to_second = [{"op": "lte", "field": "_creationTime", "value": times[1]}]
+    found = await select(core, index="by_creation_time", range=up_to_second, order="desc")
+    assert [doc["_id"] for doc in found] == ids[1::-1]
+
+
+async def test_an_index_of_a_table_never_written_must_exist(core: Executor) -> None:
+    """§3.8: an unknown index fails even on a table that does not exist yet; system indexes read empty."""
+    result = await core.run("db:select", {"table": "never_written", "index": "by_a_b"})
+    assert str(result.error) == "Index never_written.by_a_b not found."
+    for index in ("by_id", "by_creation_time"):
+        assert await core.call("db:select", {"table": "never_written", "index": index}) == []

@@ -149,3 +149,21 @@ async def test_vector_search_orders_by_cosine_similarity(executor: Executor) -> 
 async def test_vector_search_rejects_wrong_dimensions(executor: Executor) -> None:
     result = await executor.run("notes:similar", {"vector": [1.0, 0.0]})
     assert "Expected a vector with dimensions 3, received 2." in str(result.error)
+
+
+async def test_a_page_of_search_results_that_fills_exactly_is_not_done(executor: Executor) -> None:
+    """§3.12: no look-ahead, for search pages too: the next call returns [] with isDone true."""
+    for number in range(3):
+        await add(executor, f"item number {number}")
+    options = {"numItems": 3.0, "cursor": None}
+    full = await executor.call("notes:search_page", {"text": "item", "paginationOpts": options})
+    assert len(full["page"]) == 3 and full["isDone"] is False
+    options = {"numItems": 3.0, "cursor": full["continueCursor"]}
+    last = await executor.call("notes:search_page", {"text": "item", "paginationOpts": options})
+    assert (last["page"], last["isDone"]) == ([], True)
+
+
+async def test_a_vector_filter_must_name_a_field(executor: Executor) -> None:
+    """§9.2: the first argument of the filter's `q.eq` is a field name."""
+    result = await executor.run("notes:similar_filtered_by_value", {"vector": [1.0, 0.0, 0.0]})
+    assert str(result.error) == "The first argument to `q.eq` must be a field name."

@@ -61,15 +61,18 @@ async def sign_up(server: RunningServer, email: str) -> dict[str, str]:
 async def test_issuer_documents_and_bearer_tokens(auth_server: RunningServer) -> None:
     tokens = await sign_up(auth_server, "ada@example.com")
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{auth_server.url}/.well-known/openid-configuration") as response:
-            configuration = await response.json()
-        assert configuration["issuer"] == auth_server.url
+        # The issuer is the site origin (CONVEX_SITE_URL), which serves its documents; so does the main port.
+        for origin in (auth_server.site_url, auth_server.url):
+            async with http.get(f"{origin}/.well-known/openid-configuration") as response:
+                configuration = await response.json()
+            assert configuration["issuer"] == auth_server.site_url
         async with http.get(configuration["jwks_uri"]) as response:
             assert (await response.json())["keys"]
         headers = {"Authorization": f"Bearer {tokens['token']}"}
         async with http.post(f"{auth_server.url}/api/query", json={"path": "me:whoami", "args": {}}, headers=headers) as response:
             identity = (await response.json())["value"]
-        assert identity["issuer"] == auth_server.url and identity["tokenIdentifier"].startswith(auth_server.url + "|")
+        assert identity["issuer"] == auth_server.site_url
+        assert identity["tokenIdentifier"].startswith(auth_server.site_url + "|")
         bad = {"Authorization": "Bearer not-a-jwt"}
         async with http.post(f"{auth_server.url}/api/query", json={"path": "me:whoami", "args": {}}, headers=bad) as response:
             assert response.status == 401 and "code" in await response.json()
@@ -86,7 +89,7 @@ async def test_websocket_authenticate_changes_a_live_query(auth_server: RunningS
             lambda frame, _: frame.get("type") == "Transition" and frame["endVersion"]["identity"] == 1
         )
         assert transition["startVersion"]["identity"] == 0
-        await connection.settle(lambda c: (c.value(0) or {}).get("issuer") == auth_server.url)
+        await connection.settle(lambda c: (c.value(0) or {}).get("issuer") == auth_server.site_url)
         await connection.send({"type": "Authenticate", "baseVersion": 1, "tokenType": "User", "value": "garbage"})
         error = await connection.expect("AuthError")
         assert error["baseVersion"] == 1 and error["authUpdateAttempted"] is True

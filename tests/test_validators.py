@@ -417,10 +417,11 @@ def test_validate_args_prefixes_the_message() -> None:
 
 
 def test_validate_args_requires_an_object() -> None:
+    """The backend prints the value itself, a float64 with its fraction (convex-semantics §6.2)."""
     with pytest.raises(ArgumentValidationError) as caught:
         validate_args(None, [1.0], TABLES)
     assert str(caught.value) == (
-        "ArgumentValidationError: Expected to receive an object as the function's argument. Instead received: [1]"
+        "ArgumentValidationError: Expected to receive an object as the function's argument. Instead received: [1.0]"
     )
 
 

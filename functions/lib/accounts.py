@@ -3,15 +3,25 @@
 ``opencom_profile`` is the password provider's profile step; ``create_or_update_user`` is the
 auth library's ``create_or_update_user`` hook (auth-and-permissions §1.3). A first sign-up gets
 a workspace of its own (as admin) and every membership it was invited to; later sign-ins only
-fill in a missing name. ``users:createOrUpdateUser`` exposes the same hook to server code.
+fill in a missing name.
+
+A sign-up never lands in someone else's user: an email that already has a user is linked only
+when the sign-in itself proves the caller owns that address (the emailed code, whose account is
+only usable once a mailed code comes back) or the caller is signed in as that very user. Any
+other sign-up on a taken email gets the library's one ``account_taken`` refusal, which does not
+say how the account signs in. Trusted server code (seeding, ``users:createOrUpdateUser``) uses
+``ensure_user``, which finds or creates the user for an email without that check.
 """
 
 from typing import Any
 
 from runtime import UNDEFINED
+from runtime.auth import get_auth_user_id
+from runtime.auth.sign_in import account_taken
 
-from .audit import record_audit, schedule_retention
+from .audit import record_audit
 from .clock import now_ms
+from .email_codes import PROVIDER as EMAIL_CODE_PROVIDER
 from .errors import INVALID_INPUT, fail, not_found
 
 
@@ -74,10 +84,26 @@ async def _accept_invitations(ctx: Any, user_id: str, email: str, now: float) ->
         )
 
 
+EMAIL_PROVING_PROVIDERS = frozenset({EMAIL_CODE_PROVIDER})
+
+
 async def create_or_update_user(
     ctx: Any, *, existing_user_id: str | None, provider: str, profile: dict[str, Any]
 ) -> str:
-    """The user a successful sign-in belongs to (created with its workspace on first sign-up)."""
+    """The library hook: ``ensure_user``, refusing a sign-up on a taken email it cannot prove (see above)."""
+    if existing_user_id is None and provider not in EMAIL_PROVING_PROVIDERS:
+        taken = await _user_by_email(ctx, (_trimmed(profile.get("email")) or "").lower())
+        if taken is not None and taken["_id"] != await get_auth_user_id(ctx):
+            raise account_taken()
+    return await ensure_user(ctx, existing_user_id=existing_user_id, profile=profile)
+
+
+async def _user_by_email(ctx: Any, email: str) -> dict[str, Any] | None:
+    return await ctx.db.query("users").with_index("by_email", lambda q: q.eq("email", email)).first()
+
+
+async def ensure_user(ctx: Any, *, existing_user_id: str | None, profile: dict[str, Any]) -> str:
+    """The user of ``existing_user_id``, else of the profile's email (created with its workspace if new)."""
     name = _trimmed(profile.get("name"))
     if existing_user_id is not None:
         user = await ctx.db.get(existing_user_id)
@@ -87,7 +113,7 @@ async def create_or_update_user(
     email = (_trimmed(profile.get("email")) or "").lower()
     if not email:
         fail(INVALID_INPUT, "Email is required for signup")
-    user = await ctx.db.query("users").with_index("by_email", lambda q: q.eq("email", email)).first()
+    user = await _user_by_email(ctx, email)
     if user is not None:
         return await _fill_name(ctx, user, name)
 
@@ -102,6 +128,5 @@ async def create_or_update_user(
     await ctx.db.insert(
         "workspaceMembers", {"userId": user_id, "workspaceId": workspace_id, "role": "admin", "createdAt": now}
     )
-    await schedule_retention(ctx, workspace_id)
     await _accept_invitations(ctx, user_id, email, now)
     return user_id

@@ -4,17 +4,12 @@ An audit write must never make the audited operation fail: a row the schema refu
 metadata of the wrong shape) is kept in ``auditLogWriteFailures`` without its metadata, in the
 same transaction.
 
-Retention is enforced by one scheduled job per workspace (``auditLogs:cleanupOldLogs``), armed
-when the workspace is created and re-arming itself every day.
+Retention is enforced by a daily cron job (``functions/crons.py``), not here.
 """
 
 from typing import Any
 
-from .clock import DAY_MS, now_ms
-
-RETENTION_JOB = "auditLogs:cleanupOldLogs"
-_RETENTION_JOB_NAME = "auditLogs.js:cleanupOldLogs"  # how the scheduler names it in _scheduled_functions
-RETENTION_SWEEP_INTERVAL_MS = DAY_MS
+from .clock import now_ms
 
 
 async def record_audit(
@@ -47,16 +42,3 @@ async def record_audit(
         entry.pop("metadata", None)
         await ctx.db.insert("auditLogWriteFailures", {**entry, "error": str(error), "createdAt": now_ms()})
 
-
-async def _sweep_pending(ctx: Any, workspace_id: str) -> bool:
-    jobs = ctx.db.system.query("_scheduled_functions").filter(lambda q: q.eq(q.field("state.kind"), "pending"))
-    async for job in jobs:
-        if job["name"] == _RETENTION_JOB_NAME and job["args"][0].get("workspaceId") == workspace_id:
-            return True
-    return False
-
-
-async def schedule_retention(ctx: Any, workspace_id: str, delay_ms: float = RETENTION_SWEEP_INTERVAL_MS) -> None:
-    """Arm the workspace's next audit-log retention sweep, unless one is already waiting."""
-    if not await _sweep_pending(ctx, workspace_id):
-        await ctx.scheduler.run_after(delay_ms, RETENTION_JOB, {"workspaceId": workspace_id})

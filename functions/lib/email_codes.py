@@ -1,8 +1,8 @@
 """The email-code sign-in's codes and the email that carries them (auth-and-permissions §1.1).
 
-A code is 6 random digits, valid for 10 minutes. Only its SHA-256 is stored: a leaked database
-row does not sign anyone in. The email ("Your Opencom verification code") comes from the
-``EMAIL_FROM`` environment variable's sender, or Opencom's default.
+A code is 6 random digits, valid for 10 minutes; requests are limited per address and per client.
+Only its SHA-256 is stored: a leaked database row does not sign anyone in. The email ("Your Opencom
+verification code") comes from the ``EMAIL_FROM`` environment variable's sender, or Opencom's default.
 """
 
 import hashlib
@@ -15,6 +15,9 @@ from .email_provider import OutgoingEmail, new_message_id
 PROVIDER = "resend-otp"
 CODE_DIGITS = 6
 CODE_LIFETIME_MS = 10 * 60 * 1000.0
+CODE_REQUEST_WINDOW_S = 3600.0  # the request allowances below refill over this long
+CODE_REQUESTS_PER_ADDRESS = 5  # codes one email address may be sent per window
+CODE_REQUESTS_PER_CLIENT = 20  # codes one client (network address) may request per window
 DEFAULT_SENDER = "Opencom <noreply@support.opencom.dev>"
 SUBJECT = "Your Opencom verification code"
 

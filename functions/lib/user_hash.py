@@ -56,15 +56,14 @@ def hash_is_valid(workspace: Doc, user_id: str | None, user_hash: str | None) ->
 def may_claim(workspace: Doc, target: Doc, proven_user_id: str | None) -> bool:
     """Whether a caller may take over ``target``'s history on the strength of an email or id match.
 
-    Without identity verification the workspace accepts such claims (Opencom's behaviour). With
-    it, only a caller who proved a user id (``proven_user_id``) may, and a verified target only
-    by proving that target's own user id.
+    Only a caller who proved a user id (``proven_user_id``, a valid ``userHash``) may, and only a
+    target verified as that same user. An email or external id anyone can type proves nothing,
+    so without identity verification no such claim is ever accepted (a deliberate difference
+    from Opencom, which merges on a bare email match).
     """
-    if not verification_enabled(workspace):
-        return True
-    if proven_user_id is None:
+    if not verification_enabled(workspace) or proven_user_id is None:
         return False
-    return not target.get("identityVerified") or target.get("externalUserId") == proven_user_id
+    return bool(target.get("identityVerified")) and target.get("externalUserId") == proven_user_id
 
 
 async def apply_identity_verification(

@@ -25,7 +25,7 @@ What the server uses is ``executor.auth`` (``runtime.auth.deployment.DeploymentA
 from runtime.auth.config import AuthConfig, BuiltinProvider, CustomJwtProvider, OidcProvider
 from runtime.auth.errors import AuthError, auth_failure
 from runtime.auth.sessions import get_auth_session_id, get_auth_user_id
-from runtime.auth.sign_in import ConvexAuth, Password, session_tokens
+from runtime.auth.sign_in import ConvexAuth, Password, account_taken, session_tokens
 from runtime.auth.tables import auth_tables
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "CustomJwtProvider",
     "OidcProvider",
     "Password",
+    "account_taken",
     "auth_failure",
     "auth_tables",
     "get_auth_session_id",

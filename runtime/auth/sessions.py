@@ -8,6 +8,10 @@ Refresh tokens rotate: each use marks the token used and issues a child. A used 
 again within ``AUTH_REFRESH_REUSE_WINDOW_S`` (two tabs refreshing at once) gets another child;
 later, it can only be a stolen copy, so the whole session ends. These helpers run inside the
 sign-in library's internal mutation; ``get_auth_user_id`` runs anywhere.
+
+Signing out deletes the session, and ``verify_live_token`` (the server's token check, on every
+HTTP call and WebSocket ``Authenticate``) refuses an access token of the built-in issuer whose
+session is gone or expired, so a token stops working at once rather than when it expires.
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from runtime import knobs
+from runtime.auth.errors import AuthError
+from runtime.functions import internal_query
+from runtime.validators import v
 
 if TYPE_CHECKING:
-    from runtime.context import ActionCtx, MutationCtx, QueryCtx
+    from runtime.context import ActionCtx, Identity, MutationCtx, QueryCtx
+    from runtime.executor import Executor
 
 SUBJECT_DIVIDER = "|"
 REFRESH_TOKEN_DIVIDER = "|"
@@ -141,3 +149,28 @@ async def _forget_parent(ctx: MutationCtx, row: dict[str, Any]) -> None:
     parent = row.get("parentRefreshTokenId")
     if parent is not None and await ctx.db.get(parent) is not None:
         await ctx.db.delete(parent)
+
+
+@internal_query(args={"sessionId": v.string()})
+async def _session_is_live(ctx: QueryCtx, args: dict[str, Any]) -> bool:
+    session_id = ctx.db.normalize_id("authSessions", args["sessionId"])
+    session = await ctx.db.get(session_id) if session_id is not None else None
+    return session is not None and session["expirationTime"] > now_ms()
+
+
+async def verify_live_token(executor: Executor, token: str) -> Identity:
+    """The identity of ``token`` (``executor.auth.verify``), refused if it names a session that has ended.
+
+    Only tokens of the deployment's own issuer name a session (subject ``"<userId>|<sessionId>"``),
+    and only in an app with the sign-in tables; other tokens are judged by their signature alone.
+    """
+    identity = await executor.auth.verify(token)
+    schema = executor.app.schema
+    _, divider, session_id = str(identity.get("subject", "")).partition(SUBJECT_DIVIDER)
+    if identity.get("issuer") != executor.auth.issuer.url or not divider or schema is None:
+        return identity
+    if "authSessions" not in schema.tables:
+        return identity
+    if not (await executor.run_function(_session_is_live, {"sessionId": session_id})).unwrap():
+        raise AuthError("The token's sign-in session has ended: sign in again", "InvalidAuthHeader")
+    return identity

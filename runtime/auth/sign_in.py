@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from runtime import knobs
 from runtime.auth import passwords, rate_limit, sessions
 from runtime.auth.errors import auth_failure
+from runtime.errors import ConvexError
 from runtime.functions import FunctionDefinition, action, internal_mutation, query
 from runtime.validators import v
 
@@ -44,7 +45,10 @@ class CreateOrUpdateUser(Protocol):
     """The hook that owns the ``users`` table: called in the sign-in transaction, returns the user id.
 
     ``existing_user_id`` is the account's user on sign-in and None on sign-up; ``profile`` is what
-    the provider's ``profile`` function made of the sign-in parameters.
+    the provider's ``profile`` function made of the sign-in parameters. On a sign-up the hook must
+    not hand back a user that already exists under that email unless the caller proved it owns
+    that user (a signed-in session of it, ``ctx.auth``): a password sign-up proves nothing about
+    the address, so it raises ``account_taken()`` instead.
     """
 
     def __call__(
@@ -59,6 +63,27 @@ async def insert_or_keep_user(
     if existing_user_id is not None:
         return existing_user_id
     return str(await ctx.db.insert("users", dict(profile)))
+
+
+INVALID_CREDENTIALS = "InvalidSecret"
+INVALID_CREDENTIALS_MESSAGE = "Invalid email or password"
+_DUMMY_SECRET: list[str] = []  # a hash to check unknown accounts' passwords against (built on first use)
+
+
+def account_taken() -> ConvexError:
+    """The one refusal of a sign-up on an email that already has an account, whatever its sign-in methods."""
+    return auth_failure("AccountAlreadyExists", "An account with this email already exists")
+
+
+def invalid_credentials() -> ConvexError:
+    """The one refusal of a password sign-in: unknown account, password-less account and wrong password alike."""
+    return auth_failure(INVALID_CREDENTIALS, INVALID_CREDENTIALS_MESSAGE)
+
+
+def _dummy_secret() -> str:
+    if not _DUMMY_SECRET:
+        _DUMMY_SECRET.append(passwords.hash_password("no account has this password"))
+    return _DUMMY_SECRET[0]
 
 
 def email_profile(params: dict[str, Any]) -> dict[str, Any]:
@@ -190,8 +215,11 @@ class ConvexAuth:
         account = await self._step(
             ctx, {"type": "retrieveAccount", "provider": provider.id, "accountId": profile["email"]}
         )
-        if not await asyncio.to_thread(passwords.verify_password, password, account["secret"]):
-            raise auth_failure("InvalidSecret", "Invalid email or password")
+        # An unknown account costs the same hash check as a wrong password: neither its error nor
+        # its timing tells a stranger which emails have accounts.
+        stored = account["secret"] if account is not None else await asyncio.to_thread(_dummy_secret)
+        if not await asyncio.to_thread(passwords.verify_password, password, stored) or account is None:
+            raise invalid_credentials()
         step = {"type": "signIn", "provider": provider.id, "accountId": profile["email"], "userId": account["userId"]}
         return await self._session_step(ctx, {**step, "profile": profile, "refreshSecretHash": secret_hash})
 
@@ -244,7 +272,7 @@ class ConvexAuth:
     async def _store_sign_up(self, ctx: MutationCtx, step: dict[str, Any]) -> dict[str, str]:
         email = step["profile"]["email"]
         if await _account(ctx, step["provider"], email) is not None:
-            raise auth_failure("AccountAlreadyExists", f"Account {email} already exists")
+            raise account_taken()
         user_id = await self.create_or_update_user(
             ctx, existing_user_id=None, provider=step["provider"], profile=step["profile"]
         )
@@ -255,11 +283,12 @@ class ConvexAuth:
         return await sessions.start_session(ctx, user_id, step["refreshSecretHash"])
 
     @staticmethod
-    async def _store_retrieve_account(ctx: MutationCtx, step: dict[str, Any]) -> dict[str, Any]:
+    async def _store_retrieve_account(ctx: MutationCtx, step: dict[str, Any]) -> dict[str, Any] | None:
+        """The account's user and secret, or None when it has none; an attempt is spent either way."""
+        await rate_limit.spend_attempt(ctx, step["accountId"], sessions.now_ms())
         account = await _account(ctx, step["provider"], step["accountId"])
         if account is None or not account.get("secret"):
-            raise auth_failure("InvalidAccountId", "Invalid email or password")
-        await rate_limit.spend_attempt(ctx, step["accountId"], sessions.now_ms())
+            return None
         return {"userId": account["userId"], "secret": account["secret"]}
 
 

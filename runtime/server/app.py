@@ -1,7 +1,7 @@
-"""The aiohttp application serving one app: routes, CORS, JSON errors, clean shutdown, ``serve``.
+"""The aiohttp applications serving one app: routes, CORS, JSON errors, clean shutdown, ``serve``.
 
-Routes (each also under a doubled leading slash, which npm clients produce from a deployment URL
-ending in ``/``):
+The main port's routes (each also under a doubled leading slash, which npm clients produce from a
+deployment URL ending in ``/``):
 
 - ``GET /api/sync`` and ``/api/{client version}/sync``: the sync protocol (``sync_session``);
 - the HTTP API (``http_api``);
@@ -11,6 +11,10 @@ ending in ``/``):
   ``POST /api/_opencom/env`` for ``opencom env set/remove``; when the server has
   an admin key they require ``Authorization: Convex <admin key>``.
 
+The site port (``create_site_app``) serves the app's HTTP actions on every path (``site``). CORS is
+the server's only on ``/api/`` paths, as on Convex's backend: any origin, credentials allowed,
+preflights answered here. Everywhere else HTTP actions answer for themselves.
+
 Shutdown closes every WebSocket explicitly (1001, going away): an aiohttp server left to its
 default graceful shutdown keeps sockets open while a new process already serves the port, and
 clients would never reconnect to it.
@@ -19,22 +23,27 @@ clients would never reconnect to it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import signal
+import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from aiohttp import WSCloseCode, web
 
 from runtime import knobs
 from runtime.admin_key import ensure_admin_key
+from runtime.auth.sessions import verify_live_token
 from runtime.environment import check_name, check_value, remove_env, set_env
 from runtime.errors import ConvexValueError
 from runtime.executor import DEFAULT_DATA_DIR, Executor
 from runtime.server import http_api, site
 from runtime.server.authenticator import AuthenticationError
+from runtime.server.forwarded import TrustedProxies, forwarded_middleware
 from runtime.server.http_api import RequestError, error_response
 from runtime.server.state import STATE_KEY, ServerState, state_of
 from runtime.server.sync_session import SyncSession
@@ -46,6 +55,9 @@ _ERROR_CODES = {401: "Unauthenticated", 404: "NotFound", 405: "MethodNotAllowed"
 
 
 # --- middleware -------------------------------------------------------------------------------
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
 def _cors_headers(request: web.Request) -> dict[str, str]:
     origin = request.headers.get("Origin")
     if origin is None:
@@ -53,35 +65,50 @@ def _cors_headers(request: web.Request) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
 
 
+def _is_api_path(path: str) -> bool:
+    return path.startswith(("/api/", "//api/"))
+
+
 @web.middleware
-async def api_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """CORS for any origin (as Convex), and ``{code, message}`` bodies for every non-function error."""
+async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """CORS for any origin (as Convex) on the ``/api/`` paths; other paths are HTTP actions' own."""
+    if not _is_api_path(request.path):
+        return await handler(request)
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         headers = _cors_headers(request)
         headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
         headers["Access-Control-Allow-Headers"] = request.headers.get("Access-Control-Request-Headers", "*")
         headers["Access-Control-Max-Age"] = "86400"
         return web.Response(status=204, headers=headers)
+    response = await handler(request)
+    if not response.prepared:
+        response.headers.update(_cors_headers(request))
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``{code, message}`` bodies for every non-function error."""
     try:
-        response = await handler(request)
+        return await handler(request)
     except RequestError as error:
-        response = error_response(error.status, error.code, str(error))
+        return error_response(error.status, error.code, str(error))
     except AuthenticationError as error:
-        response = error_response(401, error.code, str(error))
+        return error_response(401, error.code, str(error))
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        response = error_response(error.status, _ERROR_CODES.get(error.status, "BadRequest"), error.reason)
+        return error_response(error.status, _ERROR_CODES.get(error.status, "BadRequest"), error.reason)
     except Exception:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             raise  # the socket is already open: no HTTP response can be sent any more
         logger.exception("request %s %s failed", request.method, request.path)
-        response = error_response(500, "InternalServerError", "Your request couldn't be completed. Try again later.")
-    if not response.prepared:
-        response.headers.update(_cors_headers(request))
-    return response
+        return error_response(500, "InternalServerError", "Your request couldn't be completed. Try again later.")
+
+
+def _middlewares(trusted_proxies: str) -> list[Any]:
+    proxies = TrustedProxies(trusted_proxies)
+    return [forwarded_middleware(proxies)] if proxies else []
 
 
 # --- WebSocket routes -------------------------------------------------------------------------
@@ -181,13 +208,17 @@ async def _close_sockets(app: web.Application) -> None:
         task.cancel()
 
 
-def create_app(executor: Executor, *, admin_key: str | None = None) -> web.Application:
+def create_app(
+    executor: Executor, *, admin_key: str | None = None, trusted_proxies: str = knobs.FORWARDED_ALLOW_IPS
+) -> web.Application:
     """The aiohttp application serving ``executor``'s app; see ``state_of`` to plug in auth.
 
     ``admin_key``, when given, is the key ``Authorization: Convex <key>`` and ``Authenticate``
-    frames must present to act as admin (and to use the ``_opencom`` endpoints).
+    frames must present to act as admin (and to use the ``_opencom`` endpoints). ``trusted_proxies``
+    lists the proxies whose ``X-Forwarded-*`` headers are believed (``runtime.server.forwarded``).
     """
-    app = web.Application(middlewares=[api_middleware], client_max_size=knobs.HTTP_MAX_BODY_BYTES)
+    middlewares = [*_middlewares(trusted_proxies), cors_middleware, error_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=knobs.HTTP_MAX_BODY_BYTES)
     app[STATE_KEY] = ServerState(executor, admin_key=admin_key)
     app.router.add_get(f"{ROUTE_PREFIX}api/sync", sync_socket)
     app.router.add_get(ROUTE_PREFIX + "api/{version}/sync", sync_socket)
@@ -196,14 +227,34 @@ def create_app(executor: Executor, *, admin_key: str | None = None) -> web.Appli
     app.router.add_post(f"{ROUTE_PREFIX}api/_opencom/env", environment)
     http_api.add_routes(app, ROUTE_PREFIX)
     site.add_routes(app, ROUTE_PREFIX)
-    app[STATE_KEY].auth.verify_user_token = executor.auth.verify
+    app[STATE_KEY].auth.verify_user_token = functools.partial(verify_live_token, executor)
     app.on_startup.append(_start)
     app.on_shutdown.append(_close_sockets)
     return app
 
 
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def create_site_app(main: web.Application, *, trusted_proxies: str = knobs.FORWARDED_ALLOW_IPS) -> web.Application:
+    """The HTTP-actions origin of the server ``main`` (``create_app``): same state, no CORS of its own.
+
+    It has no lifecycle of its own: start ``main`` first and stop it last.
+    """
+    middlewares = [*_middlewares(trusted_proxies), error_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=knobs.HTTP_MAX_BODY_BYTES)
+    app[STATE_KEY] = state_of(main)
+    site.add_site_routes(app)
+    return app
+
+
+def effective_site_port(port: int, site_port: int | None) -> int:
+    """The HTTP actions' port: ``site_port`` if given, else ``knobs.SITE_PORT`` — or a free one (0)
+    when the main port is free too, so that servers started on free ports never collide."""
+    if site_port is not None:
+        return site_port
+    return 0 if port == 0 else knobs.SITE_PORT
+
+
+def _url(scheme: str, host: str, port: int) -> str:
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
 async def serve(
@@ -212,32 +263,49 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 3210,
     *,
-    ready: Callable[[str], None] | None = None,
+    site_port: int | None = None,
+    tls: ssl.SSLContext | None = None,
+    public_url: str | None = None,
+    public_site_url: str | None = None,
+    trusted_proxies: str = knobs.FORWARDED_ALLOW_IPS,
+    ready: Callable[[str, str], None] | None = None,
     executor: Executor | None = None,
 ) -> None:
     """Serve the app at ``app_dir`` until SIGINT/SIGTERM or cancellation, then shut down cleanly.
 
-    ``data_dir`` defaults to ``<app>/.opencom``; ``port`` 0 picks a free port. ``ready`` is called
-    with the server's URL once it accepts connections. ``executor`` is an already opened executor
-    of that app and data directory to serve (``opencom dev`` keeps it to hot-reload code into); it
-    is closed on the way out all the same.
+    ``data_dir`` defaults to ``<app>/.opencom``. The Convex API listens on ``port`` and the HTTP
+    actions on ``site_port`` (see ``effective_site_port``; 0 picks a free one), both over TLS with
+    ``tls``. ``public_url`` and ``public_site_url`` are the URLs clients reach them at when a proxy
+    stands in front (default ``OPENCOM_CLOUD_URL`` and ``OPENCOM_SITE_URL``, else the listening
+    URLs): functions see them as ``CONVEX_CLOUD_URL`` and ``CONVEX_SITE_URL``. ``ready`` is called
+    with the two listening URLs once both accept connections. ``executor`` is an already opened
+    executor of that app and data directory to serve (``opencom dev`` keeps it to hot-reload code
+    into); it is closed on the way out all the same.
     """
     if executor is None:
         executor = Executor.open(app_dir, data_dir)
+    site_port = effective_site_port(port, site_port)
     data = Path(data_dir) if data_dir is not None else Path(app_dir) / DEFAULT_DATA_DIR
-    app = create_app(executor, admin_key=ensure_admin_key(data))
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=knobs.SHUTDOWN_TIMEOUT_S)
+    scheme = "https" if tls is not None else "http"
+    runners: list[web.AppRunner] = []
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     handled: list[signal.Signals] = []
     try:
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound = runner.addresses[0][1] if runner.addresses else port
-        url = _url(host, bound)
-        executor.cloud_url = url
-        executor.site_url = os.environ.get("OPENCOM_SITE_URL", url)
+        app = create_app(executor, admin_key=ensure_admin_key(data), trusted_proxies=trusted_proxies)
+        site_app = create_site_app(app, trusted_proxies=trusted_proxies)
+        urls = []
+        for application, wanted in ((app, port), (site_app, site_port)):
+            runner = web.AppRunner(
+                application, handle_signals=False, access_log=None, shutdown_timeout=knobs.SHUTDOWN_TIMEOUT_S
+            )
+            runners.append(runner)
+            await runner.setup()
+            await web.TCPSite(runner, host, wanted, ssl_context=tls).start()
+            urls.append(_url(scheme, host, runner.addresses[0][1] if runner.addresses else wanted))
+        url, site_url = urls
+        executor.cloud_url = public_url or os.environ.get("OPENCOM_CLOUD_URL") or url
+        executor.site_url = public_site_url or os.environ.get("OPENCOM_SITE_URL") or site_url
         for signum in (signal.SIGINT, signal.SIGTERM):
             try:
                 loop.add_signal_handler(signum, stop.set)
@@ -245,10 +313,11 @@ async def serve(
             except (NotImplementedError, RuntimeError):
                 pass  # not the main thread: the caller stops us by cancelling instead
         if ready is not None:
-            ready(url)
+            ready(url, site_url)
         await stop.wait()
     finally:
         for signum in handled:
             loop.remove_signal_handler(signum)
-        await runner.cleanup()
+        for runner in reversed(runners):  # the site shares the main app's state: it goes first
+            await runner.cleanup()
         await executor.close()

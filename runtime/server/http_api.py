@@ -23,7 +23,8 @@ from aiohttp import web
 from msgspec import UNSET
 
 from runtime.app_loader import App
-from runtime.errors import ConvexValueError, FunctionNotFoundError
+from runtime.connection import Connection
+from runtime.errors import ArgumentValidationError, ConvexValueError, FunctionNotFoundError
 from runtime.executor import FunctionResult
 from runtime.functions import Kind
 from runtime.server.authenticator import AuthenticationError, Caller
@@ -31,6 +32,7 @@ from runtime.server.events import event_for
 from runtime.server.failures import describe, next_request_id
 from runtime.server.state import state_of
 from runtime.timestamps import decode_ts, encode_ts
+from runtime.validators import single_argument
 from runtime.values import Value, from_json, to_clean_json, to_json
 
 ENCODED_JSON = "convex_encoded_json"
@@ -81,11 +83,7 @@ async def _caller(request: web.Request) -> Caller:
 
 def _function_args(args: Any) -> Any:
     if isinstance(args, list):
-        if len(args) != 1:
-            raise ConvexValueError(
-                f"Function arguments must be an object or an array holding one object, got {len(args)} elements"
-            )
-        args = args[0]
+        args = single_argument(args)
     return from_json({} if args is None else args)
 
 
@@ -112,10 +110,14 @@ async def _run(request: web.Request, path: Any, args: Any, kind: Kind | None, fo
     started = time.perf_counter()
     try:
         decoded = _function_args(args)
-    except ConvexValueError as error:
+    except (ConvexValueError, ArgumentValidationError) as error:
         outcome = FunctionResult(error=error)
     else:
-        outcome = await state.executor.run(path, decoded, identity=caller.identity, admin=caller.admin, kind=kind)
+        # No connection over HTTP: nothing is proven, only the client's address is known (runtime.connection).
+        connection = Connection(client_address=request.remote)
+        outcome = await state.executor.run(
+            path, decoded, identity=caller.identity, admin=caller.admin, kind=kind, connection=connection
+        )
     state.events.publish(event_for(path, kind or _kind_of(state.executor.app, path), started, outcome))
     return web.json_response(_body(outcome, encode))
 
@@ -175,7 +177,7 @@ async def query_at_ts(request: web.Request) -> web.Response:
                 path if isinstance(path, str) else "", kind="query", allow_internal=caller.admin
             )
             outcome = state.executor.run_query(function, _function_args(body.get("args", {})), identity=caller.identity)
-        except (FunctionNotFoundError, ConvexValueError) as error:
+        except (FunctionNotFoundError, ConvexValueError, ArgumentValidationError) as error:
             outcome = FunctionResult(error=error)
     state.events.publish(event_for(str(path), "query", started, outcome))
     return web.json_response(_body(outcome, encode))

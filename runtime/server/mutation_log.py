@@ -13,22 +13,24 @@ import asyncio
 from collections import OrderedDict
 
 from runtime import knobs
+from runtime.connection import Proof
 from runtime.server.protocol import MutationResponse
 
 Key = tuple[str, int]
+Outcome = tuple[MutationResponse, tuple[Proof, ...]]  # the response and the connection proofs its commit added
 
 
 class MutationLog:
-    """A bounded map from (session id, request id) to that mutation's response (see above)."""
+    """A bounded map from (session id, request id) to that mutation's outcome (see above)."""
 
     def __init__(self, capacity: int | None = None) -> None:
         self._capacity = capacity if capacity is not None else knobs.SYNC_MUTATION_LOG_SIZE
-        self._entries: OrderedDict[Key, asyncio.Future[MutationResponse]] = OrderedDict()
+        self._entries: OrderedDict[Key, asyncio.Future[Outcome]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def claim(self, key: Key) -> asyncio.Future[MutationResponse] | None:
+    def claim(self, key: Key) -> asyncio.Future[Outcome] | None:
         """None if the caller should run the mutation (and must ``record`` it); else the earlier outcome."""
         existing = self._entries.get(key)
         if existing is not None:
@@ -39,11 +41,11 @@ class MutationLog:
             self._entries.popitem(last=False)
         return None
 
-    def record(self, key: Key, response: MutationResponse) -> None:
+    def record(self, key: Key, outcome: Outcome) -> None:
         """The outcome of a mutation claimed with ``claim``."""
         entry = self._entries.get(key)
         if entry is not None and not entry.done():
-            entry.set_result(response)
+            entry.set_result(outcome)
 
     def abandon(self, key: Key) -> None:
         """A claimed mutation that never ran (its connection went away first): a replay may run it."""

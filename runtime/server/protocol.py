@@ -15,8 +15,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from runtime.errors import ConvexValueError
 from runtime.timestamps import encode_ts
+from runtime.validators import single_argument, validate_args
 from runtime.values import Value, from_json
 
 U32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
@@ -101,12 +101,10 @@ def decode_client_message(data: str | bytes) -> ClientMessage:
 
 def function_args(args: list[Any]) -> dict[str, Value]:
     """The argument object of a call, which travels as a one-element array of Convex JSON."""
-    if len(args) != 1:
-        raise ConvexValueError(f"Function arguments must be an array holding one object, got {len(args)} elements")
-    value = from_json(args[0])
-    if not isinstance(value, dict):
-        raise ConvexValueError("The arguments to a Convex function must be an object.")
-    return value
+    value = from_json(single_argument(args))
+    if isinstance(value, dict):
+        return value
+    return validate_args(None, value, None)  # raises Convex's ArgumentValidationError
 
 
 # --- server → client --------------------------------------------------------------------------

@@ -19,9 +19,12 @@ Timestamps, and why every Transition is consistent:
   run per subscription per phase however many commits touched it. A run whose subscription was
   touched again by a commit after the phase's snapshot stays stale for the next phase, and so does
   one created after the phase began (its ``needs_ts`` is ``self.ts`` when it was created).
-- Deliveries follow every step: a connection gets a Transition to ``self.ts`` once none of its
-  subscriptions is stale. A connection's ``MutationResponse`` is queued when its commit is
-  matched, before any later step, so the Transition after it covers its ts.
+- A result holds from its run's snapshot (``result_ts``) until the first commit that touched it
+  (``valid_until``). Deliveries follow every step: a connection gets a Transition at one ts where
+  all its results hold: ``self.ts`` if none is stale, else the last finished phase's snapshot (so
+  a query touched by every commit still reaches its watchers once per phase). Never older than
+  what the connection was last shown or than a mutation answered to it (``SyncSession.deliver``),
+  so a ``MutationResponse`` is followed by a Transition that shows its writes.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ from msgspec import UNSET, Raw, UnsetType
 
 from runtime import knobs, wire_json
 from runtime.app_loader import App, canonical_path
+from runtime.connection import Connection
 from runtime.database import Snapshot
-from runtime.errors import ConvexValueError, FunctionNotFoundError
+from runtime.errors import ArgumentValidationError, ConvexValueError, FunctionNotFoundError
 from runtime.executor import Executor, FunctionResult
 from runtime.functions import FunctionDefinition
 from runtime.read_set import Commit, SearchRead
@@ -108,6 +112,7 @@ class Subscription:
         "function",
         "args",
         "caller",
+        "connection",
         "journal",
         "result",
         "result_ts",
@@ -118,12 +123,15 @@ class Subscription:
         "watchers",
     )
 
-    def __init__(self, key: tuple[Any, ...], path: str, caller: Caller, journal: str | None) -> None:
+    def __init__(
+        self, key: tuple[Any, ...], path: str, caller: Caller, connection: Connection, journal: str | None
+    ) -> None:
         self.key = key
         self.path = path
         self.function: FunctionDefinition | None = None  # None: the failure in ``result`` is final
         self.args: dict[str, Value] = {}
         self.caller = caller
+        self.connection = Connection(connection.key)  # the proofs only: queries never see an address
         self.journal = journal  # handed to the next run: the journal of the last successful run
         self.result: QueryResult | None = None
         self.result_ts = 0  # snapshot ts of the last run; the result holds until a commit touches it
@@ -147,6 +155,18 @@ class Subscription:
 
 def _identity_key(caller: Caller) -> str:
     return json.dumps(caller.identity, sort_keys=True, default=repr)
+
+
+def subscription_key(
+    path: str, args: list[Any], caller: Caller, connection: Connection, journal: str | None
+) -> tuple[Any, ...]:
+    """What makes two live queries one: the same function, arguments, identity, connection proofs and journal.
+
+    The connection's proofs (``runtime.connection``) are part of it because a query may answer
+    differently on a connection that proved a secret; connections that proved nothing share.
+    """
+    args_key = msgspec.json.encode(args, order="sorted")
+    return (path, args_key, _identity_key(caller), caller.admin, connection.key, journal)
 
 
 class SubscriptionManager:
@@ -174,18 +194,23 @@ class SubscriptionManager:
 
     # --- what connections call ----------------------------------------------------------------
     def subscribe(
-        self, watcher: Watcher, udf_path: str, args: list[Any], journal: str | None, caller: Caller
+        self,
+        watcher: Watcher,
+        udf_path: str,
+        args: list[Any],
+        journal: str | None,
+        caller: Caller,
+        connection: Connection,
     ) -> Subscription:
         """The subscription for this query (created if new), now watched by ``watcher`` once more."""
         try:
             path = canonical_path(udf_path)
         except FunctionNotFoundError:
             path = udf_path
-        args_key = msgspec.json.encode(args, order="sorted")
-        key = (path, args_key, _identity_key(caller), caller.admin, journal)
+        key = subscription_key(path, args, caller, connection, journal)
         subscription = self._subscriptions.get(key)
         if subscription is None:
-            subscription = Subscription(key, path, caller, journal)
+            subscription = Subscription(key, path, caller, connection, journal)
             self._subscriptions[key] = subscription
             self._prepare(subscription, udf_path, args)
         subscription.watchers[watcher] += 1
@@ -224,7 +249,7 @@ class SubscriptionManager:
         try:
             subscription.function = self.executor.app.lookup(udf_path, kind="query", allow_internal=caller.admin)
             subscription.args = function_args(args)
-        except (FunctionNotFoundError, ConvexValueError) as error:
+        except (FunctionNotFoundError, ConvexValueError, ArgumentValidationError) as error:
             subscription.function = None
             subscription.result = _failure(describe(error), [])
             subscription.result_ts, subscription.valid_until = 0, None  # final: the same at every ts
@@ -269,7 +294,11 @@ class SubscriptionManager:
         started = time.perf_counter()
         try:
             outcome = self.executor.run_query(
-                function, subscription.args, identity=caller.identity, journal=subscription.journal
+                function,
+                subscription.args,
+                identity=caller.identity,
+                journal=subscription.journal,
+                connection=subscription.connection,
             )
         except Exception as error:  # noqa: BLE001 - a runtime bug must not take the listener down
             logger.exception("query %s failed inside the runtime", subscription.path)

@@ -12,6 +12,10 @@ the client's view of the protocol (convex-protocol §6):
 - Mutations run one at a time in arrival order on a worker task; each ``MutationResponse`` is
   queued before the Transition that covers its timestamp (``subscriptions`` explains why), and
   every response is followed by a Transition, even an empty one. Actions run concurrently.
+- ``connection`` is what functions see as ``ctx.connection`` (``runtime.connection``): the
+  client's address and the proofs its committed mutations recorded. A mutation runs with the
+  proofs of every mutation before it; when a commit adds proofs, every query of the connection
+  is subscribed again under them (as after ``Authenticate``), so its results follow.
 
 A frame the client should never have sent ends the connection with ``FatalError``; a refused
 credential with ``AuthError``. Neither disturbs any other connection.
@@ -30,7 +34,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from msgspec import UNSET, Raw, UnsetType
 
 from runtime import knobs, wire_json
-from runtime.errors import ConvexValueError
+from runtime.connection import Connection, Proof
+from runtime.errors import ArgumentValidationError, ConvexValueError
 from runtime.executor import FunctionResult
 from runtime.functions import Kind
 from runtime.server.authenticator import ANONYMOUS, AuthenticationError, Caller
@@ -78,6 +83,7 @@ class SyncSession:
         self.outbox = Outbox(socket, transport)
         self.session_id: str | None = None
         self.caller: Caller = ANONYMOUS
+        self.connection = Connection(client_address=_address(transport))
         self.query_set_version = 0
         self.identity_version = 0
         self.queries: dict[int, Subscription] = {}
@@ -199,7 +205,7 @@ class SyncSession:
             query_id = modification.queryId
             if isinstance(modification, Add):
                 self.queries[query_id] = self.manager.subscribe(
-                    self, modification.udfPath, modification.args, modification.journal, self.caller
+                    self, modification.udfPath, modification.args, modification.journal, self.caller, self.connection
                 )
                 self._specs[query_id] = modification
                 self._removed.discard(query_id)
@@ -233,11 +239,24 @@ class SyncSession:
         self.identity_version += 1
         self.caller = caller
         self._watch_expiry(token_expiry(message.value) if message.tokenType == "User" else None)
+        self._resubscribe()
+        self._request_transition()
+
+    def _resubscribe(self) -> None:
+        """Subscribe every query again under the current caller and connection proofs."""
         for query_id, previous in list(self.queries.items()):
             spec = self._specs[query_id]
-            self.queries[query_id] = self.manager.subscribe(self, spec.udfPath, spec.args, previous.journal, caller)
+            self.queries[query_id] = self.manager.subscribe(
+                self, spec.udfPath, spec.args, previous.journal, self.caller, self.connection
+            )
             self.manager.unsubscribe(previous, self)
-        self._request_transition()
+
+    def _add_proofs(self, proofs: tuple[Proof, ...]) -> None:
+        """A committed mutation proved ``proofs`` on this connection: its queries now run with them."""
+        connection, previous = self.connection.with_proofs(proofs), self.connection
+        self.connection = connection
+        if connection.key != previous.key and not self._closed:
+            self._resubscribe()
 
     def _watch_expiry(self, expires_at: float | None) -> None:
         """Tell the client when its token runs out, as Convex does, so it can fetch a fresh one."""
@@ -257,14 +276,17 @@ class SyncSession:
     async def _run_mutations(self) -> None:
         while (item := await self._mutations.get()) is not None:
             message, caller = item
-            response = await self._mutation_response(message, caller)
+            response, proofs = await self._mutation_response(message, caller)
             self.outbox.push(response)
             if response.ts is not None:
                 # The next Transition must show this mutation's writes.
                 self._end_ts = max(self._end_ts, decode_ts(response.ts))
+            if proofs:
+                self._add_proofs(proofs)
             self._request_transition()
 
-    async def _mutation_response(self, message: Mutation, caller: Caller) -> MutationResponse:
+    async def _mutation_response(self, message: Mutation, caller: Caller) -> tuple[MutationResponse, tuple[Proof, ...]]:
+        """The response, and the proofs its commit added (a replay answered from the log applies them again)."""
         log = self.state.mutation_log
         key = (self.session_id or "", message.requestId)
         while (earlier := log.claim(key)) is not None:
@@ -285,8 +307,8 @@ class SyncSession:
             response = MutationResponse(
                 message.requestId, False, failure.message(next_request_id()), None, outcome.log_lines, failure.data
             )
-        log.record(key, response)
-        return response
+        log.record(key, (response, outcome.proofs))
+        return response, outcome.proofs
 
     async def _act(self, message: Action, caller: Caller) -> None:
         outcome = await self._execute(message.udfPath, message.args, caller, "action")
@@ -304,13 +326,18 @@ class SyncSession:
         started = time.perf_counter()
         try:
             args = function_args(raw_args)
-        except ConvexValueError as error:
+        except (ConvexValueError, ArgumentValidationError) as error:
             outcome = FunctionResult(error=error)
         else:
             # Awaited in this task, not a new one: the response must be queued in the same loop step
             # that learns the commit (see ``subscriptions``).
             executor = self.state.executor
-            outcome = await executor.run(udf_path, args, identity=caller.identity, admin=caller.admin, kind=kind)
+            # Actions get the address only: what their nested mutations prove is not kept (runtime.connection).
+            address = self.connection.client_address
+            connection = self.connection if kind == "mutation" else Connection(client_address=address)
+            outcome = await executor.run(
+                udf_path, args, identity=caller.identity, admin=caller.admin, kind=kind, connection=connection
+            )
         self.state.events.publish(event_for(udf_path, kind, started, outcome))
         return outcome
 
@@ -354,6 +381,11 @@ def token_expiry(token: str | None) -> float | None:
     except jwt.PyJWTError:
         return None
     return float(exp) if isinstance(exp, (int, float)) else None
+
+
+def _address(transport: asyncio.Transport | None) -> str | None:
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return str(peer[0]) if isinstance(peer, (tuple, list)) and peer else None
 
 
 def _raw(outcome: FunctionResult) -> Raw:

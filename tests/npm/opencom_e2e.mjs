@@ -8,87 +8,16 @@
 // subscription that never shows what the scenario waits for ends the run with
 // {"step": "error", "message": ..., "lastSeen": ...} and exit code 1.
 
-import { ConvexClient } from "convex/browser";
-import { convexToJson } from "convex/values";
+import { authenticate, Clients, Live, report, runScenario, signIn } from "./e2e_support.mjs";
 
 const [url, email, password] = process.argv.slice(2);
-const WAIT_MS = 20_000;
-const clients = [];
-
-function report(step, value) {
-  process.stdout.write(JSON.stringify({ step, value: convexToJson(value ?? null) }) + "\n");
-}
-
-function newClient() {
-  const client = new ConvexClient(url, { logger: false });
-  clients.push(client);
-  return client;
-}
-
-function withTimeout(promise, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`)), WAIT_MS);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-// A live subscription (client.onUpdate) whose values can be awaited until one satisfies a test.
-class Live {
-  constructor(client, path, args) {
-    this.path = path;
-    this.values = [];
-    this.waiters = [];
-    this.lastSeen = undefined;
-    this.unsubscribe = client.onUpdate(
-      path,
-      args,
-      (value) => this.push({ value }),
-      (error) => this.push({ error }),
-    );
-  }
-  push(item) {
-    if ("value" in item) this.lastSeen = item.value;
-    this.values.push(item);
-    for (const waiter of this.waiters.splice(0)) waiter();
-  }
-  // The first value (from now on, or already delivered and not yet taken) satisfying `accept`.
-  async until(accept, what) {
-    const found = (async () => {
-      for (;;) {
-        while (this.values.length > 0) {
-          const item = this.values.shift();
-          if (item.error) throw item.error;
-          if (accept(item.value)) return item.value;
-        }
-        await new Promise((resolve) => this.waiters.push(resolve));
-      }
-    })();
-    try {
-      return await withTimeout(found, `${this.path}: ${what}`);
-    } catch (error) {
-      error.lastSeen = this.lastSeen;
-      throw error;
-    }
-  }
-}
-
-function signIn(client, flow) {
-  const params = { flow, email, password };
-  if (flow === "signUp") Object.assign(params, { name: "E2E Agent", workspaceName: "E2E Support" });
-  return client.action("auth:signIn", { provider: "password", params });
-}
-
-// Hands the client a token and resolves once the server has accepted (or refused) it.
-function authenticate(client, token) {
-  const changed = new Promise((resolve) => client.setAuth(async () => token, resolve));
-  return withTimeout(changed, "setAuth to report the authentication state");
-}
+const clients = new Clients(url);
+const newClient = () => clients.open();
 
 async function main() {
   // The agent signs up over the websocket, then authenticates that same connection.
   const agent = newClient();
-  const signedUp = await signIn(agent, "signUp");
+  const signedUp = await signIn(agent, "signUp", email, password);
   report("agent_signed_up", { hasToken: typeof signedUp.tokens.token === "string" });
   report("agent_authenticated", await authenticate(agent, signedUp.tokens.token));
   const me = await new Live(agent, "auth:currentUser", {}).until((value) => value !== null, "the signed-in user");
@@ -162,21 +91,9 @@ async function main() {
   // Without a token the inbox is closed; signing in again on a new connection opens it.
   report("anonymous_inbox", await visitor.query("conversations:list", { workspaceId }));
   const again = newClient();
-  const signedIn = await signIn(again, "signIn");
+  const signedIn = await signIn(again, "signIn", email, password);
   report("agent_signed_in_again", await authenticate(again, signedIn.tokens.token));
   report("agent_inbox_signed_in_again", await again.query("conversations:list", { workspaceId }));
 }
 
-let exitCode = 0;
-try {
-  await main();
-  report("done", null);
-} catch (error) {
-  exitCode = 1;
-  const failure = { step: "error", message: String(error?.message ?? error) };
-  failure.data = error?.data === undefined ? null : convexToJson(error.data);
-  failure.lastSeen = error?.lastSeen === undefined ? null : convexToJson(error.lastSeen);
-  process.stdout.write(JSON.stringify(failure) + "\n");
-}
-await withTimeout(Promise.all(clients.map((client) => client.close())), "the clients to close").catch(() => {});
-process.exit(exitCode);
+await runScenario(main, clients);

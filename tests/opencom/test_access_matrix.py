@@ -7,13 +7,18 @@ be refused with a coded authorisation error or answer an empty result (or a resu
 says is public), must not mention any of the victim's ids or secrets, and must not write
 anything — except the self-service calls in ``SELF_SERVICE``, which may only insert the caller's
 own documents.
+
+``TAKEOVERS`` are the ways strangers tried to become someone else (a boot naming the victim's
+visitor id or email, an identify with the victim's email, a password sign-up on an email that
+already has a user), each tried by the same four strangers with identity verification off,
+optional and required: each must hand over none of the victim's data and change none of it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -25,11 +30,21 @@ from runtime.app_loader import load_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
+ENGAGEMENT_PLACEHOLDER_MODULES = (
+    "tours", "tourProgress", "tooltips", "checklists", "surveys", "outboundMessages", "events",
+    "authoringSessions", "tooltipAuthoringSessions",
+)  # fmt: skip
+
 MODULES = (
     "workspaces", "widgetSessions", "visitors", "conversations", "messages", "tags", "snippets",
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
+    "messengerSettings", "officeHours", "commonIssueButtons", "ticketForms", "tickets", "supportAttachments",
+    "aiAgent", "reporting", *ENGAGEMENT_PLACEHOLDER_MODULES,
     "articles", "collections", "suggestions", "knowledge",
 )  # fmt: skip
+ENGAGEMENT_PLACEHOLDER_PATHS = sorted(
+    path for path in load_app(APP_ROOT).functions if path.split(":")[0] in ENGAGEMENT_PLACEHOLDER_MODULES
+)
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
 
@@ -68,6 +83,7 @@ class World:
     collection: str
     strangers: dict[str, Stranger]
     markers: tuple[str, ...]  # victim ids and secrets no stranger may ever see
+    ids: dict[str, str] = field(default_factory=dict)  # the victim's support records (tickets, uploads, ...)
 
 
 STRANGERS = (
@@ -170,6 +186,116 @@ ARGS: dict[str, Args] = {
     "emailChannel:upsertEmailConfig": lambda w, s: {"workspaceId": w.workspace_id, "fromEmail": "evil@evil.com"},
     "emailChannel:listEmailThreads": lambda w, s: {"conversationId": w.conversation},
     "emailChannel:sendEmailReply": lambda w, s: {"conversationId": w.conversation, "content": "injected"},
+    **{
+        path: lambda w, s: {"workspaceId": w.workspace_id}
+        for path in (
+            "messengerSettings:get",
+            "messengerSettings:getOrCreate",
+            "messengerSettings:getPublicSettings",
+            "messengerSettings:generateLogoUploadUrl",
+            "messengerSettings:deleteLogo",
+            "messengerSettings:getHomeConfig",
+            "messengerSettings:getPublicHomeConfig",
+            "officeHours:get",
+            "officeHours:getOrDefault",
+            "officeHours:isCurrentlyOpen",
+            "officeHours:getExpectedReplyTime",
+            "commonIssueButtons:list",
+            "commonIssueButtons:listAll",
+            "ticketForms:list",
+            "ticketForms:getDefault",
+            "ticketForms:getDefaultForVisitor",
+            "aiAgent:getPublicSettings",
+        )
+    },  # fmt: skip
+    "messengerSettings:upsert": lambda w, s: {"workspaceId": w.workspace_id, "primaryColor": "#000000"},
+    "messengerSettings:saveLogo": lambda w, s: {"workspaceId": w.workspace_id, "storageId": w.ids["upload"]},
+    "messengerSettings:updateHomeConfig": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "homeConfig": {"enabled": False, "cards": [], "defaultSpace": "messages"},
+    },
+    "messengerSettings:toggleHomeEnabled": lambda w, s: {"workspaceId": w.workspace_id, "enabled": False},
+    "messengerSettings:addHomeCard": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "card": {"id": "evil", "type": "welcome", "visibleTo": "all"},
+    },
+    "messengerSettings:removeHomeCard": lambda w, s: {"workspaceId": w.workspace_id, "cardId": "welcome-1"},
+    "messengerSettings:reorderHomeCards": lambda w, s: {"workspaceId": w.workspace_id, "cardIds": ["search-1"]},
+    "messengerSettings:updateHomeCard": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "cardId": "welcome-1",
+        "updates": {"visibleTo": "users"},
+    },
+    "officeHours:upsert": lambda w, s: {"workspaceId": w.workspace_id, "timezone": "UTC"},
+    "commonIssueButtons:get": lambda w, s: {"id": w.ids["button"]},
+    "commonIssueButtons:create": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "label": "evil",
+        "action": "start_conversation",
+        "conversationStarter": "x",
+        "enabled": True,
+    },
+    "commonIssueButtons:update": lambda w, s: {"id": w.ids["button"], "label": "evil"},
+    "commonIssueButtons:remove": lambda w, s: {"id": w.ids["button"]},
+    "commonIssueButtons:reorder": lambda w, s: {"workspaceId": w.workspace_id, "buttonIds": [w.ids["button"]]},
+    "ticketForms:get": lambda w, s: {"id": w.ids["form"]},
+    "ticketForms:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "evil", "fields": []},
+    "ticketForms:update": lambda w, s: {"id": w.ids["form"], "name": "evil"},
+    "ticketForms:remove": lambda w, s: {"id": w.ids["form"]},
+    "tickets:create": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "visitorId": w.victim.visitor_id,
+        "subject": "injected",
+        "attachmentIds": [w.ids["staged"]],
+        **s.session(),
+    },
+    "tickets:get": lambda w, s: {"id": w.ids["ticket"], "visitorId": w.victim.visitor_id, **s.session()},
+    "tickets:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "tickets:update": lambda w, s: {"id": w.ids["ticket"], "status": "resolved"},
+    "tickets:resolve": lambda w, s: {"id": w.ids["ticket"], "resolutionSummary": "injected"},
+    "tickets:convertFromConversation": lambda w, s: {"conversationId": w.conversation},
+    "tickets:addComment": lambda w, s: {
+        "ticketId": w.ids["ticket"],
+        "visitorId": w.victim.visitor_id,
+        "content": "injected",
+        "attachmentIds": [w.ids["staged"]],
+        **s.session(),
+    },
+    "tickets:listByVisitor": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "tickets:getComments": lambda w, s: {
+        "ticketId": w.ids["ticket"],
+        "includeInternal": True,
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "supportAttachments:generateUploadUrl": lambda w, s: {"workspaceId": w.workspace_id, **s.session()},
+    "supportAttachments:finalizeUpload": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "storageId": w.ids["stagedStorage"],
+        "fileName": "x.png",
+        **s.session(),
+    },
+    "aiAgent:getConversationResponses": lambda w, s: {"conversationId": w.conversation, **s.session()},
+    "aiAgent:submitFeedback": lambda w, s: {"responseId": w.ids["aiResponse"], "feedback": "helpful", **s.session()},
+    "aiAgent:handoffToHuman": lambda w, s: {"conversationId": w.conversation, **s.session()},
+    "reporting:getCsatEligibility": lambda w, s: {"conversationId": w.conversation, **s.session()},
+    "reporting:submitCsatResponse": lambda w, s: {"conversationId": w.conversation, "rating": 1.0, **s.session()},
+    "visitors:heartbeat": lambda w, s: {"visitorId": w.victim.visitor_id, **s.session()},
+    "visitors:isOnline": lambda w, s: {"visitorId": w.victim.visitor_id},
+    "workspaces:recordHostedOnboardingVerificationEvent": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "token": GUESSED_TOKEN,
+        "origin": "https://evil.com",
+    },
+    # The widget's engagement calls answer empty placeholders (lib/engagement_placeholders) for now.
+    **{
+        path: lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()}
+        for path in ENGAGEMENT_PLACEHOLDER_PATHS
+    },  # fmt: skip
     "workspaces:updateHelpCenterAccessPolicy": lambda w, s: {"workspaceId": w.workspace_id, "policy": "restricted"},
     "articles:create": lambda w, s: {"workspaceId": w.workspace_id, "title": "matrix", "content": "x"},
     "articles:update": lambda w, s: {"id": w.article, "title": "matrix"},
@@ -223,6 +349,7 @@ ARGS: dict[str, Args] = {
 }
 
 Allowed = Callable[[Any, World, Stranger], bool]
+PUBLIC_MESSENGER = {"primaryColor", "backgroundColor", "themeMode", "launcherPosition", "welcomeMessage", "logo"}
 ALLOWED: dict[str, Allowed] = {
     # Public by design: what anyone may learn about a workspace.
     "workspaces:get": lambda r, w, s: set(r) <= {"_id", "_creationTime", "name", "createdAt"},
@@ -234,6 +361,26 @@ ALLOWED: dict[str, Allowed] = {
     "discovery:getMetadata": lambda r, w, s: set(r) <= {"version", "name", "features", "signupMode", "authMethods"},
     "auditLogs:getAccess": lambda r, w, s: not (r["canRead"] or r["canExport"] or r["canManageSecurity"]),
     "widgetSessions:revoke": lambda r, w, s: r == {"success": True},
+    "automationSettings:getOrCreate": lambda r, w, s: (
+        set(r)
+        == {
+            "suggestArticlesEnabled",
+            "showReplyTimeEnabled",
+            "collectEmailEnabled",
+            "askForRatingEnabled",
+        }
+    ),  # fmt: skip
+    "messengerSettings:getPublicSettings": lambda r, w, s: PUBLIC_MESSENGER <= set(r),
+    "messengerSettings:getPublicHomeConfig": lambda r, w, s: set(r) >= {"enabled", "cards", "tabs", "defaultSpace"},
+    "messengerSettings:getHomeConfig": lambda r, w, s: r["cards"][0]["id"] == "welcome-1",  # the default home
+    "officeHours:get": lambda r, w, s: set(r) >= {"timezone", "schedule"},
+    "officeHours:getOrDefault": lambda r, w, s: set(r) >= {"timezone", "schedule"},
+    "officeHours:isCurrentlyOpen": lambda r, w, s: set(r) == {"isOpen", "offlineMessage", "expectedReplyTimeMinutes"},
+    "officeHours:getExpectedReplyTime": lambda r, w, s: isinstance(r, str),
+    "commonIssueButtons:list": lambda r, w, s: all(set(b) >= {"label", "action"} for b in r),
+    "ticketForms:getDefaultForVisitor": lambda r, w, s: set(r) >= {"fields"},
+    "aiAgent:getPublicSettings": lambda r, w, s: "enabled" in r,
+    "workspaces:recordHostedOnboardingVerificationEvent": lambda r, w, s: r["accepted"] is False,
     # Self-service: the caller's own visitor, session and conversations.
     "widgetSessions:boot": lambda r, w, s: r["visitor"]["_id"] != w.victim.visitor_id,
     "widgetSessions:validateSessionToken": lambda r, w, s: not r["valid"] or r["visitorId"] == s.visitor.visitor_id,
@@ -241,6 +388,8 @@ ALLOWED: dict[str, Allowed] = {
     "conversations:getOrCreateForVisitor": lambda r, w, s: r["visitorId"] == s.visitor.visitor_id,
     "conversations:listByVisitor": lambda r, w, s: all(row["visitorId"] == s.visitor.visitor_id for row in r),
     "conversations:getTotalUnreadForVisitor": lambda r, w, s: isinstance(r, float),
+    "tickets:listByVisitor": lambda r, w, s: all(row["visitorId"] == s.visitor.visitor_id for row in r),
+    "supportAttachments:generateUploadUrl": lambda r, w, s: isinstance(r, str),  # an upload slot, no data
     # The public help center: collections are public while the policy is; drafts never are.
     "collections:get": lambda r, w, s: r["_id"] == w.collection,
     "articles:getFeedbackStats": lambda r, w, s: r == {"helpful": 0, "notHelpful": 0, "total": 0},
@@ -292,6 +441,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     await backend.call("tags:addToConversation", {"conversationId": conversation, "tagId": tag}, as_=team.admin)
     automation = await backend.call("automationSettings:upsert", {**ws, "askForRatingEnabled": True}, as_=team.admin)
     await backend.call("auditLogs:updateSettings", {**ws, "retentionDays": 365.0}, as_=team.admin)
+    ids = await _support_records(backend, team.workspace_id, team.admin, victim, conversation)
     other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
     elsewhere = await backend.seed_team("Other Co")
     foreign_visitor = await backend.boot(elsewhere.workspace_id, sessionId="foreign-browser")
@@ -311,6 +461,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         snippet,
         automation,
         "my secret order",
+        *(ids[name] for name in PRIVATE_SUPPORT_RECORDS),
+        "my secret ticket",
         article,
         "unannounced plans",
     )
@@ -328,8 +480,57 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         collection,
         strangers,
         markers,
+        ids,
     )
     await backend.executor.close()
+
+
+PRIVATE_SUPPORT_RECORDS = ("upload", "stagedStorage", "staged", "ticket", "aiResponse")  # the rest is public
+
+
+async def _support_records(backend: Backend, workspace_id: str, owner: Person, victim: Visitor, conversation: str):
+    """The victim's ticket (with a comment), a staged upload, an AI answer, and the workspace's settings rows."""
+    ws = {"workspaceId": workspace_id}
+    storage = backend.executor.file_storage
+    staged_storage = await storage.store(b"victim file", "image/png")
+    staged = await backend.call(
+        "supportAttachments:finalizeUpload",
+        {**ws, "sessionToken": victim.token, "storageId": staged_storage, "fileName": "victim.png"},
+    )
+    ticket = await backend.call("tickets:create", {**ws, "sessionToken": victim.token, "subject": "my secret ticket"})
+    await backend.call("tickets:addComment", {"ticketId": ticket, "sessionToken": victim.token, "content": "more"})
+    form = await backend.call("ticketForms:create", {**ws, "name": "Support", "fields": []}, as_=owner)
+    button = await backend.call(
+        "commonIssueButtons:create",
+        {**ws, "label": "Billing", "action": "start_conversation", "conversationStarter": "Hi", "enabled": True},
+        as_=owner,
+    )
+    await backend.call("messengerSettings:upsert", {**ws, "primaryColor": "#112233"}, as_=owner)
+    await backend.call("officeHours:upsert", {**ws, "timezone": "Europe/Paris"}, as_=owner)
+    ai_response = await backend.insert(
+        "aiResponses",
+        {
+            "conversationId": conversation,
+            "query": "q",
+            "response": "a",
+            "sources": [],
+            "confidence": 0.9,
+            "handedOff": False,
+            "generationTimeMs": 1.0,
+            "model": "m",
+            "provider": "p",
+            "createdAt": 1.0,
+        },
+    )
+    return {
+        "upload": await storage.store(b"unclaimed", "image/png"),
+        "stagedStorage": staged_storage,
+        "staged": staged["attachmentId"],
+        "ticket": ticket,
+        "form": form,
+        "button": button,
+        "aiResponse": ai_response,
+    }
 
 
 async def test_every_public_function_has_args():
@@ -378,3 +579,104 @@ async def test_strangers_get_nothing(world: World, path: str, stranger: str):
     assert _is_empty(result.value) or (allowed is not None and allowed(result.value, world, caller)), (
         f"{path} answered {result.value!r} to {stranger}"
     )
+
+
+# --- takeover paths, in every identity-verification mode -------------------------------------------
+MODES = ("off", "optional", "required")
+VICTIM_EMAIL = "victim@example.com"
+CODE_ONLY_EMAIL = "code-only@example.com"  # a user created by merely requesting an emailed code
+
+
+@dataclass
+class TakeoverWorld:
+    """A victim visitor (with a conversation) and agent in one workspace, and the strangers trying to be them."""
+
+    backend: Backend
+    workspace_id: str
+    owner: Person
+    victim: Visitor
+    strangers: dict[str, Stranger]
+    markers: tuple[str, ...]
+
+
+TAKEOVERS: dict[str, Callable[[TakeoverWorld, Stranger, str], tuple[str, dict[str, Any]]]] = {
+    "boot with the victim's visitor id": lambda w, s, n: (
+        "widgetSessions:boot",
+        {"workspaceId": w.workspace_id, "sessionId": n, "existingVisitorId": w.victim.visitor_id},
+    ),
+    "boot with the victim's email": lambda w, s, n: (
+        "widgetSessions:boot",
+        {"workspaceId": w.workspace_id, "sessionId": n, "email": VICTIM_EMAIL},
+    ),
+    "identify with the victim's email": lambda w, s, n: (
+        "visitors:identify",
+        {"visitorId": (s.visitor or w.victim).visitor_id, "email": VICTIM_EMAIL, **s.session()},
+    ),
+    "sign up on the victim agent's email": lambda w, s, n: (
+        "auth:signIn",
+        {"provider": "password", "params": {"flow": "signUp", "email": w.owner.email, "password": "taken over"}},
+    ),
+    "sign up on an email that only requested a code": lambda w, s, n: (
+        "auth:signIn",
+        {"provider": "password", "params": {"flow": "signUp", "email": CODE_ONLY_EMAIL, "password": "taken over"}},
+    ),
+}
+ACCOUNT_TAKEN = {"code": "AccountAlreadyExists", "message": "An account with this email already exists"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=MODES)
+async def takeover_world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[TakeoverWorld]:
+    """The victims in a workspace whose identity verification is ``request.param``."""
+    backend = await open_backend(tmp_path_factory.mktemp(f"takeover-{request.param}") / "data")
+    team = await backend.seed_team("Victim Co")
+    if request.param != "off":
+        mode = {"workspaceId": team.workspace_id, "mode": request.param}
+        await backend.call("identityVerification:enable", mode, as_=team.admin)
+    victim = await backend.boot(team.workspace_id, sessionId="victim-browser", email=VICTIM_EMAIL)
+    conversation = await backend.visitor_conversation(victim)
+    sent = {"conversationId": conversation, "sessionToken": victim.token, "senderType": "visitor"}
+    await backend.call("messages:send", {**sent, "senderId": victim.visitor_id, "content": "my secret order"})
+    code_request = {"provider": "resend-otp", "params": {"email": CODE_ONLY_EMAIL}}
+    assert await backend.call("auth:signIn", code_request) == {"started": True}
+    elsewhere = await backend.seed_team("Other Co")
+    strangers = {
+        "anonymous": Stranger("anonymous"),
+        "visitor of another workspace": Stranger(
+            "visitor of another workspace", visitor=await backend.boot(elsewhere.workspace_id)
+        ),
+        "other visitor of the workspace": Stranger(
+            "other visitor of the workspace", visitor=await backend.boot(team.workspace_id)
+        ),
+        "agent of another workspace": Stranger("agent of another workspace", agent=elsewhere.admin),
+    }
+    markers = (victim.visitor_id, victim.token, conversation, "my secret order", team.admin.user_id)
+    yield TakeoverWorld(backend, team.workspace_id, team.admin, victim, strangers, markers)
+    await backend.executor.close()
+
+
+@pytest.mark.parametrize("stranger", STRANGERS)
+@pytest.mark.parametrize("takeover", TAKEOVERS)
+async def test_takeover_paths_hand_over_nothing(takeover_world: TakeoverWorld, takeover: str, stranger: str):
+    world, caller = takeover_world, takeover_world.strangers[stranger]
+    path, args = TAKEOVERS[takeover](world, caller, f"takeover {takeover} {stranger}")
+    before = await world.backend.dump()
+    result = await world.backend.run(path, args, as_=caller.agent)
+    inserted, changed = _diff(before, await world.backend.dump())
+
+    own = {caller.visitor.visitor_id} if caller.visitor else set()
+    assert set(changed) <= own, f"{takeover} changed {set(changed) - own}"
+    assert not _mentions(inserted, world.markers), f"{takeover} copied victim data into {inserted}"
+    if path == "auth:signIn":
+        assert isinstance(result.error, ConvexError) and result.error.data == ACCOUNT_TAKEN, result
+        assert not inserted and not changed
+        return
+    if result.error is not None:
+        assert isinstance(result.error, ConvexError), f"{takeover} failed instead of refusing: {result.error!r}"
+        assert result.error.data["code"] in REFUSALS, result.error.data
+        assert not inserted and not changed
+        return
+    assert not _mentions(result.value, world.markers), f"{takeover} leaked victim data: {result.value!r}"
+    visitor = result.value["visitor"] if path == "widgetSessions:boot" else result.value
+    assert visitor["_id"] != world.victim.visitor_id

@@ -115,7 +115,7 @@ async def test_retention_settings(backend: Backend, team: Team):
     assert [(c["metadata"]["oldValue"], c["metadata"]["newValue"]) for c in changes] == [(30.0, 365.0), (90.0, 30.0)]
 
 
-async def test_retention_sweep_deletes_expired_entries_and_rearms(backend: Backend, team: Team):
+async def test_retention_cleanup_deletes_expired_entries_and_continues_while_more_remain(backend: Backend, team: Team):
     now = (await backend.get(team.workspace_id))["createdAt"]
     await backend.call(
         "auditLogs:updateSettings", {"workspaceId": team.workspace_id, "retentionDays": 30.0}, as_=team.admin
@@ -129,7 +129,7 @@ async def test_retention_sweep_deletes_expired_entries_and_rearms(backend: Backe
     remaining = {log["_id"] for log in (await backend.dump())["auditLogs"]}
     assert recent in remaining and not remaining & set(old)
     pending = [job for job in (await backend.dump())["_scheduled_functions"] if job["state"]["kind"] == "pending"]
-    assert [job["args"] for job in pending] == [[{"workspaceId": team.workspace_id}]]
+    assert [job["args"] for job in pending] == [[sweep]]  # only the first call left more behind
 
 
 async def test_audit_writes_never_fail_the_audited_operation(backend: Backend, team: Team):
@@ -145,3 +145,14 @@ async def test_audit_writes_never_fail_the_audited_operation(backend: Backend, t
     assert result.unwrap() == "done"
     [failure] = (await backend.dump())["auditLogWriteFailures"]
     assert failure["action"] == "x.y" and "does not match the schema" in failure["error"]
+
+
+async def test_the_daily_retention_cron_starts_a_cleanup_per_workspace(backend: Backend, team: Team):
+    other = await backend.seed_team()
+    jobs = backend.executor.app.crons.jobs
+    assert jobs["audit log retention"].schedule == {"type": "daily", "hourUTC": 3.0, "minuteUTC": 17.0}
+    assert jobs["audit log retention"].function == "auditLogs:sweepRetention"
+    assert await backend.internal("auditLogs:sweepRetention") == {"scheduled": 2.0, "isDone": True}
+    pending = [job for job in (await backend.dump())["_scheduled_functions"] if job["state"]["kind"] == "pending"]
+    assert sorted(job["args"][0]["workspaceId"] for job in pending) == sorted([team.workspace_id, other.workspace_id])
+    assert {job["name"] for job in pending} == {"auditLogs.js:cleanupOldLogs"}

@@ -260,3 +260,22 @@ async def test_fix_user_email_is_internal(backend: Backend):
     )
     assert fixed == {"success": True}
     assert (await _call(backend, "auth:currentUser", as_=account))["user"]["email"] == "typo@test.opencom.dev"
+
+
+async def test_password_sign_up_never_lands_in_an_existing_user(backend: Backend, team: Team):
+    """A user made by an emailed code (even a mere code request) keeps strangers out; only it adds a password."""
+    await backend.executor.call("auth:signIn", {"provider": "resend-otp", "params": {"email": "otp@example.com"}})
+    before = await backend.dump()
+    for email in ("otp@example.com", team.admin.email):
+        refused = await _refusal(backend, "auth:signIn", _password("signUp", email))
+        assert refused == {"code": "AccountAlreadyExists", "message": "An account with this email already exists"}
+        stranger = await _sign_up(backend, f"stranger-{email}")
+        assert await _refusal(backend, "auth:signIn", _password("signUp", email), as_=stranger) == refused
+    after = await backend.dump()
+    assert [row for row in after["users"] if not row["email"].startswith("stranger-")] == before["users"]
+
+    owner = team.admin
+    identity = {**owner.identity, "subject": f"{owner.user_id}|session"}
+    added = await backend.executor.call("auth:signIn", _password("signUp", owner.email), identity=identity)
+    signed_in = await backend.executor.auth.verify(added["tokens"]["token"])
+    assert signed_in["subject"].partition("|")[0] == owner.user_id

@@ -37,8 +37,13 @@ async def test_defaults_then_upsert(backend: Backend, team: Team):
     assert await backend.call("automationSettings:get", ws, as_=agent) is None
 
 
-async def test_non_members_read_nothing(backend: Backend, team: Team):
+async def test_non_members_read_only_the_toggles(backend: Backend, team: Team):
+    """The widget reads them anonymously; nothing but the four switches reaches a non-member."""
     outsider = (await backend.seed_team()).admin
     ws = {"workspaceId": team.workspace_id}
-    assert await backend.call("automationSettings:getOrCreate", ws) is None
-    assert await backend.call("automationSettings:getOrCreate", ws, as_=outsider) is None
+    assert await backend.call("automationSettings:getOrCreate", ws) == DEFAULTS
+    await backend.call("automationSettings:upsert", {**ws, "askForRatingEnabled": True}, as_=team.admin)
+    assert await backend.call("automationSettings:getOrCreate", ws, as_=outsider) == {
+        **DEFAULTS,
+        "askForRatingEnabled": True,
+    }

@@ -9,16 +9,11 @@ and reports what each side saw; each test below checks one part of the story.
 
 from __future__ import annotations
 
-import json
-import subprocess
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from runtime.values import from_json
-from tests.npm_support import NPM_DIR, node_with_convex
-from tests.server_fixtures import REPO, start_server
+from tests.npm_support import scenario_steps
 
 AGENT_EMAIL = "e2e-agent@test.opencom.dev"
 AGENT_PASSWORD = "Opencom!e2e-secret"
@@ -27,27 +22,10 @@ WELCOME = "Hi! How can we help you today?"
 
 
 @pytest.fixture(scope="module")
-def seen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """What the scenario reported, by step name (values decoded from Convex JSON)."""
-    node = node_with_convex()
-    server = start_server(REPO, tmp_path_factory.mktemp("e2e") / "data")
-    try:
-        completed = subprocess.run(
-            [node, "opencom_e2e.mjs", server.url, AGENT_EMAIL, AGENT_PASSWORD],
-            cwd=NPM_DIR,
-            capture_output=True,
-            text=True,
-            timeout=SCENARIO_TIMEOUT_S,
-            check=False,
-        )
-        records = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
-        steps = {record["step"]: record for record in records}
-        assert completed.returncode == 0 and "done" in steps, (
-            f"the scenario failed:\n{completed.stdout}\nstderr:\n{completed.stderr}\nserver log:\n{server.log()[-4000:]}"
-        )
-        yield {step: from_json(record["value"]) for step, record in steps.items()}
-    finally:
-        server.stop()
+    data_dir = tmp_path_factory.mktemp("e2e") / "data"
+    return scenario_steps("opencom_e2e.mjs", data_dir, AGENT_EMAIL, AGENT_PASSWORD, timeout_s=SCENARIO_TIMEOUT_S)
 
 
 def test_an_agent_signs_up_and_authenticates_the_client(seen: dict[str, Any]) -> None:

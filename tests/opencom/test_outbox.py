@@ -223,3 +223,15 @@ async def test_nothing_is_ever_marked_sent(backend: Backend, team: Team):
     tables = await backend.dump()
     assert {row["status"] for row in tables["outbox"]} == {"written-to-outbox"}
     assert all(message.get("deliveryStatus") != "sent" for message in tables["messages"])
+
+
+async def test_code_requests_are_limited_per_address_and_nothing_is_written_past_it(backend: Backend):
+    for _ in range(backend.lib("email_codes").CODE_REQUESTS_PER_ADDRESS):
+        await request_code(backend, "flooded@example.com")
+    before = await backend.dump()
+    refused = await backend.executor.run(
+        "auth:signIn", {"provider": EMAIL_CODE, "params": {"email": "Flooded@Example.com"}}
+    )
+    assert isinstance(refused.error, ConvexError) and refused.error.data["code"] == "TooManyCodeRequests"
+    assert await backend.dump() == before  # no code, no mail, no spent allowance
+    assert (await request_code(backend, "someone-else@example.com")).isdigit()  # other addresses are unaffected

@@ -70,9 +70,3 @@ async def test_add_membership_is_an_upsert(backend: Backend, team: Team):
     rows = [m for m in await _member_rows(backend, agent.user_id) if m["workspaceId"] == team.workspace_id]
     assert len(rows) == 1 and rows[0]["role"] == "viewer" and "permissions" not in rows[0]
 
-
-async def test_new_workspaces_arm_their_audit_retention_sweep(backend: Backend, team: Team):
-    jobs = (await backend.dump())["_scheduled_functions"]
-    sweeps = [job for job in jobs if job["name"] == "auditLogs.js:cleanupOldLogs"]
-    assert [job["args"] for job in sweeps] == [[{"workspaceId": team.workspace_id}]]
-    assert sweeps[0]["state"] == {"kind": "pending"}

@@ -51,8 +51,18 @@ async def test_identify_updates_the_session_own_visitor(backend: Backend, team: 
     ] == "Not authorized for requested visitor"
 
 
-async def test_identify_merges_into_the_earliest_visitor_with_that_email(backend: Backend, team: Team):
-    canonical = await backend.boot(team.workspace_id, email="ann@example.com", name="Old")
+async def proven(backend: Backend, team: Team, user_id: str) -> dict[str, str]:
+    """Identity verification on, and the ``externalUserId``/``userHash`` pair proving ``user_id``."""
+    enabled = await backend.call("identityVerification:enable", {"workspaceId": team.workspace_id}, as_=team.admin)
+    secret = enabled.get("secret") or (
+        await backend.call("identityVerification:getSecret", {"workspaceId": team.workspace_id}, as_=team.admin)
+    )["secret"]
+    return {"externalUserId": user_id, "userHash": backend.lib("user_hash").compute_user_hash(secret, user_id)}
+
+
+async def test_identify_merges_into_the_earliest_visitor_verified_as_the_proven_user(backend: Backend, team: Team):
+    ann = await proven(backend, team, "ann-1")
+    canonical = await backend.boot(team.workspace_id, email="ann@example.com", name="Old", **ann)
     later = await backend.boot(team.workspace_id, sessionId="later")
     await backend.patch(later.visitor_id, {"email": "ann@example.com"})
     canonical_conversation = await backend.visitor_conversation(canonical)
@@ -78,6 +88,7 @@ async def test_identify_merges_into_the_earliest_visitor_with_that_email(backend
             "sessionToken": source.token,
             "email": "ann@example.com",
             "name": "Updated Name",
+            **ann,
         },
     )
     assert merged["_id"] == canonical.visitor_id
@@ -112,7 +123,8 @@ async def test_identify_merges_into_the_earliest_visitor_with_that_email(backend
 
 
 async def test_duplicate_push_tokens_collapse_onto_the_canonical_visitor(backend: Backend, team: Team):
-    canonical = await backend.boot(team.workspace_id, email="ann@example.com")
+    ann = await proven(backend, team, "ann-1")
+    canonical = await backend.boot(team.workspace_id, email="ann@example.com", **ann)
     source = await backend.boot(team.workspace_id)
     fields = {
         "workspaceId": team.workspace_id,
@@ -126,7 +138,8 @@ async def test_duplicate_push_tokens_collapse_onto_the_canonical_visitor(backend
     )
     await backend.insert("visitorPushTokens", {**fields, "visitorId": source.visitor_id})
     await backend.call(
-        "visitors:identify", {"visitorId": source.visitor_id, "sessionToken": source.token, "email": "ann@example.com"}
+        "visitors:identify",
+        {"visitorId": source.visitor_id, "sessionToken": source.token, "email": "ann@example.com", **ann},
     )
     [token] = (await backend.dump())["visitorPushTokens"]
     assert token["_id"] == kept and token["notificationsEnabled"] is True
@@ -211,5 +224,6 @@ async def test_with_verification_on_only_proven_callers_merge_and_never_into_ano
 
     kept = await backend.call("visitors:identify", {**args, "email": "other@example.com"})
     assert kept["_id"] == caller.visitor_id and await backend.get(verified_other.visitor_id) is not None
-    merged = await backend.call("visitors:identify", {**args, "email": "plain@example.com"})
-    assert merged["_id"] == plain.visitor_id and await backend.get(caller.visitor_id) is None
+    unverified = await backend.call("visitors:identify", {**args, "email": "plain@example.com"})
+    assert unverified["_id"] == caller.visitor_id and unverified["email"] == "plain@example.com"
+    assert await backend.get(plain.visitor_id) is not None  # an unverified email match is nobody's proof

@@ -67,20 +67,27 @@ async def test_boot_resumes_the_same_browser_and_replaces_custom_attributes(back
     )
     assert again["visitor"]["_id"] == first.visitor_id
     assert again["visitor"]["customAttributes"] == {"b": 2.0}
-    moved = await backend.call(
+    with_id = await backend.call(
         "widgetSessions:boot",
-        {"workspaceId": team.workspace_id, "sessionId": "browser-2", "existingVisitorId": first.visitor_id},
+        {"workspaceId": team.workspace_id, "sessionId": "browser-1", "existingVisitorId": first.visitor_id},
     )
-    assert moved["visitor"]["_id"] == first.visitor_id and moved["visitor"]["sessionId"] == "browser-2"
+    assert with_id["visitor"]["_id"] == first.visitor_id
 
 
-async def test_boot_matches_an_email_when_identities_are_not_verified(backend: Backend, team: Team):
-    known = await backend.boot(team.workspace_id, email="ann@example.com")
-    same = await backend.boot(team.workspace_id, email="ann@example.com")
-    assert same.visitor_id == known.visitor_id
-    other_workspace = await backend.seed_team()
-    elsewhere = await backend.boot(other_workspace.workspace_id, email="ann@example.com")
-    assert elsewhere.visitor_id != known.visitor_id
+async def test_a_bare_visitor_id_or_email_never_resumes_another_browser_visitor(backend: Backend, team: Team):
+    known = await backend.boot(team.workspace_id, sessionId="ann-browser", email="ann@example.com")
+    await backend.visitor_conversation(known)
+    before = await backend.get(known.visitor_id)
+    by_email = await backend.boot(team.workspace_id, email="ann@example.com")
+    by_id = await backend.boot(team.workspace_id, sessionId="mallory", existingVisitorId=known.visitor_id)
+    assert len({by_email.visitor_id, by_id.visitor_id, known.visitor_id}) == 3
+    assert await backend.get(known.visitor_id) == before  # not patched, its sessionId not moved
+    sessions = (await backend.dump())["widgetSessions"]
+    assert [row["token"] for row in sessions if row["visitorId"] == known.visitor_id] == [known.token]
+    listed = await backend.call(
+        "conversations:listByVisitor", {"workspaceId": team.workspace_id, "sessionToken": by_id.token}
+    )
+    assert listed == []
 
 
 async def test_an_unverified_boot_cannot_take_over_a_verified_visitor(backend: Backend, team: Team):
@@ -219,3 +226,8 @@ async def test_session_lifetime_settings(backend: Backend, team: Team):
     booted = await backend.call("widgetSessions:boot", {**args, "sessionId": "s"})
     [session] = (await backend.dump())["widgetSessions"]
     assert booted["expiresAt"] - session["createdAt"] == HOUR
+
+
+async def test_expired_sessions_are_swept_by_an_hourly_cron(backend: Backend):
+    job = backend.executor.app.crons.jobs["cleanup expired widget sessions"]
+    assert (job.schedule, job.function) == ({"type": "hourly", "minuteUTC": 7.0}, "widgetSessions:cleanupExpiredSessions")

@@ -56,16 +56,33 @@ async def sleeps(ctx, args):
 
 @query
 async def reuses_query(ctx, args):
-    """Consumes a query object twice."""
-    items = ctx.db.query("items")
+    """Consumes a query object twice (``db.query(table)`` itself may be reused, as in Convex)."""
+    items = ctx.db.query("items").order("asc")
     await items.collect()
+    return await items.collect()
+
+
+@query
+async def iterates_twice(ctx, args):
+    """Starts iterating a query while an iteration of it is under way."""
+    items = ctx.db.query("items").order("asc")
+    async for _ in items:
+        break
+    return await items.collect()
+
+
+@query
+async def reuses_taken_query(ctx, args):
+    """Collects a query that ``first()`` already took over."""
+    items = ctx.db.query("items").order("asc")
+    await items.first()
     return await items.collect()
 
 
 @query
 async def chains_twice(ctx, args):
     """Chains two operators onto the same query object."""
-    items = ctx.db.query("items")
+    items = ctx.db.query("items").filter(lambda q: True)
     items.order("desc")
     return await items.order("asc").collect()
 

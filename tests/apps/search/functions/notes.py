@@ -49,3 +49,9 @@ async def similar(ctx, args):
     if "channel" in args:
         options["filter"] = lambda q: q.eq("channel", args["channel"])
     return await ctx.vector_search("notes", "by_embedding", options)
+
+
+@action(args={"vector": v.array(v.float64())})
+async def similar_filtered_by_value(ctx, args):
+    """A filter whose first argument is a value rather than a field name."""
+    return await ctx.vector_search("notes", "by_embedding", {"vector": args["vector"], "filter": lambda q: q.eq(1.0, "x")})

@@ -1,0 +1,5 @@
+"""TEMPORARY widget placeholders until the engagement module exists (see lib/engagement_placeholders)."""
+
+from .lib.engagement_placeholders import placeholder
+
+listAll = placeholder("tours:listAll")
