@@ -124,6 +124,7 @@ SYNC_MAX_QUERIES = _int("SYNC_MAX_QUERIES", 4096)  # queries in one connection's
 SYNC_MAX_PENDING_MESSAGES = _int("SYNC_MAX_PENDING_MESSAGES", 10_000)  # unsent frames before a connection is dropped
 SYNC_MAX_CONNECTION_PROOFS = _int("SYNC_MAX_CONNECTION_PROOFS", 32)  # ctx.connection proofs one connection keeps
 SYNC_MUTATION_LOG_SIZE = _int("SYNC_MUTATION_LOG_SIZE", 10_000)  # (session, request) outcomes kept for replays
+GC_GENERATION0_THRESHOLD = _int("GC_GENERATION0_THRESHOLD", 20_000)  # allocations between young collections
 SYNC_RERUN_STEP_S = _float("SYNC_RERUN_STEP_S", 0.005)  # re-runs between two turns of the event loop
 SYNC_CLOSE_TIMEOUT_S = _float("SYNC_CLOSE_TIMEOUT_S", 5.0)  # time a closing connection gets to take its last frames
 HTTP_MAX_BODY_BYTES = _int("HTTP_MAX_BODY_BYTES", 32 << 20)  # largest HTTP API request body

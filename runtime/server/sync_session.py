@@ -283,7 +283,7 @@ class SyncSession:
                 self._end_ts = max(self._end_ts, decode_ts(response.ts))
             if proofs:
                 self._add_proofs(proofs)
-            self._request_transition()
+            self._request_transition(now=True)
 
     async def _mutation_response(self, message: Mutation, caller: Caller) -> tuple[MutationResponse, tuple[Proof, ...]]:
         """The response, and the proofs its commit added (a replay answered from the log applies them again)."""
@@ -342,10 +342,12 @@ class SyncSession:
         return outcome
 
     # --- transitions --------------------------------------------------------------------------
-    def _request_transition(self) -> None:
+    def _request_transition(self, *, now: bool = False) -> None:
+        """A Transition is owed; ``now``: queue it at once if it is ready (one write with the frame before it)."""
         if not self._closed:
             self._transition_due = True
-            self.manager.request_transition(self)
+            if not (now and self.deliver(self.manager.ts)):
+                self.manager.request_transition(self)
 
     def deliver(self, ts: int) -> bool:
         """Queue the Transition to ``ts`` this client is owed, if any (see ``subscriptions.Watcher``)."""
