@@ -11,7 +11,9 @@ For each load ``visitors/agents``: each visitor has booted a widget session and 
 conversation, then sends one message a second over its own sync WebSocket; each agent holds a sync
 WebSocket subscribed to ``conversations:list`` and to ``messages:list`` of the first three visitors'
 conversations. Subject (opencom) and baseline (thin) phases alternate, ``--repeats`` times each, and
-every figure is printed as median [min-max] over the repeats:
+every figure is printed as median [min-max] over the repeats. Both servers commit at
+``--synchronous`` (FULL, as shipped): the fsync rate of a shared disk swings 10× within seconds,
+so compare latency ratios at NORMAL, or beside the CPU figures, which the disk does not move:
 
 - ``mutation_p50_ratio``: visitors' ``messages:send`` p50 latency ÷ the thin server's p50;
 - ``observe_p50_ratio``: a watched visitor's message sent → an agent holding it, p50 ÷ thin mutation p50;
@@ -61,11 +63,11 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # --- the thin baseline server ------------------------------------------------------------------
 
 
-async def run_thin_server(data_dir: str) -> None:
+async def run_thin_server(data_dir: str, synchronous: str) -> None:
     """WS ``/send``: each frame ``{"id", "conversation", "content"}`` is committed, then answered with its id."""
     connection = sqlite3.connect(Path(data_dir) / "thin.sqlite3", isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute(f"PRAGMA synchronous={synchronous}")
     connection.execute("CREATE TABLE IF NOT EXISTS conversations (id INTEGER PRIMARY KEY, last REAL, unread REAL)")
     connection.execute(
         "CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY, conversation INTEGER, body BLOB, at REAL)"
@@ -487,11 +489,11 @@ async def run(options: argparse.Namespace) -> None:
         thin_dir.mkdir()
         argv = [sys.executable, "-m", "runtime.server", "--app", str(REPO), "--data", str(opencom_dir),
                 "--host", "127.0.0.1", "--port", "0"]  # fmt: skip
+        os.environ["OPENCOM_SQLITE_SYNCHRONOUS"] = options.synchronous
         async with AsyncExitStack() as stack:
             url = await stack.enter_async_context(subprocess_server(argv, with_pid=True))
-            thin_url = await stack.enter_async_context(
-                subprocess_server([sys.executable, __file__, "--thin-server", str(thin_dir)], with_pid=True)
-            )
+            thin_argv = [sys.executable, __file__, "--thin-server", str(thin_dir), "--synchronous", options.synchronous]
+            thin_url = await stack.enter_async_context(subprocess_server(thin_argv, with_pid=True))
             session = await stack.enter_async_context(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)))
             admin_key = read_admin_key(opencom_dir)
             assert admin_key is not None
@@ -510,10 +512,13 @@ def main() -> None:
     parser.add_argument("--inbox", type=int, default=1000, help="conversations seeded before measuring")
     parser.add_argument("--seconds", type=float, default=6.0, help="length of each timed phase")
     parser.add_argument("--repeats", type=int, default=3, help="subject/baseline phase pairs per load")
+    parser.add_argument(
+        "--synchronous", default="FULL", help="PRAGMA synchronous of both servers; NORMAL takes the disk out (default FULL)"
+    )
     parser.add_argument("--thin-server", metavar="DIR", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.thin_server:
-        asyncio.run(run_thin_server(options.thin_server))
+        asyncio.run(run_thin_server(options.thin_server, options.synchronous))
     else:
         asyncio.run(run(options))
 
