@@ -12,6 +12,8 @@ Concurrency policy (the whole of it):
   SQLite transaction on a worker thread (group commit). A mutation's caller hears back only after
   that commit is durable; a mutation that raised is rolled back to its savepoint and leaves
   nothing behind.
+- WAL checkpoints run on their own connection and thread, at most every
+  ``knobs.CHECKPOINT_INTERVAL_S`` after a commit that wrote, so no caller waits for one.
 - Every mutation that wrote gets a strictly increasing int64 timestamp (nanoseconds, never below
   the last one stored), persisted in the same commit, so timestamps survive restarts.
 """
@@ -22,7 +24,7 @@ import asyncio
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +102,13 @@ class Database:
         self._queue: asyncio.Queue[_Job | None] | None = None
         self._writer_task: asyncio.Task[None] | None = None
         self._commit_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opencom-commit")
+        # Checkpoints (copying the WAL back into the file, with its own fsync) run on their own
+        # connection and thread, never inside a commit whose callers are waiting.
+        self._writer_connection.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpoint_connection = storage.connect(self.path, synchronous=mode)
+        self._checkpoint_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opencom-checkpoint")
+        self._checkpoint: Future[Any] | None = None
+        self._checkpointed_at = 0.0
         self._listeners: list[CommitListener] = []
         self._snapshot_depth = 0
         self._snapshot_ts = 0
@@ -120,6 +129,8 @@ class Database:
             await self._writer_task
             self._writer_task = None
         self._commit_thread.shutdown(wait=True)
+        self._checkpoint_thread.shutdown(wait=True)
+        self._checkpoint_connection.close()
         self._reader_connection.close()
         self._pinned_connection.close()
         self._writer_connection.close()
@@ -328,6 +339,15 @@ class Database:
                 batch.append(more)
             await self._commit_group(batch)
 
+    def _start_checkpoint(self) -> None:
+        """A passive checkpoint in the background, at most one at a time and one per interval."""
+        now = time.monotonic()
+        if (self._checkpoint is None or self._checkpoint.done()) and now - self._checkpointed_at >= knobs.CHECKPOINT_INTERVAL_S:
+            self._checkpointed_at = now
+            self._checkpoint = self._checkpoint_thread.submit(
+                self._checkpoint_connection.execute, "PRAGMA wal_checkpoint(PASSIVE)"
+            )
+
     def _next_ts(self) -> int:
         self.last_ts = max(time.time_ns(), self.last_ts + 1)
         return self.last_ts
@@ -383,6 +403,8 @@ class Database:
                 if not job.future.done():
                     job.future.set_exception(error)
             return
+        if changed:
+            self._start_checkpoint()
         for job, failure, value, transaction in outcomes:
             if job.future.done():
                 continue
