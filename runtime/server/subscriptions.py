@@ -16,7 +16,9 @@ Timestamps, and why every Transition is consistent:
   (``Database.open_snapshot``), only when that snapshot is exactly ``self.ts`` (otherwise a commit
   is durable but not matched yet, and its listener starts the phase). It then runs the stale
   subscriptions a few milliseconds per loop turn, so the writer keeps committing in between: one
-  run per subscription per phase however many commits touched it. A run whose subscription was
+  run per subscription per phase however many commits touched it. The next phase starts no
+  sooner than the last one took, so re-runs never take more than half the loop from the commits
+  and requests of everyone else, and a busy server coalesces more commits into each phase. A run whose subscription was
   touched again by a commit after the phase's snapshot stays stale for the next phase, and so does
   one created after the phase began (its ``needs_ts`` is ``self.ts`` when it was created).
 - A result holds from its run's snapshot (``result_ts``) until the first commit that touched it
@@ -188,6 +190,9 @@ class SubscriptionManager:
         self._flush_scheduled = False
         self._phase: Snapshot | None = None  # the snapshot of the re-run phase under way
         self._phase_ts = 0  # the snapshot ts of the last phase completed
+        self._phase_started = 0.0
+        self._next_phase_at = 0.0  # loop time before which no new phase starts
+        self._phase_timer: asyncio.TimerHandle | None = None
         self._queue: list[Subscription] = []  # what the phase still has to run
         self.database.add_commit_listener(self._on_commit)
         executor.add_reload_listener(self._on_reload)
@@ -380,12 +385,17 @@ class SubscriptionManager:
         if self._phase is None:
             if not self._stale:
                 return
+            loop = asyncio.get_running_loop()
+            if loop.time() < self._next_phase_at:
+                if self._phase_timer is None:
+                    self._phase_timer = loop.call_at(self._next_phase_at, self._phase_due)
+                return
             snapshot = self.database.open_snapshot()
             if snapshot.ts != self.ts:
                 # A commit is durable but not matched yet: its listener starts the phase.
                 snapshot.close()
                 return
-            self._phase = snapshot
+            self._phase, self._phase_started = snapshot, loop.time()
             self._queue = [subscription for subscription in self._stale if subscription.needs_ts <= snapshot.ts]
             # Run nothing in this turn: what the commit woke (responses, their frames) goes out first.
             self._schedule_flush()
@@ -403,8 +413,15 @@ class SubscriptionManager:
         phase.close()
         self._phase = None
         self._phase_ts = phase.ts
+        # Re-runs get at most half the loop: the next phase waits as long as this one took.
+        now = asyncio.get_running_loop().time()
+        self._next_phase_at = now + (now - self._phase_started)
         if self._stale:
             self._schedule_flush()
+
+    def _phase_due(self) -> None:
+        self._phase_timer = None
+        self._schedule_flush()
 
     def _deliver(self) -> None:
         """Transitions to the newest ts, or else to the last phase's snapshot, whichever is whole."""
