@@ -228,7 +228,9 @@ visitor_tables = {
     .index("by_workspace", ["workspaceId"])
     .index("by_visitor", ["visitorId"])
     .index("by_visitor_name", ["visitorId", "name"])
-    .index("by_workspace_type", ["workspaceId", "eventType"]),
+    .index("by_workspace_type", ["workspaceId", "eventType"])
+    # Audience counts find the visitors who did an event without scanning every visitor.
+    .index("by_workspace_name_time", ["workspaceId", "name", "timestamp"]),
     "visitorPushTokens": define_table(
         {
             "visitorId": v.id("visitors"),
@@ -858,6 +860,419 @@ messenger_tables = {
 }
 
 
+
+# --- engagement: segments, tours, tooltips, surveys, outbound messages, checklists (§7-§10) -----
+audience_rules_or_segment = v.union(audience_rules, v.object({"segmentId": v.id("segments")}))
+page_url_match = literals("exact", "contains", "regex")
+advance_mode = literals("click", "elementClick", "fieldFill")
+tour_advance_mode = literals("click", "elementClick", "fieldFill", "system")
+tour_diagnostic_reason = literals(
+    "mode_mismatch",
+    "element_click_required",
+    "field_fill_required",
+    "field_fill_invalid",
+    "route_mismatch",
+    "checkpoint_invalid_route",
+    "selector_missing",
+)
+selector_quality = v.object(
+    {
+        "score": number,
+        "grade": literals("good", "fair", "poor"),
+        "warnings": v.array(string),
+        "signals": v.object(
+            {
+                "matchCount": opt(number),
+                "depth": number,
+                "usesNth": v.boolean(),
+                "hasId": v.boolean(),
+                "hasDataAttribute": v.boolean(),
+                "classCount": number,
+                "usesWildcard": v.boolean(),
+            }
+        ),
+    }
+)
+scheduling = v.object({"startDate": opt(number), "endDate": opt(number)})
+step_text = v.object({"title": string, "description": opt(string), "buttonText": opt(string)})
+survey_question = v.object(
+    {
+        "id": string,
+        "type": literals(
+            "nps", "numeric_scale", "star_rating", "emoji_rating", "dropdown", "short_text", "long_text",
+            "multiple_choice",
+        ),  # fmt: skip
+        "title": string,
+        "description": opt(string),
+        "required": v.boolean(),
+        "storeAsAttribute": opt(string),
+        "options": opt(
+            v.object(
+                {
+                    "scaleStart": opt(number),
+                    "scaleEnd": opt(number),
+                    "startLabel": opt(string),
+                    "endLabel": opt(string),
+                    "starLabels": opt(v.object({"low": opt(string), "high": opt(string)})),
+                    "emojiCount": opt(v.union(v.literal(3.0), v.literal(5.0))),
+                    "emojiLabels": opt(v.object({"low": opt(string), "high": opt(string)})),
+                    "choices": opt(v.array(string)),
+                    "allowMultiple": opt(v.boolean()),
+                }
+            )
+        ),
+    }
+)
+survey_answer_value = v.union(string, number, v.boolean(), v.null(), v.array(string), v.array(number))
+outbound_button = v.object(
+    {
+        "text": string,
+        "action": literals("url", "dismiss", "tour", "open_new_conversation", "open_help_article", "open_widget_tab"),
+        "url": opt(string),
+        "tourId": opt(v.id("tours")),
+        "articleId": opt(v.id("articles")),
+        "tabId": opt(string),
+        "prefillMessage": opt(string),
+    }
+)
+outbound_content = v.object(
+    {
+        "text": opt(string),
+        "senderId": opt(v.id("users")),
+        "title": opt(string),
+        "body": opt(string),
+        "imageUrl": opt(string),
+        "videoUrl": opt(string),
+        "style": opt(literals("inline", "floating")),
+        "dismissible": opt(v.boolean()),
+        "buttons": opt(v.array(outbound_button)),
+        "clickAction": opt(
+            v.object(
+                {
+                    "type": literals(
+                        "open_messenger", "open_new_conversation", "open_widget_tab", "open_help_article",
+                        "open_url", "dismiss",
+                    ),  # fmt: skip
+                    "tabId": opt(string),
+                    "articleId": opt(v.id("articles")),
+                    "url": opt(string),
+                    "prefillMessage": opt(string),
+                }
+            )
+        ),
+    }
+)
+checklist_task = v.object(
+    {
+        "id": string,
+        "title": string,
+        "description": opt(string),
+        "action": opt(
+            v.object(
+                {
+                    "type": literals("tour", "url", "event"),
+                    "tourId": opt(v.id("tours")),
+                    "url": opt(string),
+                    "eventName": opt(string),
+                }
+            )
+        ),
+        "completionType": literals("manual", "auto_event", "auto_attribute"),
+        "completionEvent": opt(string),
+        "completionAttribute": opt(v.object({"key": string, "operator": string, "value": opt(json_value)})),
+    }
+)
+
+
+def trigger(*types: str, **extra):
+    """A delivery trigger (when the client shows an item), with the trigger types one item kind allows."""
+    return v.object(
+        {
+            "type": literals(*types),
+            "pageUrl": opt(string),
+            "pageUrlMatch": opt(page_url_match),
+            "delaySeconds": opt(number),
+            "eventName": opt(string),
+            **extra,
+        }
+    )
+
+
+engagement_tables = {
+    "segments": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "description": opt(string),
+            "audienceRules": audience_rules,
+            "createdAt": number,
+            "updatedAt": number,
+            "createdBy": opt(v.id("users")),
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_name", ["workspaceId", "name"]),
+    # A workspace's visitor count as of its last census (visitors created later are counted live).
+    "audienceStats": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "visitorCount": number,
+            "countedThrough": opt(number),
+            "takenAt": opt(number),
+            "pendingSince": opt(number),
+        }
+    ).index("by_workspace", ["workspaceId"]),
+    "tours": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "description": opt(string),
+            "status": literals("draft", "active", "archived"),
+            "targetingRules": opt(v.object({"pageUrl": opt(string), "userAttributes": opt(json_record)})),
+            "audienceRules": opt(audience_rules_or_segment),
+            "displayMode": opt(literals("first_time_only", "until_dismissed")),
+            "priority": opt(number),
+            "buttonColor": opt(string),
+            "senderId": opt(v.id("users")),
+            "showConfetti": opt(v.boolean()),
+            "allowSnooze": opt(v.boolean()),
+            "allowRestart": opt(v.boolean()),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_status", ["workspaceId", "status"]),
+    "tourSteps": define_table(
+        {
+            "workspaceId": opt(v.id("workspaces")),
+            "tourId": v.id("tours"),
+            "type": literals("pointer", "post", "video"),
+            "order": number,
+            "title": opt(string),
+            "content": string,
+            "elementSelector": opt(string),
+            "position": opt(literals("auto", "left", "right", "above", "below")),
+            "size": opt(literals("small", "large")),
+            "advanceOn": opt(advance_mode),
+            "routePath": opt(string),
+            "selectorQuality": opt(selector_quality),
+            "customButtonText": opt(string),
+            "mediaUrl": opt(string),
+            "mediaType": opt(literals("image", "video")),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_tour", ["tourId"])
+    .index("by_tour_order", ["tourId", "order"]),
+    "tourProgress": define_table(
+        {
+            "visitorId": v.id("visitors"),
+            "tourId": v.id("tours"),
+            "currentStep": number,
+            "checkpointStep": opt(number),
+            "checkpointRoute": opt(string),
+            "checkpointSelector": opt(string),
+            "lastSeenUrl": opt(string),
+            "status": literals("in_progress", "completed", "dismissed", "snoozed"),
+            "lastBlockedReason": opt(tour_diagnostic_reason),
+            "lastBlockedMode": opt(tour_advance_mode),
+            "lastBlockedAt": opt(number),
+            "completedAt": opt(number),
+            "snoozedUntil": opt(number),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_visitor", ["visitorId"])
+    .index("by_tour", ["tourId"])
+    .index("by_visitor_tour", ["visitorId", "tourId"]),
+    "tourProgressDiagnostics": define_table(
+        {
+            "progressId": v.id("tourProgress"),
+            "tourId": v.id("tours"),
+            "visitorId": v.id("visitors"),
+            "stepOrder": number,
+            "reason": tour_diagnostic_reason,
+            "mode": tour_advance_mode,
+            "selector": opt(string),
+            "currentUrl": opt(string),
+            "metadata": opt(json_record),
+            "createdAt": number,
+        }
+    )
+    .index("by_progress", ["progressId"])
+    .index("by_tour", ["tourId"])
+    .index("by_visitor", ["visitorId"]),
+    "authoringSessions": define_table(
+        {
+            "token": string,
+            "tourId": v.id("tours"),
+            "stepId": opt(v.id("tourSteps")),
+            "userId": v.id("users"),
+            "workspaceId": v.id("workspaces"),
+            "targetUrl": string,
+            "expiresAt": number,
+            "createdAt": number,
+        }
+    )
+    .index("by_token", ["token"])
+    .index("by_tour", ["tourId"]),
+    "tooltips": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "elementSelector": string,
+            "selectorQuality": opt(selector_quality),
+            "content": string,
+            "triggerType": literals("hover", "click", "auto"),
+            "audienceRules": opt(audience_rules_or_segment),
+            "triggers": opt(
+                trigger(
+                    "immediate", "page_visit", "time_on_page", "scroll_depth", "event", "exit_intent",
+                    scrollPercent=opt(number), eventProperties=opt(event_properties),
+                )  # fmt: skip
+            ),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_updated_at", ["workspaceId", "updatedAt"]),
+    "tooltipAuthoringSessions": define_table(
+        {
+            "token": string,
+            "tooltipId": opt(v.id("tooltips")),
+            "workspaceId": v.id("workspaces"),
+            "userId": v.id("users"),
+            "status": literals("active", "completed", "expired"),
+            "selectedSelector": opt(string),
+            "selectedSelectorQuality": opt(selector_quality),
+            "createdAt": number,
+            "expiresAt": number,
+        }
+    )
+    .index("by_token", ["token"])
+    .index("by_tooltip", ["tooltipId"])
+    .index("by_workspace", ["workspaceId"]),
+    "surveys": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "description": opt(string),
+            "format": literals("small", "large"),
+            "status": literals("draft", "active", "paused", "archived"),
+            "questions": v.array(survey_question),
+            "introStep": opt(step_text),
+            "thankYouStep": opt(step_text),
+            "showProgressBar": opt(v.boolean()),
+            "showDismissButton": opt(v.boolean()),
+            "audienceRules": opt(audience_rules_or_segment),
+            "triggers": opt(trigger("immediate", "page_visit", "time_on_page", "event")),
+            "frequency": opt(literals("once", "until_completed")),
+            "scheduling": opt(scheduling),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_status", ["workspaceId", "status"]),
+    "surveyResponses": define_table(
+        {
+            "surveyId": v.id("surveys"),
+            "workspaceId": v.id("workspaces"),
+            "visitorId": opt(v.id("visitors")),
+            "userId": opt(v.id("users")),
+            "sessionId": opt(string),
+            "answers": v.array(v.object({"questionId": string, "value": survey_answer_value})),
+            "status": literals("partial", "completed"),
+            "startedAt": number,
+            "completedAt": opt(number),
+        }
+    )
+    .index("by_survey", ["surveyId"])
+    .index("by_workspace", ["workspaceId"])
+    .index("by_visitor", ["visitorId"])
+    .index("by_visitor_survey", ["visitorId", "surveyId"]),
+    "surveyImpressions": define_table(
+        {
+            "surveyId": v.id("surveys"),
+            "visitorId": v.id("visitors"),
+            "sessionId": opt(string),
+            "action": literals("shown", "started", "completed", "dismissed"),
+            "createdAt": number,
+        }
+    )
+    .index("by_survey", ["surveyId"])
+    .index("by_visitor", ["visitorId"])
+    .index("by_visitor_survey", ["visitorId", "surveyId"]),
+    "outboundMessages": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "type": literals("chat", "post", "banner"),
+            "name": string,
+            "content": outbound_content,
+            "audienceRules": opt(audience_rules_or_segment),
+            "targeting": opt(audience_rules_or_segment),
+            "triggers": opt(
+                trigger("immediate", "page_visit", "time_on_page", "scroll_depth", "event", scrollPercent=opt(number))
+            ),
+            "frequency": opt(literals("once", "once_per_session", "always")),
+            "scheduling": opt(scheduling),
+            "status": literals("draft", "active", "paused", "archived"),
+            "priority": opt(number),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_status", ["workspaceId", "status"])
+    .index("by_workspace_type", ["workspaceId", "type"]),
+    "outboundMessageImpressions": define_table(
+        {
+            "messageId": v.id("outboundMessages"),
+            "visitorId": v.id("visitors"),
+            "sessionId": opt(string),
+            "action": literals("shown", "clicked", "dismissed"),
+            "buttonIndex": opt(number),
+            "createdAt": number,
+        }
+    )
+    .index("by_message", ["messageId"])
+    .index("by_visitor", ["visitorId"])
+    .index("by_visitor_message", ["visitorId", "messageId"]),
+    "checklists": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "description": opt(string),
+            "tasks": v.array(checklist_task),
+            "audienceRules": opt(audience_rules_or_segment),
+            "targeting": opt(audience_rules_or_segment),
+            "status": literals("draft", "active", "archived"),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_status", ["workspaceId", "status"]),
+    "checklistProgress": define_table(
+        {
+            "visitorId": v.id("visitors"),
+            "checklistId": v.id("checklists"),
+            "completedTaskIds": v.array(string),
+            "startedAt": number,
+            "completedAt": opt(number),
+        }
+    )
+    .index("by_visitor", ["visitorId"])
+    .index("by_checklist", ["checklistId"])
+    .index("by_visitor_checklist", ["visitorId", "checklistId"]),
+}
+
+
 schema = define_schema(
     {
         **auth_tables(),
@@ -870,5 +1285,6 @@ schema = define_schema(
         **email_tables,
         **support_tables,
         **messenger_tables,
+        **engagement_tables,
     }
 )

@@ -49,10 +49,8 @@ from aiohttp import web
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 
-from subscriptions import subprocess_server  # noqa: E402
-
+from bench.versions import server_process  # noqa: E402
 from runtime.admin_key import read_admin_key  # noqa: E402
 
 WATCHED = 3  # conversations every agent watches with messages:list
@@ -491,9 +489,9 @@ async def run(options: argparse.Namespace) -> None:
                 "--host", "127.0.0.1", "--port", "0"]  # fmt: skip
         os.environ["OPENCOM_SQLITE_SYNCHRONOUS"] = options.synchronous
         async with AsyncExitStack() as stack:
-            url = await stack.enter_async_context(subprocess_server(argv, with_pid=True))
+            url = await stack.enter_async_context(server_process(argv))
             thin_argv = [sys.executable, __file__, "--thin-server", str(thin_dir), "--synchronous", options.synchronous]
-            thin_url = await stack.enter_async_context(subprocess_server(thin_argv, with_pid=True))
+            thin_url = await stack.enter_async_context(server_process(thin_argv))
             session = await stack.enter_async_context(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)))
             admin_key = read_admin_key(opencom_dir)
             assert admin_key is not None

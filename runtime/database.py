@@ -21,7 +21,9 @@ Concurrency policy (the whole of it):
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,10 +41,12 @@ from runtime.search import SearchIndexes
 from runtime.storage import Rows, decode_document
 from runtime.transaction import Transaction
 from runtime.values import Value
+from runtime.wal_check import WalReport, inspect_wal
 
 if TYPE_CHECKING:
     from runtime.schema import SchemaDefinition
 
+logger = logging.getLogger("opencom.database")
 T = TypeVar("T")
 DATABASE_FILE = "opencom.sqlite3"
 
@@ -65,6 +69,30 @@ class _Job:
 CommitListener = Callable[[list[Commit]], None]
 
 
+class DamagedDatabaseError(Exception):
+    """The database file cannot be read: the message says which file and what to do."""
+
+
+def report_damaged_wal(path: Path) -> WalReport | None:
+    """Check ``path``'s WAL before SQLite replays it, and say loudly if frames will be lost."""
+    report = inspect_wal(wal_path(path))
+    if report is not None and report.damaged:
+        logger.error(
+            "THE WRITE-AHEAD LOG OF %s IS DAMAGED: %d frame(s) dropped (%s); %d frame(s) recovered. "
+            "Writes acknowledged before the damage may be missing. Run `opencom check` for details.",
+            path,
+            report.dropped_frames,
+            report.problem,
+            report.replayed_frames,
+        )
+    return report
+
+
+def wal_path(path: Path) -> Path:
+    """Where SQLite keeps the write-ahead log of the database file ``path``."""
+    return path.with_name(path.name + "-wal")
+
+
 @dataclass(slots=True)
 class Snapshot:
     """A read transaction held open on its own connection (see ``Database.open_snapshot``)."""
@@ -85,20 +113,24 @@ class Database:
         self.path = data_dir / DATABASE_FILE
         self.schema = schema
         mode = synchronous or knobs.SQLITE_SYNCHRONOUS
-        self._writer_connection = storage.connect(self.path, synchronous=mode)
-        storage.create_schema(self._writer_connection)
-        self._reader_connection = storage.connect(self.path, synchronous=mode)
-        self._writer_rows = Rows(self._writer_connection)
-        self._reader_rows = Rows(self._reader_connection)
-        # A second reader for snapshots held open across loop steps (``open_snapshot``).
-        self._pinned_connection = storage.connect(self.path, synchronous=mode)
-        self._pinned_rows = Rows(self._pinned_connection)
-        self._pinned: Snapshot | None = None
-        self.catalog = Catalog()
-        self.catalog.load(self._writer_rows)
-        # Highest timestamp handed out (committed, or committing in the current group).
-        self.last_ts: int = int(self._writer_rows.get_meta("ts") or 0)
-        self._creation_time: float = float(self._writer_rows.get_meta("creation_time") or 0.0)
+        report_damaged_wal(self.path)
+        try:
+            self._writer_connection = storage.connect(self.path, synchronous=mode)
+            storage.create_schema(self._writer_connection)
+            self._reader_connection = storage.connect(self.path, synchronous=mode)
+            self._writer_rows = Rows(self._writer_connection)
+            self._reader_rows = Rows(self._reader_connection)
+            # A second reader for snapshots held open across loop steps (``open_snapshot``).
+            self._pinned_connection = storage.connect(self.path, synchronous=mode)
+            self._pinned_rows = Rows(self._pinned_connection)
+            self._pinned: Snapshot | None = None
+            self.catalog = Catalog()
+            self.catalog.load(self._writer_rows)
+            # Highest timestamp handed out (committed, or committing in the current group).
+            self.last_ts: int = int(self._writer_rows.get_meta("ts") or 0)
+            self._creation_time: float = float(self._writer_rows.get_meta("creation_time") or 0.0)
+        except sqlite3.DatabaseError as error:
+            raise self._damaged(error) from None
         self._queue: asyncio.Queue[_Job | None] | None = None
         self._writer_task: asyncio.Task[None] | None = None
         self._commit_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opencom-commit")
@@ -113,7 +145,16 @@ class Database:
         self._snapshot_depth = 0
         self._snapshot_ts = 0
         self.search_indexes = SearchIndexes()
-        self.apply_schema(schema)
+        try:
+            self.apply_schema(schema)
+        except sqlite3.DatabaseError as error:
+            raise self._damaged(error) from None
+
+    def _damaged(self, error: sqlite3.DatabaseError) -> DamagedDatabaseError:
+        return DamagedDatabaseError(
+            f"The database {self.path} is damaged and cannot be opened ({error}). Run `opencom check` on its "
+            "data directory, and restore it from a snapshot export if the check fails."
+        )
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:

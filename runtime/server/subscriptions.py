@@ -1,8 +1,16 @@
 """Live queries shared by every connection: run once per invalidation, matched by interval index.
 
-A subscription is one distinct (function, arguments, identity, admin, journal). However many
-connections watch it, it runs once when created and once after each commit that touches its read
-set; connections then receive its result only if it differs from what they last got.
+A subscription is one distinct (function, arguments, identity, admin) — plus the journal for a
+function known to paginate, the only kind a journal changes (``subscription_key``). However many
+connections watch it, however many times, it runs once when created and once after each commit
+that touches its read set; connections then receive its result only if it differs from what they
+last got.
+
+Fair scheduling: a re-run phase (below) takes the stale subscriptions one at a time from each
+connection in turn (a subscription counts for the first connection that watches it), starting
+with a different connection each phase, and the event loop serves everyone between its steps.
+A connection with many or slow queries delays its own Transition, not other connections': theirs
+go out as soon as their own queries have run.
 
 Timestamps, and why every Transition is consistent:
 
@@ -18,8 +26,9 @@ Timestamps, and why every Transition is consistent:
   subscriptions a few milliseconds per loop turn, so the writer keeps committing in between: one
   run per subscription per phase however many commits touched it. The next phase starts no
   sooner than the last one took, so re-runs never take more than half the loop from the commits
-  and requests of everyone else, and a busy server coalesces more commits into each phase. A run whose subscription was
-  touched again by a commit after the phase's snapshot stays stale for the next phase, and so does
+  and requests of everyone else, and a busy server coalesces more commits into each phase. A run
+  whose subscription was touched again by a commit after the phase's snapshot stays stale for the
+  next phase, and so does
   one created after the phase began (its ``needs_ts`` is ``self.ts`` when it was created).
 - A result holds from its run's snapshot (``result_ts``) until the first commit that touched it
   (``valid_until``). Deliveries follow every step: a connection gets a Transition at one ts where
@@ -77,7 +86,7 @@ class QueryResult:
     """One outcome of a subscription, with a fingerprint of everything a client would see."""
 
     fingerprint: Fingerprint
-    value: Raw | None
+    value: Raw | None  # its size is what a connection holding this result is charged
     failure_message: str | None
     error_data: Raw | UnsetType
     log_lines: list[str]
@@ -166,6 +175,7 @@ def subscription_key(
 
     The connection's proofs (``runtime.connection``) are part of it because a query may answer
     differently on a connection that proved a secret; connections that proved nothing share.
+    Pass ``journal`` None unless the function paginates: for any other function it changes nothing.
     """
     args_key = msgspec.json.encode(args, order="sorted")
     return (path, args_key, _identity_key(caller), caller.admin, connection.key, journal)
@@ -194,6 +204,8 @@ class SubscriptionManager:
         self._next_phase_at = 0.0  # loop time before which no new phase starts
         self._phase_timer: asyncio.TimerHandle | None = None
         self._queue: list[Subscription] = []  # what the phase still has to run
+        self._paginating: set[str] = set()  # paths whose runs paginated: only their journals matter
+        self._turn = 0  # which connection a phase starts with, so no connection always goes first
         self.database.add_commit_listener(self._on_commit)
         executor.add_reload_listener(self._on_reload)
 
@@ -212,7 +224,7 @@ class SubscriptionManager:
             path = canonical_path(udf_path)
         except FunctionNotFoundError:
             path = udf_path
-        key = subscription_key(path, args, caller, connection, journal)
+        key = subscription_key(path, args, caller, connection, journal if path in self._paginating else None)
         subscription = self._subscriptions.get(key)
         if subscription is None:
             subscription = Subscription(key, path, caller, connection, journal)
@@ -317,6 +329,8 @@ class SubscriptionManager:
             subscription.searches = list(outcome.read_set.searches)
             for table in {search.table_number for search in subscription.searches}:
                 self._searches.setdefault(table, set()).add(subscription)
+        if outcome.journal is not None:
+            self._paginating.add(subscription.path)
         if outcome.error is None:
             subscription.journal = outcome.journal
             result = _success(outcome.value, outcome.log_lines, outcome.journal)
@@ -396,7 +410,7 @@ class SubscriptionManager:
                 snapshot.close()
                 return
             self._phase, self._phase_started = snapshot, loop.time()
-            self._queue = [subscription for subscription in self._stale if subscription.needs_ts <= snapshot.ts]
+            self._queue = self._fair_order([s for s in self._stale if s.needs_ts <= snapshot.ts])
             # Run nothing in this turn: what the commit woke (responses, their frames) goes out first.
             self._schedule_flush()
             return
@@ -418,6 +432,22 @@ class SubscriptionManager:
         self._next_phase_at = now + (now - self._phase_started)
         if self._stale:
             self._schedule_flush()
+
+    def _fair_order(self, subscriptions: list[Subscription]) -> list[Subscription]:
+        """One subscription from each connection in turn, the first to run last (``_queue`` pops)."""
+        # Every live subscription has a watcher (the last one out drops it); None only guards the type.
+        queues: dict[Watcher | None, list[Subscription]] = {}
+        for subscription in subscriptions:
+            queues.setdefault(next(iter(subscription.watchers), None), []).append(subscription)
+        owners = list(queues)
+        self._turn = (self._turn + 1) % max(len(owners), 1)
+        owners = owners[self._turn :] + owners[: self._turn]
+        ordered = [
+            queue[index] for index in range(max(map(len, queues.values()), default=0))
+            for queue in (queues[owner] for owner in owners) if index < len(queue)
+        ]  # fmt: skip
+        ordered.reverse()
+        return ordered
 
     def _phase_due(self) -> None:
         self._phase_timer = None

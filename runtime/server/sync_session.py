@@ -9,6 +9,8 @@ the client's view of the protocol (convex-protocol §6):
   commit of a mutation answered since).
 - ``queries`` maps the client's query ids to shared subscriptions, ``_sent`` what the client was
   last sent for each of them (a result fingerprint), so unchanged results are never resent.
+  Results count against ``knobs.SYNC_MAX_RESULT_BYTES`` in query-id order; a query past the
+  budget is sent a ``QueryFailed`` saying so instead of its value.
 - Mutations run one at a time in arrival order on a worker task; each ``MutationResponse`` is
   queued before the Transition that covers its timestamp (``subscriptions`` explains why), and
   every response is followed by a Transition, even an empty one. Actions run concurrently.
@@ -57,6 +59,7 @@ from runtime.server.protocol import (
     Mutation,
     MutationResponse,
     ProtocolError,
+    QueryFailed,
     QueryRemoved,
     StateVersion,
     Transition,
@@ -66,6 +69,7 @@ from runtime.server.protocol import (
 from runtime.server.state import ServerState
 from runtime.server.subscriptions import Fingerprint, Subscription
 from runtime.timestamps import decode_ts, encode_ts
+from runtime.values import binary_size
 
 logger = logging.getLogger("opencom.server")
 
@@ -288,7 +292,7 @@ class SyncSession:
     async def _mutation_response(self, message: Mutation, caller: Caller) -> tuple[MutationResponse, tuple[Proof, ...]]:
         """The response, and the proofs its commit added (a replay answered from the log applies them again)."""
         log = self.state.mutation_log
-        key = (self.session_id or "", message.requestId)
+        key = (self.session_id or "", message.requestId, caller.principal)
         while (earlier := log.claim(key)) is not None:
             await asyncio.wait([earlier])
             if not earlier.cancelled():
@@ -358,12 +362,20 @@ class SyncSession:
             return False
         modifications: list[Modification] = [QueryRemoved(query_id) for query_id in sorted(self._removed)]
         self._removed.clear()
+        held = 0
         for query_id, subscription in self.queries.items():
             result = subscription.result
             assert result is not None
-            if self._sent.get(query_id) != result.fingerprint:
-                self._sent[query_id] = result.fingerprint
-                modifications.append(result.modification(query_id))
+            size = len(result.value) if result.value is not None else 0
+            if held + size > knobs.SYNC_MAX_RESULT_BYTES:
+                modification: Modification = QueryFailed(query_id, _over_budget(), [], None)
+                fingerprint = OVER_BUDGET
+            else:
+                held += size
+                modification, fingerprint = result.modification(query_id), result.fingerprint
+            if self._sent.get(query_id) != fingerprint:
+                self._sent[query_id] = fingerprint
+                modifications.append(modification)
         if not modifications and not self._transition_due:
             return True
         self._end_ts = ts
@@ -374,6 +386,18 @@ class SyncSession:
         self._end = end
         self._transition_due = False
         return True
+
+
+OVER_BUDGET: Fingerprint = (b"over budget", b"", (), None)
+"""What a client was last sent for a query whose result did not fit in its connection's budget."""
+
+
+def _over_budget() -> str:
+    limit = binary_size(knobs.SYNC_MAX_RESULT_BYTES)
+    return (
+        f"[Request ID: {next_request_id()}] Server Error\nUncaught Error: The results of this connection's queries "
+        f"are too large to hold (limit: {limit}). Subscribe to fewer or smaller queries."
+    )
 
 
 def token_expiry(token: str | None) -> float | None:

@@ -30,23 +30,19 @@ from runtime.app_loader import load_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-ENGAGEMENT_PLACEHOLDER_MODULES = (
-    "tours", "tourProgress", "tooltips", "checklists", "surveys", "outboundMessages", "events",
-    "authoringSessions", "tooltipAuthoringSessions",
-)  # fmt: skip
-
 MODULES = (
     "workspaces", "widgetSessions", "visitors", "conversations", "messages", "tags", "snippets",
     "identityVerification", "auditLogs", "automationSettings", "discovery", "users", "emailChannel",
     "messengerSettings", "officeHours", "commonIssueButtons", "ticketForms", "tickets", "supportAttachments",
-    "aiAgent", "reporting", *ENGAGEMENT_PLACEHOLDER_MODULES,
+    "aiAgent", "reporting",
+    "segments", "events", "tours", "tourSteps", "tourProgress", "tooltips", "authoringSessions",
+    "tooltipAuthoringSessions", "surveys", "checklists", "outboundMessages",
     "articles", "collections", "suggestions", "knowledge",
 )  # fmt: skip
-ENGAGEMENT_PLACEHOLDER_PATHS = sorted(
-    path for path in load_app(APP_ROOT).functions if path.split(":")[0] in ENGAGEMENT_PLACEHOLDER_MODULES
-)
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
+GUESSED_AUTHORING_TOKEN = "A" * 32
+EVERYONE = {"type": "group", "operator": "and", "conditions": []}
 
 
 @dataclass(frozen=True)
@@ -83,7 +79,7 @@ class World:
     collection: str
     strangers: dict[str, Stranger]
     markers: tuple[str, ...]  # victim ids and secrets no stranger may ever see
-    ids: dict[str, str] = field(default_factory=dict)  # the victim's support records (tickets, uploads, ...)
+    ids: dict[str, str] = field(default_factory=dict)  # the victim's support and engagement records
 
 
 STRANGERS = (
@@ -291,11 +287,6 @@ ARGS: dict[str, Args] = {
         "token": GUESSED_TOKEN,
         "origin": "https://evil.com",
     },
-    # The widget's engagement calls answer empty placeholders (lib/engagement_placeholders) for now.
-    **{
-        path: lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()}
-        for path in ENGAGEMENT_PLACEHOLDER_PATHS
-    },  # fmt: skip
     "workspaces:updateHelpCenterAccessPolicy": lambda w, s: {"workspaceId": w.workspace_id, "policy": "restricted"},
     "articles:create": lambda w, s: {"workspaceId": w.workspace_id, "title": "matrix", "content": "x"},
     "articles:update": lambda w, s: {"id": w.article, "title": "matrix"},
@@ -346,6 +337,171 @@ ARGS: dict[str, Args] = {
         "contentType": "article",
         "contentId": w.article,
     },
+    "segments:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "segments:get": lambda w, s: {"id": w.ids["segment"]},
+    "segments:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "audienceRules": EVERYONE},
+    "segments:update": lambda w, s: {"id": w.ids["segment"], "audienceRules": EVERYONE},
+    "segments:remove": lambda w, s: {"id": w.ids["segment"]},
+    "segments:preview": lambda w, s: {"workspaceId": w.workspace_id, "audienceRules": EVERYONE},
+    "segments:getUsage": lambda w, s: {"id": w.ids["segment"]},
+    "events:track": lambda w, s: {"workspaceId": w.workspace_id, "name": "x", "visitorId": w.victim.visitor_id, **s.session()},
+    "events:trackAutoEvent": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "eventType": "page_view",
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "events:list": lambda w, s: {"visitorId": w.victim.visitor_id, "workspaceId": w.workspace_id, **s.session()},
+    "events:count": lambda w, s: {"visitorId": w.victim.visitor_id, "name": "visited", **s.session()},
+    "events:getDistinctNames": lambda w, s: {"workspaceId": w.workspace_id},
+    "events:cleanupOldAutoEvents": lambda w, s: {"workspaceId": w.workspace_id, "ttlDays": 0.0},
+    "tours:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "tours:get": lambda w, s: {"id": w.ids["tour"]},
+    "tours:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix"},
+    "tours:update": lambda w, s: {"id": w.ids["tour"], "name": "matrix"},
+    "tours:remove": lambda w, s: {"id": w.ids["tour"]},
+    "tours:activate": lambda w, s: {"id": w.ids["tour"]},
+    "tours:deactivate": lambda w, s: {"id": w.ids["tour"]},
+    "tours:duplicate": lambda w, s: {"id": w.ids["tour"]},
+    "tours:listAll": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
+    "tours:previewAudienceRules": lambda w, s: {"workspaceId": w.workspace_id, "audienceRules": EVERYONE},
+    "tourSteps:list": lambda w, s: {"tourId": w.ids["tour"]},
+    "tourSteps:create": lambda w, s: {"tourId": w.ids["tour"], "type": "post", "content": "x"},
+    "tourSteps:update": lambda w, s: {"id": w.ids["step"], "content": "x"},
+    "tourSteps:remove": lambda w, s: {"id": w.ids["step"]},
+    "tourSteps:reorder": lambda w, s: {"tourId": w.ids["tour"], "stepIds": [w.ids["step"]]},
+    **{
+        f"tourProgress:{name}": (
+            lambda w, s, extra=extra: {
+                "workspaceId": w.workspace_id,
+                "tourId": w.ids["tour"],
+                "visitorId": w.victim.visitor_id,
+                **extra,
+                **s.session(),
+            }
+        )
+        for name, extra in (
+            ("start", {"force": True}),
+            ("advance", {}),
+            ("skipStep", {"reason": "selector_missing"}),
+            ("checkpoint", {}),
+            ("complete", {}),
+            ("dismiss", {}),
+            ("snooze", {}),
+            ("restart", {}),
+            ("dismissPermanently", {}),
+            ("listDiagnostics", {}),
+        )
+    },
+    "tooltips:create": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "name": "matrix",
+        "elementSelector": "#x",
+        "content": "x",
+        "triggerType": "hover",
+    },
+    "tooltips:update": lambda w, s: {"id": w.ids["tooltip"], "content": "x"},
+    "tooltips:remove": lambda w, s: {"id": w.ids["tooltip"]},
+    "tooltips:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "tooltips:get": lambda w, s: {"id": w.ids["tooltip"]},
+    "tooltips:getAvailableTooltips": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "authoringSessions:create": lambda w, s: {"tourId": w.ids["tour"], "targetUrl": "https://evil.com/"},
+    "authoringSessions:validate": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN},
+    "authoringSessions:updateStep": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN, "stepId": w.ids["step"], "elementSelector": "#x"},
+    "authoringSessions:setCurrentStep": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN, "stepId": w.ids["step"]},
+    "authoringSessions:end": lambda w, s: {"token": GUESSED_AUTHORING_TOKEN},
+    **{
+        f"tooltipAuthoringSessions:{name}": (
+            lambda w, s, extra=extra: {"workspaceId": w.workspace_id, "token": GUESSED_AUTHORING_TOKEN, **extra}
+        )
+        for name, extra in (("validate", {}), ("updateSelector", {"elementSelector": "#x"}), ("end", {}), ("getByToken", {}))
+    },
+    "tooltipAuthoringSessions:create": lambda w, s: {"workspaceId": w.workspace_id, "tooltipId": w.ids["tooltip"]},
+    "surveys:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "surveys:get": lambda w, s: {"id": w.ids["survey"]},
+    "surveys:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "format": "small"},
+    "surveys:update": lambda w, s: {"id": w.ids["survey"], "name": "matrix"},
+    "surveys:remove": lambda w, s: {"id": w.ids["survey"]},
+    "surveys:activate": lambda w, s: {"id": w.ids["survey"]},
+    "surveys:pause": lambda w, s: {"id": w.ids["survey"]},
+    "surveys:archive": lambda w, s: {"id": w.ids["survey"]},
+    "surveys:duplicate": lambda w, s: {"id": w.ids["survey"]},
+    "surveys:previewAudienceRules": lambda w, s: {"workspaceId": w.workspace_id, "audienceRules": EVERYONE},
+    "surveys:getActiveSurveys": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
+    "surveys:recordImpression": lambda w, s: {
+        "surveyId": w.ids["survey"],
+        "visitorId": w.victim.visitor_id,
+        "action": "dismissed",
+        **s.session(),
+    },
+    "surveys:submitResponse": lambda w, s: {
+        "surveyId": w.ids["survey"],
+        "visitorId": w.victim.visitor_id,
+        "answers": [{"questionId": "q", "value": 0.0}],
+        "isComplete": True,
+        **s.session(),
+    },
+    "surveys:listResponses": lambda w, s: {"surveyId": w.ids["survey"]},
+    "surveys:exportResponsesCsv": lambda w, s: {"surveyId": w.ids["survey"]},
+    "surveys:getAnalytics": lambda w, s: {"surveyId": w.ids["survey"]},
+    "checklists:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "tasks": []},
+    "checklists:update": lambda w, s: {"id": w.ids["checklist"], "status": "archived"},
+    "checklists:remove": lambda w, s: {"id": w.ids["checklist"]},
+    "checklists:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "checklists:get": lambda w, s: {"id": w.ids["checklist"]},
+    **{
+        f"checklists:{name}": (
+            lambda w, s, extra=extra: {
+                "workspaceId": w.workspace_id,
+                "visitorId": w.victim.visitor_id,
+                **extra(w),
+                **s.session(),
+            }
+        )
+        for name, extra in (
+            ("getProgress", lambda w: {"checklistId": w.ids["checklist"]}),
+            ("getAllProgress", lambda w: {}),
+            ("getEligible", lambda w: {}),
+            ("completeTask", lambda w: {"checklistId": w.ids["checklist"], "taskId": "rest"}),
+            ("uncompleteTask", lambda w: {"checklistId": w.ids["checklist"], "taskId": "done"}),
+        )
+    },
+    "outboundMessages:create": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "type": "banner",
+        "name": "matrix",
+        "content": {"text": "x"},
+    },
+    "outboundMessages:update": lambda w, s: {"id": w.ids["outbound"], "name": "matrix"},
+    "outboundMessages:remove": lambda w, s: {"id": w.ids["outbound"]},
+    "outboundMessages:activate": lambda w, s: {"id": w.ids["outbound"]},
+    "outboundMessages:pause": lambda w, s: {"id": w.ids["outbound"]},
+    "outboundMessages:archive": lambda w, s: {"id": w.ids["outbound"]},
+    "outboundMessages:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "outboundMessages:get": lambda w, s: {"id": w.ids["outbound"]},
+    "outboundMessages:getStats": lambda w, s: {"id": w.ids["outbound"]},
+    "outboundMessages:getEligible": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "currentUrl": "https://victim.test/",
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "outboundMessages:trackImpression": lambda w, s: {
+        "messageId": w.ids["outbound"],
+        "action": "dismissed",
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "tourProgress:getActive": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
+    "tourProgress:getAvailableTours": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
 }
 
 Allowed = Callable[[Any, World, Stranger], bool]
@@ -381,6 +537,11 @@ ALLOWED: dict[str, Allowed] = {
     "ticketForms:getDefaultForVisitor": lambda r, w, s: set(r) >= {"fields"},
     "aiAgent:getPublicSettings": lambda r, w, s: "enabled" in r,
     "workspaces:recordHostedOnboardingVerificationEvent": lambda r, w, s: r["accepted"] is False,
+    "tours:previewAudienceRules": lambda r, w, s: r == {"total": 0.0, "matching": 0.0},
+    "surveys:previewAudienceRules": lambda r, w, s: r == {"total": 0.0, "matching": 0.0},
+    "authoringSessions:validate": lambda r, w, s: r == {"valid": False, "reason": "Session not found"},
+    "tooltipAuthoringSessions:validate": lambda r, w, s: r == {"valid": False, "reason": "Session not found"},
+    "authoringSessions:end": lambda r, w, s: r == {"success": True},
     # Self-service: the caller's own visitor, session and conversations.
     "widgetSessions:boot": lambda r, w, s: r["visitor"]["_id"] != w.victim.visitor_id,
     "widgetSessions:validateSessionToken": lambda r, w, s: not r["valid"] or r["visitorId"] == s.visitor.visitor_id,
@@ -441,7 +602,10 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     await backend.call("tags:addToConversation", {"conversationId": conversation, "tagId": tag}, as_=team.admin)
     automation = await backend.call("automationSettings:upsert", {**ws, "askForRatingEnabled": True}, as_=team.admin)
     await backend.call("auditLogs:updateSettings", {**ws, "retentionDays": 365.0}, as_=team.admin)
-    ids = await _support_records(backend, team.workspace_id, team.admin, victim, conversation)
+    ids = {
+        **await _support_records(backend, team.workspace_id, team.admin, victim, conversation),
+        **await _engagement_records(backend, team.workspace_id, team.admin, victim),
+    }
     other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
     elsewhere = await backend.seed_team("Other Co")
     foreign_visitor = await backend.boot(elsewhere.workspace_id, sessionId="foreign-browser")
@@ -462,6 +626,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         automation,
         "my secret order",
         *(ids[name] for name in PRIVATE_SUPPORT_RECORDS),
+        *(ids[name] for name in PRIVATE_ENGAGEMENT_RECORDS),
         "my secret ticket",
         article,
         "unannounced plans",
@@ -680,3 +845,51 @@ async def test_takeover_paths_hand_over_nothing(takeover_world: TakeoverWorld, t
     assert not _mentions(result.value, world.markers), f"{takeover} leaked victim data: {result.value!r}"
     visitor = result.value["visitor"] if path == "widgetSessions:boot" else result.value
     assert visitor["_id"] != world.victim.visitor_id
+
+
+PRIVATE_ENGAGEMENT_RECORDS = ("segment", "step", "progress", "tooltip", "response", "ticked", "impression")
+
+
+async def _engagement_records(backend: Backend, workspace_id: str, owner: Person, victim: Visitor) -> dict[str, str]:
+    """A segment targeting a tour, a tooltip; a survey, a checklist and an outbound message the victim used."""
+    ws = {"workspaceId": workspace_id}
+    segment = await backend.call("segments:create", {**ws, "name": "Victims", "audienceRules": EVERYONE}, as_=owner)
+    audience = {"segmentId": segment}
+    tour = await backend.call("tours:create", {**ws, "name": "Tour", "audienceRules": audience}, as_=owner)
+    step = await backend.call("tourSteps:create", {"tourId": tour, "type": "post", "content": "hi"}, as_=owner)
+    await backend.call("tours:activate", {"id": tour}, as_=owner)
+    progress = await backend.call("tourProgress:start", {**ws, "tourId": tour, "sessionToken": victim.token})
+    hint = {"name": "Hint", "elementSelector": "#buy", "content": "hint", "triggerType": "hover", "audienceRules": audience}
+    tooltip = await backend.call("tooltips:create", {**ws, **hint}, as_=owner)
+    question = {"id": "q", "type": "nps", "title": "Score?", "required": True}
+    survey_args = {**ws, "name": "NPS", "format": "small", "questions": [question]}
+    survey = await backend.call("surveys:create", survey_args, as_=owner)
+    await backend.call("surveys:activate", {"id": survey}, as_=owner)
+    answer = {"answers": [{"questionId": "q", "value": 3.0}], "isComplete": True}
+    response = await backend.call("surveys:submitResponse", {"surveyId": survey, "sessionToken": victim.token, **answer})
+    tasks = [{"id": task_id, "title": task_id, "completionType": "manual"} for task_id in ("done", "rest")]
+    checklist = await backend.call("checklists:create", {**ws, "name": "Start", "tasks": tasks}, as_=owner)
+    await backend.call("checklists:update", {"id": checklist, "status": "active"}, as_=owner)
+    ticked = await backend.call(
+        "checklists:completeTask", {**ws, "checklistId": checklist, "taskId": "done", "sessionToken": victim.token}
+    )
+    message_args = {**ws, "type": "post", "name": "Promo", "content": {"body": "Sale"}, "frequency": "once"}
+    outbound = await backend.call("outboundMessages:create", message_args, as_=owner)
+    await backend.call("outboundMessages:activate", {"id": outbound}, as_=owner)
+    shown = {"messageId": outbound, "sessionToken": victim.token, "action": "shown"}
+    impression = await backend.call("outboundMessages:trackImpression", shown)
+    await backend.call("events:trackAutoEvent", {**ws, "sessionToken": victim.token, "eventType": "page_view"})
+    await backend.call("events:track", {**ws, "sessionToken": victim.token, "name": "visited"})
+    return {
+        "segment": segment,
+        "tour": tour,
+        "step": step,
+        "progress": progress,
+        "tooltip": tooltip,
+        "survey": survey,
+        "response": response,
+        "checklist": checklist,
+        "ticked": ticked["_id"],
+        "outbound": outbound,
+        "impression": impression,
+    }

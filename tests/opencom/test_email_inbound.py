@@ -267,6 +267,14 @@ async def test_unknown_recipients_disabled_channels_and_garbage(backend: Backend
     assert (await backend.dump())["messages"] == []
 
 
+async def test_deeply_nested_json_is_a_400_not_a_crash(backend: Backend, team: Team, inbox: str):
+    body = b'{"to": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    outcome = await post(backend, body, svix_headers(body))
+    assert outcome.status == 400
+    assert json.loads(outcome.body) == {"error": "Invalid inbound email: the JSON is nested too deeply"}
+    assert (await backend.dump())["messages"] == []
+
+
 async def test_filing_mail_is_server_only(backend: Backend, team: Team):
     args = {
         "workspaceId": team.workspace_id,

@@ -34,13 +34,3 @@ async def ping(ctx, args):
 @query
 async def tags(ctx, args):
     return [row["tag"] for row in await ctx.db.query("ticks").collect()]
-
-
-@query
-async def jobs(ctx, args):
-    return await ctx.db.system.query("_cron_jobs").collect()
-
-
-@query
-async def job_logs(ctx, args):
-    return await ctx.db.system.query("_cron_job_logs").collect()
