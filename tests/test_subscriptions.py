@@ -224,7 +224,8 @@ class RawSocketClient:
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         raw.setblocking(False)
         await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", port))
-        reader, writer = await asyncio.open_connection(sock=raw, limit=1 << 24)
+        # A small buffer limit: the stream stops taking bytes off the socket once it holds a few frames.
+        reader, writer = await asyncio.open_connection(sock=raw, limit=1 << 16)
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
             f"GET /api/sync HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -271,7 +272,8 @@ async def test_a_slow_reader_neither_stalls_others_nor_piles_up_transitions(serv
         async with SyncConnection.open(server) as fast:
             await fast.send(modify(0, add_query(0, "counters:get", {"name": counter})))
             for request_id in range(bumps):
-                await fast.send(mutation(request_id, "counters:bump", {"name": counter}))
+                # One at a time, each shown before the next: every bump owes the slow reader its own Transition.
+                await write(fast, request_id, "counters:bump", {"name": counter})
             await fast.settle(lambda c: c.results.get(0, {}).get("value") == float(bumps), timeout=30)
             stats = await fast.stats(server)
             assert stats["mergedTransitions"] > 0  # the slow reader's waiting Transitions were folded together

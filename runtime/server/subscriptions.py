@@ -204,6 +204,7 @@ class SubscriptionManager:
         self._next_phase_at = 0.0  # loop time before which no new phase starts
         self._phase_timer: asyncio.TimerHandle | None = None
         self._queue: list[Subscription] = []  # what the phase still has to run
+        self._joining: list[Subscription] = []  # created during the phase, at its snapshot's ts
         self._paginating: set[str] = set()  # paths whose runs paginated: only their journals matter
         self._turn = 0  # which connection a phase starts with, so no connection always goes first
         self.database.add_commit_listener(self._on_commit)
@@ -276,6 +277,8 @@ class SubscriptionManager:
         subscription.needs_ts = self.ts
         subscription.valid_until = subscription.result_ts  # any result it has is from older code
         self._stale.add(subscription)
+        if self._phase is not None and subscription.needs_ts <= self._phase.ts:
+            self._joining.append(subscription)  # no commit since the phase began: it can run in it
 
     def _on_reload(self, app: App) -> None:
         """New code (``opencom dev``): look every query up again and re-run them all with it."""
@@ -415,6 +418,9 @@ class SubscriptionManager:
             self._schedule_flush()
             return
         phase = self._phase
+        if self._joining:
+            self._queue = self._fair_order([*reversed(self._queue), *self._joining])
+            self._joining.clear()
         started = time.perf_counter()
         with self.database.use_snapshot(phase):
             while self._queue and time.perf_counter() - started < knobs.SYNC_RERUN_STEP_S:
@@ -426,6 +432,7 @@ class SubscriptionManager:
             return
         phase.close()
         self._phase = None
+        self._joining.clear()
         self._phase_ts = phase.ts
         # Re-runs get at most half the loop: the next phase waits as long as this one took.
         now = asyncio.get_running_loop().time()
