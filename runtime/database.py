@@ -12,8 +12,8 @@ Concurrency policy (the whole of it):
   SQLite transaction on a worker thread (group commit). A mutation's caller hears back only after
   that commit is durable; a mutation that raised is rolled back to its savepoint and leaves
   nothing behind.
-- WAL checkpoints run on their own connection and thread, at most every
-  ``knobs.CHECKPOINT_INTERVAL_S`` after a commit that wrote, so no caller waits for one.
+- WAL checkpoints run on their own connection and thread, once the WAL has grown past
+  ``knobs.CHECKPOINT_WAL_BYTES`` (SQLite's own threshold), so no caller waits for one.
 - Every mutation that wrote gets a strictly increasing int64 timestamp (nanoseconds, never below
   the last one stored), persisted in the same commit, so timestamps survive restarts.
 """
@@ -381,13 +381,24 @@ class Database:
             await self._commit_group(batch)
 
     def _start_checkpoint(self) -> None:
-        """A passive checkpoint in the background, at most one at a time and one per interval."""
+        """A passive checkpoint in the background once the WAL holds ``knobs.CHECKPOINT_WAL_BYTES``.
+
+        At most one runs at a time, and one per ``knobs.CHECKPOINT_INTERVAL_S``.
+        """
         now = time.monotonic()
-        if (self._checkpoint is None or self._checkpoint.done()) and now - self._checkpointed_at >= knobs.CHECKPOINT_INTERVAL_S:
-            self._checkpointed_at = now
-            self._checkpoint = self._checkpoint_thread.submit(
-                self._checkpoint_connection.execute, "PRAGMA wal_checkpoint(PASSIVE)"
-            )
+        if self._checkpoint is not None and not self._checkpoint.done():
+            return
+        if now - self._checkpointed_at < knobs.CHECKPOINT_INTERVAL_S:
+            return
+        self._checkpointed_at = now
+        try:
+            if wal_path(self.path).stat().st_size < knobs.CHECKPOINT_WAL_BYTES:
+                return
+        except FileNotFoundError:
+            return
+        self._checkpoint = self._checkpoint_thread.submit(
+            self._checkpoint_connection.execute, "PRAGMA wal_checkpoint(PASSIVE)"
+        )
 
     def _next_ts(self) -> int:
         self.last_ts = max(time.time_ns(), self.last_ts + 1)

@@ -51,6 +51,7 @@ SCAN_BATCH_ROWS = _int("SCAN_BATCH_ROWS", 64)  # index rows fetched per SQLite r
 SCAN_MAX_BATCH_ROWS = _int("SCAN_MAX_BATCH_ROWS", 1024)  # rows per round trip once a long scan has doubled its way up
 MAX_COMMIT_GROUP = _int("MAX_COMMIT_GROUP", 256)  # mutations committed in one SQLite transaction
 CHECKPOINT_INTERVAL_S = _float("CHECKPOINT_INTERVAL_S", 0.5)  # least time between background WAL checkpoints
+CHECKPOINT_WAL_BYTES = _int("CHECKPOINT_WAL_BYTES", 4 << 20)  # WAL size that starts a background checkpoint
 READER_CONNECTIONS = _int("READER_CONNECTIONS", 4)  # SQLite connections serving queries
 
 # --- validators and schemas -------------------------------------------------------------------
