@@ -427,7 +427,10 @@ async def run(options: argparse.Namespace) -> None:
             if "mutations" in sections:
                 results |= await measure_mutations(url, pid, options.seconds, options.rounds)
     for name, value in results.items():
-        print(f"{name}: {value:.3f}" if isinstance(value, float) and not value.is_integer() else f"{name}: {value:g}")
+        if isinstance(value, str):  # already median [min-max]
+            print(f"{name}: {value}")
+        else:
+            print(f"{name}: {value:.3f}" if isinstance(value, float) and not value.is_integer() else f"{name}: {value:g}")
 
 
 def main() -> None:
