@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from runtime import clock, cron_jobs
+from runtime.app_loader import load_app
 from runtime.cron_schedule import CronExpressionError, parse_cron
 from runtime.crons import CronJob
 from runtime.errors import ConvexValueError
@@ -142,7 +143,7 @@ async def test_a_tick_survives_a_restart_and_runs_once(tmp_path: Path, manual_cl
     first = quiet(Executor.open(APP, data))
     await first.start()
     await first.cron_runner.sync()
-    assert await first.cron_runner.run_due() == 2  # interval jobs are due as soon as they are deployed
+    assert await first.cron_runner.run_due() == 3  # interval jobs are due as soon as they are deployed
     jobs = {job["name"]: job for job in cron_rows(first, "_cron_jobs")}
     assert jobs["record hourly"]["nextTs"] == START + HOUR_MS
     assert jobs["ping daily"]["nextTs"] == at("2026-03-03T03:15")
@@ -237,9 +238,11 @@ async def test_the_server_loop_ticks_on_the_real_clock(open_executor: Callable[.
     executor = open_executor(APP)
     await executor.start()  # interval jobs are due at once
     deadline = time.monotonic() + 30.0
-    while "hourly" not in await executor.call("ticks:tags"):
-        assert time.monotonic() < deadline, "the cron loop never ran the due tick"
+    while "saw hourly" not in await executor.call("ticks:tags"):
+        assert time.monotonic() < deadline, "the cron loop never ran the due ticks"
         await asyncio.sleep(0.02)
+    # The action tick started first and waited for the mutation tick: actions run in the background.
+    assert "gave up" not in await executor.call("ticks:tags")
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -264,4 +267,27 @@ async def test_crons_are_listed_by_the_cli_and_the_function_spec(
     assert "ping daily: daily hourUTC=3 minuteUTC=15 -> ticks:ping, next 2026-03-03 03:15:00 UTC" in lines
 
     spec = json.loads(opencom("function-spec", "--app", APP).stdout)
-    assert sorted(entry["name"] for entry in spec["crons"]) == ["flaky", "ping daily", "record hourly"]
+    assert sorted(entry["name"] for entry in spec["crons"]) == [
+        "flaky",
+        "ping daily",
+        "record hourly",
+        "waits for the hourly tick",
+    ]
+
+
+def test_an_app_whose_cron_names_a_query_fails_to_load(tmp_path: Path) -> None:
+    functions = tmp_path / "functions"
+    functions.mkdir()
+    (functions / "things.py").write_text(
+        "from runtime import query\n\n@query\nasync def count(ctx, args):\n    return 0\n"
+    )
+    (functions / "crons.py").write_text(
+        "from runtime import cron_jobs\n\ncrons = cron_jobs()\ncrons.hourly('count', 'things:count')\n"
+    )
+    with pytest.raises(ConvexValueError, match="^Cron job count: things:count is a query; only mutations and actions"):
+        load_app(tmp_path)
+    (functions / "crons.py").write_text(
+        "from runtime import cron_jobs\n\ncrons = cron_jobs()\ncrons.hourly('x', 'things:nope')\n"
+    )
+    with pytest.raises(ConvexValueError, match="^Cron job x: no function at things:nope$"):
+        load_app(tmp_path)
