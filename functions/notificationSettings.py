@@ -1,16 +1,15 @@
-"""Notification settings: each agent's preferences and the workspace's defaults (dashboard settings).
+"""Who is told about a visitor's new message, and how: workspace defaults and each agent's own choices.
 
-Preferences are per member and workspace (a member reads and writes only their own); defaults
-need ``settings.workspace``. Queries answer null to callers who may not see them.
+These are the preferences ``lib/notifications`` sends by (rules in ``lib/notification_preferences``).
+Every member reads and changes only its own preferences; the workspace defaults need
+``settings.workspace``. Queries answer null to callers who may not see them.
 """
 
 from runtime import mutation, query, v
 
 from .lib.clock import now_ms
-from .lib.errors import NOT_WORKSPACE_MEMBER, fail
-from .lib.identity import current_user, require_user
 from .lib.notification_preferences import defaults_of, effective, merged_events, preference_row, workspace_defaults_row
-from .lib.permissions import agent_with_permission, find_membership, require_permission
+from .lib.permissions import agent_with_permission, require_member, require_permission, signed_in_member
 
 MANAGE = "settings.workspace"
 CHOICES = {"newVisitorMessageEmail": v.optional(v.boolean()), "newVisitorMessagePush": v.optional(v.boolean())}
@@ -22,12 +21,12 @@ def _pair(values: dict[str, bool]) -> dict[str, bool]:
 
 @query(args={"workspaceId": v.id("workspaces")})
 async def getMyPreferences(ctx, args):
-    """``{defaults, overrides, effective, muted}`` for the signed-in member; null otherwise."""
-    user = await current_user(ctx)
-    if user is None or await find_membership(ctx, user["_id"], args["workspaceId"]) is None:
+    """``{defaults, overrides, effective, muted}`` of the caller in the workspace; null for non-members."""
+    agent = await signed_in_member(ctx, args["workspaceId"])
+    if agent is None:
         return None
     defaults = defaults_of(await workspace_defaults_row(ctx, args["workspaceId"]))
-    preference = await preference_row(ctx, user["_id"], args["workspaceId"])
+    preference = await preference_row(ctx, agent.id, args["workspaceId"])
     chosen = ((preference or {}).get("events") or {}).get("newVisitorMessage") or {}
     return {
         "defaults": _pair(defaults),
@@ -39,17 +38,17 @@ async def getMyPreferences(ctx, args):
 
 @mutation(args={"workspaceId": v.id("workspaces"), **CHOICES, "muted": v.optional(v.boolean())})
 async def updateMyPreferences(ctx, args):
-    """Set the member's own choices (absent ones are kept); returns the preference row's id."""
-    user = await require_user(ctx)
-    if await find_membership(ctx, user["_id"], args["workspaceId"]) is None:
-        fail(NOT_WORKSPACE_MEMBER, "Not a member of this workspace")
-    existing = await preference_row(ctx, user["_id"], args["workspaceId"])
+    """Set the caller's own choices (absent ones are kept); returns the preference row's id."""
+    agent = await require_member(ctx, args["workspaceId"])
+    existing = await preference_row(ctx, agent.id, args["workspaceId"])
     events, now = merged_events(existing, args), now_ms()
-    changes = {"updatedAt": now, **({"muted": args["muted"]} if "muted" in args else {}), **({"events": events} if events else {})}
+    changes = {"updatedAt": now, **({"events": events} if events else {})}
+    if "muted" in args:
+        changes["muted"] = args["muted"]
     if existing is not None:
         await ctx.db.patch(existing["_id"], changes)
         return existing["_id"]
-    row = {"userId": user["_id"], "workspaceId": args["workspaceId"], "muted": False, "createdAt": now, **changes}
+    row = {"userId": agent.id, "workspaceId": args["workspaceId"], "muted": False, "createdAt": now, **changes}
     return await ctx.db.insert("notificationPreferences", row)
 
 
@@ -71,4 +70,5 @@ async def updateWorkspaceDefaults(ctx, args):
     if existing is not None:
         await ctx.db.patch(existing["_id"], changes)
         return existing["_id"]
-    return await ctx.db.insert("workspaceNotificationDefaults", {"workspaceId": args["workspaceId"], "createdAt": now, **changes})
+    row = {"workspaceId": args["workspaceId"], "createdAt": now, **changes}
+    return await ctx.db.insert("workspaceNotificationDefaults", row)
