@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from runtime import clock, knobs, storage
+from runtime import clock, knobs, store
 from runtime.catalog import BY_CREATION_TIME, BY_ID, SYSTEM_TABLE_NUMBERS, Catalog
 from runtime.document_import import ImportMode, plan_import, write_import
 from runtime.read_set import Commit
@@ -66,16 +66,23 @@ CommitListener = Callable[[list[Commit]], None]
 class Database:
     """One SQLite file in a data directory; see the module docstring for the concurrency policy."""
 
-    def __init__(self, data_dir: Path, schema: SchemaDefinition | None = None, *, synchronous: str | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        schema: SchemaDefinition | None = None,
+        *,
+        synchronous: str | None = None,
+        database_url: str | None = None,
+    ) -> None:
+        """Open the deployment in ``data_dir``; its rows go to PostgreSQL when ``database_url`` (or
+        ``OPENCOM_DATABASE_URL``) names one, else to the SQLite file in ``data_dir`` (``runtime.store``)."""
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DATABASE_FILE
         self.schema = schema
-        mode = synchronous or knobs.SQLITE_SYNCHRONOUS
-        self._writer_connection = storage.connect(self.path, synchronous=mode)
-        storage.create_schema(self._writer_connection)
-        self._reader_connection = storage.connect(self.path, synchronous=mode)
-        self._writer_rows = Rows(self._writer_connection)
-        self._reader_rows = Rows(self._reader_connection)
+        self.database_url = store.database_url(database_url)
+        opened = store.open_store(self.path, self.database_url, synchronous=synchronous or knobs.SQLITE_SYNCHRONOUS)
+        self._writer_connection, self._reader_connection = opened.writer_connection, opened.reader_connection
+        self._writer_rows, self._reader_rows = opened.writer_rows, opened.reader_rows
         self.catalog = Catalog()
         self.catalog.load(self._writer_rows)
         # Highest timestamp handed out (committed, or committing in the current group).
