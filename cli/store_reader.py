@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from cli.output import CliError
 from runtime import store
 from runtime.catalog import BY_CREATION_TIME, Catalog
 from runtime.database import DATABASE_FILE
@@ -37,11 +38,17 @@ class StoreReader:
         self._rows: Rows | None = None
 
     def __enter__(self) -> Self:
-        url = store.database_url()
+        try:
+            url = store.database_url()
+        except ValueError as error:
+            raise CliError(str(error)) from None
         if url is not None:
             from runtime.store import postgres
 
-            self._connection = postgres.connect(url, writer=False)  # type: ignore[assignment]
+            try:
+                self._connection = postgres.connect(url, writer=False)  # type: ignore[assignment]
+            except store.StoreError as error:
+                raise CliError(str(error)) from None
             self._connection.execute("BEGIN")
             self._rows = postgres.PgRows(self._connection)  # type: ignore[arg-type, assignment]
             self.catalog.load(self._rows)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -66,3 +67,16 @@ def test_only_postgresql_urls_select_another_store(monkeypatch: pytest.MonkeyPat
     assert store.database_url() == "postgresql://u@h/d"
     with pytest.raises(ValueError, match="unsupported database URL"):
         store.database_url("mysql://u@h/d")
+
+
+@POSTGRES
+async def test_a_failing_postgresql_store_raises_what_the_runners_treat_as_a_store_failure(
+    tmp_path: Path, store_kind: Stores
+) -> None:
+    database = Database(tmp_path / "data", database_url=store_kind.url_for(tmp_path / "data"))
+    database._reader_connection.raw.close()  # the connection is lost
+    try:
+        with pytest.raises(sqlite3.Error, match="PostgreSQL"):
+            database.count_documents("_scheduled_functions")
+    finally:
+        await database.close()

@@ -19,6 +19,7 @@ The store is chosen by a URL: ``postgresql://…`` (from ``opencom serve --datab
 from __future__ import annotations
 
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,14 @@ def database_url(explicit: str | None = None) -> str | None:
     if url is not None and not url.startswith(_SCHEMES):
         raise ValueError(f"unsupported database URL {url!r}: expected postgresql://user@host:port/database")
     return url
+
+
+class StoreError(sqlite3.DatabaseError):
+    """The PostgreSQL store failed (connection lost, server error).
+
+    It is an ``sqlite3.Error``, the runtime's one notion of "the store failed, not the user's code"
+    (the job and cron runners retry on it), so store failures look alike whichever store is used.
+    """
 
 
 @dataclass(slots=True)

@@ -59,7 +59,7 @@ class PgTextSearch:
         self.connection = connection
 
     def create_schema(self) -> None:
-        self.connection.raw.execute(_SCHEMA)  # type: ignore[arg-type]
+        self.connection.modify(_SCHEMA)
 
     def apply(self, wanted: dict[str, tuple[int, SearchIndexDefinition, str]]) -> None:
         """Make the stored indexes match ``wanted`` (name -> table number, definition, signature)."""

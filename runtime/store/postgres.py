@@ -26,6 +26,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
+from runtime.store import StoreError
 from runtime.store.pg_search import PgTextSearch
 
 # An arbitrary constant naming "the committer of this database" among advisory locks.
@@ -69,13 +70,13 @@ class PgConnection:
 
     ``execute`` takes exactly the statements ``runtime.database`` issues; ``BEGIN IMMEDIATE`` (the
     writer's) becomes a read-committed transaction, which is serializable here because the
-    committer lock makes this connection the only writer; a reader's ``BEGIN`` becomes a
-    repeatable-read snapshot. Row SQL goes through ``query``/``modify``.
+    committer lock makes this connection the only writer; ``BEGIN`` (a reader's) becomes a
+    read-only repeatable-read snapshot. Row SQL goes through ``query``/``modify``. Every psycopg
+    error surfaces as ``StoreError``.
     """
 
-    def __init__(self, raw: psycopg.Connection[Any], *, writer: bool) -> None:
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
         self.raw = raw
-        self.writer = writer
         self.total_changes = 0
         self.text_search = PgTextSearch(self)
 
@@ -87,21 +88,28 @@ class PgConnection:
         """Run one transaction-control statement (see the class docstring)."""
         verb = statement.split(None, 1)[0].upper()
         if statement == "BEGIN IMMEDIATE":
-            self.raw.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            sql = "BEGIN ISOLATION LEVEL READ COMMITTED"
         elif statement == "BEGIN":
-            self.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if self.writer else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
         elif verb in ("COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"):
-            self.raw.execute(statement)  # type: ignore[arg-type]  # a fixed vocabulary, no user text
+            sql = statement  # a fixed vocabulary, no user text
         else:
             raise ValueError(f"not a transaction-control statement: {statement!r}")
+        self._run(sql, ())
 
     def query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return self.raw.execute(sql, parameters).fetchall()  # type: ignore[arg-type]
+        return self._run(sql, parameters).fetchall()
 
     def modify(self, sql: str, parameters: tuple[Any, ...] = ()) -> psycopg.Cursor[Any]:
-        cursor = self.raw.execute(sql, parameters)  # type: ignore[arg-type]
+        cursor = self._run(sql, parameters)
         self.total_changes += max(cursor.rowcount, 0)
         return cursor
+
+    def _run(self, sql: str, parameters: tuple[Any, ...]) -> psycopg.Cursor[Any]:
+        try:
+            return self.raw.execute(sql, parameters)  # type: ignore[arg-type]
+        except psycopg.Error as error:
+            raise StoreError(f"PostgreSQL: {error}") from error
 
     def close(self) -> None:
         self.raw.close()
@@ -109,20 +117,24 @@ class PgConnection:
 
 def connect(url: str, *, writer: bool) -> PgConnection:
     """Open a connection; a writer first becomes the committer (waiting up to ``LOCK_WAIT_SECONDS``)."""
-    raw = psycopg.connect(url, autocommit=True)
+    try:
+        raw = psycopg.connect(url, autocommit=True)
+    except psycopg.Error as error:
+        raise StoreError(f"cannot connect to PostgreSQL: {error}") from error
+    connection = PgConnection(raw)
     if writer:
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while not raw.execute("SELECT pg_try_advisory_lock(%s)", (COMMITTER_LOCK,)).fetchone()[0]:  # type: ignore[index]
+        while not connection.query("SELECT pg_try_advisory_lock(%s)", (COMMITTER_LOCK,))[0][0]:
             if time.monotonic() > deadline:
-                raw.close()
+                connection.close()
                 raise CommitterLockError("another opencom server is committing to this PostgreSQL database")
             time.sleep(0.1)
-    return PgConnection(raw, writer=writer)
+    return connection
 
 
 def create_schema(connection: PgConnection) -> None:
     """Create the store's tables if the database is new (as the committer, so no one races us)."""
-    connection.raw.execute(_SCHEMA)  # type: ignore[arg-type]
+    connection.modify(_SCHEMA)
     connection.text_search.create_schema()
     if PgRows(connection).get_meta("format") is None:
         PgRows(connection).set_meta("format", FORMAT_VERSION)
