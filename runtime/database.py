@@ -23,7 +23,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -285,10 +285,27 @@ class Database:
             while len(batch) < knobs.MAX_COMMIT_GROUP and not self._queue.empty():
                 more = self._queue.get_nowait()
                 if more is None:
-                    await self._commit_group(batch)
+                    await self._commit_or_fail(batch)
                     return
                 batch.append(more)
+            await self._commit_or_fail(batch)
+
+    async def _commit_or_fail(self, batch: list[_Job]) -> None:
+        """Commit ``batch``; if the store itself fails outside a mutation (a PostgreSQL connection
+        lost at ``BEGIN`` or ``SAVEPOINT``), every caller still waiting hears the error, the
+        in-memory state goes back to the last commit, and the writer keeps serving the queue."""
+        ts_before, creation_before = self.last_ts, self._creation_time
+        try:
             await self._commit_group(batch)
+        except Exception as error:  # noqa: BLE001 - the store's failure is every waiting caller's
+            self.last_ts, self._creation_time = ts_before, creation_before
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(error)
+            with suppress(Exception):  # the store may be unreachable: nothing more to undo then
+                if self._writer_connection.in_transaction:
+                    self._writer_connection.execute("ROLLBACK")
+                self.catalog.load(self._writer_rows)
 
     def _next_ts(self) -> int:
         self.last_ts = max(time.time_ns(), self.last_ts + 1)

@@ -80,3 +80,14 @@ async def test_a_failing_postgresql_store_raises_what_the_runners_treat_as_a_sto
             database.count_documents("_scheduled_functions")
     finally:
         await database.close()
+
+
+@POSTGRES
+async def test_a_lost_committer_connection_fails_mutations_instead_of_hanging(tmp_path: Path, store_kind: Stores) -> None:
+    database = Database(tmp_path / "data", database_url=store_kind.url_for(tmp_path / "data"))
+    database._writer_connection.raw.close()
+    try:
+        with pytest.raises(sqlite3.Error, match="PostgreSQL"):
+            await database.mutate(lambda transaction: transaction.insert("items", {"n": 1}))
+    finally:
+        await database.close()

@@ -86,7 +86,8 @@ class PgConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self.raw.info.transaction_status != TransactionStatus.IDLE
+        # UNKNOWN (the connection is lost) is not "in a transaction": there is nothing to roll back.
+        return self.raw.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR, TransactionStatus.ACTIVE)
 
     def execute(self, statement: str) -> None:
         """Run one transaction-control statement (see the class docstring)."""
