@@ -42,13 +42,13 @@ from aiohttp import web
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.versions import server_process  # noqa: E402
 from client import AsyncConvexClient  # noqa: E402
 from runtime import knobs  # noqa: E402
 from runtime.admin_key import read_admin_key  # noqa: E402
 
 APP = REPO / "bench" / "apps" / "feed"
 SECTIONS = ("latency", "fanout", "unaffected", "mutations")
-STARTUP_TIMEOUT_S = 60.0
 WAIT_TIMEOUT_S = 60.0  # bound of any single wait for an update
 FANOUT_QUERY = ("messages:latest", {"count": 10.0})
 
@@ -59,31 +59,8 @@ FANOUT_QUERY = ("messages:latest", {"count": 10.0})
 @asynccontextmanager
 async def subprocess_server(argv: list[str]) -> AsyncIterator[str]:
     """Run a server process until its ready line names its URL; yield the URL, then stop it."""
-    process = await asyncio.create_subprocess_exec(
-        *argv, cwd=REPO, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
-    )
-    try:
-        assert process.stdout is not None
-        line = await asyncio.wait_for(process.stdout.readline(), STARTUP_TIMEOUT_S)
-        match = re.search(r"https?://[\w.\-]+:\d+", line.decode())
-        if match is None:
-            raise RuntimeError(f"{argv[:4]} did not print a ready line with its URL: {line!r}")
-        drain = asyncio.create_task(_drain(process.stdout))
-        yield match.group(0)
-        drain.cancel()
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 10)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
-async def _drain(stream: asyncio.StreamReader) -> None:
-    while await stream.readline():
-        pass
+    async with server_process(argv) as (url, _):
+        yield url
 
 
 def opencom_server(data_dir: str) -> list[str]:

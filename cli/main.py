@@ -14,8 +14,22 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from cli import admin_key, crons, data, env, function_spec, logs, run, seed, serve, snapshot_export, snapshot_import
-from cli.output import EXIT_USAGE, CliError, one_line
+from cli import (
+    admin_key,
+    check,
+    crons,
+    data,
+    env,
+    function_spec,
+    logs,
+    run,
+    seed,
+    serve,
+    snapshot_export,
+    snapshot_import,
+)
+from cli.output import EXIT_FAILURE, EXIT_USAGE, CliError, one_line
+from runtime.database import DamagedDatabaseError
 from runtime.store import DATABASE_URL_VARIABLE
 
 DESCRIPTION = "Run, inspect and serve an opencom app: a Python app speaking Convex's protocol."
@@ -33,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command tree (also what ``scripts/gen_cli_docs.py`` documents)."""
     parser = Parser(prog="opencom", description=DESCRIPTION, epilog=EPILOG)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", dest="command", required=True)
-    for module in (serve, run, data, snapshot_export, snapshot_import, logs, env, function_spec, crons, admin_key, seed):
+    modules = (serve, run, data, snapshot_export, snapshot_import, logs, env, function_spec, crons, admin_key, seed, check)
+    for module in modules:
         module.register(commands)
     return parser
 
@@ -49,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         print(f"error: {one_line(str(error))}", file=sys.stderr)
         return error.exit_code
+    except DamagedDatabaseError as error:
+        print(f"error: {one_line(str(error))}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -14,7 +14,6 @@ the deployment configures (``lib/geoip``), all null without one; a request namin
 (``X-Workspace-Id``) must come from one of its allowed origins.
 """
 
-import json
 import secrets
 
 from runtime.http_actions import HttpRouter, Response, http_action
@@ -63,8 +62,8 @@ async def email_inbound(ctx, request):
     # A retried webhook keeps its svix-id: naming a Message-ID-less mail after it files it once.
     fallback_id = f"{request.headers.get('svix-id') or secrets.token_hex(16)}@inbound"
     try:
-        email = parse_inbound(json.loads(body), fallback_id)
-    except ValueError as error:  # not JSON, or InvalidInboundEmail
+        email = parse_inbound(await request.json(), fallback_id)
+    except ValueError as error:  # not JSON (or nested too deeply to read), or InvalidInboundEmail
         return Response.json({"error": f"Invalid inbound email: {error}"}, status=400)
     config = None
     for address in email.to:

@@ -23,6 +23,15 @@ SYSTEM_TABLE_NUMBERS: Final = {
     "_cron_jobs": 4,
     "_cron_job_logs": 5,
 }
+# The system tables function code may read through ``ctx.db.system``, as in Convex; the others
+# (environment variables and their secret values, cron bookkeeping) stay private to the runtime.
+READABLE_SYSTEM_TABLES: Final = frozenset({"_scheduled_functions", "_storage"})
+
+
+def private_system_table(table: str) -> str:
+    """The refusal of ``ctx.db.system`` for a table it may not read."""
+    readable = " and ".join(sorted(READABLE_SYSTEM_TABLES))
+    return f'System table "{table}" cannot be read by functions: db.system can only read {readable}.'
 BY_ID: Final = "by_id"
 BY_CREATION_TIME: Final = "by_creation_time"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runtime.catalog import READABLE_SYSTEM_TABLES
 from runtime.connection import (
     NO_CONNECTION,
     ActionConnection,
@@ -79,7 +80,12 @@ class DatabaseReader:
 
     async def get(self, table_or_id: str, doc_id: str | None = None) -> dict[str, Value] | None:
         """The document, or None. ``get(id)`` or the explicit ``get(table, id)``."""
-        return self._transaction.get(self._explicit(table_or_id, doc_id, "db.get"), system=self._system)
+        doc_id = self._explicit(table_or_id, doc_id, "db.get")
+        if self._system:
+            _, table_name = self._transaction.table_of_id(doc_id, "db.get")
+            if table_name is not None and table_name.startswith("_") and table_name not in READABLE_SYSTEM_TABLES:
+                return None  # a private system table is, to functions, a table that does not exist
+        return self._transaction.get(doc_id, system=self._system)
 
     def query(self, table: str) -> Query:
         """Start a query over ``table`` (see ``runtime.query.Query``)."""
@@ -93,6 +99,8 @@ class DatabaseReader:
             raise ConvexValueError("System tables can only be accessed from db.system.normalizeId().")
         if self._system and not table.startswith("_"):
             raise ConvexValueError("User tables can only be accessed from db.normalizeId().")
+        if self._system and table not in READABLE_SYSTEM_TABLES:
+            return None
         return self._transaction.normalize_id(table, doc_id)
 
     def _explicit(self, table_or_id: str, doc_id: str | None, method: str) -> str:

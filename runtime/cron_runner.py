@@ -11,8 +11,9 @@ the due time of its next tick. The rows are the truth, so ticks survive restarts
   on: the tick and the mutation's writes commit together or not at all. If the mutation throws,
   its writes are discarded and a second transaction logs the error and moves ``nextTs`` on — a
   failing job never blocks its next tick.
-- **Actions, at most once per tick.** A transaction marks the row ``inProgress``; the action runs;
-  its outcome is logged and ``nextTs`` moved on. A row found ``inProgress`` at start was
+- **Actions, at most once per tick.** A transaction marks the row ``inProgress``; the action runs
+  in the background (a slow action delays no other job); its outcome is logged and ``nextTs``
+  moved on. A row found ``inProgress`` at start was
   interrupted: its tick is logged as ``Transient error while executing action`` and skipped.
 - A job due several times over (the server was down) runs once; the missed interval ticks are
   logged as one ``canceled`` entry, as Convex does. Crons run with no identity.
@@ -76,6 +77,8 @@ class CronRunner:
         self._table_number = SYSTEM_TABLE_NUMBERS[CRON_JOBS]
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        # Action ticks running in the background, by job name: a slow action never delays other jobs.
+        self._actions: dict[str, asyncio.Task[None]] = {}
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -87,10 +90,12 @@ class CronRunner:
 
     async def stop(self) -> None:
         """Stop ticking; a running action is interrupted (its tick is logged as failed at the next start)."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
-            self._loop_task = None
+        tasks = [task for task in (self._loop_task, *self._actions.values()) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._loop_task = None
+        self._actions.clear()
 
     def app_changed(self) -> None:
         """The app was reloaded: re-sync the jobs before the next tick."""
@@ -106,7 +111,7 @@ class CronRunner:
                     recovered = True
                 attempts = 0
                 self._wake.clear()
-                await self.run_due()
+                await self.run_due(wait=False)
                 await self._sleep()
             except asyncio.CancelledError:
                 raise
@@ -135,8 +140,11 @@ class CronRunner:
 
     def next_due(self) -> float | None:
         """The earliest ``nextTs`` of a pending job, if any."""
-        times = [_next_ts(row) for row in self.rows() if _state(row) == PENDING]
-        return min(times, default=None)
+        return min((_next_ts(row) for row in self._pending()), default=None)
+
+    def _pending(self) -> list[dict[str, Value]]:
+        """Pending rows whose action tick is not already being started in the background."""
+        return [row for row in self.rows() if _state(row) == PENDING and str(row["name"]) not in self._actions]
 
     async def sync(self) -> None:
         """Make ``_cron_jobs`` match the app's declared jobs (one transaction)."""
@@ -169,24 +177,44 @@ class CronRunner:
             if _state(row) == IN_PROGRESS:
                 await self._record(row, {"type": "err", "error": INTERRUPTED_ACTION}, [], 0.0, IN_PROGRESS)
 
-    async def run_due(self) -> int:
-        """Run, one after another, every job whose tick is due now; returns how many ran."""
+    async def run_due(self, *, wait: bool = True) -> int:
+        """Run every job whose tick is due now; returns how many started.
+
+        Mutations run one after another; actions start in the background. ``wait`` also waits
+        for those actions (a test clock does; the server loop does not).
+        """
         now = now_ms()
-        due = sorted((row for row in self.rows() if _state(row) == PENDING and _next_ts(row) <= now), key=_next_ts)
+        due = sorted(
+            (row for row in self._pending() if _next_ts(row) <= now),
+            key=lambda row: (_next_ts(row), row["_creationTime"]),  # ties: in declaration order
+        )
         for row in due:
-            await self._tick(row)
+            function = self._executor.app.functions.get(str(row["function"]))
+            if function is None:  # the app changed under a row not yet re-synced: the next sync fixes it
+                continue
+            if function.kind == "mutation":
+                await self._run_mutation(row, function)
+            else:
+                self._start_action(row, function)
+        if wait:
+            await asyncio.gather(*self._actions.values())
         return len(due)
 
-    # --- one tick ---------------------------------------------------------------------------
-    async def _tick(self, row: dict[str, Value]) -> None:
-        function = self._executor.app.functions.get(str(row["function"]))
-        if function is None:  # the app changed under a row not yet re-synced: sync first
-            return
-        if function.kind == "mutation":
-            await self._run_mutation(row, function)
-        else:
-            await self._run_action(row, function)
+    def _start_action(self, row: dict[str, Value], function: Any) -> None:
+        name = str(row["name"])
 
+        async def tick() -> None:
+            try:
+                await self._run_action(row, function)
+            except Exception:  # noqa: BLE001 - a system failure: the row says what happened, and the loop goes on
+                _log.exception("cron job %r hit a system error", name)
+            finally:
+                self._actions.pop(name, None)
+                self._wake.set()
+
+        self._actions[name] = asyncio.get_running_loop().create_task(tick(), name=f"opencom-cron-{name}")
+
+    # --- one tick ---------------------------------------------------------------------------
     async def _run_mutation(self, row: dict[str, Value], function: Any) -> None:
         buffer = logs.LogBuffer()
         started = time.monotonic()

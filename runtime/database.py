@@ -19,7 +19,9 @@ Concurrency policy (the whole of it):
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,10 +39,12 @@ from runtime.search import SearchIndexes
 from runtime.storage import Rows, decode_document
 from runtime.transaction import Transaction
 from runtime.values import Value
+from runtime.wal_check import WalReport, inspect_wal
 
 if TYPE_CHECKING:
     from runtime.schema import SchemaDefinition
 
+logger = logging.getLogger("opencom.database")
 T = TypeVar("T")
 DATABASE_FILE = "opencom.sqlite3"
 
@@ -63,6 +67,30 @@ class _Job:
 CommitListener = Callable[[list[Commit]], None]
 
 
+class DamagedDatabaseError(Exception):
+    """The database file cannot be read: the message says which file and what to do."""
+
+
+def report_damaged_wal(path: Path) -> WalReport | None:
+    """Check ``path``'s WAL before SQLite replays it, and say loudly if frames will be lost."""
+    report = inspect_wal(wal_path(path))
+    if report is not None and report.damaged:
+        logger.error(
+            "THE WRITE-AHEAD LOG OF %s IS DAMAGED: %d frame(s) dropped (%s); %d frame(s) recovered. "
+            "Writes acknowledged before the damage may be missing. Run `opencom check` for details.",
+            path,
+            report.dropped_frames,
+            report.problem,
+            report.replayed_frames,
+        )
+    return report
+
+
+def wal_path(path: Path) -> Path:
+    """Where SQLite keeps the write-ahead log of the database file ``path``."""
+    return path.with_name(path.name + "-wal")
+
+
 class Database:
     """One SQLite file in a data directory; see the module docstring for the concurrency policy."""
 
@@ -80,14 +108,21 @@ class Database:
         self.path = data_dir / DATABASE_FILE
         self.schema = schema
         self.database_url = store.database_url(database_url)
-        opened = store.open_store(self.path, self.database_url, synchronous=synchronous or knobs.SQLITE_SYNCHRONOUS)
-        self._writer_connection, self._reader_connection = opened.writer_connection, opened.reader_connection
-        self._writer_rows, self._reader_rows = opened.writer_rows, opened.reader_rows
-        self.catalog = Catalog()
-        self.catalog.load(self._writer_rows)
-        # Highest timestamp handed out (committed, or committing in the current group).
-        self.last_ts: int = int(self._writer_rows.get_meta("ts") or 0)
-        self._creation_time: float = float(self._writer_rows.get_meta("creation_time") or 0.0)
+        if self.database_url is None:
+            report_damaged_wal(self.path)
+        try:
+            opened = store.open_store(self.path, self.database_url, synchronous=synchronous or knobs.SQLITE_SYNCHRONOUS)
+            self._writer_connection, self._reader_connection = opened.writer_connection, opened.reader_connection
+            self._writer_rows, self._reader_rows = opened.writer_rows, opened.reader_rows
+            self.catalog = Catalog()
+            self.catalog.load(self._writer_rows)
+            # Highest timestamp handed out (committed, or committing in the current group).
+            self.last_ts: int = int(self._writer_rows.get_meta("ts") or 0)
+            self._creation_time: float = float(self._writer_rows.get_meta("creation_time") or 0.0)
+        except store.StoreError:
+            raise  # PostgreSQL failed: no file is damaged
+        except sqlite3.DatabaseError as error:
+            raise self._damaged(error) from None
         self._queue: asyncio.Queue[_Job | None] | None = None
         self._writer_task: asyncio.Task[None] | None = None
         self._commit_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opencom-commit")
@@ -95,7 +130,18 @@ class Database:
         self._snapshot_depth = 0
         self._snapshot_ts = 0
         self.search_indexes = SearchIndexes()
-        self.apply_schema(schema)
+        try:
+            self.apply_schema(schema)
+        except store.StoreError:
+            raise
+        except sqlite3.DatabaseError as error:
+            raise self._damaged(error) from None
+
+    def _damaged(self, error: sqlite3.DatabaseError) -> DamagedDatabaseError:
+        return DamagedDatabaseError(
+            f"The database {self.path} is damaged and cannot be opened ({error}). Run `opencom check` on its "
+            "data directory, and restore it from a snapshot export if the check fails."
+        )
 
     # --- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:

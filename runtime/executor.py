@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,10 @@ from runtime.queries import Query
 from runtime.read_set import ReadSet
 from runtime.return_values import StoredDocuments, checked_return_value
 from runtime.steps import run_to_completion
+from runtime.time_limit import WATCHDOG, FunctionTimeout, StepLimited, timeout_message
 from runtime.transaction import Transaction
 from runtime.validators import validate_args, validate_returns
-from runtime.values import UNDEFINED, Value, check_value, strip_undefined
+from runtime.values import UNDEFINED, Value, binary_size, check_value, strip_undefined, value_size
 
 DEFAULT_DATA_DIR = ".opencom"
 STORAGE_DIR = "storage"  # file storage, inside the data directory
@@ -59,6 +61,11 @@ class FunctionResult:
         if self.error is not None:
             raise self.error
         return self.value
+
+
+async def _stepped(coroutine: Coroutine[Any, Any, Any], deadline: float) -> Any:
+    """``coroutine``'s result, each of its steps stopped at ``deadline`` (see ``StepLimited``)."""
+    return await StepLimited(coroutine, deadline)
 
 
 class Executor:
@@ -193,7 +200,7 @@ class Executor:
             transaction = self.database.read_transaction(ts)
             execution.transaction = transaction
             try:
-                value = self._invoke(execution, args)
+                value = self._invoke_within_limit(execution, args)
             except Exception as error:  # noqa: BLE001 - the caller receives every failure
                 # The read set too: a failure that depends on data must be re-run when that data changes.
                 return FunctionResult(error=error, log_lines=buffer.finish(), ts=ts, read_set=transaction.read_set)
@@ -217,7 +224,7 @@ class Executor:
             executions[:] = [execution]
             with logs.capture(buffer):
                 try:
-                    return self._invoke(execution, args)
+                    return self._invoke_within_limit(execution, args)
                 finally:
                     transaction.close_scans()
 
@@ -240,17 +247,19 @@ class Executor:
             try:
                 arguments = self._checked_args(function, args)
                 coroutine = self._call_handler(function, ActionCtx(execution), arguments)
-                value = await asyncio.wait_for(coroutine, knobs.ACTION_TIME_LIMIT_S)
+                deadline = time.monotonic() + knobs.ACTION_TIME_LIMIT_S
+                value = await asyncio.wait_for(_stepped(coroutine, deadline), knobs.ACTION_TIME_LIMIT_S)
                 value = self._checked_result(function, value)
-            except asyncio.TimeoutError:
-                return FunctionResult(error=LimitExceededError("Function execution timed out"), log_lines=buffer.finish())
+            except (asyncio.TimeoutError, FunctionTimeout):
+                error = LimitExceededError(timeout_message(knobs.ACTION_TIME_LIMIT_S))
+                return FunctionResult(error=error, log_lines=buffer.finish())
             except Exception as error:  # noqa: BLE001
                 return FunctionResult(error=error, log_lines=buffer.finish())
         return FunctionResult(value=value, log_lines=buffer.finish())
 
     def run_in_transaction(self, function: FunctionDefinition, args: Any, transaction: Transaction) -> Value:
         """Run a query or mutation with no identity inside ``transaction`` (how scheduled mutations run)."""
-        return self._invoke(Execution(self, function, None, transaction=transaction), args)
+        return self._invoke_within_limit(Execution(self, function, None, transaction=transaction), args)
 
     # --- nested calls -----------------------------------------------------------------------
     def resolve(self, reference: Any) -> FunctionDefinition:
@@ -303,6 +312,24 @@ class Executor:
         return function
 
     # --- the call itself --------------------------------------------------------------------
+    def _invoke_within_limit(self, execution: Execution, args: Any) -> Value:
+        """``_invoke`` of a whole transaction's function, stopped once it runs past Convex's 1 s.
+
+        Nested ``ctx.run_*`` calls run inside it and share its deadline (``runtime.time_limit``).
+        """
+        running_loop = asyncio._get_running_loop()
+        try:
+            run = WATCHDOG.start(knobs.QUERY_TIME_LIMIT_S)
+            try:
+                return self._invoke(execution, args)
+            finally:
+                WATCHDOG.finish(run)
+        except FunctionTimeout:
+            # The interruption may have cut short the handler's own step loop before it put the
+            # thread's running loop back (``runtime.steps``): make sure the server's is current.
+            asyncio._set_running_loop(running_loop)
+            raise LimitExceededError(timeout_message(knobs.QUERY_TIME_LIMIT_S)) from None
+
     def _invoke(self, execution: Execution, args: Any) -> Value:
         function = execution.function
         arguments = self._checked_args(function, args)
@@ -321,6 +348,12 @@ class Executor:
         if not isinstance(args, dict):
             validate_args(function.args, args, None)  # raises Convex's ArgumentValidationError
         check_value(args)
+        size = value_size(args)
+        if size > knobs.MAX_FUNCTION_ARGS_SIZE:
+            raise ConvexValueError(
+                f"Arguments for {function.path} are too large "
+                f"(actual: {binary_size(size)}, limit: {binary_size(knobs.MAX_FUNCTION_ARGS_SIZE)})"
+            )
         return validate_args(function.args, strip_undefined(args), self.database.catalog)
 
     def _checked_result(self, function: FunctionDefinition, value: Any, stored: StoredDocuments | None = None) -> Value:
@@ -332,5 +365,11 @@ class Executor:
         if value is UNDEFINED:
             value = None  # returning `undefined` returns null, as in Convex
         value = checked_return_value(value, stored or set())
+        size = value_size(value)
+        if size > knobs.MAX_FUNCTION_RESULT_SIZE:
+            raise ConvexValueError(
+                f"Function {function.path} return value is too large "
+                f"(actual: {binary_size(size)}, limit: {binary_size(knobs.MAX_FUNCTION_RESULT_SIZE)})"
+            )
         validate_returns(function.returns, value, self.database.catalog)
         return value

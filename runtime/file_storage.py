@@ -12,7 +12,13 @@ two in step across crashes:
   (and unfinished uploads) when the executor starts.
 
 Upload URLs are signed with a per-deployment key kept next to the files, so they stay valid
-across restarts until they expire. The aiohttp handlers of ``/api/storage/...`` are at the end.
+across restarts until they expire, and each works once: its first use creates a marker file
+named after its nonce (``O_EXCL``, so two racing uploads cannot both win), kept until the URL
+would have expired anyway. An upload larger than ``knobs.MAX_UPLOAD_BYTES`` is refused with 413.
+
+Files are served from the deployment's own origin, so none may act as a page of it: every file
+goes out with ``X-Content-Type-Options: nosniff`` and a sandboxing CSP, and a type a browser
+would run (HTML, SVG, XML, scripts…) as an attachment. The aiohttp handlers are at the end.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from runtime.ids import id_table_number
 from runtime.read_set import Commit
 from runtime.storage import decode_document
 from runtime.transaction import Transaction
-from runtime.values import Value, display
+from runtime.values import Value, binary_size, display
 
 if TYPE_CHECKING:
     from runtime.context import Execution
@@ -49,6 +55,19 @@ STORAGE = "_storage"
 STORAGE_TABLE_NUMBER = SYSTEM_TABLE_NUMBERS[STORAGE]
 _TEMPORARY = ".tmp"
 _KEY_FILE = ".upload-key"
+_USED_UPLOADS = ".used-uploads"  # one empty file per upload URL already used, named by its nonce
+# Types a browser renders without running anything; every other type is served as an attachment.
+_INLINE_TYPES = frozenset(
+    {
+        "application/json",
+        "application/octet-stream",
+        "application/pdf",
+        "text/csv",
+        "text/plain",
+    }
+)
+_INLINE_PREFIXES = ("audio/", "font/", "video/")
+_SAFE_IMAGES = frozenset({"image/apng", "image/avif", "image/bmp", "image/gif", "image/jpeg", "image/png", "image/webp"})
 
 
 def is_storage_id(storage_id: object) -> bool:
@@ -81,6 +100,7 @@ class FileStorage:
         self._database = database
         self.root = root
         (root / _TEMPORARY).mkdir(parents=True, exist_ok=True)
+        (root / _USED_UPLOADS).mkdir(exist_ok=True)
         # Files older than this may be crash leftovers; younger ones may belong to a store in flight.
         self._opened_at = time.time()
         self._swept = False
@@ -100,13 +120,18 @@ class FileStorage:
             return self._database.read_transaction(ts).get(str(storage_id), system=True)
 
     # --- bytes ------------------------------------------------------------------------------
-    async def store(self, data: bytes | AsyncIterable[bytes], content_type: str | None = None) -> str:
-        """Keep ``data`` (bytes, or chunks as they arrive) as a new file; returns its storage id."""
+    async def store(
+        self, data: bytes | AsyncIterable[bytes], content_type: str | None = None, *, limit: int | None = None
+    ) -> str:
+        """Keep ``data`` (bytes, or chunks as they arrive) as a new file; returns its storage id.
+
+        Chunks past ``limit`` bytes raise ``UploadTooLargeError`` and nothing is kept.
+        """
         if content_type is not None and not isinstance(content_type, str):
             raise ConvexValueError(f"contentType must be a string, got {display(content_type)}")
         temporary = self.root / _TEMPORARY / uuid.uuid4().hex
         try:
-            digest, size = await self._write(temporary, data)
+            digest, size = await self._write(temporary, data, limit)
             fields: dict[str, Value] = {
                 "sha256": base64.b64encode(digest).decode("ascii"),
                 "size": float(size),
@@ -124,7 +149,7 @@ class FileStorage:
         finally:
             temporary.unlink(missing_ok=True)
 
-    async def _write(self, path: Path, data: bytes | AsyncIterable[bytes]) -> tuple[bytes, int]:
+    async def _write(self, path: Path, data: bytes | AsyncIterable[bytes], limit: int | None) -> tuple[bytes, int]:
         digest = hashlib.sha256()
         size = 0
         file = await asyncio.to_thread(path.open, "wb")
@@ -135,8 +160,10 @@ class FileStorage:
                 await asyncio.to_thread(file.write, data)
             else:
                 async for chunk in data:
-                    digest.update(chunk)
                     size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise UploadTooLargeError(limit)
+                    digest.update(chunk)
                     file.write(chunk)  # one chunk at a time: short enough not to stall the loop
             await asyncio.to_thread(sync_file, file)
         finally:
@@ -166,6 +193,9 @@ class FileStorage:
         for leftover in (self.root / _TEMPORARY).iterdir():
             if leftover.stat().st_mtime < self._opened_at:
                 leftover.unlink(missing_ok=True)
+        for marker in (self.root / _USED_UPLOADS).iterdir():
+            if marker.stat().st_mtime < time.time() - knobs.UPLOAD_URL_TTL_S - 60:
+                marker.unlink(missing_ok=True)  # its URL has expired: the marker is no longer needed
         with self._database.snapshot() as ts:
             rows = self._database.read_transaction(ts).rows
             live = {decode_document(body)["_id"] for body in rows.table_documents(STORAGE_TABLE_NUMBER)}
@@ -175,16 +205,28 @@ class FileStorage:
 
     # --- upload URLs ------------------------------------------------------------------------
     def upload_url(self, base_url: str) -> str:
-        """A URL a client may POST one file to, valid for ``knobs.UPLOAD_URL_TTL_S``."""
-        expires = str(int(time.time() + knobs.UPLOAD_URL_TTL_S))
-        return f"{base_url.rstrip('/')}/api/storage/upload?token={expires}.{self._sign(expires)}"
+        """A URL a client may POST one file to, once, within ``knobs.UPLOAD_URL_TTL_S``."""
+        claim = f"{int(time.time() + knobs.UPLOAD_URL_TTL_S)}.{uuid.uuid4().hex}"
+        return f"{base_url.rstrip('/')}/api/storage/upload?token={claim}.{self._sign(claim)}"
 
     def check_upload_token(self, token: str | None) -> bool:
-        """True for a token this deployment signed that has not expired."""
-        expires, _, signature = (token or "").partition(".")
-        if not expires.isdigit() or not hmac.compare_digest(signature, self._sign(expires)):
+        """True for a token this deployment signed, not expired and not used yet."""
+        expires, _, rest = (token or "").partition(".")
+        nonce, _, signature = rest.partition(".")
+        if not expires.isdigit() or len(nonce) != 32 or not nonce.isalnum():
+            return False
+        if not hmac.compare_digest(signature, self._sign(f"{expires}.{nonce}")):
             return False
         return int(expires) >= time.time()
+
+    def use_upload_token(self, token: str) -> bool:
+        """Spend a checked token: True the first time only, across restarts too."""
+        nonce = token.split(".")[1]
+        try:
+            os.close(os.open(self.root / _USED_UPLOADS / nonce, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            return False
+        return True
 
     def _sign(self, message: str) -> str:
         return hmac.new(self._signing_key(), message.encode("ascii"), hashlib.sha256).hexdigest()
@@ -299,10 +341,19 @@ def routes(executor: Executor, prefix: str = "/") -> list[web.RouteDef]:
     files = executor.file_storage
 
     async def upload(request: web.Request) -> web.Response:
-        if not files.check_upload_token(request.query.get("token")):
+        token = request.query.get("token")
+        if token is None or not files.check_upload_token(token):
             return _error(401, "InvalidUploadToken", "The upload URL is invalid or has expired. Generate a new one.")
+        limit = knobs.MAX_UPLOAD_BYTES
+        if request.content_length is not None and request.content_length > limit:
+            return _too_large(limit)
+        if not files.use_upload_token(token):
+            return _error(401, "InvalidUploadToken", "The upload URL has already been used. Generate a new one.")
         chunks = request.content.iter_chunked(knobs.STORAGE_CHUNK_BYTES)
-        storage_id = await files.store(chunks, request.headers.get("Content-Type"))
+        try:
+            storage_id = await files.store(chunks, request.headers.get("Content-Type"), limit=limit)
+        except UploadTooLargeError:
+            return _too_large(limit)
         return web.json_response({"storageId": storage_id})
 
     async def download(request: web.Request) -> web.StreamResponse:
@@ -310,13 +361,34 @@ def routes(executor: Executor, prefix: str = "/") -> list[web.RouteDef]:
         row = files.row(storage_id)
         if row is None or not files.path(storage_id).exists():
             return _error(404, "FileNotFound", f"File {storage_id} not found")
-        content_type = row.get("contentType") or "application/octet-stream"
-        return web.FileResponse(files.path(storage_id), headers={"Content-Type": str(content_type)})
+        content_type = str(row.get("contentType") or "application/octet-stream")
+        return web.FileResponse(files.path(storage_id), headers=serving_headers(content_type))
 
     return [
         web.post(f"{prefix}api/storage/upload", upload),
         web.get(prefix + "api/storage/{storage_id}", download),
     ]
+
+
+class UploadTooLargeError(Exception):
+    """An upload past ``knobs.MAX_UPLOAD_BYTES``."""
+
+
+def serving_headers(content_type: str) -> dict[str, str]:
+    """The headers a stored file is served with: never sniffed, never a live page of this origin."""
+    headers = {
+        "Content-Type": content_type,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    essence = content_type.split(";", 1)[0].strip().lower()
+    if essence not in _INLINE_TYPES and essence not in _SAFE_IMAGES and not essence.startswith(_INLINE_PREFIXES):
+        headers["Content-Disposition"] = "attachment"
+    return headers
+
+
+def _too_large(limit: int) -> web.Response:
+    return _error(413, "PayloadTooLarge", f"The file is larger than the upload limit of {binary_size(limit)}.")
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

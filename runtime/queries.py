@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from runtime import knobs
-from runtime.catalog import BY_CREATION_TIME, BY_ID, IndexInfo
+from runtime.catalog import BY_CREATION_TIME, BY_ID, READABLE_SYSTEM_TABLES, IndexInfo, private_system_table
 from runtime.errors import ConvexValueError, InvalidCursorError
 from runtime.filters import Expression, as_boolean, build_filter
 from runtime.index_range import IndexRangeBuilder, compile_range
@@ -50,6 +50,8 @@ class Query:
             raise ConvexValueError("System tables can only be accessed from db.system.query().")
         if system and not table.startswith("_"):
             raise ConvexValueError("User tables can only be accessed from db.query().")
+        if system and table not in READABLE_SYSTEM_TABLES:
+            raise ConvexValueError(private_system_table(table))
         self._execution = execution
         self._table = table
         self._index_name = BY_CREATION_TIME

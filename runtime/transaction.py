@@ -21,6 +21,7 @@ from runtime.keys import encode_value
 from runtime.read_set import DocumentWrite, Interval, ReadSet, point_interval
 from runtime.return_values import StoredDocuments
 from runtime.storage import Rows, decode_document, encode_document
+from runtime.time_limit import timeout_message
 from runtime.validators import identifier_error
 from runtime.values import UNDEFINED, Value, check_value, display, value_size, values_equal
 
@@ -91,7 +92,7 @@ class Transaction:
     # --- limits -----------------------------------------------------------------------------
     def check_time(self) -> None:
         if time.thread_time() > self.deadline:
-            raise LimitExceededError("Function execution timed out (maximum duration: 1s)")
+            raise LimitExceededError(timeout_message(knobs.QUERY_TIME_LIMIT_S))
 
     def _count_read(self, table_number: int, size: int) -> None:
         if table_number >= 10001:

@@ -166,6 +166,16 @@ def value_size(value: Value) -> int:
     raise ConvexValueError(f"{type(value).__name__} is not a supported Convex type: {value!r}")
 
 
+def binary_size(size: int) -> str:
+    """A byte count as Convex prints it in limit errors: ``512 B``, ``16 MiB``, ``17.5 MiB``."""
+    amount, unit = float(size), "B"
+    for bigger in ("KiB", "MiB", "GiB"):
+        if amount < 1024:
+            break
+        amount, unit = amount / 1024, bigger
+    return f"{amount:.2f}".rstrip("0").rstrip(".") + f" {unit}"
+
+
 def nesting_depth(value: Value) -> int:
     """Containers counted from the outside: a scalar is 0, ``[1]`` is 1, ``[[1]]`` is 2."""
     # Iterative, so that measuring an absurdly deep value (to report it) cannot hit the recursion limit.

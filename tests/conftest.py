@@ -15,11 +15,23 @@ from typing import Any
 
 import pytest
 
+from runtime import clock
 from runtime.executor import Executor
 from tests.store_fixtures import Stores, dump_postgres, store_kind  # noqa: F401 - fixtures
 
 CORE_APP = Path(__file__).parent / "apps" / "core"
 """The generic app most runtime-core tests drive (``db:apply``, ``db:select``, ``bank:*``)."""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _time_flows_again_after_each_module() -> Any:
+    """A test harness left open (closing its executor alone does not close it) would freeze time for
+    every later module — their servers and job runners would wait forever — so say where it happened."""
+    yield
+    if clock.installed() is not clock.SYSTEM_CLOCK:
+        pytest.fail(
+            "a runtime.testing harness was left open: close the harness (e.g. backend.close()), not its executor"
+        )
 
 
 def write_app(root: Path, files: dict[str, str]) -> Path:

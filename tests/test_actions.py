@@ -56,7 +56,7 @@ async def test_actions_really_await(executor: Executor) -> None:
 async def test_an_action_past_its_time_limit_fails(executor: Executor, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(knobs, "ACTION_TIME_LIMIT_S", 0.05)
     result = await executor.run("steps:sleep", {"ms": 60_000.0})
-    assert str(result.error) == "Function execution timed out"
+    assert str(result.error) == "Function execution timed out (maximum duration: 50ms)"
 
 
 async def test_internal_functions_are_for_functions_and_admins_only(executor: Executor) -> None:

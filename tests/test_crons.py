@@ -15,19 +15,31 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from runtime import clock, cron_jobs
+from runtime.app_loader import load_app
 from runtime.cron_schedule import CronExpressionError, parse_cron
 from runtime.crons import CronJob
 from runtime.errors import ConvexValueError
 from runtime.executor import Executor
+from runtime.storage import decode_document
 from tests.cli_harness import opencom
 
 APP = Path(__file__).parent / "apps" / "crons"
 HOUR_MS = 3_600_000.0
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC).timestamp() * 1000  # a Monday, noon UTC
+
+
+def cron_rows(executor: Executor, table: str) -> list[dict[str, Any]]:
+    """The rows of a cron system table; functions may not read them (``ctx.db.system`` refuses)."""
+    number = executor.database.catalog.table_numbers[table]
+    with executor.database.snapshot() as ts:
+        rows = executor.database.read_transaction(ts).rows
+        documents = [decode_document(body) for body in rows.table_documents(number)]
+    return sorted(documents, key=lambda document: document["_creationTime"])
 
 
 def at(text: str) -> float:
@@ -131,8 +143,8 @@ async def test_a_tick_survives_a_restart_and_runs_once(tmp_path: Path, manual_cl
     first = quiet(Executor.open(APP, data))
     await first.start()
     await first.cron_runner.sync()
-    assert await first.cron_runner.run_due() == 2  # interval jobs are due as soon as they are deployed
-    jobs = {job["name"]: job for job in await first.call("ticks:jobs")}
+    assert await first.cron_runner.run_due() == 3  # interval jobs are due as soon as they are deployed
+    jobs = {job["name"]: job for job in cron_rows(first, "_cron_jobs")}
     assert jobs["record hourly"]["nextTs"] == START + HOUR_MS
     assert jobs["ping daily"]["nextTs"] == at("2026-03-03T03:15")
     await first.close()
@@ -157,9 +169,9 @@ async def test_missed_ticks_run_once_and_are_logged_as_canceled(
     manual_clock.advance(3.5 * HOUR_MS)
     await executor.cron_runner.run_due()
     assert (await executor.call("ticks:tags")).count("hourly") == 2
-    [job] = [job for job in await executor.call("ticks:jobs") if job["name"] == "record hourly"]
+    [job] = [job for job in cron_rows(executor, "_cron_jobs") if job["name"] == "record hourly"]
     assert job["nextTs"] == START + 4 * HOUR_MS
-    statuses = [log["status"] for log in await executor.call("ticks:job_logs") if log["name"] == "record hourly"]
+    statuses = [log["status"] for log in cron_rows(executor, "_cron_job_logs") if log["name"] == "record hourly"]
     assert {"type": "canceled", "numCanceled": 2.0} in statuses
 
 
@@ -173,14 +185,14 @@ async def test_a_failing_cron_is_logged_and_its_next_tick_still_runs(
         await executor.cron_runner.run_due()
     assert "cron job 'flaky' (ticks:flaky) failed: Uncaught Error: the flaky cron failed" in caplog.text
     assert "never-committed" not in await executor.call("ticks:tags")
-    [failed] = [log for log in await executor.call("ticks:job_logs") if log["name"] == "flaky"]
+    [failed] = [log for log in cron_rows(executor, "_cron_job_logs") if log["name"] == "flaky"]
     assert failed["status"] == {"type": "err", "error": "Uncaught Error: the flaky cron failed"}
 
     await executor.call("ticks:set_failing", {"failing": False}, admin=True)
     manual_clock.advance(30 * 60_000.0)
     await executor.cron_runner.run_due()
     assert "flaky" in await executor.call("ticks:tags")
-    logs = [log["status"]["type"] for log in await executor.call("ticks:job_logs") if log["name"] == "flaky"]
+    logs = [log["status"]["type"] for log in cron_rows(executor, "_cron_job_logs") if log["name"] == "flaky"]
     assert logs == ["err", "success"]
 
 
@@ -193,7 +205,7 @@ async def test_an_action_cron_runs_and_an_interrupted_one_is_failed_not_rerun(
     manual_clock.advance(at("2026-03-03T03:15") - START)
     await executor.cron_runner.run_due()
     assert "from-action" in await executor.call("ticks:tags")
-    [ran] = [log for log in await executor.call("ticks:job_logs") if log["name"] == "ping daily"]
+    [ran] = [log for log in cron_rows(executor, "_cron_job_logs") if log["name"] == "ping daily"]
     assert ran["status"] == {"type": "success", "result": "pong"}
 
     def interrupt(transaction):  # what a crash in the middle of the next tick leaves behind
@@ -202,7 +214,7 @@ async def test_an_action_cron_runs_and_an_interrupted_one_is_failed_not_rerun(
 
     await executor.database.mutate(interrupt)
     await executor.cron_runner.recover()
-    statuses = [log["status"] for log in await executor.call("ticks:job_logs") if log["name"] == "ping daily"]
+    statuses = [log["status"] for log in cron_rows(executor, "_cron_job_logs") if log["name"] == "ping daily"]
     assert statuses[-1] == {"type": "err", "error": "Transient error while executing action"}
     [row] = [job for job in executor.cron_runner.rows() if job["name"] == "ping daily"]
     assert row["state"] == {"kind": "pending"} and row["nextTs"] == at("2026-03-04T03:15")
@@ -217,7 +229,7 @@ async def test_removed_jobs_are_deleted_and_changed_schedules_re_timed(
     crons.daily("record hourly", {"hourUTC": 23, "minuteUTC": 0}, "ticks:record", {"tag": "nightly"})
     executor.app.crons = crons
     await executor.cron_runner.sync()
-    [row] = await executor.call("ticks:jobs")
+    [row] = cron_rows(executor, "_cron_jobs")
     assert row["name"] == "record hourly" and row["args"] == {"tag": "nightly"}
     assert row["nextTs"] == at("2026-03-02T23:00")
 
@@ -226,9 +238,11 @@ async def test_the_server_loop_ticks_on_the_real_clock(open_executor: Callable[.
     executor = open_executor(APP)
     await executor.start()  # interval jobs are due at once
     deadline = time.monotonic() + 30.0
-    while "hourly" not in await executor.call("ticks:tags"):
-        assert time.monotonic() < deadline, "the cron loop never ran the due tick"
+    while "saw hourly" not in await executor.call("ticks:tags"):
+        assert time.monotonic() < deadline, "the cron loop never ran the due ticks"
         await asyncio.sleep(0.02)
+    # The action tick started first and waited for the mutation tick: actions run in the background.
+    assert "gave up" not in await executor.call("ticks:tags")
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -253,4 +267,27 @@ async def test_crons_are_listed_by_the_cli_and_the_function_spec(
     assert "ping daily: daily hourUTC=3 minuteUTC=15 -> ticks:ping, next 2026-03-03 03:15:00 UTC" in lines
 
     spec = json.loads(opencom("function-spec", "--app", APP).stdout)
-    assert sorted(entry["name"] for entry in spec["crons"]) == ["flaky", "ping daily", "record hourly"]
+    assert sorted(entry["name"] for entry in spec["crons"]) == [
+        "flaky",
+        "ping daily",
+        "record hourly",
+        "waits for the hourly tick",
+    ]
+
+
+def test_an_app_whose_cron_names_a_query_fails_to_load(tmp_path: Path) -> None:
+    functions = tmp_path / "functions"
+    functions.mkdir()
+    (functions / "things.py").write_text(
+        "from runtime import query\n\n@query\nasync def count(ctx, args):\n    return 0\n"
+    )
+    (functions / "crons.py").write_text(
+        "from runtime import cron_jobs\n\ncrons = cron_jobs()\ncrons.hourly('count', 'things:count')\n"
+    )
+    with pytest.raises(ConvexValueError, match="^Cron job count: things:count is a query; only mutations and actions"):
+        load_app(tmp_path)
+    (functions / "crons.py").write_text(
+        "from runtime import cron_jobs\n\ncrons = cron_jobs()\ncrons.hourly('x', 'things:nope')\n"
+    )
+    with pytest.raises(ConvexValueError, match="^Cron job x: no function at things:nope$"):
+        load_app(tmp_path)

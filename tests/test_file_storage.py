@@ -148,3 +148,71 @@ async def test_downloading_an_unknown_id_is_404(served: tuple[Executor, aiohttp.
     for name in ("not-an-id", new_id(2), new_id(10001)):
         async with session.get(f"{executor.cloud_url}/api/storage/{name}") as response:
             assert response.status == 404
+
+
+async def test_an_upload_url_works_once(served: tuple[Executor, aiohttp.ClientSession]) -> None:
+    executor, session = served
+    upload_url = await executor.call("files:upload_url")
+    async with session.post(upload_url, data=b"first") as response:
+        assert response.status == 200
+    for _ in range(2):
+        async with session.post(upload_url, data=b"again") as response:
+            assert response.status == 401
+            assert await response.json() == {
+                "code": "InvalidUploadToken",
+                "message": "The upload URL has already been used. Generate a new one.",
+            }
+    assert executor.database.count_documents("_storage") == 1
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_an_upload_past_the_size_cap_is_a_413_and_keeps_nothing(
+    served: tuple[Executor, aiohttp.ClientSession], monkeypatch: pytest.MonkeyPatch, chunked: bool
+) -> None:
+    executor, session = served
+    monkeypatch.setattr(knobs, "MAX_UPLOAD_BYTES", 100_000)
+    body = os.urandom(100_001)
+
+    async def stream() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 10_000):
+            yield body[start : start + 10_000]  # no Content-Length: the cap is found while streaming
+
+    async with session.post(await executor.call("files:upload_url"), data=stream() if chunked else body) as response:
+        assert response.status == 413
+        assert await response.json() == {
+            "code": "PayloadTooLarge",
+            "message": "The file is larger than the upload limit of 97.66 KiB.",
+        }
+    assert executor.database.count_documents("_storage") == 0
+    assert list((executor.file_storage.root / ".tmp").iterdir()) == []
+    async with session.post(await executor.call("files:upload_url"), data=body[:100_000]) as response:
+        assert response.status == 200
+
+
+@pytest.mark.parametrize(
+    ("content_type", "attachment"),
+    [
+        ("text/html", True),
+        ("image/svg+xml", True),
+        ("text/xml; charset=utf-8", True),
+        ("application/javascript", True),
+        ("TEXT/HTML", True),
+        ("image/png", False),
+        ("text/plain", False),
+        ("application/pdf", False),
+        ("video/mp4", False),
+    ],
+)
+async def test_files_are_served_unsniffable_and_active_types_as_attachments(
+    served: tuple[Executor, aiohttp.ClientSession], content_type: str, attachment: bool
+) -> None:
+    executor, session = served
+    body = b"<html><script>alert(document.domain)</script></html>"
+    upload_url = await executor.call("files:upload_url")
+    async with session.post(upload_url, data=body, headers={"Content-Type": content_type}) as response:
+        storage_id = (await response.json())["storageId"]
+    async with session.get(f"{executor.cloud_url}/api/storage/{storage_id}") as response:
+        assert response.status == 200 and await response.read() == body
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+        assert (response.headers.get("Content-Disposition") == "attachment") is attachment

@@ -151,6 +151,7 @@ async def test_fetch_routes_requests_to_the_http_router(t: ConvexTest) -> None:
     assert echoed.status == 200
     assert echoed.json()["body"] == {"hello": "world"} and echoed.json()["url"].endswith("/echo?x=1")
     assert (await t.fetch("/files/report.pdf")).text() == "report.pdf"
+    assert (await t.fetch("/stream")).text() == "streamed body"  # a streamed body, read to its end
     created = await t.with_identity({"name": "Ada"}).fetch("/messages", method="POST", json_body={"body": "hi"})
     assert created.status == 201
     assert await t.query("messages:list") == [["Ada", "hi"]]

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from pathlib import Path
 
+from runtime.database import DamagedDatabaseError
 from runtime.server.app import serve
 from runtime.server.tls import TlsConfigError, server_tls_context
 
@@ -41,9 +43,12 @@ def main(argv: list[str] | None = None) -> None:
     def ready(url: str, site_url: str) -> None:
         print(f"opencom serving {name} at {url} (HTTP actions at {site_url})", flush=True)
 
-    asyncio.run(
-        serve(options.app, options.data, options.host, options.port, site_port=options.site_port, tls=tls, ready=ready)
-    )
+    try:
+        asyncio.run(
+            serve(options.app, options.data, options.host, options.port, site_port=options.site_port, tls=tls, ready=ready)
+        )
+    except DamagedDatabaseError as error:
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from runtime.auth.sessions import verify_live_token
 from runtime.environment import check_name, check_value, remove_env, set_env
 from runtime.errors import ConvexValueError
 from runtime.executor import DEFAULT_DATA_DIR, Executor
+from runtime.http_actions import parse_json
 from runtime.server import http_api, site
 from runtime.server.authenticator import AuthenticationError
 from runtime.server.forwarded import TrustedProxies, forwarded_middleware
@@ -168,7 +169,7 @@ async def environment(request: web.Request) -> web.Response:
     state = state_of(request.app)
     state.auth.require_admin(request.headers.get("Authorization"))
     try:
-        body = await request.json()
+        body = parse_json(await request.read())
     except ValueError:
         raise RequestError(400, "BadJsonBody", "The body must be JSON {name, value}") from None
     if not isinstance(body, dict):

@@ -38,6 +38,16 @@ class Caller:
     identity: Identity | None = None
     admin: bool = False
 
+    @property
+    def principal(self) -> str:
+        """Who this is, stable across token refreshes: ``tokenIdentifier``, marked when admin.
+
+        What a remembered outcome (a mutation replay) is bound to: a caller with another principal
+        never receives it.
+        """
+        token_identifier = str((self.identity or {}).get("tokenIdentifier", ""))
+        return f"admin:{token_identifier}" if self.admin else f"user:{token_identifier}"
+
 
 ANONYMOUS = Caller()
 

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +26,7 @@ from runtime.connection import Connection
 from runtime.errors import ArgumentValidationError, ConvexValueError, FunctionNotFoundError
 from runtime.executor import FunctionResult
 from runtime.functions import Kind
+from runtime.http_actions import parse_json
 from runtime.server.authenticator import AuthenticationError, Caller
 from runtime.server.events import event_for
 from runtime.server.failures import describe, next_request_id
@@ -58,7 +58,7 @@ async def _json_object(request: web.Request, *, allow_empty: bool = False) -> di
     if not raw.strip() and allow_empty:
         return {}
     try:
-        body = json.loads(raw)
+        body = parse_json(raw)
     except ValueError as error:
         raise RequestError(400, "BadJsonBody", f"Failed to parse the request body as JSON: {error}") from None
     if not isinstance(body, dict):

@@ -1,10 +1,14 @@
-"""Outcomes of recent WebSocket mutations by (session id, request id), for idempotent replays.
+"""Outcomes of recent WebSocket mutations by (session id, request id, caller), for idempotent replays.
 
 After a reconnect the npm client resends every mutation no Transition has confirmed yet, under the
 same session id, including ones that already ran (convex-protocol §6.5). Answering such a replay
 from this log, instead of running the mutation again, makes every mutation run at most once per
 request id. An entry is made when the mutation starts, so a replay that arrives while the first
 run is still going waits for it. Only the newest ``knobs.SYNC_MUTATION_LOG_SIZE`` entries are kept.
+
+The caller's principal is part of the key: a connection authenticated as someone else that
+presents another client's session and request ids runs its own mutation as a new request and
+never receives the first caller's response (which may hold that caller's secrets).
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ from runtime import knobs
 from runtime.connection import Proof
 from runtime.server.protocol import MutationResponse
 
-Key = tuple[str, int]
+Key = tuple[str, int, str]  # session id, request id, caller principal
 Outcome = tuple[MutationResponse, tuple[Proof, ...]]  # the response and the connection proofs its commit added
 
 
 class MutationLog:
-    """A bounded map from (session id, request id) to that mutation's outcome (see above)."""
+    """A bounded map from (session id, request id, principal) to that mutation's outcome (see above)."""
 
     def __init__(self, capacity: int | None = None) -> None:
         self._capacity = capacity if capacity is not None else knobs.SYNC_MUTATION_LOG_SIZE

@@ -1,8 +1,16 @@
 """Live queries shared by every connection: run once per invalidation, matched by interval index.
 
-A subscription is one distinct (function, arguments, identity, admin, journal). However many
-connections watch it, it runs once when created and once after each commit that touches its read
-set; connections then receive its result only if it differs from what they last got.
+A subscription is one distinct (function, arguments, identity, admin) — plus the journal for a
+function known to paginate, the only kind a journal changes (``subscription_key``). However many
+connections watch it, however many times, it runs once when created and once after each commit
+that touches its read set; connections then receive its result only if it differs from what they
+last got.
+
+Fair scheduling: stale subscriptions run in rounds. A round takes them one at a time from each
+connection in turn (a subscription counts for the first connection that watches it), skips a
+connection once it has used ``knobs.SYNC_CONNECTION_ROUND_TIME_S`` of execution, and ends after
+``knobs.SYNC_ROUND_TIME_S``; what is left runs in a later round, after the event loop has served
+other clients. A connection waiting for its queries simply gets its Transition later.
 
 Timestamps, and why every Transition is consistent:
 
@@ -34,6 +42,7 @@ from typing import Any, Protocol
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
+from runtime import knobs
 from runtime.app_loader import App, canonical_path
 from runtime.connection import Connection
 from runtime.errors import ArgumentValidationError, ConvexValueError, FunctionNotFoundError
@@ -63,7 +72,7 @@ class QueryResult:
     """One outcome of a subscription, with a fingerprint of everything a client would see."""
 
     fingerprint: bytes
-    value: Raw | None
+    value: Raw | None  # its size is what a connection holding this result is charged
     failure_message: str | None
     error_data: Raw | UnsetType
     log_lines: list[str]
@@ -137,6 +146,7 @@ def subscription_key(
 
     The connection's proofs (``runtime.connection``) are part of it because a query may answer
     differently on a connection that proved a secret; connections that proved nothing share.
+    Pass ``journal`` None unless the function paginates: for any other function it changes nothing.
     """
     args_key = msgspec.json.encode(args, order="sorted")
     return (path, args_key, _identity_key(caller), caller.admin, connection.key, journal)
@@ -160,6 +170,8 @@ class SubscriptionManager:
         self._known_tables = set(self.database.catalog.table_names)
         self._flush_scheduled = False
         self._delivery_scheduled = False
+        self._paginating: set[str] = set()  # paths whose runs paginated: only their journals matter
+        self._turn = 0  # which connection a round starts with, so no connection always goes first
         self.database.add_commit_listener(self._on_commit)
         executor.add_reload_listener(self._on_reload)
 
@@ -178,7 +190,7 @@ class SubscriptionManager:
             path = canonical_path(udf_path)
         except FunctionNotFoundError:
             path = udf_path
-        key = subscription_key(path, args, caller, connection, journal)
+        key = subscription_key(path, args, caller, connection, journal if path in self._paginating else None)
         subscription = self._subscriptions.get(key)
         if subscription is None:
             subscription = Subscription(key, path, caller, connection, journal)
@@ -285,6 +297,8 @@ class SubscriptionManager:
             subscription.searches = list(outcome.read_set.searches)
             for table in {search.table_number for search in subscription.searches}:
                 self._searches.setdefault(table, set()).add(subscription)
+        if outcome.journal is not None:
+            self._paginating.add(subscription.path)
         if outcome.error is None:
             subscription.journal = outcome.journal
             result = _success(outcome.value, outcome.log_lines, outcome.journal)
@@ -304,6 +318,7 @@ class SubscriptionManager:
                 self._match(commit)
                 self.ts = max(self.ts, commit.ts)
             self._compute(exact=True)
+            self._schedule_flush_if_stale()
             if self._pending and not self._delivery_scheduled:
                 self._delivery_scheduled = True
                 asyncio.get_running_loop().call_soon(self._deliver)
@@ -330,7 +345,10 @@ class SubscriptionManager:
             self._stale.add(subscription)
 
     def _compute(self, *, exact: bool) -> bool:
-        """Run every stale subscription at ``self.ts``; False if the snapshot is past it (see above)."""
+        """Run one fair round of stale subscriptions at ``self.ts``; False if the snapshot is past it.
+
+        Subscriptions left stale when the round's time is up run in a later round (``_flush``).
+        """
         if not self._stale:
             return True
         with self.database.snapshot() as ts:
@@ -338,16 +356,42 @@ class SubscriptionManager:
                 if not exact:
                     return False
                 self.ts = ts
-            for subscription in list(self._stale):
-                self._run(subscription, ts)
-        self._stale.clear()
+            self._run_round(ts)
         return True
+
+    def _run_round(self, ts: int) -> None:
+        # Every live subscription has a watcher (the last one out drops it); None only guards the type.
+        queues: dict[Watcher | None, list[Subscription]] = {}
+        for subscription in self._stale:
+            queues.setdefault(next(iter(subscription.watchers), None), []).append(subscription)
+        owners = list(queues)
+        self._turn = (self._turn + 1) % len(owners)
+        owners = owners[self._turn :] + owners[: self._turn]
+        used: dict[Watcher | None, float] = dict.fromkeys(owners, 0.0)
+        round_started = time.perf_counter()
+        while owners:
+            for owner in list(owners):
+                started = time.perf_counter()
+                subscription = queues[owner].pop()
+                self._stale.discard(subscription)
+                self._run(subscription, ts)
+                used[owner] += time.perf_counter() - started
+                if not queues[owner] or used[owner] >= knobs.SYNC_CONNECTION_ROUND_TIME_S:
+                    owners.remove(owner)
+                if time.perf_counter() - round_started >= knobs.SYNC_ROUND_TIME_S:
+                    return
+
+    def _schedule_flush_if_stale(self) -> None:
+        if self._stale and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
         try:
             if self._compute(exact=False):
                 self._deliver()
+                self._schedule_flush_if_stale()
         except Exception:  # noqa: BLE001 - a soon-callback has nobody to report to
             logger.exception("refreshing subscriptions failed")
 

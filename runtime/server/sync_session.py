@@ -8,6 +8,8 @@ the client's view of the protocol (convex-protocol §6):
   must start from exactly.
 - ``queries`` maps the client's query ids to shared subscriptions, ``_sent`` what the client was
   last sent for each of them (a result fingerprint), so unchanged results are never resent.
+  Results count against ``knobs.SYNC_MAX_RESULT_BYTES`` in query-id order; a query past the
+  budget is sent a ``QueryFailed`` saying so instead of its value.
 - Mutations run one at a time in arrival order on a worker task; each ``MutationResponse`` is
   queued before the Transition that covers its timestamp (``subscriptions`` explains why), and
   every response is followed by a Transition, even an empty one. Actions run concurrently.
@@ -56,6 +58,7 @@ from runtime.server.protocol import (
     Mutation,
     MutationResponse,
     ProtocolError,
+    QueryFailed,
     QueryRemoved,
     StateVersion,
     Transition,
@@ -65,7 +68,7 @@ from runtime.server.protocol import (
 from runtime.server.state import ServerState
 from runtime.server.subscriptions import Subscription
 from runtime.timestamps import decode_ts, encode_ts
-from runtime.values import to_json
+from runtime.values import binary_size, to_json
 
 logger = logging.getLogger("opencom.server")
 
@@ -285,7 +288,7 @@ class SyncSession:
     async def _mutation_response(self, message: Mutation, caller: Caller) -> tuple[MutationResponse, tuple[Proof, ...]]:
         """The response, and the proofs its commit added (a replay answered from the log applies them again)."""
         log = self.state.mutation_log
-        key = (self.session_id or "", message.requestId)
+        key = (self.session_id or "", message.requestId, caller.principal)
         while (earlier := log.claim(key)) is not None:
             await asyncio.wait([earlier])
             if not earlier.cancelled():
@@ -352,12 +355,20 @@ class SyncSession:
             return False
         modifications: list[Modification] = [QueryRemoved(query_id) for query_id in sorted(self._removed)]
         self._removed.clear()
+        held = 0
         for query_id, subscription in self.queries.items():
             result = subscription.result
             assert result is not None
-            if self._sent.get(query_id) != result.fingerprint:
-                self._sent[query_id] = result.fingerprint
-                modifications.append(result.modification(query_id))
+            size = len(result.value) if result.value is not None else 0
+            if held + size > knobs.SYNC_MAX_RESULT_BYTES:
+                modification: Modification = QueryFailed(query_id, _over_budget(), [], None)
+                fingerprint = b"over budget"
+            else:
+                held += size
+                modification, fingerprint = result.modification(query_id), result.fingerprint
+            if self._sent.get(query_id) != fingerprint:
+                self._sent[query_id] = fingerprint
+                modifications.append(modification)
         if not modifications and not self._transition_due:
             return True
         self._end_ts = max(self._end_ts, ts)
@@ -368,6 +379,14 @@ class SyncSession:
         self._end = end
         self._transition_due = False
         return True
+
+
+def _over_budget() -> str:
+    limit = binary_size(knobs.SYNC_MAX_RESULT_BYTES)
+    return (
+        f"[Request ID: {next_request_id()}] Server Error\nUncaught Error: The results of this connection's queries "
+        f"are too large to hold (limit: {limit}). Subscribe to fewer or smaller queries."
+    )
 
 
 def token_expiry(token: str | None) -> float | None:

@@ -70,14 +70,20 @@ def user_identity(claims: Mapping[str, Any]) -> dict[str, Any]:
 class _Shared:
     """What every identity view of one harness shares: the executor, the clock driver, the subscriptions."""
 
-    def __init__(self, executor: Executor, time: TimeControl, data_dir: Path) -> None:
+    def __init__(self, executor: Executor, time: TimeControl | None, temporary_dir: Path | None) -> None:
         self.executor = executor
-        self.time = time
-        self.data_dir = data_dir
+        self._time = time  # None: the harness follows the real clock (see ``ConvexTest.around``)
+        self.temporary_dir = temporary_dir  # deleted at close; None when the caller chose the directory
         self.subscriptions: list[Subscription] = []
         self.pending_commits: list[Commit] = []
         self._by_code: dict[tuple[str, int], FunctionDefinition] | None = None
         executor.database.add_commit_listener(self.pending_commits.extend)
+
+    @property
+    def time(self) -> TimeControl:
+        if self._time is None:
+            raise RuntimeError("this harness runs on the real clock: time cannot be moved, jobs run by themselves")
+        return self._time
 
     def refresh_subscriptions(self) -> None:
         commits, self.pending_commits[:] = list(self.pending_commits), []
@@ -111,7 +117,9 @@ class ConvexTest:
     """The app at ``app_dir`` on a fresh temporary database; use ``async with`` (or ``open``/``close``).
 
     ``env`` sets deployment environment variables; ``seed`` makes ids and ``random`` deterministic;
-    ``start_ms`` fixes where the clock starts (default: now, whole milliseconds).
+    ``start_ms`` fixes where the clock starts (default: now, whole milliseconds); ``data_dir`` keeps
+    the database in that directory (kept after close, e.g. for a server to open next) instead of a
+    temporary one.
     """
 
     def __init__(
@@ -121,8 +129,10 @@ class ConvexTest:
         env: Mapping[str, str] | None = None,
         seed: int | None = None,
         start_ms: float | None = None,
+        data_dir: Path | str | None = None,
     ) -> None:
         self._app_dir = Path(app_dir)
+        self._data_dir = Path(data_dir) if data_dir is not None else None
         self._env = dict(env or {})
         self._seed = seed
         self._start_ms = start_ms
@@ -136,7 +146,9 @@ class ConvexTest:
         if self._shared is not None:
             return self
         manual = acquire_clock(self._start_ms)
-        data_dir = Path(tempfile.mkdtemp(prefix="opencom-test-"))
+        temporary = Path(tempfile.mkdtemp(prefix="opencom-test-")) if self._data_dir is None else None
+        data_dir = temporary or self._data_dir
+        assert data_dir is not None
         try:
             executor = Executor.open(self._app_dir, data_dir, synchronous="OFF")
             executor.run_scheduled_jobs = False  # the test's clock drives them
@@ -149,10 +161,23 @@ class ConvexTest:
             await executor.cron_runner.sync()
         except BaseException:
             release_clock()
-            shutil.rmtree(data_dir, ignore_errors=True)
+            if temporary is not None:
+                shutil.rmtree(temporary, ignore_errors=True)
             raise
-        self._shared = _Shared(executor, TimeControl(executor, manual), data_dir)
+        self._shared = _Shared(executor, TimeControl(executor, manual), temporary)
         return self
+
+    @classmethod
+    def around(cls, executor: Executor) -> ConvexTest:
+        """A harness over an executor the caller opened and will close, on the real clock.
+
+        For tests of the runtime's own background work (the job runner, the cron loop): calls,
+        ``run``, ``fetch`` and ``subscribe`` work as usual; time cannot be moved.
+        """
+        harness = cls(executor.app.root)
+        harness._shared = _Shared(executor, None, None)
+        harness._owner = False
+        return harness
 
     async def close(self) -> None:
         """Stop everything started, delete the database and give the process its clock back."""
@@ -166,7 +191,8 @@ class ConvexTest:
             if self._seed is not None:
                 ids.seed_ids(None)
             release_clock()
-            shutil.rmtree(shared.data_dir, ignore_errors=True)
+            if shared.temporary_dir is not None:
+                shutil.rmtree(shared.temporary_dir, ignore_errors=True)
 
     async def __aenter__(self) -> Self:
         return await self.open()
@@ -214,9 +240,14 @@ class ConvexTest:
         """Run an action and return its value, raising its error."""
         return (await self._call(function, args, "action")).unwrap()
 
-    async def call(self, function: str | FunctionDefinition, args: dict[str, Any] | None = None) -> FunctionResult:
-        """Run any function, whatever its kind; never raises: the ``FunctionResult`` carries value or error."""
-        return await self._call(function, args, None)
+    async def call(
+        self, function: str | FunctionDefinition, args: dict[str, Any] | None = None, *, public_only: bool = False
+    ) -> FunctionResult:
+        """Run any function, whatever its kind; never raises: the ``FunctionResult`` carries value or error.
+
+        ``public_only`` calls as a client would: an internal function is then not found.
+        """
+        return await self._call(function, args, None, admin=not public_only)
 
     async def run(self, body: Callable[[Any], Awaitable[Any]]) -> Any:
         """Run ``async def body(ctx)`` as a mutation with a real ``ctx``; an error rolls all of it back."""
@@ -231,12 +262,12 @@ class ConvexTest:
         return result.unwrap()
 
     async def _call(
-        self, function: str | FunctionDefinition, args: dict[str, Any] | None, kind: Kind | None
+        self, function: str | FunctionDefinition, args: dict[str, Any] | None, kind: Kind | None, *, admin: bool = True
     ) -> FunctionResult:
         state = self._state
         path = state.path_of(function)
         result = await state.executor.run(
-            path, {} if args is None else args, identity=self._identity, admin=True, kind=kind
+            path, {} if args is None else args, identity=self._identity, admin=admin, kind=kind
         )
         state.refresh_subscriptions()
         return result
@@ -263,8 +294,11 @@ class ConvexTest:
         route = path.split("?", 1)[0].split("#", 1)[0]
         request = Request(method.upper(), state.executor.site_url.rstrip("/") + path, all_headers, payload)
         outcome = await run_http_action(state.executor, request, route, identity=self._identity)
+        body = outcome.body
+        if outcome.stream is not None:  # a streamed response is read to its end, as a client would
+            body = b"".join([chunk async for chunk in outcome.stream])
         state.refresh_subscriptions()
-        return TestResponse(outcome.status, outcome.headers, outcome.body, outcome.log_lines)
+        return TestResponse(outcome.status, outcome.headers, body, outcome.log_lines)
 
     # --- subscriptions ----------------------------------------------------------------------
     def subscribe(self, function: str | FunctionDefinition, args: dict[str, Any] | None = None) -> Subscription:

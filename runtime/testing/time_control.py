@@ -65,14 +65,20 @@ class TimeControl:
         if milliseconds < 0:
             raise ValueError("advance_time: time can only move forward")
         target = self._clock.now_ms() + milliseconds
+        fired_at: float | None = None
         while True:
             upcoming = self._next_due()
             if upcoming is None or upcoming > target:
                 break
-            self._clock.advance(max(0.0, upcoming - self._clock.now_ms()))
+            moment = max(upcoming, self._clock.now_ms())
+            if moment == fired_at:
+                break  # what falls due at an instant already fired waits for time to move again
+            self._clock.advance(moment - self._clock.now_ms())
             await self._fire_due()
-        self._clock.advance(target - self._clock.now_ms())
-        await self._fire_due()
+            fired_at = moment
+        if fired_at != target:
+            self._clock.advance(target - self._clock.now_ms())
+            await self._fire_due()
 
     async def finish_in_progress(self) -> None:
         """Wait until every started scheduled function has finished (jobs they schedule are not started)."""

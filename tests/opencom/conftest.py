@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest_asyncio
 from opencom_backend import Backend, Team, open_backend
 
 
 @pytest_asyncio.fixture
-async def backend(tmp_path: Path) -> AsyncIterator[Backend]:
-    """The Opencom app on a fresh database."""
-    opened = await open_backend(tmp_path / "data")
+async def backend() -> AsyncIterator[Backend]:
+    """The Opencom app on a fresh database, time standing still (``backend.t`` is the harness)."""
+    opened = await open_backend()
     yield opened
-    await opened.executor.close()
+    await opened.close()
 
 
 @pytest_asyncio.fixture

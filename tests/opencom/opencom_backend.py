@@ -1,10 +1,12 @@
-"""The Opencom backend under test: the real app on a fresh database, seeded like Opencom's suites.
+"""The Opencom backend under test: the app on a fresh database through ``runtime.testing``, seeded
+like Opencom's own suites.
 
-``open_backend`` opens the repository's Opencom app (``load_app`` of the repository root) on a data
-directory under ``tmp_path``. Workspaces and agents are seeded through the app's own internal
-mutations (``users:createOrUpdateUser``, ``users:addMembership``) called as admin; visitors are
-created the way the widget creates them, through ``widgetSessions:boot``. Callers are identities
-(``Person.identity``) for agents and session tokens for visitors.
+``open_backend`` opens the repository's Opencom app in a ``ConvexTest`` harness (a temporary
+database, time standing still until a test moves it with ``backend.t.advance_time``). Workspaces
+and agents are seeded through the app's own internal mutations (``users:createOrUpdateUser``,
+``users:addMembership``); visitors are created the way the widget creates them, through
+``widgetSessions:boot``. Callers are identities (``Person.identity``) for agents and session
+tokens for visitors; ``run``/``call`` call as a client would (public functions only).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from runtime import ConvexError, internal_mutation, internal_query
+from runtime import ConvexError
 from runtime.executor import Executor, FunctionResult
-from runtime.functions import FunctionDefinition
+from runtime.testing import ConvexTest
 
 APP_ROOT = Path(__file__).resolve().parents[2]
 _counter = itertools.count()
@@ -59,47 +61,26 @@ class Team:
     members: dict[str, Person] = field(default_factory=dict)
 
 
-def _dump_query(table_names: tuple[str, ...]) -> FunctionDefinition:
-    """A query returning every document of every table, scheduled jobs included ("nothing written" checks)."""
-
-    @internal_query
-    async def dump_tables(ctx, args):
-        tables = {name: await ctx.db.query(name).collect() for name in table_names}
-        tables["_scheduled_functions"] = await ctx.db.system.query("_scheduled_functions").collect()
-        return tables
-
-    return dump_tables
-
-
-@internal_mutation
-async def _patch_document(ctx, args):
-    """Overwrite fields of one document: how tests make time pass (expired tokens, old logs)."""
-    await ctx.db.patch(args["id"], args["fields"])
-
-
-@internal_mutation
-async def _delete_document(ctx, args):
-    """Delete one document: for "the referenced document is gone" cases."""
-    await ctx.db.delete(args["id"])
-
-
-@internal_mutation
-async def _insert_document(ctx, args):
-    """Insert a raw document: for rows no implemented function writes yet (articles, old logs)."""
-    return await ctx.db.insert(args["table"], args["fields"])
-
-
 class Backend:
-    """The Opencom app on one database, with the seeding and calling helpers every test uses."""
+    """The Opencom app in one harness (``t``), with the seeding and calling helpers every test uses."""
 
-    def __init__(self, executor: Executor) -> None:
-        self.executor = executor
-        self._dump = _dump_query(tuple(executor.app.schema.tables))
+    def __init__(self, t: ConvexTest | Executor) -> None:
+        # An executor the caller opened: a harness on the real clock, its job runner running on its own.
+        self.t = t if isinstance(t, ConvexTest) else ConvexTest.around(t)
+        self.executor = self.t.executor
+
+    def as_(self, person: Person | None) -> ConvexTest:
+        """The harness acting as ``person`` (anonymous for None)."""
+        return self.t if person is None else self.t.with_identity(person.identity)
+
+    async def close(self) -> None:
+        """Close the harness (and with it the executor, unless the caller opened that)."""
+        await self.t.close()
 
     # --- calling ----------------------------------------------------------------------------
     async def run(self, path: str, args: dict[str, Any] | None = None, *, as_: Person | None = None) -> FunctionResult:
         """Run a public function as ``as_`` (an agent) or anonymously; never raises."""
-        return await self.executor.run(path, args or {}, identity=as_.identity if as_ else None)
+        return await self.as_(as_).call(path, args or {}, public_only=True)
 
     async def call(self, path: str, args: dict[str, Any] | None = None, *, as_: Person | None = None) -> Any:
         """Run a public function and return its value (raising its error)."""
@@ -107,7 +88,7 @@ class Backend:
 
     async def internal(self, path: str, args: dict[str, Any] | None = None) -> Any:
         """Run any function (internal ones included) as the deployment admin."""
-        return (await self.executor.run(path, args or {}, admin=True)).unwrap()
+        return (await self.t.call(path, args or {})).unwrap()
 
     async def refused(
         self, path: str, args: dict[str, Any] | None = None, *, as_: Person | None = None, code: str | None = None
@@ -168,21 +149,30 @@ class Backend:
 
     # --- raw database access (test-only) ----------------------------------------------------
     async def get(self, doc_id: str) -> dict[str, Any] | None:
+        """Any document, system tables included."""
         return (await self.dump_ids()).get(doc_id)
 
     async def dump(self) -> dict[str, list[dict[str, Any]]]:
         """Every table's documents (and the scheduler's jobs)."""
-        result = await self.executor.run_function(self._dump, {})
-        return result.unwrap()
+        tables = tuple(self.executor.app.schema.tables)
+
+        async def dump_tables(ctx: Any) -> dict[str, list[dict[str, Any]]]:
+            dumped = {name: await ctx.db.query(name).collect() for name in tables}
+            dumped["_scheduled_functions"] = await ctx.db.system.query("_scheduled_functions").collect()
+            return dumped
+
+        return await self.t.run(dump_tables)
 
     async def dump_ids(self) -> dict[str, dict[str, Any]]:
         return {doc["_id"]: doc for docs in (await self.dump()).values() for doc in docs}
 
     async def patch(self, doc_id: str, fields: dict[str, Any]) -> None:
-        (await self.executor.run_function(_patch_document, {"id": doc_id, "fields": fields})).unwrap()
+        """Overwrite fields of one document: how tests make time pass (expired tokens, old logs)."""
+        await self.t.run(lambda ctx: ctx.db.patch(doc_id, fields))
 
     async def delete(self, doc_id: str) -> None:
-        (await self.executor.run_function(_delete_document, {"id": doc_id})).unwrap()
+        """Delete one document: for "the referenced document is gone" cases."""
+        await self.t.run(lambda ctx: ctx.db.delete(doc_id))
 
     async def missing_id(self, table: str, fields: dict[str, Any]) -> str:
         """A well-formed id of ``table`` whose document no longer exists."""
@@ -191,11 +181,10 @@ class Backend:
         return doc_id
 
     async def insert(self, table: str, fields: dict[str, Any]) -> str:
-        return (await self.executor.run_function(_insert_document, {"table": table, "fields": fields})).unwrap()
+        """Insert a raw document: for rows no implemented function writes yet (articles, old logs)."""
+        return await self.t.run(lambda ctx: ctx.db.insert(table, fields))
 
 
-async def open_backend(data_dir: Path) -> Backend:
-    """The Opencom app on ``data_dir``, with the job runner off (tests run scheduled sweeps themselves)."""
-    executor = Executor.open(APP_ROOT, data_dir, synchronous="OFF")
-    executor.run_scheduled_jobs = False
-    return Backend(executor)
+async def open_backend(data_dir: Path | None = None) -> Backend:
+    """The Opencom app on a fresh database: a temporary one, or ``data_dir`` (kept, e.g. for a server to serve)."""
+    return Backend(await ConvexTest(APP_ROOT, data_dir=data_dir).open())

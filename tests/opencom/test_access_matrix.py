@@ -647,7 +647,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         markers,
         ids,
     )
-    await backend.executor.close()
+    await backend.close()
 
 
 PRIVATE_SUPPORT_RECORDS = ("upload", "stagedStorage", "staged", "ticket", "aiResponse")  # the rest is public
@@ -818,7 +818,7 @@ async def takeover_world(
     }
     markers = (victim.visitor_id, victim.token, conversation, "my secret order", team.admin.user_id)
     yield TakeoverWorld(backend, team.workspace_id, team.admin, victim, strangers, markers)
-    await backend.executor.close()
+    await backend.close()
 
 
 @pytest.mark.parametrize("stranger", STRANGERS)

@@ -34,7 +34,7 @@ class _World:
         self.backend: Backend = self.loop.run_until_complete(open_backend(Path(self.directory.name) / "data"))
 
     def close(self) -> None:
-        self.loop.run_until_complete(self.backend.executor.close())
+        self.loop.run_until_complete(self.backend.close())
         self.loop.close()
         self.directory.cleanup()
 

@@ -2,8 +2,6 @@
 
 from opencom_backend import Backend, Team
 
-from runtime import internal_mutation
-
 DAY = 86_400_000.0
 
 
@@ -135,24 +133,25 @@ async def test_retention_cleanup_deletes_expired_entries_and_continues_while_mor
 async def test_audit_writes_never_fail_the_audited_operation(backend: Backend, team: Team):
     record_audit = backend.lib("audit").record_audit
 
-    @internal_mutation
-    async def audit_bad_metadata(ctx, args):
+    async def audit_bad_metadata(ctx):
         too_deep = {"a": {"b": {"c": {"d": 1.0}}}}
-        await record_audit(ctx, workspace_id=args["workspaceId"], action="x.y", resource_type="t", metadata=too_deep)
+        await record_audit(ctx, workspace_id=team.workspace_id, action="x.y", resource_type="t", metadata=too_deep)
         return "done"
 
-    result = await backend.executor.run_function(audit_bad_metadata, {"workspaceId": team.workspace_id})
-    assert result.unwrap() == "done"
+    assert await backend.t.run(audit_bad_metadata) == "done"
     [failure] = (await backend.dump())["auditLogWriteFailures"]
     assert failure["action"] == "x.y" and "does not match the schema" in failure["error"]
 
 
-async def test_the_daily_retention_cron_starts_a_cleanup_per_workspace(backend: Backend, team: Team):
+async def test_the_daily_retention_cron_cleans_every_workspace(backend: Backend, team: Team):
     other = await backend.seed_team()
     jobs = backend.executor.app.crons.jobs
     assert jobs["audit log retention"].schedule == {"type": "daily", "hourUTC": 3.0, "minuteUTC": 17.0}
-    assert jobs["audit log retention"].function == "auditLogs:sweepRetention"
-    assert await backend.internal("auditLogs:sweepRetention") == {"scheduled": 2.0, "isDone": True}
-    pending = [job for job in (await backend.dump())["_scheduled_functions"] if job["state"]["kind"] == "pending"]
-    assert sorted(job["args"][0]["workspaceId"] for job in pending) == sorted([team.workspace_id, other.workspace_id])
-    assert {job["name"] for job in pending} == {"auditLogs.js:cleanupOldLogs"}
+    now = backend.t.now_ms()
+    old = [await _log(backend, seeded, "old.entry", now - 100 * DAY) for seeded in (team, other)]
+    recent = await _log(backend, team, "recent.entry", now - DAY)
+
+    await backend.t.advance_time(24 * 3600)  # the 03:17 UTC tick falls somewhere in the next day
+    await backend.t.finish_all_scheduled_functions()  # the per-workspace cleanups it started
+    remaining = {log["_id"] for log in (await backend.dump())["auditLogs"]}
+    assert recent in remaining and not remaining & set(old)

@@ -19,7 +19,7 @@ def _password(flow: str, email: str, password: str = "Opencom!secret", **params:
 
 
 async def _signed_in(backend: Backend, args: dict[str, Any]) -> tuple[Person, dict[str, Any]]:
-    tokens = (await backend.executor.call("auth:signIn", args))["tokens"]
+    tokens = (await backend.call("auth:signIn", args))["tokens"]
     identity = await backend.executor.auth.verify(tokens["token"])
     user_id = identity["subject"].partition("|")[0]
     return Person(user_id, ""), identity
@@ -33,7 +33,7 @@ async def test_sign_up_creates_an_admin_of_a_new_workspace(backend: Backend):
     assert workspace["name"] == "Acme"
     user = await backend.get(person.user_id)
     assert (user["email"], user["name"], user["role"]) == ("auth-1@test.opencom.dev", "Auth Test Admin", "admin")
-    assert await backend.executor.call("auth:isAuthenticated", identity=identity) is True
+    assert await backend.t.with_identity(identity).query("auth:isAuthenticated") is True
     assert await backend.call("conversations:list", {"workspaceId": workspace["_id"]}, as_=person) == []
     await backend.call("identityVerification:enable", {"workspaceId": workspace["_id"]}, as_=person)
 
@@ -43,5 +43,5 @@ async def test_signing_in_again_reaches_the_same_user(backend: Backend):
     again, _ = await _signed_in(backend, _password("signIn", "AUTH-2@test.opencom.dev"))
     assert first.user_id == again.user_id
     assert len((await backend.dump())["workspaces"]) == 1
-    wrong = await backend.executor.run("auth:signIn", _password("signIn", "auth-2@test.opencom.dev", "wrong-password"))
+    wrong = await backend.run("auth:signIn", _password("signIn", "auth-2@test.opencom.dev", "wrong-password"))
     assert isinstance(wrong.error, ConvexError)

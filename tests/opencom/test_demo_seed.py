@@ -20,7 +20,7 @@ def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def sign_in(backend: Backend, email: str, password: str) -> Person:
     args = {"provider": "password", "params": {"flow": "signIn", "email": email, "password": password}}
-    tokens = (await backend.executor.call("auth:signIn", args))["tokens"]
+    tokens = (await backend.call("auth:signIn", args))["tokens"]
     identity = await backend.executor.auth.verify(tokens["token"])
     return Person(identity["subject"].partition("|")[0], email)
 
@@ -61,12 +61,12 @@ async def test_seeding_twice_adds_nothing_and_only_changes_the_password(backend:
     changed = {name for name in before if len(before[name]) != len(after[name])}
     assert changed == set()
     await sign_in(backend, first["email"], "a chosen password")
-    stale = await backend.executor.run(
+    stale = await backend.run(
         "auth:signIn",
         {"provider": "password", "params": {"flow": "signIn", "email": first["email"], "password": first["password"]}},
     )
     assert isinstance(stale.error, ConvexError)
-    refused = await backend.executor.run("demo:seed", {"password": "short"}, admin=True)
+    refused = await backend.t.call("demo:seed", {"password": "short"})
     assert isinstance(refused.error, ConvexError) and refused.error.data["code"] == "INVALID_INPUT"
 
 

@@ -5,9 +5,6 @@ import json
 import pytest
 from opencom_backend import Backend, Team
 
-from runtime.environment import set_env
-from runtime.http_actions import Request, run_http_action
-
 
 async def test_metadata_names_the_instance_after_its_oldest_workspace(backend: Backend):
     assert await backend.call("discovery:getMetadata") == {
@@ -58,8 +55,7 @@ async def test_responses(backend: Backend, team: Team):
 
 async def _get(backend: Backend, method: str = "GET", **headers: str):
     """One request to the discovery route, through the app's router."""
-    request = Request(method, "http://127.0.0.1/.well-known/opencom.json", headers, b"")
-    return await run_http_action(backend.executor, request, "/.well-known/opencom.json")
+    return await backend.t.fetch("/.well-known/opencom.json", method=method, headers=headers)
 
 
 async def test_discovery_route(backend: Backend, team: Team):
@@ -72,6 +68,6 @@ async def test_discovery_route(backend: Backend, team: Team):
     preflight = await _get(backend, "OPTIONS", origin="http://localhost:5173")
     assert (preflight.status, preflight.body) == (200, b"")
 
-    await set_env(backend.executor.database, "OPENCOM_PUBLIC_CORS_ORIGINS", "https://app.example.com")
+    await backend.t.set_env("OPENCOM_PUBLIC_CORS_ORIGINS", "https://app.example.com")
     assert (await _get(backend, origin="https://app.example.com")).status == 200
     assert (await _get(backend, origin="http://localhost:5173")).status == 403

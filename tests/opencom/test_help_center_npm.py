@@ -40,7 +40,7 @@ async def _author(data_dir: Path) -> dict[str, Any]:
         await run_embedding_jobs(backend)
         return {"workspaceId": team.workspace_id, "collection": guides, **ids}
     finally:
-        await backend.executor.close()
+        await backend.close()
 
 
 @pytest_asyncio.fixture

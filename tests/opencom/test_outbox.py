@@ -140,7 +140,7 @@ async def test_a_taken_short_forwarding_address_falls_back_to_the_whole_id(backe
 # --- email-code sign-in ------------------------------------------------------------------------------
 async def request_code(backend: Backend, email: str, **params: Any) -> str:
     """Ask for a code and read it from the newest outbox message, as a developer would."""
-    started = await backend.executor.call("auth:signIn", {"provider": EMAIL_CODE, "params": {"email": email, **params}})
+    started = await backend.call("auth:signIn", {"provider": EMAIL_CODE, "params": {"email": email, **params}})
     assert started == {"started": True}
     message = (await outbox(backend))[-1]
     assert (message["purpose"], message["status"], message["subject"]) == (
@@ -154,7 +154,7 @@ async def request_code(backend: Backend, email: str, **params: Any) -> str:
 
 async def sign_in_with_code(backend: Backend, email: str, code: str) -> Person:
     args = {"provider": EMAIL_CODE, "params": {"email": email, "code": code}}
-    tokens = (await backend.executor.call("auth:signIn", args))["tokens"]
+    tokens = (await backend.call("auth:signIn", args))["tokens"]
     identity = await backend.executor.auth.verify(tokens["token"])
     return Person(identity["subject"].partition("|")[0], email)
 
@@ -182,7 +182,7 @@ async def test_a_code_reaches_the_existing_user_of_that_email(backend: Backend, 
 
 async def refusal_code(backend: Backend, email: str, code: str) -> str:
     """The error code of signing in with ``code``."""
-    result = await backend.executor.run(
+    result = await backend.run(
         "auth:signIn", {"provider": EMAIL_CODE, "params": {"email": email, "code": code}}
     )
     assert isinstance(result.error, ConvexError), result.value

@@ -59,7 +59,7 @@ async def test_sign_up_accepts_pending_invitations(backend: Backend, team: Team)
 
 
 async def test_sign_up_without_email_is_refused(backend: Backend):
-    result = await backend.executor.run("users:createOrUpdateUser", {"name": "nobody"}, admin=True)
+    result = await backend.t.call("users:createOrUpdateUser", {"name": "nobody"})
     assert result.error.data == {"code": "INVALID_INPUT", "message": "Email is required for signup"}
 
 

@@ -228,6 +228,9 @@ async def test_session_lifetime_settings(backend: Backend, team: Team):
     assert booted["expiresAt"] - session["createdAt"] == HOUR
 
 
-async def test_expired_sessions_are_swept_by_an_hourly_cron(backend: Backend):
-    job = backend.executor.app.crons.jobs["cleanup expired widget sessions"]
-    assert (job.schedule, job.function) == ({"type": "hourly", "minuteUTC": 7.0}, "widgetSessions:cleanupExpiredSessions")
+async def test_expired_sessions_are_swept_by_an_hourly_cron(backend: Backend, team: Team):
+    await backend.boot(team.workspace_id)
+    [session] = (await backend.dump())["widgetSessions"]
+    await backend.patch(session["_id"], {"expiresAt": backend.t.now_ms() - 1})
+    await backend.t.advance_time(3600)
+    assert (await backend.dump())["widgetSessions"] == []

@@ -1,5 +1,7 @@
 """Targets of the cron fixture: every run leaves a ``ticks`` row, so tests count what ran."""
 
+import asyncio
+
 from runtime import internal_action, internal_mutation, query
 
 
@@ -31,16 +33,17 @@ async def ping(ctx, args):
     return "pong"
 
 
+@internal_action
+async def wait_for_hourly(ctx, args):
+    """Started before the hourly mutation tick, and done only once that tick ran (bounded wait)."""
+    for _ in range(400):
+        if "hourly" in await ctx.run_query("ticks:tags"):
+            await ctx.run_mutation("ticks:record", {"tag": "saw hourly"})
+            return
+        await asyncio.sleep(0.025)
+    await ctx.run_mutation("ticks:record", {"tag": "gave up"})
+
+
 @query
 async def tags(ctx, args):
     return [row["tag"] for row in await ctx.db.query("ticks").collect()]
-
-
-@query
-async def jobs(ctx, args):
-    return await ctx.db.system.query("_cron_jobs").collect()
-
-
-@query
-async def job_logs(ctx, args):
-    return await ctx.db.system.query("_cron_job_logs").collect()

@@ -27,7 +27,17 @@ async def post_message(ctx, request):
     return Response(status=201)
 
 
+@http_action
+async def stream(ctx, request):
+    async def chunks():
+        yield "streamed "
+        yield b"body"
+
+    return Response(chunks(), headers={"content-type": "text/plain"})
+
+
 http.route(path="/echo", method="POST", handler=echo)
+http.route(path="/stream", method="GET", handler=stream)
 http.route(path_prefix="/files/", method="GET", handler=under_prefix)
 http.route(path="/fail", method="GET", handler=fail)
 http.route(path="/messages", method="POST", handler=post_message)
