@@ -46,16 +46,18 @@ class StoreError(sqlite3.DatabaseError):
 
 @dataclass(slots=True)
 class OpenStore:
-    """The writer's and the reader's connections and rows of one opened store."""
+    """The writer's, the reader's and the pinned reader's connections and rows of one opened store."""
 
     writer_connection: Any
     reader_connection: Any
     writer_rows: Any
     reader_rows: Any
+    pinned_connection: Any
+    pinned_rows: Any
 
 
 def open_store(sqlite_path: Path, url: str | None, *, synchronous: str) -> OpenStore:
-    """Open the writer and reader sides of the store ``url`` names (SQLite at ``sqlite_path`` when None).
+    """Open the writer and both reader sides of the store ``url`` names (SQLite at ``sqlite_path`` when None).
 
     The schema is created (or upgraded) before the reader opens. A PostgreSQL writer also takes the
     deployment's committer lock (``runtime.store.postgres``).
@@ -66,10 +68,19 @@ def open_store(sqlite_path: Path, url: str | None, *, synchronous: str) -> OpenS
         writer = postgres.connect(url, writer=True)
         postgres.create_schema(writer)
         reader = postgres.connect(url, writer=False)
-        return OpenStore(writer, reader, postgres.PgRows(writer), postgres.PgRows(reader))
+        pinned = postgres.connect(url, writer=False)
+        return OpenStore(writer, reader, postgres.PgRows(writer), postgres.PgRows(reader), pinned, postgres.PgRows(pinned))
     from runtime import storage
 
     writer_connection = storage.connect(sqlite_path, synchronous=synchronous)
     storage.create_schema(writer_connection)
     reader_connection = storage.connect(sqlite_path, synchronous=synchronous)
-    return OpenStore(writer_connection, reader_connection, storage.Rows(writer_connection), storage.Rows(reader_connection))
+    pinned_connection = storage.connect(sqlite_path, synchronous=synchronous)
+    return OpenStore(
+        writer_connection,
+        reader_connection,
+        storage.Rows(writer_connection),
+        storage.Rows(reader_connection),
+        pinned_connection,
+        storage.Rows(pinned_connection),
+    )
