@@ -140,8 +140,9 @@ class SeriesModel(RuleBasedStateMachine):
     @rule(minutes=st.integers(0, 45))
     def advance(self, minutes: int) -> None:
         target = self.now() + minutes * MINUTE
-        self.loop.run_until_complete(self.backend.t.advance_time(minutes * MINUTE / 1000))  # the scheduler wakes waits on time
-        self.loop.run_until_complete(self.backend.t.finish_in_progress_scheduled_functions())  # wake-ups started on the way
+        for _ in range(minutes):  # a minute at a time, each wake-up finished before the clock moves on
+            self.loop.run_until_complete(self.backend.t.advance_time(MINUTE / 1000))
+            self.loop.run_until_complete(self.backend.t.finish_in_progress_scheduled_functions())
         while True:  # the model wakes each due wait at its own instant, as the scheduler does
             due = [(j.wait_until, v) for v, j in self.journeys.items() if j.status == "waiting" and j.wait_until is not None and j.wait_until <= target]
             if not due:
