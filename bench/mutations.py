@@ -1,10 +1,10 @@
 """How fast the runtime core is, each number beside raw SQLite measured in the same run.
 
-    python bench/mutations.py [--seconds 3] [--quick] [--synchronous FULL]
+    python bench/mutations.py [--seconds 3] [--repeats 3] [--quick] [--synchronous FULL]
 
 Everything runs in this process, against fresh files in a temporary directory, at one
 ``PRAGMA synchronous`` setting (FULL by default, as the runtime ships). Prints one ``name: value``
-line per number, ``mutation_ratio`` last:
+line per number, as the median [min-max] over ``--repeats`` rounds, ``mutation_ratio`` last:
 
 - ``raw_commits_per_s``: plain ``sqlite3`` in WAL mode, one single-row INSERT per transaction.
 - ``mutations_per_s``: ``messages:send`` of ``examples/chat`` through ``Executor.run`` from 32
@@ -15,9 +15,13 @@ line per number, ``mutation_ratio`` last:
   in this process (the data is cached), so they are timed in process CPU time, which other
   processes on the machine cannot skew; commits wait on the disk and are timed on the wall clock.
 
-The two sides of each ratio run in alternating slices of ``SLICE_S`` seconds.
+The two sides of each ratio run in alternating slices of ``SLICE_S`` seconds, and each round of
+slices gives one value of each ratio.
+- ``mutation_cpu_ratio``: process CPU per mutation ÷ per raw single-row commit. CPU time does not
+  move with the disk, so this is the number to compare between runs on a noisy machine.
 - ``mutation_ratio`` = mutations_per_s ÷ raw_commits_per_s (target ≥ 1.0: group commit shares one
-  durable commit among the mutations waiting for it).
+  durable commit among the mutations waiting for it). It waits on fsync, whose rate here can swing
+  10× within seconds: read it beside ``mutation_cpu_ratio``, or run with ``--synchronous NORMAL``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sqlite3
+import statistics
 import sys
 import tempfile
 import textwrap
@@ -85,10 +90,16 @@ class Rate:
     def __init__(self) -> None:
         self.operations = 0
         self.seconds = 0.0
+        self.cpu_seconds = 0.0
 
-    def add(self, operations: int, seconds: float) -> None:
+    def add(self, operations: int, seconds: float, cpu_seconds: float = 0.0) -> None:
         self.operations += operations
         self.seconds += seconds
+        self.cpu_seconds += cpu_seconds
+
+    @property
+    def cpu_per_operation(self) -> float:
+        return self.cpu_seconds / max(self.operations, 1)
 
     @property
     def per_second(self) -> float:
@@ -105,19 +116,19 @@ def raw_connection(path: Path, synchronous: str) -> sqlite3.Connection:
 def raw_commits(connection: sqlite3.Connection, rate: Rate) -> None:
     """One slice of single-row insert-and-commit transactions with plain sqlite3."""
     count = 0
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     while time.perf_counter() - started < SLICE_S:
         connection.execute("BEGIN")
         connection.execute("INSERT INTO messages (author, body) VALUES (?, ?)", ("bench", f"message {count}"))
         connection.execute("COMMIT")
         count += 1
-    rate.add(count, time.perf_counter() - started)
+    rate.add(count, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
 async def mutations(executor: Executor, rate: Rate) -> None:
     """One slice of ``messages:send`` calls from concurrent tasks, each waiting for its durable commit."""
     completed = 0
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     deadline = started + SLICE_S
 
     async def sender(number: int) -> None:
@@ -128,7 +139,7 @@ async def mutations(executor: Executor, rate: Rate) -> None:
             completed += 1
 
     await asyncio.gather(*(sender(number) for number in range(CONCURRENT_SENDERS)))
-    rate.add(completed, time.perf_counter() - started)
+    rate.add(completed, time.perf_counter() - started, time.process_time() - cpu_started)
 
 
 class PageWalk:
@@ -198,9 +209,12 @@ def write_pages_app(directory: Path) -> Path:
     return directory
 
 
-async def measure(directory: Path, synchronous: str, seconds: float, rows: int) -> dict[str, Rate]:
-    """Every rate, each side of a ratio measured in alternating slices over about ``seconds``."""
-    rates = {name: Rate() for name in ("raw_commits", "mutations", "pages", "raw_pages")}
+Rounds = list[dict[str, Rate]]
+
+
+async def measure(directory: Path, synchronous: str, seconds: float, rows: int, repeats: int) -> Rounds:
+    """Every rate per round, each side of a ratio measured in alternating slices over about ``seconds``."""
+    rounds = [{name: Rate() for name in ("raw_commits", "mutations", "pages", "raw_pages")} for _ in range(repeats)]
     commits_connection = raw_connection(directory / "raw_commits.sqlite3", synchronous)
     commits_connection.execute(
         "CREATE TABLE messages (id INTEGER PRIMARY KEY, author TEXT NOT NULL, body TEXT NOT NULL)"
@@ -220,17 +234,23 @@ async def measure(directory: Path, synchronous: str, seconds: float, rows: int) 
         await mutations(chat, Rate())
         await walk.pages(Rate())
         raw_walk.pages(Rate())
-        for _ in range(max(1, round(seconds / SLICE_S))):
-            raw_commits(commits_connection, rates["raw_commits"])
-            await mutations(chat, rates["mutations"])
-            await walk.pages(rates["pages"])
-            raw_walk.pages(rates["raw_pages"])
+        for rates in rounds:
+            for _ in range(max(1, round(seconds / SLICE_S))):
+                raw_commits(commits_connection, rates["raw_commits"])
+                await mutations(chat, rates["mutations"])
+                await walk.pages(rates["pages"])
+                raw_walk.pages(rates["raw_pages"])
     finally:
         await chat.close()
         await pages_executor.close()
         commits_connection.close()
         raw_walk.connection.close()
-    return rates
+    return rounds
+
+
+def spread(values: list[float], digits: int) -> str:
+    """median [min-max]"""
+    return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
 
 
 def main() -> None:
@@ -238,17 +258,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="how long each measurement runs")
     parser.add_argument("--quick", action="store_true", help="one-second measurements on less data (a smoke run)")
     parser.add_argument("--synchronous", default="FULL", help="PRAGMA synchronous for every database (default FULL)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds, each giving one value of every ratio")
     options = parser.parse_args()
     seconds = 1.0 if options.quick else options.seconds
     rows = 500 if options.quick else 2000
     with tempfile.TemporaryDirectory(prefix="opencom-bench-") as temporary:
-        rates = asyncio.run(measure(Path(temporary), options.synchronous, seconds, rows))
-    print(f"raw_commits_per_s: {rates['raw_commits'].per_second:.0f}")
-    print(f"mutations_per_s: {rates['mutations'].per_second:.0f}")
-    print(f"page_reads_per_s: {rates['pages'].per_second:.0f}")
-    print(f"raw_page_reads_per_s: {rates['raw_pages'].per_second:.0f}")
-    print(f"query_ratio: {rates['pages'].per_second / rates['raw_pages'].per_second:.3f}")
-    print(f"mutation_ratio: {rates['mutations'].per_second / rates['raw_commits'].per_second:.3f}")
+        rounds = asyncio.run(measure(Path(temporary), options.synchronous, seconds, rows, options.repeats))
+    for name, label in (("raw_commits", "raw_commits_per_s"), ("mutations", "mutations_per_s"),
+                        ("pages", "page_reads_per_s"), ("raw_pages", "raw_page_reads_per_s")):  # fmt: skip
+        print(f"{label}: {spread([rates[name].per_second for rates in rounds], 0)}")
+    print(f"query_ratio: {spread([r['pages'].per_second / r['raw_pages'].per_second for r in rounds], 3)}")
+    cpu_ratios = [r["mutations"].cpu_per_operation / r["raw_commits"].cpu_per_operation for r in rounds]
+    print(f"mutation_cpu_ratio: {spread(cpu_ratios, 2)}")
+    print(f"mutation_ratio: {spread([r['mutations'].per_second / r['raw_commits'].per_second for r in rounds], 3)}")
 
 
 if __name__ == "__main__":

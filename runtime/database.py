@@ -13,6 +13,8 @@ Concurrency policy (the whole of it):
   SQLite transaction on a worker thread (group commit). A mutation's caller hears back only after
   that commit is durable; a mutation that raised is rolled back to its savepoint and leaves
   nothing behind.
+- WAL checkpoints run on their own connection and thread, once the WAL has grown past
+  ``knobs.CHECKPOINT_WAL_BYTES`` (SQLite's own threshold), so no caller waits for one.
 - Every mutation that wrote gets a strictly increasing int64 timestamp (nanoseconds, never below
   the last one stored), persisted in the same commit, so timestamps survive restarts.
 """
@@ -25,7 +27,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +95,18 @@ def wal_path(path: Path) -> Path:
     return path.with_name(path.name + "-wal")
 
 
+@dataclass(slots=True)
+class Snapshot:
+    """A read transaction held open on its own connection (see ``Database.open_snapshot``)."""
+
+    rows: Rows
+    ts: int
+
+    def close(self) -> None:
+        if self.rows.connection.in_transaction:
+            self.rows.connection.execute("COMMIT")
+
+
 class Database:
     """One SQLite file in a data directory; see the module docstring for the concurrency policy."""
 
@@ -108,6 +122,10 @@ class Database:
             self._reader_connection = storage.connect(self.path, synchronous=mode)
             self._writer_rows = Rows(self._writer_connection)
             self._reader_rows = Rows(self._reader_connection)
+            # A second reader for snapshots held open across loop steps (``open_snapshot``).
+            self._pinned_connection = storage.connect(self.path, synchronous=mode)
+            self._pinned_rows = Rows(self._pinned_connection)
+            self._pinned: Snapshot | None = None
             self.catalog = Catalog()
             self.catalog.load(self._writer_rows)
             # Highest timestamp handed out (committed, or committing in the current group).
@@ -118,6 +136,13 @@ class Database:
         self._queue: asyncio.Queue[_Job | None] | None = None
         self._writer_task: asyncio.Task[None] | None = None
         self._commit_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opencom-commit")
+        # Checkpoints (copying the WAL back into the file, with its own fsync) run on their own
+        # connection and thread, never inside a commit whose callers are waiting.
+        self._writer_connection.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpoint_connection = storage.connect(self.path, synchronous=mode)
+        self._checkpoint_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opencom-checkpoint")
+        self._checkpoint: Future[Any] | None = None
+        self._checkpointed_at = 0.0
         self._listeners: list[CommitListener] = []
         self._snapshot_depth = 0
         self._snapshot_ts = 0
@@ -147,7 +172,10 @@ class Database:
             await self._writer_task
             self._writer_task = None
         self._commit_thread.shutdown(wait=True)
+        self._checkpoint_thread.shutdown(wait=True)
+        self._checkpoint_connection.close()
         self._reader_connection.close()
+        self._pinned_connection.close()
         self._writer_connection.close()
 
     def add_commit_listener(self, listener: CommitListener) -> None:
@@ -264,7 +292,35 @@ class Database:
 
     def read_transaction(self, ts: int) -> Transaction:
         """A read-only transaction on the open snapshot (call inside ``snapshot()``)."""
-        return Transaction(self, self._reader_rows, ts, writable=False)
+        return Transaction(self, self._snapshot_rows(), ts, writable=False)
+
+    def _snapshot_rows(self) -> Rows:
+        return self._pinned.rows if self._pinned is not None else self._reader_rows
+
+    def open_snapshot(self) -> Snapshot:
+        """A read snapshot of the latest commit that stays open across loop steps, until ``close``.
+
+        Work done in steps between which other mutations commit (subscription re-runs) still reads
+        one state: enter it with ``use_snapshot`` in each step. One may be open at a time.
+        """
+        connection = self._pinned_connection
+        connection.execute("BEGIN")
+        try:
+            ts = int(self._pinned_rows.get_meta("ts") or 0)  # the first read fixes the snapshot
+        except BaseException:
+            connection.execute("COMMIT")
+            raise
+        return Snapshot(self._pinned_rows, ts)
+
+    @contextmanager
+    def use_snapshot(self, snapshot: Snapshot) -> Iterator[int]:
+        """Inside this block, ``snapshot()`` (and so every query run) reads ``snapshot``; yields its ts."""
+        assert self._snapshot_depth == 0, "a snapshot is already open"
+        self._pinned, self._snapshot_ts, self._snapshot_depth = snapshot, snapshot.ts, 1
+        try:
+            yield snapshot.ts
+        finally:
+            self._pinned, self._snapshot_depth = None, 0
 
     def count_documents(self, table: str) -> int:
         """How many documents ``table`` holds in the latest committed state."""
@@ -274,7 +330,7 @@ class Database:
         with self.snapshot():
             by_creation = self.catalog.index(table_number, BY_CREATION_TIME)
             assert by_creation is not None
-            return self._reader_rows.count_entries(by_creation.index_id)
+            return self._snapshot_rows().count_entries(by_creation.index_id)
 
     # --- writes -----------------------------------------------------------------------------
     async def mutate(self, body: Callable[[Transaction], T]) -> MutationResult[T]:
@@ -330,6 +386,26 @@ class Database:
                     return
                 batch.append(more)
             await self._commit_group(batch)
+
+    def _start_checkpoint(self) -> None:
+        """A passive checkpoint in the background once the WAL holds ``knobs.CHECKPOINT_WAL_BYTES``.
+
+        At most one runs at a time, and one per ``knobs.CHECKPOINT_INTERVAL_S``.
+        """
+        now = time.monotonic()
+        if self._checkpoint is not None and not self._checkpoint.done():
+            return
+        if now - self._checkpointed_at < knobs.CHECKPOINT_INTERVAL_S:
+            return
+        self._checkpointed_at = now
+        try:
+            if wal_path(self.path).stat().st_size < knobs.CHECKPOINT_WAL_BYTES:
+                return
+        except FileNotFoundError:
+            return
+        self._checkpoint = self._checkpoint_thread.submit(
+            self._checkpoint_connection.execute, "PRAGMA wal_checkpoint(PASSIVE)"
+        )
 
     def _next_ts(self) -> int:
         self.last_ts = max(time.time_ns(), self.last_ts + 1)
@@ -397,6 +473,8 @@ class Database:
                 if not job.future.done():
                     job.future.set_exception(error)
             return
+        if changed:
+            self._start_checkpoint()
         for job, failure, value, transaction in outcomes:
             if job.future.done():
                 continue

@@ -54,6 +54,8 @@ SQLITE_SYNCHRONOUS = os.environ.get("OPENCOM_SQLITE_SYNCHRONOUS", "FULL")  # dur
 SCAN_BATCH_ROWS = _int("SCAN_BATCH_ROWS", 64)  # index rows fetched per SQLite round trip
 SCAN_MAX_BATCH_ROWS = _int("SCAN_MAX_BATCH_ROWS", 1024)  # rows per round trip once a long scan has doubled its way up
 MAX_COMMIT_GROUP = _int("MAX_COMMIT_GROUP", 256)  # mutations committed in one SQLite transaction
+CHECKPOINT_INTERVAL_S = _float("CHECKPOINT_INTERVAL_S", 0.5)  # least time between background WAL checkpoints
+CHECKPOINT_WAL_BYTES = _int("CHECKPOINT_WAL_BYTES", 4 << 20)  # WAL size that starts a background checkpoint
 READER_CONNECTIONS = _int("READER_CONNECTIONS", 4)  # SQLite connections serving queries
 
 # --- validators and schemas -------------------------------------------------------------------
@@ -128,10 +130,10 @@ SYNC_MAX_MESSAGE_BYTES = _int("SYNC_MAX_MESSAGE_BYTES", 32 << 20)  # largest Web
 SYNC_MAX_QUERIES = _int("SYNC_MAX_QUERIES", 4096)  # queries in one connection's query set
 SYNC_MAX_PENDING_MESSAGES = _int("SYNC_MAX_PENDING_MESSAGES", 10_000)  # unsent frames before a connection is dropped
 SYNC_MAX_RESULT_BYTES = _int("SYNC_MAX_RESULT_BYTES", 64 << 20)  # result bytes one connection's queries may hold
-SYNC_ROUND_TIME_S = _float("SYNC_ROUND_TIME_S", 0.05)  # query execution in one round before the loop serves others
-SYNC_CONNECTION_ROUND_TIME_S = _float("SYNC_CONNECTION_ROUND_TIME_S", 0.02)  # one connection's share of a round
 SYNC_MAX_CONNECTION_PROOFS = _int("SYNC_MAX_CONNECTION_PROOFS", 32)  # ctx.connection proofs one connection keeps
 SYNC_MUTATION_LOG_SIZE = _int("SYNC_MUTATION_LOG_SIZE", 10_000)  # (session, request) outcomes kept for replays
+GC_GENERATION0_THRESHOLD = _int("GC_GENERATION0_THRESHOLD", 20_000)  # allocations between young collections
+SYNC_RERUN_STEP_S = _float("SYNC_RERUN_STEP_S", 0.005)  # re-runs between two turns of the event loop
 SYNC_CLOSE_TIMEOUT_S = _float("SYNC_CLOSE_TIMEOUT_S", 5.0)  # time a closing connection gets to take its last frames
 HTTP_MAX_BODY_BYTES = _int("HTTP_MAX_BODY_BYTES", 32 << 20)  # largest HTTP API request body
 SITE_PORT = _int("SITE_PORT", 3211)  # port of the HTTP-actions origin when --port is not 0 (then a free one)

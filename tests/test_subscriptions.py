@@ -176,6 +176,41 @@ async def test_transitions_never_mix_timestamps_under_concurrent_writers(server:
         assert all(count >= 1 for count in seen)
 
 
+async def test_slow_reruns_do_not_hold_back_responses_to_unrelated_mutations(server: RunningServer) -> None:
+    watched, unrelated = name(), name()
+    reruns, milliseconds = 40, 40.0  # one commit starts 1.6 s of re-runs
+    async with AsyncExitStack() as stack:
+        watcher, writer, bystander = [await stack.enter_async_context(SyncConnection.open(server)) for _ in range(3)]
+        queries = [
+            add_query(index, "counters:slow", {"name": watched, "variant": float(index), "milliseconds": milliseconds})
+            for index in range(reruns)
+        ]
+        await watcher.send(modify(0, *queries))
+        await watcher.settle(lambda c: len(c.results) == reruns)
+        await writer.send(modify(0, add_query(0, "counters:get", {"name": watched})))
+        await writer.expect("Transition")
+        before = await executions(writer, server, "counters:slow")
+
+        response = await write_response(writer, 0, "counters:bump", {"name": watched})
+        await bystander.send(mutation(0, "counters:bump", {"name": unrelated}))
+        await bystander.expect("MutationResponse")
+        # Both answers came while the re-runs the first commit started were still going.
+        assert await executions(writer, server, "counters:slow") < before + reruns
+        # The writer's next Transition, whenever it comes, shows its write (read-your-writes).
+        transition = await writer.until(lambda frame, _: frame["type"] == "Transition")
+        assert ts_value(transition["endVersion"]["ts"]) >= ts_value(response["ts"])
+        assert writer.value(0) == 1.0
+        await watcher.settle(lambda c: all(c.value(index) == 1.0 for index in range(reruns)))
+
+
+async def write_response(connection: SyncConnection, request_id: int, path: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Send a mutation and return its response (not waiting for the Transition after it)."""
+    await connection.send(mutation(request_id, path, args))
+    return await connection.until(
+        lambda frame, _: frame["type"] == "MutationResponse" and frame["requestId"] == request_id
+    )
+
+
 # --- slow readers -----------------------------------------------------------------------------
 class RawSocketClient:
     """A WebSocket client on a socket with a tiny receive buffer that reads only when told to."""
@@ -189,7 +224,8 @@ class RawSocketClient:
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         raw.setblocking(False)
         await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", port))
-        reader, writer = await asyncio.open_connection(sock=raw, limit=1 << 24)
+        # A small buffer limit: the stream stops taking bytes off the socket once it holds a few frames.
+        reader, writer = await asyncio.open_connection(sock=raw, limit=1 << 16)
         key = base64.b64encode(os.urandom(16)).decode()
         writer.write(
             f"GET /api/sync HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -236,7 +272,8 @@ async def test_a_slow_reader_neither_stalls_others_nor_piles_up_transitions(serv
         async with SyncConnection.open(server) as fast:
             await fast.send(modify(0, add_query(0, "counters:get", {"name": counter})))
             for request_id in range(bumps):
-                await fast.send(mutation(request_id, "counters:bump", {"name": counter}))
+                # One at a time, each shown before the next: every bump owes the slow reader its own Transition.
+                await write(fast, request_id, "counters:bump", {"name": counter})
             await fast.settle(lambda c: c.results.get(0, {}).get("value") == float(bumps), timeout=30)
             stats = await fast.stats(server)
             assert stats["mergedTransitions"] > 0  # the slow reader's waiting Transitions were folded together

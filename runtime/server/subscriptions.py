@@ -6,27 +6,36 @@ connections watch it, however many times, it runs once when created and once aft
 that touches its read set; connections then receive its result only if it differs from what they
 last got.
 
-Fair scheduling: stale subscriptions run in rounds. A round takes them one at a time from each
-connection in turn (a subscription counts for the first connection that watches it), skips a
-connection once it has used ``knobs.SYNC_CONNECTION_ROUND_TIME_S`` of execution, and ends after
-``knobs.SYNC_ROUND_TIME_S``; what is left runs in a later round, after the event loop has served
-other clients. A connection waiting for its queries simply gets its Transition later.
+Fair scheduling: a re-run phase (below) takes the stale subscriptions one at a time from each
+connection in turn (a subscription counts for the first connection that watches it), starting
+with a different connection each phase, and the event loop serves everyone between its steps.
+A connection with many or slow queries delays its own Transition, not other connections': theirs
+go out as soon as their own queries have run.
 
 Timestamps, and why every Transition is consistent:
 
 - ``self.ts`` is the highest commit timestamp whose writes have been matched against every read
   set. A subscription that is not ``stale`` has a result valid at ``self.ts``: it was computed at
   some earlier ts and no commit since then touched what it read.
-- Commits are matched in the database's commit listener, and the invalidated subscriptions are
-  re-run right there, inside one snapshot. While a listener runs no other commit can be in flight
-  (there is one writer), so that snapshot's ts is exactly the last matched commit.
-- Work requested outside a commit (a new query, an answered mutation) runs in a soon-callback; if
-  its snapshot turns out newer than ``self.ts``, a commit is durable but not yet matched, so the
-  work waits for that commit's listener instead of mixing timestamps.
-- Transitions are handed to connections in a soon-callback scheduled by the listener. The
-  database resolves each mutation's future before calling its listeners, so the connections whose
-  mutations just committed have already queued their ``MutationResponse`` when the Transition that
-  covers its ts is queued behind it.
+- The database's commit listener only matches each commit group (cheap) and marks what it touched
+  stale, with ``needs_ts``: the oldest snapshot a re-run must read to count. Mutation responses are
+  therefore not held back by re-runs: their futures are resolved before the listener runs.
+- Re-runs happen in phases, off the commit path. A phase opens a snapshot held across loop turns
+  (``Database.open_snapshot``), only when that snapshot is exactly ``self.ts`` (otherwise a commit
+  is durable but not matched yet, and its listener starts the phase). It then runs the stale
+  subscriptions a few milliseconds per loop turn, so the writer keeps committing in between: one
+  run per subscription per phase however many commits touched it. The next phase starts no
+  sooner than the last one took, so re-runs never take more than half the loop from the commits
+  and requests of everyone else, and a busy server coalesces more commits into each phase. A run
+  whose subscription was touched again by a commit after the phase's snapshot stays stale for the
+  next phase, and so does
+  one created after the phase began (its ``needs_ts`` is ``self.ts`` when it was created).
+- A result holds from its run's snapshot (``result_ts``) until the first commit that touched it
+  (``valid_until``). Deliveries follow every step: a connection gets a Transition at one ts where
+  all its results hold: ``self.ts`` if none is stale, else the last finished phase's snapshot (so
+  a query touched by every commit still reaches its watchers once per phase). Never older than
+  what the connection was last shown or than a mutation answered to it (``SyncSession.deliver``),
+  so a ``MutationResponse`` is followed by a Transition that shows its writes.
 """
 
 from __future__ import annotations
@@ -42,9 +51,10 @@ from typing import Any, Protocol
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from runtime import knobs
+from runtime import knobs, wire_json
 from runtime.app_loader import App, canonical_path
 from runtime.connection import Connection
+from runtime.database import Snapshot
 from runtime.errors import ArgumentValidationError, ConvexValueError, FunctionNotFoundError
 from runtime.executor import Executor, FunctionResult
 from runtime.functions import FunctionDefinition
@@ -54,9 +64,13 @@ from runtime.server.events import EventBus, event_for
 from runtime.server.failures import Failure, describe, next_request_id
 from runtime.server.interval_index import IntervalIndex, Registration
 from runtime.server.protocol import QueryFailed, QueryUpdated, function_args
-from runtime.values import Value, to_json
+from runtime.values import Value
 
 logger = logging.getLogger("opencom.server")
+
+
+Fingerprint = tuple[bytes, bytes, tuple[str, ...], str | None]
+"""Everything a client would see of a result (kind, encoded value or error, log lines, journal)."""
 
 
 class Watcher(Protocol):
@@ -71,7 +85,7 @@ class Watcher(Protocol):
 class QueryResult:
     """One outcome of a subscription, with a fingerprint of everything a client would see."""
 
-    fingerprint: bytes
+    fingerprint: Fingerprint
     value: Raw | None  # its size is what a connection holding this result is charged
     failure_message: str | None
     error_data: Raw | UnsetType
@@ -86,20 +100,22 @@ class QueryResult:
 
 
 def _success(value: Value, log_lines: list[str], journal: str | None) -> QueryResult:
-    raw = Raw(msgspec.json.encode(to_json(value)))
-    fingerprint = msgspec.json.encode(["ok", raw, log_lines, journal])
-    return QueryResult(fingerprint, raw, None, UNSET, log_lines, journal)
+    encoded = wire_json.encode(value)
+    # The fingerprint holds the encoded bytes themselves (compared, never copied).
+    fingerprint = (b"ok", encoded, tuple(log_lines), journal)
+    return QueryResult(fingerprint, Raw(encoded), None, UNSET, log_lines, journal)
 
 
 def _failure(failure: Failure, log_lines: list[str]) -> QueryResult:
     # The request id changes on every run, so it stays out of the fingerprint.
     data = failure.data if failure.data is not UNSET else None
-    fingerprint = msgspec.json.encode(["error", failure.detail, failure.data is not UNSET, data, log_lines])
+    detail = msgspec.json.encode([failure.detail, failure.data is not UNSET, data])
+    fingerprint = (b"error", detail, tuple(log_lines), None)
     return QueryResult(fingerprint, None, failure.message(next_request_id()), failure.data, log_lines, None)
 
 
 class Subscription:
-    """One distinct live query; see the module docstring for what ``stale`` and ``result_ts`` mean."""
+    """One distinct live query; see the module docstring for what its timestamps mean."""
 
     __slots__ = (
         "key",
@@ -111,8 +127,9 @@ class Subscription:
         "journal",
         "result",
         "result_ts",
-        "stale",
+        "valid_until",
         "registration",
+        "needs_ts",
         "searches",
         "watchers",
     )
@@ -129,10 +146,22 @@ class Subscription:
         self.journal = journal  # handed to the next run: the journal of the last successful run
         self.result: QueryResult | None = None
         self.result_ts = 0  # snapshot ts of the last run; the result holds until a commit touches it
-        self.stale = True
+        # The first commit ts at which ``result`` no longer holds; None while it still holds.
+        self.valid_until: int | None = 0
+        # The oldest snapshot a run must read to be current: every commit that touched it.
+        self.needs_ts = 0
         self.registration: Registration[Subscription] | None = None
         self.searches: list[SearchRead] = []  # text-search reads of the last run
         self.watchers: Counter[Watcher] = Counter()
+
+    @property
+    def stale(self) -> bool:
+        """Whether a commit since its last run touched it (or it never ran): it must run again."""
+        return self.valid_until is not None
+
+    def valid_at(self, ts: int) -> bool:
+        """Whether ``result`` is what the query returns at commit ``ts``."""
+        return self.result is not None and self.result_ts <= ts and (self.valid_until is None or ts < self.valid_until)
 
 
 def _identity_key(caller: Caller) -> str:
@@ -169,9 +198,15 @@ class SubscriptionManager:
         self._pending: set[Watcher] = set()
         self._known_tables = set(self.database.catalog.table_names)
         self._flush_scheduled = False
-        self._delivery_scheduled = False
+        self._phase: Snapshot | None = None  # the snapshot of the re-run phase under way
+        self._phase_ts = 0  # the snapshot ts of the last phase completed
+        self._phase_started = 0.0
+        self._next_phase_at = 0.0  # loop time before which no new phase starts
+        self._phase_timer: asyncio.TimerHandle | None = None
+        self._queue: list[Subscription] = []  # what the phase still has to run
+        self._joining: list[Subscription] = []  # created during the phase, at its snapshot's ts
         self._paginating: set[str] = set()  # paths whose runs paginated: only their journals matter
-        self._turn = 0  # which connection a round starts with, so no connection always goes first
+        self._turn = 0  # which connection a phase starts with, so no connection always goes first
         self.database.add_commit_listener(self._on_commit)
         executor.add_reload_listener(self._on_reload)
 
@@ -210,9 +245,7 @@ class SubscriptionManager:
     def request_transition(self, watcher: Watcher) -> None:
         """Ask for ``watcher.deliver`` once every query it watches has a result at the newest ts."""
         self._pending.add(watcher)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._schedule_flush()
 
     def forget(self, watcher: Watcher) -> None:
         """A closed connection: no more deliveries to it."""
@@ -237,24 +270,26 @@ class SubscriptionManager:
         except (FunctionNotFoundError, ConvexValueError, ArgumentValidationError) as error:
             subscription.function = None
             subscription.result = _failure(describe(error), [])
-            subscription.stale = False
+            subscription.result_ts, subscription.valid_until = 0, None  # final: the same at every ts
             self._stale.discard(subscription)
             return
+        # Its first run must not miss a commit matched before it had a read set.
+        subscription.needs_ts = self.ts
+        subscription.valid_until = subscription.result_ts  # any result it has is from older code
         self._stale.add(subscription)
+        if self._phase is not None and subscription.needs_ts <= self._phase.ts:
+            self._joining.append(subscription)  # no commit since the phase began: it can run in it
 
     def _on_reload(self, app: App) -> None:
         """New code (``opencom dev``): look every query up again and re-run them all with it."""
         self._known_tables = set(self.database.catalog.table_names)
         for subscription in self._subscriptions.values():
             self._unregister(subscription)
-            subscription.stale = True
             # The key keeps the arguments as the client sent them (a function missing before may exist now).
             self._prepare(subscription, subscription.path, msgspec.json.decode(subscription.key[1]))
             if subscription.function is None:
                 self._pending.update(subscription.watchers)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+        self._schedule_flush()
 
     def _drop(self, subscription: Subscription) -> None:
         del self._subscriptions[subscription.key]
@@ -305,7 +340,13 @@ class SubscriptionManager:
         else:
             result = _failure(describe(outcome.error), outcome.log_lines)
         subscription.result_ts = ts
-        subscription.stale = False
+        if subscription.needs_ts > ts:
+            # A commit after this snapshot touched it already: the result holds at ``ts`` only
+            # (enough for this phase's Transitions), and the next phase runs it again.
+            subscription.valid_until = ts + 1
+        else:
+            subscription.valid_until = None
+            self._stale.discard(subscription)
         previous = subscription.result
         if previous is None or previous.fingerprint != result.fingerprint:
             subscription.result = result
@@ -313,15 +354,12 @@ class SubscriptionManager:
 
     # --- commits and deliveries ---------------------------------------------------------------
     def _on_commit(self, commits: list[Commit]) -> None:
+        """Match a durable commit group against the read sets; re-running is left to a later phase."""
         try:
             for commit in commits:
                 self._match(commit)
                 self.ts = max(self.ts, commit.ts)
-            self._compute(exact=True)
-            self._schedule_flush_if_stale()
-            if self._pending and not self._delivery_scheduled:
-                self._delivery_scheduled = True
-                asyncio.get_running_loop().call_soon(self._deliver)
+            self._schedule_flush()
         except Exception:  # noqa: BLE001 - the writer calling us must keep going
             logger.exception("matching a commit against subscriptions failed")
 
@@ -341,62 +379,89 @@ class SubscriptionManager:
 
     def _invalidate(self, subscription: Subscription, commit_ts: int) -> None:
         if subscription.function is not None and subscription.result_ts < commit_ts:
-            subscription.stale = True
+            if subscription.valid_until is None:
+                subscription.valid_until = commit_ts
+            subscription.needs_ts = max(subscription.needs_ts, commit_ts)
             self._stale.add(subscription)
 
-    def _compute(self, *, exact: bool) -> bool:
-        """Run one fair round of stale subscriptions at ``self.ts``; False if the snapshot is past it.
-
-        Subscriptions left stale when the round's time is up run in a later round (``_flush``).
-        """
-        if not self._stale:
-            return True
-        with self.database.snapshot() as ts:
-            if ts != self.ts:
-                if not exact:
-                    return False
-                self.ts = ts
-            self._run_round(ts)
-        return True
-
-    def _run_round(self, ts: int) -> None:
-        # Every live subscription has a watcher (the last one out drops it); None only guards the type.
-        queues: dict[Watcher | None, list[Subscription]] = {}
-        for subscription in self._stale:
-            queues.setdefault(next(iter(subscription.watchers), None), []).append(subscription)
-        owners = list(queues)
-        self._turn = (self._turn + 1) % len(owners)
-        owners = owners[self._turn :] + owners[: self._turn]
-        used: dict[Watcher | None, float] = dict.fromkeys(owners, 0.0)
-        round_started = time.perf_counter()
-        while owners:
-            for owner in list(owners):
-                started = time.perf_counter()
-                subscription = queues[owner].pop()
-                self._stale.discard(subscription)
-                self._run(subscription, ts)
-                used[owner] += time.perf_counter() - started
-                if not queues[owner] or used[owner] >= knobs.SYNC_CONNECTION_ROUND_TIME_S:
-                    owners.remove(owner)
-                if time.perf_counter() - round_started >= knobs.SYNC_ROUND_TIME_S:
-                    return
-
-    def _schedule_flush_if_stale(self) -> None:
-        if self._stale and not self._flush_scheduled:
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
+        """One step of the re-run phase (see the module docstring), then the deliveries it allows."""
         self._flush_scheduled = False
         try:
-            if self._compute(exact=False):
-                self._deliver()
-                self._schedule_flush_if_stale()
+            self._step()
+            self._deliver()
         except Exception:  # noqa: BLE001 - a soon-callback has nobody to report to
             logger.exception("refreshing subscriptions failed")
 
+    def _step(self) -> None:
+        if self._phase is None:
+            if not self._stale:
+                return
+            loop = asyncio.get_running_loop()
+            if loop.time() < self._next_phase_at:
+                if self._phase_timer is None:
+                    self._phase_timer = loop.call_at(self._next_phase_at, self._phase_due)
+                return
+            snapshot = self.database.open_snapshot()
+            if snapshot.ts != self.ts:
+                # A commit is durable but not matched yet: its listener starts the phase.
+                snapshot.close()
+                return
+            self._phase, self._phase_started = snapshot, loop.time()
+            self._queue = self._fair_order([s for s in self._stale if s.needs_ts <= snapshot.ts])
+            # Run nothing in this turn: what the commit woke (responses, their frames) goes out first.
+            self._schedule_flush()
+            return
+        phase = self._phase
+        if self._joining:
+            self._queue = self._fair_order([*reversed(self._queue), *self._joining])
+            self._joining.clear()
+        started = time.perf_counter()
+        with self.database.use_snapshot(phase):
+            while self._queue and time.perf_counter() - started < knobs.SYNC_RERUN_STEP_S:
+                subscription = self._queue.pop()
+                if subscription.stale and subscription.needs_ts <= phase.ts and subscription.watchers:
+                    self._run(subscription, phase.ts)
+        if self._queue:
+            self._schedule_flush()
+            return
+        phase.close()
+        self._phase = None
+        self._joining.clear()
+        self._phase_ts = phase.ts
+        # Re-runs get at most half the loop: the next phase waits as long as this one took.
+        now = asyncio.get_running_loop().time()
+        self._next_phase_at = now + (now - self._phase_started)
+        if self._stale:
+            self._schedule_flush()
+
+    def _fair_order(self, subscriptions: list[Subscription]) -> list[Subscription]:
+        """One subscription from each connection in turn, the first to run last (``_queue`` pops)."""
+        # Every live subscription has a watcher (the last one out drops it); None only guards the type.
+        queues: dict[Watcher | None, list[Subscription]] = {}
+        for subscription in subscriptions:
+            queues.setdefault(next(iter(subscription.watchers), None), []).append(subscription)
+        owners = list(queues)
+        self._turn = (self._turn + 1) % max(len(owners), 1)
+        owners = owners[self._turn :] + owners[: self._turn]
+        ordered = [
+            queue[index] for index in range(max(map(len, queues.values()), default=0))
+            for queue in (queues[owner] for owner in owners) if index < len(queue)
+        ]  # fmt: skip
+        ordered.reverse()
+        return ordered
+
+    def _phase_due(self) -> None:
+        self._phase_timer = None
+        self._schedule_flush()
+
     def _deliver(self) -> None:
-        self._delivery_scheduled = False
+        """Transitions to the newest ts, or else to the last phase's snapshot, whichever is whole."""
         for watcher in list(self._pending):
-            if watcher.deliver(self.ts):
+            if watcher.deliver(self.ts) or (self._phase_ts < self.ts and watcher.deliver(self._phase_ts)):
                 self._pending.discard(watcher)

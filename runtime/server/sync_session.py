@@ -5,7 +5,8 @@ the client's view of the protocol (convex-protocol §6):
 
 - ``query_set_version`` and ``identity_version`` count the ``ModifyQuerySet`` and ``Authenticate``
   frames applied; ``_end`` is the end version of the last Transition queued, which the next one
-  must start from exactly.
+  must start from exactly; ``_end_ts`` the oldest ts the next one may show (its last one, or the
+  commit of a mutation answered since).
 - ``queries`` maps the client's query ids to shared subscriptions, ``_sent`` what the client was
   last sent for each of them (a result fingerprint), so unchanged results are never resent.
   Results count against ``knobs.SYNC_MAX_RESULT_BYTES`` in query-id order; a query past the
@@ -34,7 +35,7 @@ import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 from msgspec import UNSET, Raw, UnsetType
 
-from runtime import knobs
+from runtime import knobs, wire_json
 from runtime.connection import Connection, Proof
 from runtime.errors import ArgumentValidationError, ConvexValueError
 from runtime.executor import FunctionResult
@@ -66,9 +67,9 @@ from runtime.server.protocol import (
     function_args,
 )
 from runtime.server.state import ServerState
-from runtime.server.subscriptions import Subscription
+from runtime.server.subscriptions import Fingerprint, Subscription
 from runtime.timestamps import decode_ts, encode_ts
-from runtime.values import binary_size, to_json
+from runtime.values import binary_size
 
 logger = logging.getLogger("opencom.server")
 
@@ -91,7 +92,7 @@ class SyncSession:
         self.identity_version = 0
         self.queries: dict[int, Subscription] = {}
         self._specs: dict[int, Add] = {}  # how each query was added, to re-subscribe on a new identity
-        self._sent: dict[int, bytes] = {}
+        self._sent: dict[int, Fingerprint] = {}
         self._removed: set[int] = set()  # removed since the last Transition
         self._end = INITIAL_VERSION
         self._end_ts = 0
@@ -281,9 +282,12 @@ class SyncSession:
             message, caller = item
             response, proofs = await self._mutation_response(message, caller)
             self.outbox.push(response)
+            if response.ts is not None:
+                # The next Transition must show this mutation's writes.
+                self._end_ts = max(self._end_ts, decode_ts(response.ts))
             if proofs:
                 self._add_proofs(proofs)
-            self._request_transition()
+            self._request_transition(now=True)
 
     async def _mutation_response(self, message: Mutation, caller: Caller) -> tuple[MutationResponse, tuple[Proof, ...]]:
         """The response, and the proofs its commit added (a replay answered from the log applies them again)."""
@@ -342,16 +346,19 @@ class SyncSession:
         return outcome
 
     # --- transitions --------------------------------------------------------------------------
-    def _request_transition(self) -> None:
+    def _request_transition(self, *, now: bool = False) -> None:
+        """A Transition is owed; ``now``: queue it at once if it is ready (one write with the frame before it)."""
         if not self._closed:
             self._transition_due = True
-            self.manager.request_transition(self)
+            if not (now and self.deliver(self.manager.ts)):
+                self.manager.request_transition(self)
 
     def deliver(self, ts: int) -> bool:
         """Queue the Transition to ``ts`` this client is owed, if any (see ``subscriptions.Watcher``)."""
         if self._closed:
             return True
-        if any(subscription.stale for subscription in self.queries.values()):
+        # One snapshot for all its queries, never older than what the client was shown or told.
+        if ts < self._end_ts or not all(subscription.valid_at(ts) for subscription in self.queries.values()):
             return False
         modifications: list[Modification] = [QueryRemoved(query_id) for query_id in sorted(self._removed)]
         self._removed.clear()
@@ -362,7 +369,7 @@ class SyncSession:
             size = len(result.value) if result.value is not None else 0
             if held + size > knobs.SYNC_MAX_RESULT_BYTES:
                 modification: Modification = QueryFailed(query_id, _over_budget(), [], None)
-                fingerprint = b"over budget"
+                fingerprint = OVER_BUDGET
             else:
                 held += size
                 modification, fingerprint = result.modification(query_id), result.fingerprint
@@ -371,7 +378,7 @@ class SyncSession:
                 modifications.append(modification)
         if not modifications and not self._transition_due:
             return True
-        self._end_ts = max(self._end_ts, ts)
+        self._end_ts = ts
         end = StateVersion(self.query_set_version, self.identity_version, encode_ts(self._end_ts))
         self.outbox.push(
             Transition(self._end, end, modifications, serverTs=time.time_ns(), clientClockSkew=self._clock_skew)
@@ -379,6 +386,10 @@ class SyncSession:
         self._end = end
         self._transition_due = False
         return True
+
+
+OVER_BUDGET: Fingerprint = (b"over budget", b"", (), None)
+"""What a client was last sent for a query whose result did not fit in its connection's budget."""
 
 
 def _over_budget() -> str:
@@ -404,4 +415,4 @@ def _address(transport: asyncio.Transport | None) -> str | None:
 
 
 def _raw(outcome: FunctionResult) -> Raw:
-    return Raw(msgspec.json.encode(to_json(outcome.value)))
+    return Raw(wire_json.encode(outcome.value))

@@ -1,5 +1,7 @@
 """Named counters: two counters bumped together always agree in any consistent view."""
 
+import time
+
 from runtime import mutation, query, v
 
 
@@ -41,3 +43,16 @@ async def bump_pair(ctx, args):
     """Add 1 to two counters in one transaction."""
     await _bump(ctx, args["first"], 1.0)
     await _bump(ctx, args["second"], 1.0)
+
+
+@query(args={"name": v.string(), "variant": v.float64(), "milliseconds": v.float64()})
+async def slow(ctx, args):
+    """The counter's value after ``milliseconds`` of busy work: a re-run that takes a while.
+
+    ``variant`` only makes otherwise identical subscriptions distinct, so each runs on its own.
+    """
+    found = await _find(ctx, args["name"])
+    until = time.perf_counter() + args["milliseconds"] / 1000.0
+    while time.perf_counter() < until:
+        pass
+    return found["value"] if found else 0.0
