@@ -27,10 +27,10 @@ from runtime.file_storage import FileStorage
 from runtime.functions import FunctionDefinition, Kind
 from runtime.cron_runner import CronRunner
 from runtime.job_runner import JobRunner
+from runtime.off_loop import OffLoop, Workers
 from runtime.queries import Query
 from runtime.read_set import ReadSet
 from runtime.return_values import StoredDocuments, checked_return_value
-from runtime.off_loop import OffLoop, Workers
 from runtime.steps import run_to_completion
 from runtime.time_limit import WATCHDOG, FunctionTimeout, LoopBudgetSpent, StepLimited, timeout_message
 from runtime.transaction import Transaction
@@ -199,9 +199,14 @@ class Executor:
             return self._query(transaction, function, args, identity, journal, connection, budget=None)
 
     async def _run_query_anywhere(
-        self, function: FunctionDefinition, args: Any, identity: Identity | None, journal: str | None, connection: Connection
+        self,
+        function: FunctionDefinition,
+        args: Any,
+        identity: Identity | None,
+        journal: str | None,
+        connection: Connection,
     ) -> FunctionResult:
-        """A query run on the loop, or, past the loop's CPU budget, run again on a worker (``runtime.off_loop``)."""
+        """A query run on the loop or, past the loop's CPU budget, again on a worker (``runtime.off_loop``)."""
         if self.database.snapshot_open:  # it must read at the caller's snapshot, which only the loop holds
             return self.run_query(function, args, identity=identity, journal=journal, connection=connection)
         try:
@@ -212,7 +217,12 @@ class Executor:
             return await self.workers.run(self._query_on_worker, function, args, identity, journal, connection)
 
     def _query_on_worker(
-        self, function: FunctionDefinition, args: Any, identity: Identity | None, journal: str | None, connection: Connection
+        self,
+        function: FunctionDefinition,
+        args: Any,
+        identity: Identity | None,
+        journal: str | None,
+        connection: Connection,
     ) -> FunctionResult:
         with self.workers.snapshot() as (rows, ts):
             transaction = Transaction(self.database, rows, ts, writable=False)
@@ -228,7 +238,7 @@ class Executor:
         connection: Connection,
         budget: float | None,
     ) -> FunctionResult:
-        """One run of a query in ``transaction``; ``LoopBudgetSpent`` propagates past ``budget`` (see ``_invoke_within_limit``)."""
+        """One run of a query in ``transaction``; past ``budget``, ``LoopBudgetSpent`` propagates."""
         buffer = logs.LogBuffer()
         execution = Execution(self, function, identity, journal_in=journal, connection=connection)
         execution.transaction = transaction
@@ -285,7 +295,9 @@ class Executor:
         )
 
     @staticmethod
-    def _on_worker(context: contextvars.Context, attempt: Callable[[Transaction, float | None], Value], transaction: Transaction) -> Value:
+    def _on_worker(
+        context: contextvars.Context, attempt: Callable[[Transaction, float | None], Value], transaction: Transaction
+    ) -> Value:
         """A mutation's second attempt, on a worker thread: its time limit counts this thread's CPU."""
         transaction.deadline = time.thread_time() + knobs.QUERY_TIME_LIMIT_S
         return context.run(attempt, transaction, None)

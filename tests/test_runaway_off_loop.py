@@ -25,7 +25,8 @@ TIMED_OUT = "Function execution timed out (maximum duration: 1s)"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(APP, tmp_path_factory.mktemp("off_loop") / "data", env={"OPENCOM_SQLITE_SYNCHRONOUS": "NORMAL"})
+    data_dir = tmp_path_factory.mktemp("off_loop") / "data"
+    running = start_server(APP, data_dir, env={"OPENCOM_SQLITE_SYNCHRONOUS": "NORMAL"})
     yield running
     assert running.stop() == 0, running.log()
 
