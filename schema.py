@@ -122,6 +122,9 @@ workspace_tables = {
             "identityVerificationEnabled": opt(v.boolean()),
             "identityVerificationMode": opt(literals("optional", "required")),
             "sessionLifetimeMs": opt(number),
+            "hostedOnboardingStatus": opt(literals("not_started", "in_progress", "completed")),
+            "hostedOnboardingCurrentStep": opt(number),
+            "hostedOnboardingCompletedSteps": opt(v.array(string)),
             "hostedOnboardingVerificationToken": opt(string),
             "hostedOnboardingVerificationTokenIssuedAt": opt(number),
             "hostedOnboardingWidgetVerifiedAt": opt(number),
@@ -155,6 +158,7 @@ workspace_tables = {
             "invitedBy": v.id("users"),
             "status": literals("pending", "accepted", "declined"),
             "createdAt": number,
+            "expiresAt": opt(number),
         }
     )
     .index("by_workspace", ["workspaceId"])
@@ -287,7 +291,14 @@ inbox_tables = {
     .index("by_last_message", ["workspaceId", "lastMessageAt"])
     .index("by_channel", ["workspaceId", "channel"])
     .index("by_workspace_ai_state", ["workspaceId", "aiWorkflowState"])
-    .index("by_workspace_ai_state_status", ["workspaceId", "aiWorkflowState", "status"]),
+    .index("by_workspace_ai_state_status", ["workspaceId", "aiWorkflowState", "status"])
+    # The inbox's orders: newest activity first, within a status and/or AI state (conversations:listForInbox).
+    .index("by_status_last_message", ["workspaceId", "status", "lastMessageAt"])
+    .index("by_ai_state_last_message", ["workspaceId", "aiWorkflowState", "lastMessageAt"])
+    .index("by_ai_state_status_last_message", ["workspaceId", "aiWorkflowState", "status", "lastMessageAt"])
+    # Reporting reads conversations by creation time over a date range.
+    .index("by_workspace_created", ["workspaceId", "createdAt"])
+    .index("by_assignee", ["workspaceId", "assignedAgentId"]),
     "messages": define_table(
         {
             "conversationId": v.id("conversations"),
@@ -417,10 +428,24 @@ content_tables = {
             "createdAt": number,
             "updatedAt": number,
             "createdBy": opt(v.id("users")),
+            "folderId": opt(v.id("contentFolders")),
         }
     )
     .index("by_workspace", ["workspaceId"])
-    .index("by_shortcut", ["workspaceId", "shortcut"]),
+    .index("by_shortcut", ["workspaceId", "shortcut"])
+    .index("by_folder", ["folderId"]),
+    "contentFolders": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "parentId": opt(v.id("contentFolders")),
+            "order": number,
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_parent", ["workspaceId", "parentId"]),
 }
 
 
@@ -543,7 +568,25 @@ audit_fields = {
     "resourceId": opt(string),
     "metadata": opt(json_record),
 }
+notification_events = v.object(
+    {"newVisitorMessage": opt(v.object({"email": opt(v.boolean()), "push": opt(v.boolean())}))}
+)
 settings_tables = {
+    "notificationPreferences": define_table(
+        {
+            "userId": v.id("users"),
+            "workspaceId": v.id("workspaces"),
+            "muted": v.boolean(),
+            "events": opt(notification_events),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_user", ["userId"])
+    .index("by_user_workspace", ["userId", "workspaceId"]),
+    "workspaceNotificationDefaults": define_table(
+        {"workspaceId": v.id("workspaces"), "events": opt(notification_events), "createdAt": number, "updatedAt": number}
+    ).index("by_workspace", ["workspaceId"]),
     "auditLogs": define_table({**audit_fields, "ipAddress": opt(string), "userAgent": opt(string), "timestamp": number})
     .index("by_workspace", ["workspaceId"])
     .index("by_workspace_action", ["workspaceId", "action"])
@@ -610,7 +653,7 @@ email_tables = {
         {
             "workspaceId": opt(v.id("workspaces")),
             "conversationId": opt(v.id("conversations")),
-            "purpose": literals("verification-code", "conversation-reply"),
+            "purpose": literals("verification-code", "conversation-reply", "workspace-invitation"),
             "from": string,
             "to": v.array(string),
             "replyTo": opt(string),
@@ -851,12 +894,15 @@ messenger_tables = {
             "tokensUsed": opt(number),
             "model": string,
             "provider": string,
+            "workspaceId": opt(v.id("workspaces")),
             "createdAt": number,
         }
     )
     .index("by_conversation", ["conversationId"])
     .index("by_message", ["messageId"])
-    .index("by_feedback", ["feedback"]),
+    .index("by_feedback", ["feedback"])
+    # AI-agent reports read a workspace's answers by time (answers written by aiAgentActions carry it).
+    .index("by_workspace_created", ["workspaceId", "createdAt"]),
 }
 
 

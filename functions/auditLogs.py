@@ -11,6 +11,7 @@ from typing import Any
 from runtime import internal_mutation, mutation, query, v
 
 from .lib.audit import record_audit
+from .lib.audit_export import export_row, to_csv
 from .lib.clock import DAY_MS, now_ms
 from .lib.errors import INVALID_INPUT, fail
 from .lib.identity import current_user, require_user
@@ -47,18 +48,18 @@ def _matches(log: dict, args: dict) -> bool:
     return "endTime" not in args or log["timestamp"] <= args["endTime"]
 
 
-@query(
-    args={
-        "workspaceId": v.id("workspaces"),
-        "action": v.optional(v.string()),
-        "actorId": v.optional(v.id("users")),
-        "resourceType": v.optional(v.string()),
-        "resourceId": v.optional(v.string()),
-        "startTime": v.optional(v.number()),
-        "endTime": v.optional(v.number()),
-        "limit": v.optional(v.number()),
-    }
-)
+_FILTERS = {
+    "workspaceId": v.id("workspaces"),
+    "action": v.optional(v.string()),
+    "actorId": v.optional(v.id("users")),
+    "resourceType": v.optional(v.string()),
+    "resourceId": v.optional(v.string()),
+    "startTime": v.optional(v.number()),
+    "endTime": v.optional(v.number()),
+}
+
+
+@query(args={**_FILTERS, "limit": v.optional(v.number())})
 async def list_(ctx, args):
     """Newest-first entries matching the filters, with ``actorName``/``actorEmail``."""
     if await current_user(ctx) is None:
@@ -193,3 +194,53 @@ async def cleanupOldLogs(ctx, args):
     if has_more:
         await ctx.scheduler.run_after(0, "auditLogs:cleanupOldLogs", args)
     return {"deleted": float(min(len(expired), batch)), "hasMore": has_more}
+
+
+EXPORT_LIMIT = 5000  # entries one export returns
+EXPORT_DEFAULT_WINDOW_MS = 30 * DAY_MS
+
+
+@query(args={**_FILTERS, "format": v.optional(v.union(v.literal("json"), v.literal("csv")))})
+async def exportLogs(ctx, args):
+    """``{format, data, count, truncated}``: the entries of the window (default the last 30 days), oldest first.
+
+    Needs ``data.export``. At most 5,000 entries (Opencom returns every one); the caller records
+    the export with ``logExport``.
+    """
+    await require_permission(ctx, args["workspaceId"], "data.export")
+    end = args.get("endTime", now_ms())
+    start = args.get("startTime", end - EXPORT_DEFAULT_WINDOW_MS)
+    window = ctx.db.query("auditLogs").with_index(
+        "by_workspace_timestamp",
+        lambda q: q.eq("workspaceId", args["workspaceId"]).gte("timestamp", start).lte("timestamp", end),
+    )
+    rows, actors, truncated = [], {}, False
+    async for log in window:
+        if not _matches(log, args):
+            continue
+        if len(rows) == EXPORT_LIMIT:
+            truncated = True
+            break
+        actor_id = log.get("actorId")
+        if actor_id is not None and actor_id not in actors:
+            actors[actor_id] = await ctx.db.get(actor_id)
+        rows.append(export_row(log, actors.get(actor_id)))
+    data = to_csv(rows) if args.get("format") == "csv" else rows
+    return {"format": args.get("format", "json"), "data": data, "count": float(len(rows)), "truncated": truncated}
+
+
+@mutation(args={"workspaceId": v.id("workspaces"), "exportType": v.string(), "recordCount": v.number()})
+async def logExport(ctx, args):
+    """Record that the caller exported ``recordCount`` entries (``data.export``): ``{success: true}``."""
+    agent = await require_permission(ctx, args["workspaceId"], "data.export")
+    if args["recordCount"] < 0 or not args["exportType"].strip():
+        fail(INVALID_INPUT, "exportType and a non-negative recordCount are required")
+    await record_audit(
+        ctx,
+        workspace_id=args["workspaceId"],
+        action="data.exported",
+        resource_type=args["exportType"],
+        actor_id=agent.id,
+        metadata={"recordCount": args["recordCount"]},
+    )
+    return {"success": True}

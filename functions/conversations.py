@@ -14,6 +14,7 @@ from .lib.clock import now_ms
 from .lib.conversation_access import may_read_conversation, owning_visitor
 from .lib.errors import INVALID_INPUT, NOT_AUTHORIZED, fail, not_found
 from .lib.identity import require_user
+from .lib.inbox import inbox_page
 from .lib.permissions import agent_with_permission, find_membership, require_permission
 from .lib.sessions import resolve_visitor
 from .lib.threads import newest_message, open_visitor_conversation
@@ -43,9 +44,16 @@ async def _session_visitor(ctx: Any, args: dict) -> str:
     return visitor_id
 
 
+CONVERSATION_LIST_LIMIT = 1000
+
+
 @query(args={"workspaceId": v.id("workspaces"), "status": v.optional(conversation_status)})
 async def list_(ctx, args):
-    """The workspace's conversations, newest first, optionally of one status (``conversations.read``)."""
+    """The workspace's newest 1,000 conversations, optionally of one status (``conversations.read``).
+
+    Opencom returns every conversation; the bound keeps the answer within the read and array
+    limits at any size. The inbox pages through all of them with ``listForInbox``.
+    """
     if await agent_with_permission(ctx, args["workspaceId"], "conversations.read") is None:
         return []
     if "status" in args:
@@ -56,7 +64,23 @@ async def list_(ctx, args):
         source = ctx.db.query("conversations").with_index(
             "by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"])
         )
-    return await source.order("desc").collect()
+    return await source.order("desc").take(CONVERSATION_LIST_LIMIT)
+
+
+@query(
+    args={
+        "workspaceId": v.id("workspaces"),
+        "status": v.optional(conversation_status),
+        "aiWorkflowState": v.optional(v.union(v.literal("ai_handled"), v.literal("handoff"))),
+        "limit": v.optional(v.number()),
+        "cursor": v.optional(v.union(v.string(), v.null())),
+    }
+)
+async def listForInbox(ctx, args):
+    """One inbox page, latest activity first: ``{conversations, nextCursor}`` (see ``lib/inbox``)."""
+    if await agent_with_permission(ctx, args["workspaceId"], "conversations.read") is None:
+        return {"conversations": [], "nextCursor": None}
+    return await inbox_page(ctx, args)
 
 
 @query(

@@ -3,7 +3,6 @@
 from runtime import query
 
 from .lib.discovery import DEFAULT_INSTANCE_NAME, DISCOVERY_FEATURES, DISCOVERY_VERSION
-from .lib.identity import current_user
 
 DEFAULT_SIGNUP_MODE = "invite-only"
 DEFAULT_AUTH_METHODS = ["password", "otp"]
@@ -11,9 +10,10 @@ DEFAULT_AUTH_METHODS = ["password", "otp"]
 
 @query(args={})
 async def getMetadata(ctx, args):
-    """``{version, name, features}``, plus the sign-up policy for signed-in callers.
+    """``{version, name, features, signupMode, authMethods}``, from the oldest workspace (defaults without one).
 
-    The instance is named after its oldest workspace.
+    The sign-up policy is public on purpose: the dashboard's sign-in and sign-up pages read it
+    before anyone is signed in, to offer only the methods the instance accepts.
     """
     first = await ctx.db.query("workspaces").with_index("by_created_at").first()
     metadata = {
@@ -21,10 +21,8 @@ async def getMetadata(ctx, args):
         "name": first["name"] if first is not None else DEFAULT_INSTANCE_NAME,
         "features": list(DISCOVERY_FEATURES),
     }
-    if first is None or await current_user(ctx) is None:
-        return metadata
     return {
         **metadata,
-        "signupMode": first.get("signupMode", DEFAULT_SIGNUP_MODE),
-        "authMethods": first.get("authMethods", DEFAULT_AUTH_METHODS),
+        "signupMode": (first or {}).get("signupMode", DEFAULT_SIGNUP_MODE),
+        "authMethods": (first or {}).get("authMethods", DEFAULT_AUTH_METHODS),
     }

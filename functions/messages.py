@@ -19,6 +19,7 @@ from .lib.threads import SYSTEM_SENDER, append_message
 
 AGENT_SENDERS = ("agent", "user")
 FALLBACK_SENDER_NAME = "Support"
+MESSAGE_LIST_LIMIT = 500  # newest messages one list answers
 
 
 async def _sender_name(ctx: Any, message: dict, names: dict[str, str]) -> str:
@@ -36,20 +37,28 @@ async def _sender_name(ctx: Any, message: dict, names: dict[str, str]) -> str:
         "conversationId": v.id("conversations"),
         "sessionToken": v.optional(v.string()),
         "visitorId": v.optional(v.id("visitors")),
+        "limit": v.optional(v.number()),
     }
 )
 async def list_(ctx, args):
-    """The conversation's messages, oldest first, with ``senderName`` on agent messages."""
+    """The conversation's newest messages (``limit``, at most 500), oldest first, with ``senderName``.
+
+    Opencom returns the whole thread; a thread longer than the bound shows its latest part, so the
+    answer stays within the read and array limits however long the conversation grows.
+    """
     conversation = await ctx.db.get(args["conversationId"])
     if conversation is None:
         return []
     if not await may_read_conversation(ctx, conversation, args.get("sessionToken"), args.get("visitorId")):
         return []
-    messages = (
+    limit = int(min(max(args.get("limit", MESSAGE_LIST_LIMIT), 1), MESSAGE_LIST_LIMIT))
+    newest = (
         await ctx.db.query("messages")
         .with_index("by_conversation", lambda q: q.eq("conversationId", conversation["_id"]))
-        .collect()
+        .order("desc")
+        .take(limit)
     )
+    messages = newest[::-1]
     names: dict[str, str] = {}
     named = [
         {**message, "senderName": await _sender_name(ctx, message, names)}

@@ -1,4 +1,8 @@
-"""Customer satisfaction (CSAT) as the widget collects it: whether to ask, and recording the answer.
+"""Reports for agents, and customer satisfaction (CSAT) as the widget collects it.
+
+Reports (``conversations.read``) cover a date range in the workspace's time zone and read only that
+range's rows from indexes (``lib/report_sources``): conversation volume, first-response and
+resolution times, per-agent metrics and workload, CSAT and the AI agent.
 
 A rating is asked for only when the workspace turned ``askForRatingEnabled`` on, the conversation
 is closed, and nobody rated it yet; one rating (1 to 5, with optional feedback) per conversation,
@@ -6,13 +10,17 @@ by its visitor or its workspace's agents.
 """
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from runtime import mutation, query, v
 
+from .lib import report_sources as sources
+from .lib import reports
 from .lib.clock import now_ms
 from .lib.conversation_access import conversation_for_reader
 from .lib.errors import INVALID_INPUT, fail
 from .lib.identity import Doc
+from .lib.report_math import average, ratio
 
 _ARGS = {
     "conversationId": v.id("conversations"),
@@ -95,3 +103,163 @@ async def submitCsatResponse(ctx, args):
     csat_id = await ctx.db.insert("csatResponses", response)
     await ctx.db.patch(conversation["_id"], {"csatCompletedAt": now, "csatResponseId": csat_id, "updatedAt": now})
     return csat_id
+
+
+# --- the agents' reports (lib/report_sources, lib/reports) ------------------------------------
+_granularity = v.optional(v.union(v.literal("day"), v.literal("week"), v.literal("month")))
+_RANGE = {"workspaceId": v.id("workspaces"), "startDate": v.number(), "endDate": v.number()}
+_OPTIONAL_RANGE = {
+    "workspaceId": v.id("workspaces"),
+    "startDate": v.optional(v.number()),
+    "endDate": v.optional(v.number()),
+}
+_SCAN = {"scanLimit": v.optional(v.number())}
+
+
+@query(args={**_RANGE, "granularity": _granularity, **_SCAN})
+async def getConversationMetrics(ctx, args):
+    """Conversations created in the range: volume per period, by status and by channel."""
+    tz = await sources.require_report_reader(ctx, args["workspaceId"])
+    rows, truncated = await sources.conversations_in_range(ctx, args)
+    return {**reports.conversation_metrics(rows, args.get("granularity", "day"), tz), "truncated": truncated}
+
+
+@query(args={**_RANGE, **_SCAN})
+async def getResponseTimeMetrics(ctx, args):
+    """First-response times of the range's conversations: count, average, median, p90, p95."""
+    await sources.require_report_reader(ctx, args["workspaceId"])
+    rows, truncated = await sources.conversations_in_range(ctx, args)
+    return {**reports.response_times(rows), "truncated": truncated}
+
+
+@query(args={**_RANGE, **_SCAN})
+async def getResolutionTimeMetrics(ctx, args):
+    """Resolution times of the range's conversations: count, average, median, p90, p95."""
+    await sources.require_report_reader(ctx, args["workspaceId"])
+    rows, truncated = await sources.conversations_in_range(ctx, args)
+    return {**reports.resolution_times(rows), "truncated": truncated}
+
+
+@query(args={**_RANGE, **_SCAN})
+async def getAgentMetrics(ctx, args):
+    """Per agent, over the range's conversations assigned to them: handled, resolved, mean times."""
+    await sources.require_report_reader(ctx, args["workspaceId"])
+    rows, _ = await sources.conversations_in_range(ctx, args)
+    agents = {row["assignedAgentId"] for row in rows if row.get("assignedAgentId")}
+    return reports.agent_metrics(rows, await sources.agent_names(ctx, agents))
+
+
+@query(args={"workspaceId": v.id("workspaces"), **_SCAN})
+async def getAgentWorkloadDistribution(ctx, args):
+    """Open conversations now, per assignee (the newest 20,000 open ones)."""
+    await sources.require_report_reader(ctx, args["workspaceId"])
+    rows = await (
+        ctx.db.query("conversations")
+        .with_index("by_status", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("status", "open"))
+        .order("desc")
+        .take(sources.SCAN_LIMIT + 1)
+    )
+    open_rows = rows[: sources.SCAN_LIMIT]
+    agents = {row["assignedAgentId"] for row in open_rows if row.get("assignedAgentId")}
+    built = reports.workload(open_rows, await sources.agent_names(ctx, agents))
+    return {**built, "truncated": len(rows) > sources.SCAN_LIMIT}
+
+
+async def _csat_report(ctx: Any, args: Doc) -> Doc:
+    tz = await sources.require_report_reader(ctx, args["workspaceId"])
+    rows, truncated = await sources.csat_in_range(ctx, args)
+    return {**reports.csat_metrics(rows, args.get("granularity", "day"), tz), "truncated": truncated}
+
+
+@query(args={**_RANGE, "granularity": _granularity, **_SCAN})
+async def getCsatMetrics(ctx, args):
+    """CSAT ratings given in the range: average, distribution, satisfaction rate, trend."""
+    return await _csat_report(ctx, args)
+
+
+@query(args={**_OPTIONAL_RANGE, "granularity": _granularity})
+async def getCsatScore(ctx, args):
+    """The API reference's name for the CSAT report; without dates it covers every rating."""
+    return await _csat_report(ctx, args)
+
+
+@query(args={**_RANGE, **_SCAN})
+async def getCsatByAgent(ctx, args):
+    """Average CSAT rating per agent over the range."""
+    await sources.require_report_reader(ctx, args["workspaceId"])
+    rows, _ = await sources.csat_in_range(ctx, args)
+    return reports.csat_by_agent(
+        rows, await sources.agent_names(ctx, {row["agentId"] for row in rows if row.get("agentId")})
+    )
+
+
+@query(
+    args={
+        **_OPTIONAL_RANGE,
+        "granularity": _granularity,
+        "conversationScanLimit": v.optional(v.number()),
+        "responsesPerConversationLimit": v.optional(v.number()),
+    }
+)
+async def getAiAgentMetrics(ctx, args):
+    """The AI agent's answers in the range: resolution and hand-off rates, feedback, speed, trend."""
+    tz = await sources.require_report_reader(ctx, args["workspaceId"])
+    rows, truncated = await sources.ai_answers_in_range(ctx, args)
+    return {**reports.ai_metrics(rows, args.get("granularity", "day"), tz), "truncated": truncated}
+
+
+@query(
+    args={
+        **_RANGE,
+        "conversationScanLimit": v.optional(v.number()),
+        "csatScanLimit": v.optional(v.number()),
+        "aiResponsesPerConversationLimit": v.optional(v.number()),
+    }
+)
+async def getDashboardSummary(ctx, args):
+    """The reports page's headline numbers over the range."""
+    await sources.require_report_reader(ctx, args["workspaceId"])
+    conversations, conversations_cut = await sources.conversations_in_range(ctx, args)
+    ratings, ratings_cut = await sources.csat_in_range(ctx, args)
+    answers, answers_cut = await sources.ai_answers_in_range(ctx, args)
+    statuses = reports.conversation_metrics(conversations, "day", ZoneInfo("UTC"))["byStatus"]
+    return {
+        "totalConversations": float(len(conversations)),
+        "openConversations": statuses["open"],
+        "closedConversations": statuses["closed"],
+        "avgResponseTimeMs": average(
+            [r["firstResponseAt"] - r["createdAt"] for r in conversations if r.get("firstResponseAt")]
+        ),
+        "avgResolutionTimeMs": average(
+            [r["resolvedAt"] - r["createdAt"] for r in conversations if r.get("resolvedAt")]
+        ),
+        "avgCsatRating": average([r["rating"] for r in ratings]),
+        "csatResponseCount": float(len(ratings)),
+        "aiResponseCount": float(len(answers)),
+        "aiResolutionRate": ratio(sum(1 for a in answers if not a["handedOff"]), len(answers)),
+        "truncated": conversations_cut or ratings_cut or answers_cut,
+    }
+
+
+@query(args={**_RANGE, "conversationScanLimit": v.optional(v.number()), "csatScanLimit": v.optional(v.number())})
+async def getAiVsHumanComparison(ctx, args):
+    """The range's conversations the AI agent took part in against the others: volume, speed, CSAT."""
+    await sources.require_report_reader(ctx, args["workspaceId"])
+    conversations, conversations_cut = await sources.conversations_in_range(ctx, args)
+    ratings, ratings_cut = await sources.csat_in_range(ctx, args)
+    return {**reports.ai_vs_human(conversations, ratings), "truncated": conversations_cut or ratings_cut}
+
+
+@query(
+    args={
+        **_RANGE,
+        "limit": v.optional(v.number()),
+        "conversationScanLimit": v.optional(v.number()),
+        "responsesPerConversationLimit": v.optional(v.number()),
+    }
+)
+async def getKnowledgeGaps(ctx, args):
+    """Questions the AI agent answered poorly in the range, grouped, most frequent first (``limit``, default 20)."""
+    await sources.require_report_reader(ctx, args["workspaceId"])
+    answers, _ = await sources.ai_answers_in_range(ctx, args)
+    return reports.knowledge_gaps(answers, int(max(1, min(args.get("limit", 20), 100))))

@@ -1,6 +1,7 @@
 """Snippets: saved replies agents insert with a keyboard shortcut (``snippets.manage``).
 
-Shortcuts are unique per workspace. Every function, reads included, refuses anonymous callers.
+Shortcuts are unique per workspace. A snippet may be filed in a content folder of its workspace
+(``folderId``; ``null`` takes it out). Every function, reads included, refuses anonymous callers.
 """
 
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 from runtime import UNDEFINED, mutation, query, v
 
 from .lib.clock import now_ms
+from .lib.content_folders import folder_of_workspace
 from .lib.embedding_jobs import schedule_snippet_embedding, schedule_snippet_removal
 from .lib.errors import ALREADY_EXISTS, NOT_AUTHORIZED, fail, not_found
 from .lib.identity import require_user
@@ -15,6 +17,15 @@ from .lib.permissions import require_permission
 
 MANAGE = "snippets.manage"
 SEARCH_LIMIT = 20
+FOLDER = v.union(v.id("contentFolders"), v.null())
+
+
+async def _folder(ctx: Any, args: dict, workspace_id: str) -> str | None:
+    """The folder ``args`` files the snippet in (checked to be the workspace's), or None."""
+    folder_id = args.get("folderId")
+    if folder_id is None:
+        return None
+    return (await folder_of_workspace(ctx, folder_id, workspace_id))["_id"]
 
 
 async def _workspace_snippets(ctx: Any, workspace_id: str) -> list[dict]:
@@ -50,11 +61,13 @@ async def _snippet(ctx: Any, snippet_id: str) -> dict:
     return snippet
 
 
-@query(args={"workspaceId": v.id("workspaces")})
+@query(args={"workspaceId": v.id("workspaces"), "folderId": v.optional(v.id("contentFolders"))})
 async def list_(ctx, args):
-    """The workspace's snippets sorted by name."""
+    """The workspace's snippets (only those in ``folderId`` when given) sorted by name."""
     await require_permission(ctx, args["workspaceId"], MANAGE)
     snippets = await _workspace_snippets(ctx, args["workspaceId"])
+    if "folderId" in args:
+        snippets = [snippet for snippet in snippets if snippet.get("folderId") == args["folderId"]]
     return sorted(snippets, key=lambda snippet: (snippet["name"].casefold(), snippet["name"]))
 
 
@@ -96,6 +109,7 @@ async def getByShortcut(ctx, args):
         "content": v.string(),
         "shortcut": v.optional(v.string()),
         "createdBy": v.optional(v.id("users")),
+        "folderId": v.optional(FOLDER),
     }
 )
 async def create(ctx, args):
@@ -104,6 +118,7 @@ async def create(ctx, args):
     if args.get("createdBy", agent.id) != agent.id:
         fail(NOT_AUTHORIZED, "Cannot create snippet on behalf of another user")
     await _refuse_taken_shortcut(ctx, args["workspaceId"], args.get("shortcut"))
+    folder_id = await _folder(ctx, args, args["workspaceId"])
     now = now_ms()
     snippet_id = await ctx.db.insert(
         "snippets",
@@ -115,6 +130,7 @@ async def create(ctx, args):
             "createdAt": now,
             "updatedAt": now,
             "createdBy": agent.id,
+            "folderId": folder_id or UNDEFINED,
         },
     )
     await schedule_snippet_embedding(ctx, await ctx.db.get(snippet_id))
@@ -127,16 +143,19 @@ async def create(ctx, args):
         "name": v.optional(v.string()),
         "content": v.optional(v.string()),
         "shortcut": v.optional(v.string()),
+        "folderId": v.optional(FOLDER),
     }
 )
 async def update(ctx, args):
-    """Change a snippet's name, content or shortcut (an empty shortcut removes it); returns its id."""
+    """Change a snippet's name, content, shortcut (empty removes it) or folder; returns its id."""
     snippet = await _snippet(ctx, args["id"])
     if args.get("shortcut") and args["shortcut"] != snippet.get("shortcut"):
         await _refuse_taken_shortcut(ctx, snippet["workspaceId"], args["shortcut"], exclude_id=snippet["_id"])
     changes = {field: args[field] for field in ("name", "content") if field in args}
     if "shortcut" in args:
         changes["shortcut"] = args["shortcut"] or UNDEFINED
+    if "folderId" in args:
+        changes["folderId"] = await _folder(ctx, args, snippet["workspaceId"]) or UNDEFINED
     await ctx.db.patch(snippet["_id"], {**changes, "updatedAt": now_ms()})
     if "name" in changes or "content" in changes:
         await schedule_snippet_embedding(ctx, await ctx.db.get(snippet["_id"]))

@@ -25,6 +25,7 @@ PRIORITY = v.union(*(v.literal(p) for p in ("low", "normal", "high", "urgent")))
 FORM_DATA = v.record(v.string(), v.union(v.string(), v.number(), v.boolean(), v.null(), v.array(v.string())))
 ATTACHMENTS = v.optional(v.array(v.id("supportAttachments")))
 _VISITOR_ARGS = {"visitorId": v.optional(v.id("visitors")), "sessionToken": v.optional(v.string())}
+TICKET_LIST_LIMIT = 500  # newest tickets one list answers (Opencom: all)
 
 
 async def _ticket(ctx: Any, ticket_id: str) -> Doc:
@@ -128,9 +129,14 @@ async def get(ctx, args):
     }
 )
 async def list_(ctx, args):
-    """The workspace's tickets, newest first, by status or assignee (``conversations.read``)."""
+    """The workspace's newest 500 tickets, by status or assignee (``conversations.read``)."""
     await require_user(ctx)
     agent = await require_permission(ctx, args["workspaceId"], "conversations.read")
+    return await listing(ctx, await _newest_tickets(ctx, args), Actor("agent", agent.id))
+
+
+async def _newest_tickets(ctx: Any, args: Doc) -> list[Doc]:
+    """The newest ``TICKET_LIST_LIMIT`` tickets of the workspace, by status or assignee when asked."""
     workspace_id = args["workspaceId"]
     if "status" in args:
         source = ctx.db.query("tickets").with_index(
@@ -142,7 +148,37 @@ async def list_(ctx, args):
         )
     else:
         source = ctx.db.query("tickets").with_index("by_workspace", lambda q: q.eq("workspaceId", workspace_id))
-    return await listing(ctx, await source.order("desc").collect(), Actor("agent", agent.id))
+    return await source.order("desc").take(TICKET_LIST_LIMIT)
+
+
+async def _admin_reader(ctx: Any, workspace_id: str) -> tuple[str, Actor | None]:
+    """``("ok", agent)`` for a member with ``conversations.read``; why not otherwise."""
+    user = await current_user(ctx)
+    if user is None:
+        return "unauthenticated", None
+    agent = await agent_with_permission(ctx, workspace_id, "conversations.read")
+    return ("ok", Actor("agent", agent.id)) if agent is not None else ("forbidden", None)
+
+
+@query(args={"workspaceId": v.id("workspaces"), "status": v.optional(STATUS), "assigneeId": v.optional(v.id("users"))})
+async def listForAdminView(ctx, args):
+    """``{status, tickets}`` for the dashboard's tickets page; status says why the list is empty."""
+    status, reader = await _admin_reader(ctx, args["workspaceId"])
+    if reader is None:
+        return {"status": status, "tickets": []}
+    return {"status": "ok", "tickets": await listing(ctx, await _newest_tickets(ctx, args), reader)}
+
+
+@query(args={"id": v.id("tickets")})
+async def getForAdminView(ctx, args):
+    """``{status, ticket}``: one ticket in full for the dashboard (``not_found``/``forbidden`` otherwise)."""
+    ticket = await ctx.db.get(args["id"])
+    if ticket is None:
+        return {"status": "not_found", "ticket": None}
+    status, reader = await _admin_reader(ctx, ticket["workspaceId"])
+    if reader is None:
+        return {"status": status, "ticket": None}
+    return {"status": "ok", "ticket": await detail(ctx, ticket, reader)}
 
 
 @mutation(

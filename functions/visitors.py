@@ -9,6 +9,7 @@ email anyone can type never hands over someone else's conversations.
 
 from runtime import mutation, query, v
 
+from .lib import visitor_directory as directory
 from .lib.clock import now_ms
 from .lib.errors import NOT_AUTHORIZED, fail, not_found
 from .lib.identity import current_user
@@ -124,9 +125,6 @@ async def updateLocation(ctx, args):
     return None
 
 
-ONLINE_WINDOW_MS = 2 * 60 * 1000.0  # a visitor seen within this long counts as online
-
-
 @mutation(
     args={
         "visitorId": v.optional(v.id("visitors")),
@@ -156,4 +154,100 @@ async def isOnline(ctx, args):
     visitor = await ctx.db.get(args["visitorId"])
     if visitor is None or await agent_with_permission(ctx, visitor["workspaceId"], "conversations.read") is None:
         return False
-    return now_ms() - visitor.get("lastSeenAt", 0.0) < ONLINE_WINDOW_MS
+    return directory.is_online(visitor)
+
+
+# --- the agents' visitor directory (lib/visitor_directory) ------------------------------------
+_NO_DETAIL = {"visitor": None, "linkedConversations": [], "linkedTickets": [],
+              "resourceAccess": {"conversations": False, "tickets": False}}  # fmt: skip
+
+
+@query(args={"workspaceId": v.id("workspaces"), "limit": v.optional(v.number())})
+async def list_(ctx, args):
+    """The workspace's newest visitors (``limit``, default 100, at most 500; ``users.read``)."""
+    if await agent_with_permission(ctx, args["workspaceId"], "users.read") is None:
+        return []
+    limit = int(max(1, min(args.get("limit", 100), directory.DIRECTORY_SCAN_LIMIT)))
+    visitors = ctx.db.query("visitors").with_index("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
+    return await visitors.order("desc").take(limit)
+
+
+@query(args={"workspaceId": v.id("workspaces"), "query": v.string(), "limit": v.optional(v.number())})
+async def search(ctx, args):
+    """Visitors whose name matches (text search) or whose email is exactly the query (``users.read``)."""
+    text = args["query"].strip()
+    if len(text) < 2 or await agent_with_permission(ctx, args["workspaceId"], "users.read") is None:
+        return []
+    limit = int(max(1, min(args.get("limit", 20), 50)))
+    by_name = await (
+        ctx.db.query("visitors")
+        .with_search_index("search_visitors", lambda q: q.search("name", text).eq("workspaceId", args["workspaceId"]))
+        .take(limit)
+    )
+    by_email = []
+    for email in dict.fromkeys((text, text.lower())):
+        by_email += await (
+            ctx.db.query("visitors")
+            .with_index("by_email", lambda q, email=email: q.eq("workspaceId", args["workspaceId"]).eq("email", email))
+            .take(limit)
+        )
+    unique = {visitor["_id"]: visitor for visitor in [*by_name, *by_email]}
+    return list(unique.values())[:limit]
+
+
+@query(
+    args={
+        "workspaceId": v.id("workspaces"),
+        "search": v.optional(v.string()),
+        "presence": v.optional(v.union(v.literal("all"), v.literal("online"), v.literal("offline"))),
+        "limit": v.optional(v.number()),
+        "offset": v.optional(v.number()),
+    }
+)
+async def listDirectory(ctx, args):
+    """``{status, visitors, totalCount, hasMore, nextOffset}``; status says why a list is empty."""
+    status, _ = await directory.directory_access(ctx, args["workspaceId"])
+    if status != "ok":
+        return {"status": status, "visitors": [], "totalCount": 0.0, "hasMore": False, "nextOffset": None}
+    return await directory.directory_page(ctx, args)
+
+
+@query(args={"workspaceId": v.id("workspaces"), "visitorId": v.id("visitors")})
+async def getDirectoryDetail(ctx, args):
+    """The visitor with presence, plus its conversations and tickets for agents who may read them."""
+    status, granted, visitor = await directory.directory_visitor(ctx, args["workspaceId"], args["visitorId"])
+    if status != "ok":
+        return {"status": status, **_NO_DETAIL}
+    linked = "conversations.read" in granted
+    conversations, tickets = (
+        await directory.linked_resources(ctx, args["workspaceId"], visitor["_id"]) if linked else ([], [])
+    )
+    return {
+        "status": "ok",
+        "visitor": directory.directory_row(visitor, now_ms()),
+        "linkedConversations": conversations,
+        "linkedTickets": tickets,
+        "resourceAccess": {"conversations": linked, "tickets": linked},
+    }
+
+
+@query(args={"workspaceId": v.id("workspaces"), "visitorId": v.id("visitors"), "limit": v.optional(v.number())})
+async def getMergeHistory(ctx, args):
+    """``{status, entries}``: the merges the visitor took part in, newest first."""
+    status, _, visitor = await directory.directory_visitor(ctx, args["workspaceId"], args["visitorId"])
+    if status != "ok":
+        return {"status": status, "entries": []}
+    limit = int(
+        max(1, min(args.get("limit", directory.MERGE_HISTORY_DEFAULT_LIMIT), directory.MERGE_HISTORY_MAX_LIMIT))
+    )
+    merges = ctx.db.query("auditLogs").with_index(
+        "by_workspace_action", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("action", "visitor.merged")
+    )
+    entries = []
+    for log in await merges.order("desc").take(directory.MERGE_HISTORY_SCAN_LIMIT):
+        entry = directory.merge_entry(log)
+        if entry is not None and visitor["_id"] in (entry["sourceVisitorId"], entry["targetVisitorId"]):
+            entries.append(entry)
+            if len(entries) >= limit:
+                break
+    return {"status": "ok", "entries": entries}

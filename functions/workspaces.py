@@ -10,10 +10,13 @@ from runtime import mutation, query, v
 
 from .lib.audit import record_audit
 from .lib.clock import now_ms
+from .lib.errors import INVALID_INPUT, fail
 from .lib.help_center import visitor_readable
+from .lib.hosted_onboarding import WIDGET_STEP, integration_signals, new_verification_token, onboarding_view
 from .lib.identity import Doc, require_user
 from .lib.origins import origin_verdict
 from .lib.permissions import Agent, find_membership, require_permission, signed_in_member
+from .lib.validators import auth_method, signup_mode
 
 PUBLIC_FIELDS = ("_id", "_creationTime", "name", "createdAt")
 SECRET_VIEWER_ROLES = ("owner", "admin")
@@ -223,4 +226,154 @@ async def updateHelpCenterAccessPolicy(ctx, args):
         resource_id=args["workspaceId"],
         actor_id=agent.id,
         metadata={"setting": "helpCenterAccessPolicy", "value": args["policy"]},
+    )
+
+
+async def _member_workspace(ctx: Any, workspace_id: str) -> Doc | None:
+    """The workspace for any of its members; None for everyone else (the shell renders null)."""
+    if await signed_in_member(ctx, workspace_id) is None:
+        return None
+    return await ctx.db.get(workspace_id)
+
+
+@query(args={"workspaceId": v.id("workspaces")})
+async def getHostedOnboardingState(ctx, args):
+    """The onboarding view plus what recent widget sessions show; null for non-members."""
+    workspace = await _member_workspace(ctx, args["workspaceId"])
+    if workspace is None:
+        return None
+    signals = await integration_signals(
+        ctx, workspace["_id"], workspace.get("hostedOnboardingVerificationTokenIssuedAt")
+    )
+    return {
+        **onboarding_view(workspace, signals["latestRecognizedDetectedAt"]),
+        "hasRecognizedInstall": signals["hasRecognizedInstall"],
+        "latestDetectedAt": signals["latestDetectedAt"],
+        "latestRecognizedDetectedAt": signals["latestRecognizedDetectedAt"],
+        "detectedIntegrationCount": float(len(signals["signals"])),
+    }
+
+
+@query(args={"workspaceId": v.id("workspaces")})
+async def getHostedOnboardingIntegrationSignals(ctx, args):
+    """The widget installs seen in the last 30 days, grouped by client and origin; null for non-members."""
+    workspace = await _member_workspace(ctx, args["workspaceId"])
+    if workspace is None:
+        return None
+    issued_at = workspace.get("hostedOnboardingVerificationTokenIssuedAt")
+    signals = await integration_signals(ctx, workspace["_id"], issued_at)
+    return {
+        "tokenIssuedAt": issued_at,
+        "hasRecognizedInstall": signals["hasRecognizedInstall"],
+        "latestDetectedAt": signals["latestDetectedAt"],
+        "latestRecognizedDetectedAt": signals["latestRecognizedDetectedAt"],
+        "integrations": signals["signals"],
+    }
+
+
+async def _onboarding_workspace(ctx: Any, workspace_id: str) -> Doc:
+    await require_permission(ctx, workspace_id, "conversations.read")
+    return await ctx.db.get(workspace_id)
+
+
+@mutation(args={"workspaceId": v.id("workspaces")})
+async def startHostedOnboarding(ctx, args):
+    """Mark onboarding as in progress (a completed one stays completed); returns the view."""
+    workspace = await _onboarding_workspace(ctx, args["workspaceId"])
+    view = onboarding_view(workspace)
+    if view["status"] == "completed":
+        return view
+    await ctx.db.patch(
+        workspace["_id"],
+        {
+            "hostedOnboardingStatus": "in_progress",
+            "hostedOnboardingCurrentStep": view["currentStep"],
+            "hostedOnboardingCompletedSteps": view["completedSteps"],
+            "hostedOnboardingUpdatedAt": now_ms(),
+        },
+    )
+    return onboarding_view(await ctx.db.get(workspace["_id"]))
+
+
+@mutation(args={"workspaceId": v.id("workspaces")})
+async def issueHostedOnboardingVerificationToken(ctx, args):
+    """A new token for the install snippet (``{token, issuedAt}``); earlier installs must be seen again."""
+    workspace = await _onboarding_workspace(ctx, args["workspaceId"])
+    view = onboarding_view(workspace)
+    now = now_ms()
+    token = new_verification_token()
+    await ctx.db.patch(
+        workspace["_id"],
+        {
+            "hostedOnboardingVerificationToken": token,
+            "hostedOnboardingVerificationTokenIssuedAt": now,
+            "hostedOnboardingStatus": "completed" if view["status"] == "completed" else "in_progress",
+            "hostedOnboardingCurrentStep": view["currentStep"],
+            "hostedOnboardingCompletedSteps": view["completedSteps"],
+            "hostedOnboardingUpdatedAt": now,
+        },
+    )
+    return {"token": token, "issuedAt": now}
+
+
+@mutation(args={"workspaceId": v.id("workspaces"), "token": v.optional(v.string())})
+async def completeHostedOnboardingWidgetStep(ctx, args):
+    """Finish the widget step once the widget has been seen; ``{success: false, reason}`` before that."""
+    workspace = await _onboarding_workspace(ctx, args["workspaceId"])
+    issued = workspace.get("hostedOnboardingVerificationToken")
+    if args.get("token") and issued and args["token"] != issued:
+        return {"success": False, "reason": "token_mismatch"}
+    signals = await integration_signals(
+        ctx, workspace["_id"], workspace.get("hostedOnboardingVerificationTokenIssuedAt")
+    )
+    view = onboarding_view(workspace, signals["latestRecognizedDetectedAt"])
+    if not view["isWidgetVerified"]:
+        return {"success": False, "reason": "not_verified"}
+    completed = list(dict.fromkeys([*view["completedSteps"], WIDGET_STEP]))
+    now = now_ms()
+    await ctx.db.patch(
+        workspace["_id"],
+        {
+            "hostedOnboardingStatus": "completed",
+            "hostedOnboardingCurrentStep": 1.0,
+            "hostedOnboardingCompletedSteps": completed,
+            "hostedOnboardingUpdatedAt": now,
+        },
+    )
+    return {"success": True, "status": "completed", "currentStep": 1.0, "completedSteps": completed, "updatedAt": now}
+
+
+@mutation(
+    args={
+        "workspaceId": v.id("workspaces"),
+        "signupMode": signup_mode,
+        "allowedDomains": v.optional(v.array(v.string())),
+        "authMethods": v.optional(v.array(auth_method)),
+    }
+)
+async def updateSignupSettings(ctx, args):
+    """Who may sign up (invite only, or emails of the allowed domains) and with which methods."""
+    agent = await require_permission(ctx, args["workspaceId"], "settings.security")
+    workspace = await ctx.db.get(args["workspaceId"])
+    domains = args.get("allowedDomains", []) if args["signupMode"] == "domain-allowlist" else []
+    domains = [domain.strip().lower() for domain in domains if domain.strip()]
+    if "authMethods" in args and not args["authMethods"]:
+        fail(INVALID_INPUT, "At least one sign-in method is required")
+    patch: Doc = {"signupMode": args["signupMode"], "allowedDomains": domains}
+    if "authMethods" in args:
+        patch["authMethods"] = args["authMethods"]
+    await ctx.db.patch(workspace["_id"], patch)
+    await record_audit(
+        ctx,
+        workspace_id=workspace["_id"],
+        action="workspace.security.changed",
+        resource_type="workspace",
+        resource_id=workspace["_id"],
+        actor_id=agent.id,
+        metadata={
+            "setting": "signup",
+            "signupMode": args["signupMode"],
+            "allowedDomainsCount": float(len(domains)),
+            "authMethods": ",".join(patch.get("authMethods", workspace.get("authMethods", []))),
+        },
     )

@@ -91,11 +91,18 @@ class Executor:
         self._reload_listeners: list[Callable[[App], None]] = [lambda app: self.cron_runner.app_changed()]
 
     @classmethod
-    def open(cls, app_dir: Path | str, data_dir: Path | str | None = None, *, synchronous: str | None = None) -> Executor:
-        """Load the app at ``app_dir`` and open its database (default ``<app>/.opencom``)."""
+    def open(
+        cls,
+        app_dir: Path | str,
+        data_dir: Path | str | None = None,
+        *,
+        synchronous: str | None = None,
+        database_url: str | None = None,
+    ) -> Executor:
+        """Load the app at ``app_dir`` and open its database (default ``<app>/.opencom``; PostgreSQL at ``database_url``)."""
         app = load_app(app_dir)
         data = Path(data_dir) if data_dir is not None else app.root / DEFAULT_DATA_DIR
-        return cls(app, Database(data, app.schema, synchronous=synchronous))
+        return cls(app, Database(data, app.schema, synchronous=synchronous, database_url=database_url))
 
     async def start(self) -> None:
         """Start the database writer, tidy file storage and start running scheduled jobs.

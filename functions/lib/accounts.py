@@ -23,6 +23,7 @@ from .audit import record_audit
 from .clock import now_ms
 from .email_codes import PROVIDER as EMAIL_CODE_PROVIDER
 from .errors import INVALID_INPUT, fail, not_found
+from .invitations import invitation_open
 
 
 def _trimmed(value: Any) -> str | None:
@@ -66,7 +67,7 @@ async def _accept_invitations(ctx: Any, user_id: str, email: str, now: float) ->
         await ctx.db.query("workspaceInvitations").with_index("by_email", lambda q: q.eq("email", email)).collect()
     )
     for invitation in invitations:
-        if invitation["status"] != "pending":
+        if not invitation_open(invitation, now):
             continue
         workspace_id, role = invitation["workspaceId"], invitation["role"]
         await ctx.db.insert(

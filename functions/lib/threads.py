@@ -2,7 +2,8 @@
 
 Every message bumps ``lastMessageAt``/``updatedAt``; the side that did not write it gets an unread
 count: visitor messages are unread for agents, agent and bot messages unread for the visitor.
-Legacy "user" messages bump no counter. The conversation's status never changes here.
+Legacy "user" messages bump no counter. The first agent message stamps ``firstResponseAt`` (what
+first-response reports measure). The conversation's status never changes here.
 """
 
 from typing import Any
@@ -45,6 +46,8 @@ async def append_message(
     counter = _UNREAD_COUNTER.get(sender_type)
     if counter is not None:
         patch[counter] = conversation.get(counter, 0.0) + 1.0
+    if sender_type == "agent" and conversation.get("firstResponseAt") is None:
+        patch["firstResponseAt"] = now
     await ctx.db.patch(conversation["_id"], patch)
     return message_id
 

@@ -26,6 +26,9 @@ device = v.object(
 conversation_status = v.union(v.literal("open"), v.literal("closed"), v.literal("snoozed"))
 identity_mode = v.union(v.literal("optional"), v.literal("required"))
 member_role = v.union(v.literal("owner"), v.literal("admin"), v.literal("agent"), v.literal("viewer"))
+assignable_role = v.union(v.literal("admin"), v.literal("agent"), v.literal("viewer"))
+signup_mode = v.union(v.literal("invite-only"), v.literal("domain-allowlist"))
+auth_method = v.union(v.literal("password"), v.literal("otp"))
 event_properties = v.record(
     v.string(), v.union(_primitive, v.array(v.union(v.string(), v.number())))
 )

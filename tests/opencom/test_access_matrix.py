@@ -37,7 +37,8 @@ MODULES = (
     "aiAgent", "reporting",
     "segments", "events", "tours", "tourSteps", "tourProgress", "tooltips", "authoringSessions",
     "tooltipAuthoringSessions", "surveys", "checklists", "outboundMessages",
-    "articles", "collections", "suggestions", "knowledge",
+    "articles", "collections", "suggestions", "knowledge", "workspaceMembers", "contentFolders", "aiAgentActions",
+    "notificationSettings", "visitorPushTokens",
 )  # fmt: skip
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
@@ -77,6 +78,9 @@ class World:
     shortcut: str
     article: str  # a draft: nobody outside the workspace may see it
     collection: str
+    invitation: str
+    membership: str
+    folder: str
     strangers: dict[str, Stranger]
     markers: tuple[str, ...]  # victim ids and secrets no stranger may ever see
     ids: dict[str, str] = field(default_factory=dict)  # the victim's support and engagement records
@@ -337,6 +341,72 @@ ARGS: dict[str, Args] = {
         "contentType": "article",
         "contentId": w.article,
     },
+    "conversations:listForInbox": lambda w, s: {"workspaceId": w.workspace_id},
+    "visitors:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "aiAgent:getSettings": lambda w, s: {"workspaceId": w.workspace_id},
+    "auditLogs:exportLogs": lambda w, s: {"workspaceId": w.workspace_id},
+    "notificationSettings:getMyPreferences": lambda w, s: {"workspaceId": w.workspace_id},
+    "visitorPushTokens:listWithVisitorInfo": lambda w, s: {"workspaceId": w.workspace_id},
+    "visitorPushTokens:getStats": lambda w, s: {"workspaceId": w.workspace_id},
+    "tickets:listForAdminView": lambda w, s: {"workspaceId": w.workspace_id},
+    "tickets:getForAdminView": lambda w, s: {"id": w.ids["ticket"]},
+    "notificationSettings:updateMyPreferences": lambda w, s: {"workspaceId": w.workspace_id, "muted": True},
+    "notificationSettings:getWorkspaceDefaults": lambda w, s: {"workspaceId": w.workspace_id},
+    "notificationSettings:updateWorkspaceDefaults": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "newVisitorMessagePush": False,
+    },
+    "auditLogs:logExport": lambda w, s: {"workspaceId": w.workspace_id, "exportType": "auditLogs", "recordCount": 1.0},
+    "aiAgent:updateSettings": lambda w, s: {"workspaceId": w.workspace_id, "enabled": True},
+    "aiAgent:listAvailableModels": lambda w, s: {"workspaceId": w.workspace_id},
+    "aiAgentActions:generateResponse": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "conversationId": w.conversation,
+        "visitorId": w.victim.visitor_id,
+        "query": "what did I order?",
+        **s.session(),
+    },
+    **{
+        f"reporting:{name}": lambda w, s: {"workspaceId": w.workspace_id, "startDate": 0.0, "endDate": 1e13}
+        for name in (
+            "getConversationMetrics", "getResponseTimeMetrics", "getResolutionTimeMetrics", "getAgentMetrics",
+            "getCsatMetrics", "getCsatScore", "getCsatByAgent", "getAiAgentMetrics", "getDashboardSummary",
+            "getAiVsHumanComparison", "getKnowledgeGaps",
+        )
+    },  # fmt: skip
+    "reporting:getAgentWorkloadDistribution": lambda w, s: {"workspaceId": w.workspace_id},
+    "contentFolders:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix"},
+    "contentFolders:update": lambda w, s: {"id": w.folder, "name": "matrix"},
+    "contentFolders:remove": lambda w, s: {"id": w.folder},
+    "contentFolders:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "visitors:search": lambda w, s: {"workspaceId": w.workspace_id, "query": "Victim"},
+    "visitors:listDirectory": lambda w, s: {"workspaceId": w.workspace_id},
+    "visitors:getDirectoryDetail": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id},
+    "visitors:getMergeHistory": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id},
+    "workspaces:getHostedOnboardingState": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaces:getHostedOnboardingIntegrationSignals": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaces:startHostedOnboarding": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaces:issueHostedOnboardingVerificationToken": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaces:completeHostedOnboardingWidgetStep": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaces:updateSignupSettings": lambda w, s: {"workspaceId": w.workspace_id, "signupMode": "domain-allowlist"},
+    "workspaceMembers:listByWorkspace": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaceMembers:listByUser": lambda w, s: {},
+    "workspaceMembers:getWorkspacePendingInvitations": lambda w, s: {"workspaceId": w.workspace_id},
+    "workspaceMembers:getPendingInvitations": lambda w, s: {},
+    "workspaceMembers:inviteToWorkspace": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "email": "mallory@example.com",
+        "role": "admin",
+    },
+    "workspaceMembers:acceptInvitation": lambda w, s: {"invitationId": w.invitation},
+    "workspaceMembers:cancelInvitation": lambda w, s: {"invitationId": w.invitation},
+    "workspaceMembers:updateRole": lambda w, s: {"membershipId": w.membership, "role": "viewer"},
+    "workspaceMembers:remove": lambda w, s: {"membershipId": w.membership},
+    "workspaceMembers:transferOwnership": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "newOwnerId": (s.agent or w.owner).user_id,
+    },
+    "workspaceMembers:getMemberRole": lambda w, s: {"workspaceId": w.workspace_id},
     "segments:list": lambda w, s: {"workspaceId": w.workspace_id},
     "segments:get": lambda w, s: {"id": w.ids["segment"]},
     "segments:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "audienceRules": EVERYONE},
@@ -554,6 +624,17 @@ ALLOWED: dict[str, Allowed] = {
     # The public help center: collections are public while the policy is; drafts never are.
     "collections:get": lambda r, w, s: r["_id"] == w.collection,
     "articles:getFeedbackStats": lambda r, w, s: r == {"helpful": 0, "notHelpful": 0, "total": 0},
+    # The caller's own workspaces (another workspace's agent sees only its own).
+    "conversations:listForInbox": lambda r, w, s: r == {"conversations": [], "nextCursor": None},
+    "aiAgent:getSettings": lambda r, w, s: "_id" not in r and r["enabled"] is False,  # the defaults only
+    "visitorPushTokens:getStats": lambda r, w, s: not any(r.values()),
+    "tickets:listForAdminView": lambda r, w, s: r["status"] != "ok" and r["tickets"] == [],
+    "tickets:getForAdminView": lambda r, w, s: r["status"] != "ok" and r["ticket"] is None,
+    # The visitor directory says why it is empty.
+    "visitors:listDirectory": lambda r, w, s: r["status"] != "ok" and r["visitors"] == [],
+    "visitors:getDirectoryDetail": lambda r, w, s: r["status"] != "ok" and r["visitor"] is None,
+    "visitors:getMergeHistory": lambda r, w, s: r["status"] != "ok" and r["entries"] == [],
+    "workspaceMembers:listByUser": lambda r, w, s: all(row["_id"] != w.workspace_id for row in r),
 }
 SELF_SERVICE = {  # calls that legitimately insert the caller's own documents
     "widgetSessions:boot": set(STRANGERS),
@@ -602,10 +683,19 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
     await backend.call("tags:addToConversation", {"conversationId": conversation, "tagId": tag}, as_=team.admin)
     automation = await backend.call("automationSettings:upsert", {**ws, "askForRatingEnabled": True}, as_=team.admin)
     await backend.call("auditLogs:updateSettings", {**ws, "retentionDays": 365.0}, as_=team.admin)
+    invite = {**ws, "email": "pending@example.com", "role": "agent"}
+    await backend.call("workspaceMembers:inviteToWorkspace", invite, as_=team.admin)
+    [invitation] = [row["_id"] for row in (await backend.dump())["workspaceInvitations"]]
+    teammate = await backend.add_member(team, "agent")
+    membership = next(
+        row["_id"] for row in (await backend.dump())["workspaceMembers"]
+        if row["userId"] == teammate.user_id and row["workspaceId"] == team.workspace_id
+    )
     ids = {
         **await _support_records(backend, team.workspace_id, team.admin, victim, conversation),
         **await _engagement_records(backend, team.workspace_id, team.admin, victim),
     }
+    folder = await backend.call("contentFolders:create", {**ws, "name": "Private"}, as_=team.admin)
     other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
     elsewhere = await backend.seed_team("Other Co")
     foreign_visitor = await backend.boot(elsewhere.workspace_id, sessionId="foreign-browser")
@@ -643,6 +733,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         "hi",
         article,
         collection,
+        invitation,
+        membership,
+        folder,
         strangers,
         markers,
         ids,

@@ -155,3 +155,26 @@ async def test_the_daily_retention_cron_cleans_every_workspace(backend: Backend,
     await backend.t.finish_all_scheduled_functions()  # the per-workspace cleanups it started
     remaining = {log["_id"] for log in (await backend.dump())["auditLogs"]}
     assert recent in remaining and not remaining & set(old)
+
+
+async def test_export_in_json_and_csv_needs_data_export_and_is_recorded(backend: Backend, team: Team):
+    ws = {"workspaceId": team.workspace_id}
+    await backend.call("auditLogs:updateSettings", {**ws, "retentionDays": 30.0}, as_=team.admin)
+    exported = await backend.call("auditLogs:exportLogs", ws, as_=team.admin)
+    assert exported["format"] == "json" and exported["count"] == len(exported["data"]) >= 1
+    row = next(r for r in exported["data"] if r["action"] == "workspace.security.changed")
+    assert row["actorEmail"] == team.admin.email and row["timestamp"].endswith("Z")
+    csv = await backend.call("auditLogs:exportLogs", {**ws, "format": "csv", "action": row["action"]}, as_=team.admin)
+    header, *lines = csv["data"].split("\n")
+    assert header.startswith("timestamp,action,actorType") and len(lines) == csv["count"] == 1
+    assert f'"{row["action"]}"' in lines[0]
+    empty = await backend.call("auditLogs:exportLogs", {**ws, "startTime": 0.0, "endTime": 1.0}, as_=team.admin)
+    assert empty["data"] == [] and empty["truncated"] is False
+
+    agent = await backend.add_member(team, "agent")
+    await backend.refused("auditLogs:exportLogs", ws, as_=agent, code="PERMISSION_DENIED")
+    await backend.refused("auditLogs:logExport", {**ws, "exportType": "auditLogs", "recordCount": 1.0}, as_=agent,
+                          code="PERMISSION_DENIED")  # fmt: skip
+    await backend.call("auditLogs:logExport", {**ws, "exportType": "auditLogs", "recordCount": 3.0}, as_=team.admin)
+    logs = await backend.call("auditLogs:list", {**ws, "action": "data.exported"}, as_=team.admin)
+    assert [(log["resourceType"], log["metadata"]["recordCount"]) for log in logs] == [("auditLogs", 3)]

@@ -11,13 +11,23 @@ async def test_metadata_names_the_instance_after_its_oldest_workspace(backend: B
         "version": "1.0",
         "name": "Opencom",
         "features": ["chat", "knowledge-base"],
+        "signupMode": "invite-only",
+        "authMethods": ["password", "otp"],
     }
     team = await backend.seed_team("First Co")
     await backend.seed_team("Second Co")
     anonymous = await backend.call("discovery:getMetadata")
-    assert anonymous["name"] == "First Co" and "signupMode" not in anonymous and "authMethods" not in anonymous
-    signed_in = await backend.call("discovery:getMetadata", as_=team.admin)
-    assert (signed_in["signupMode"], signed_in["authMethods"]) == ("invite-only", ["password", "otp"])
+    assert anonymous["name"] == "First Co"
+    assert (anonymous["signupMode"], anonymous["authMethods"]) == ("invite-only", ["password", "otp"])
+    await backend.call(
+        "workspaces:updateSignupSettings",
+        {"workspaceId": team.workspace_id, "signupMode": "domain-allowlist", "allowedDomains": [" Acme.com "],
+         "authMethods": ["otp"]},
+        as_=team.admin,
+    )
+    updated = await backend.call("discovery:getMetadata")
+    assert (updated["signupMode"], updated["authMethods"]) == ("domain-allowlist", ["otp"])
+    assert (await backend.get(team.workspace_id))["allowedDomains"] == ["acme.com"]
 
 
 @pytest.mark.parametrize(

@@ -48,3 +48,30 @@ async def test_snippets_refuse_anonymous_viewers_and_impersonation(backend: Back
     spoof = {**ws, "name": "n", "content": "c", "createdBy": outsider.user_id}
     refused = await backend.refused("snippets:create", spoof, as_=team.admin, code="NOT_AUTHORIZED")
     assert refused["message"] == "Cannot create snippet on behalf of another user"
+
+
+async def test_snippets_are_filed_in_folders_of_their_workspace(backend: Backend, team: Team):
+    ws = {"workspaceId": team.workspace_id}
+    folder = await backend.call("contentFolders:create", {**ws, "name": "Billing"}, as_=team.admin)
+    inner = await backend.call("contentFolders:create", {**ws, "name": "Refunds", "parentId": folder}, as_=team.admin)
+    filed = await backend.call(
+        "snippets:create", {**ws, "name": "Refund", "content": "Refunded.", "folderId": inner}, as_=team.admin
+    )
+    loose = await backend.call("snippets:create", {**ws, "name": "Hi", "content": "Hello"}, as_=team.admin)
+    assert [s["_id"] for s in await backend.call("snippets:list", {**ws, "folderId": inner}, as_=team.admin)] == [filed]
+    await backend.call("snippets:update", {"id": loose, "folderId": folder}, as_=team.admin)
+    assert (await backend.get(loose))["folderId"] == folder
+    await backend.call("snippets:update", {"id": loose, "folderId": None}, as_=team.admin)
+    assert "folderId" not in await backend.get(loose)
+
+    other = await backend.seed_team()
+    foreign = await backend.call("contentFolders:create", {"workspaceId": other.workspace_id, "name": "X"},
+                                 as_=other.admin)  # fmt: skip
+    await backend.refused("snippets:update", {"id": loose, "folderId": foreign}, as_=team.admin, code="INVALID_INPUT")
+    await backend.refused("contentFolders:update", {"id": folder, "parentId": inner}, as_=team.admin,
+                          code="INVALID_INPUT")  # fmt: skip
+
+    assert await backend.call("contentFolders:remove", {"id": inner}, as_=team.admin) == {"success": True}
+    assert (await backend.get(filed))["folderId"] == folder
+    assert [f["name"] for f in await backend.call("contentFolders:list", ws, as_=team.admin)] == ["Billing"]
+    assert await backend.call("contentFolders:list", ws, as_=other.admin) == []

@@ -154,3 +154,20 @@ async def test_tickets_and_comments_carry_attachments(backend: Backend, team: Te
     seen = await backend.call("tickets:get", {"id": ticket_id, "sessionToken": visitor.token})
     assert [a["fileName"] for a in seen["attachments"]] == ["log.txt"]
     assert [a["mimeType"] for a in seen["comments"][0]["attachments"]] == ["text/csv"]
+
+
+async def test_the_dashboard_views_list_and_open_tickets_with_a_status(backend: Backend, team: Team):
+    visitor = await backend.boot(team.workspace_id)
+    conversation = await backend.visitor_conversation(visitor)
+    ticket = await backend.call("tickets:convertFromConversation", {"conversationId": conversation}, as_=team.admin)
+    ws = {"workspaceId": team.workspace_id}
+    listed = await backend.call("tickets:listForAdminView", ws, as_=team.admin)
+    assert listed["status"] == "ok" and [row["_id"] for row in listed["tickets"]] == [ticket]
+    opened = await backend.call("tickets:getForAdminView", {"id": ticket}, as_=team.admin)
+    assert opened["status"] == "ok" and opened["ticket"]["conversation"]["_id"] == conversation
+    outsider = (await backend.seed_team()).admin
+    assert await backend.call("tickets:listForAdminView", ws, as_=outsider) == {"status": "forbidden", "tickets": []}
+    assert await backend.call("tickets:getForAdminView", {"id": ticket}) == {
+        "status": "unauthenticated",
+        "ticket": None,
+    }
