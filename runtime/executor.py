@@ -81,7 +81,8 @@ class Executor:
         # Token verification, the deployment's own issuer (its URL is site_url) and the admin key.
         self.auth = DeploymentAuth(database.path.parent, app.auth_config, site_url=lambda: self.site_url)
         self.file_storage = FileStorage(database, database.path.parent / STORAGE_DIR)
-        self.workers = Workers(database.path)  # where long queries and mutations finish (runtime.off_loop)
+        # Where long queries and mutations finish (runtime.off_loop).
+        self.workers = Workers(database.path, database.database_url)
         self.job_runner = JobRunner(self)
         self.cron_runner = CronRunner(self)
         # One-shot tools (e.g. the CLI running a single function) set this False before the first call,

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -54,11 +53,12 @@ class OffLoop(BaseException):
 class Workers:
     """The worker threads of one database, each with its own reader connection (opened on first use)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, database_url: str | None) -> None:
         self._path = path
+        self._database_url = database_url  # PostgreSQL's, else the SQLite file at ``path`` (runtime.store)
         self._pool = ThreadPoolExecutor(max_workers=knobs.OFF_LOOP_WORKERS, thread_name_prefix="opencom-off-loop")
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[Any] = []
         self._lock = threading.Lock()
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
@@ -67,19 +67,26 @@ class Workers:
         return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     @contextmanager
-    def snapshot(self) -> Iterator[tuple[Rows, int]]:
+    def snapshot(self) -> Iterator[tuple[Any, int]]:
         """A read transaction on this worker's reader connection: its rows and its commit timestamp."""
-        rows: Rows | None = getattr(self._local, "rows", None)
+        rows: Any = getattr(self._local, "rows", None)
         if rows is None:
-            connection = storage.connect(self._path)
+            rows = self._local.rows = self._open_reader()
             with self._lock:
-                self._connections.append(connection)
-            rows = self._local.rows = Rows(connection)
+                self._connections.append(rows.connection)
         rows.connection.execute("BEGIN")
         try:
             yield rows, int(rows.get_meta("ts") or 0)
         finally:
             rows.connection.execute("COMMIT")
+
+    def _open_reader(self) -> Any:
+        """Rows on a new reader connection of the deployment's store."""
+        if self._database_url is not None:
+            from runtime.store import postgres  # psycopg is only imported by deployments that use it
+
+            return postgres.PgRows(postgres.connect(self._database_url, writer=False))
+        return Rows(storage.connect(self._path))
 
     def close(self) -> None:
         """Wait for runs under way, then close the workers' connections."""
