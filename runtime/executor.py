@@ -222,19 +222,14 @@ class Executor:
                 transaction = self.database.read_transaction(ts)
                 return self._query(transaction, function, args, identity, journal, connection, knobs.LOOP_CPU_BUDGET_S)
         except LoopBudgetSpent:
-            return await self.workers.run(self._query_on_worker, function, args, identity, journal, connection)
+            pass
 
-    def _query_on_worker(
-        self,
-        function: FunctionDefinition,
-        args: Any,
-        identity: Identity | None,
-        journal: str | None,
-        connection: Connection,
-    ) -> FunctionResult:
-        with self.workers.snapshot() as (rows, ts):
-            transaction = Transaction(self.database, rows, ts, writable=False)
-            return self._query(transaction, function, args, identity, journal, connection, budget=None)
+        def on_worker() -> FunctionResult:
+            with self.workers.snapshot() as (rows, ts):
+                transaction = Transaction(self.database, rows, ts, writable=False)
+                return self._query(transaction, function, args, identity, journal, connection, budget=None)
+
+        return await self.workers.run(on_worker)
 
     def _query(
         self,
