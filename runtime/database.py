@@ -4,7 +4,8 @@ Concurrency policy (the whole of it):
 
 - Function code runs on the event loop thread and never suspends inside a query or mutation, so
   each execution is one uninterrupted run of Python against a SQLite connection; no ``ctx.db``
-  call pays a thread hop.
+  call pays a thread hop. A function past the loop's CPU budget runs again on a worker thread
+  (``runtime.off_loop``); a mutation's body then raises ``OffLoop`` and the writer awaits it.
 - Queries use the reader connection, each inside one SQLite read transaction: one consistent
   snapshot, whose timestamp is read from the snapshot itself.
 - Mutations go through one queue to one writer, which runs them one at a time in commit order
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from runtime import clock, knobs, storage, store
 from runtime.catalog import BY_CREATION_TIME, BY_ID, SYSTEM_TABLE_NUMBERS, Catalog
 from runtime.document_import import ImportMode, plan_import, write_import
+from runtime.off_loop import OffLoop
 from runtime.read_set import Commit
 from runtime.schema_change import check_stored_documents
 from runtime.search import SearchIndexes
@@ -297,6 +299,11 @@ class Database:
             self._snapshot_depth = 0
             self._reader_connection.execute("COMMIT")
 
+    @property
+    def snapshot_open(self) -> bool:
+        """Whether a caller holds ``snapshot()`` open: reads now must belong to its timestamp."""
+        return self._snapshot_depth > 0
+
     def read_transaction(self, ts: int) -> Transaction:
         """A read-only transaction on the open snapshot (call inside ``snapshot()``)."""
         return Transaction(self, self._snapshot_rows(), ts, writable=False)
@@ -456,7 +463,18 @@ class Database:
             creation_job_before = self._creation_time
             transaction = Transaction(self, rows, self.last_ts, writable=True)
             try:
-                value = job.body(transaction)
+                try:
+                    value = job.body(transaction)
+                except OffLoop as moved:
+                    # Too long for the event loop: undo this attempt, await another on a worker
+                    # thread, inside this transaction (see runtime.off_loop).
+                    connection.execute("ROLLBACK TO mutation")
+                    if len(self.catalog.table_names) != tables_before:
+                        self.catalog.load(rows)
+                    self._creation_time = creation_job_before
+                    changes_before = connection.total_changes
+                    transaction = Transaction(self, rows, self.last_ts, writable=True)
+                    value = await moved.rerun(transaction)
             except BaseException as error:  # noqa: BLE001 - every failure is the caller's to see
                 connection.execute("ROLLBACK TO mutation")
                 connection.execute("RELEASE mutation")
