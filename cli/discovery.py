@@ -30,6 +30,12 @@ def add_location_options(parser: argparse.ArgumentParser) -> None:
         help="the app directory (holding functions/ and schema.py); default: the current directory",
     )
     parser.add_argument("--data", metavar="DIR", help=f"the data directory; default: <app>/{DEFAULT_DATA_DIR}")
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="keep the rows in this PostgreSQL database (postgresql://user@host:port/db) instead of SQLite in the "
+        "data directory; default: $OPENCOM_DATABASE_URL, else SQLite",
+    )
 
 
 def resolve_app(app: str | None) -> Path:

@@ -9,6 +9,7 @@ exit code: 0 success, 1 a failing function or bad data, 2 a command line that ma
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -29,6 +30,7 @@ from cli import (
 )
 from cli.output import EXIT_FAILURE, EXIT_USAGE, CliError, one_line
 from runtime.database import DamagedDatabaseError
+from runtime.store import DATABASE_URL_VARIABLE
 
 DESCRIPTION = "Run, inspect and serve an opencom app: a Python app speaking Convex's protocol."
 EPILOG = "Run `opencom COMMAND --help` for the options of one command."
@@ -54,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``opencom`` console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "database", None):
+        # Every store this process opens (server, export, import, ...) reads it from there (runtime.store).
+        os.environ[DATABASE_URL_VARIABLE] = args.database
     try:
         return int(args.handler(args))
     except CliError as error:

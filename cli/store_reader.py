@@ -1,7 +1,8 @@
 """Read-only access to a data directory's store, safe while a server is writing to it.
 
 ``opencom data`` and ``opencom export`` only read, so they open the SQLite file read-only instead of
-a ``Database`` (which would take the writer's role and apply the schema). The file is in WAL mode,
+a ``Database`` (which would take the writer's role and apply the schema); with a PostgreSQL store
+(``OPENCOM_DATABASE_URL``) it reads one repeatable-read snapshot of that database instead. The file is in WAL mode,
 so one read transaction here sees one consistent committed state however long it lasts, and never
 blocks the server's writer.
 """
@@ -14,6 +15,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from cli.output import CliError
+from runtime import store
 from runtime.catalog import BY_CREATION_TIME, Catalog
 from runtime.database import DATABASE_FILE
 from runtime.storage import Rows, decode_document
@@ -35,7 +38,21 @@ class StoreReader:
         self._rows: Rows | None = None
 
     def __enter__(self) -> Self:
-        if self.path.exists():
+        try:
+            url = store.database_url()
+        except ValueError as error:
+            raise CliError(str(error)) from None
+        if url is not None:
+            from runtime.store import postgres
+
+            try:
+                self._connection = postgres.connect(url, writer=False)  # type: ignore[assignment]
+            except store.StoreError as error:
+                raise CliError(str(error)) from None
+            self._connection.execute("BEGIN")
+            self._rows = postgres.PgRows(self._connection)  # type: ignore[arg-type, assignment]
+            self.catalog.load(self._rows)  # type: ignore[arg-type]
+        elif self.path.exists():
             self._connection = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, isolation_level=None)
             self._connection.execute("PRAGMA busy_timeout=10000")
             self._connection.execute("BEGIN")

@@ -4,7 +4,8 @@ Concurrency policy (the whole of it):
 
 - Function code runs on the event loop thread and never suspends inside a query or mutation, so
   each execution is one uninterrupted run of Python against a SQLite connection; no ``ctx.db``
-  call pays a thread hop.
+  call pays a thread hop. A function past the loop's CPU budget runs again on a worker thread
+  (``runtime.off_loop``); a mutation's body then raises ``OffLoop`` and the writer awaits it.
 - Queries use the reader connection, each inside one SQLite read transaction: one consistent
   snapshot, whose timestamp is read from the snapshot itself.
 - Mutations go through one queue to one writer, which runs them one at a time in commit order
@@ -27,14 +28,15 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from runtime import clock, knobs, storage
+from runtime import clock, knobs, storage, store
 from runtime.catalog import BY_CREATION_TIME, BY_ID, SYSTEM_TABLE_NUMBERS, Catalog
 from runtime.document_import import ImportMode, plan_import, write_import
+from runtime.off_loop import OffLoop
 from runtime.read_set import Commit
 from runtime.schema_change import check_stored_documents
 from runtime.search import SearchIndexes
@@ -108,27 +110,36 @@ class Snapshot:
 class Database:
     """One SQLite file in a data directory; see the module docstring for the concurrency policy."""
 
-    def __init__(self, data_dir: Path, schema: SchemaDefinition | None = None, *, synchronous: str | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        schema: SchemaDefinition | None = None,
+        *,
+        synchronous: str | None = None,
+        database_url: str | None = None,
+    ) -> None:
+        """Open the deployment in ``data_dir``; its rows go to PostgreSQL when ``database_url`` (or
+        ``OPENCOM_DATABASE_URL``) names one, else to the SQLite file in ``data_dir`` (``runtime.store``)."""
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / DATABASE_FILE
         self.schema = schema
-        mode = synchronous or knobs.SQLITE_SYNCHRONOUS
-        report_damaged_wal(self.path)
+        self.database_url = store.database_url(database_url)
+        if self.database_url is None:
+            report_damaged_wal(self.path)
         try:
-            self._writer_connection = storage.connect(self.path, synchronous=mode)
-            storage.create_schema(self._writer_connection)
-            self._reader_connection = storage.connect(self.path, synchronous=mode)
-            self._writer_rows = Rows(self._writer_connection)
-            self._reader_rows = Rows(self._reader_connection)
+            opened = store.open_store(self.path, self.database_url, synchronous=synchronous or knobs.SQLITE_SYNCHRONOUS)
+            self._writer_connection, self._reader_connection = opened.writer_connection, opened.reader_connection
+            self._writer_rows, self._reader_rows = opened.writer_rows, opened.reader_rows
             # A second reader for snapshots held open across loop steps (``open_snapshot``).
-            self._pinned_connection = storage.connect(self.path, synchronous=mode)
-            self._pinned_rows = Rows(self._pinned_connection)
+            self._pinned_connection, self._pinned_rows = opened.pinned_connection, opened.pinned_rows
             self._pinned: Snapshot | None = None
             self.catalog = Catalog()
             self.catalog.load(self._writer_rows)
             # Highest timestamp handed out (committed, or committing in the current group).
             self.last_ts: int = int(self._writer_rows.get_meta("ts") or 0)
             self._creation_time: float = float(self._writer_rows.get_meta("creation_time") or 0.0)
+        except store.StoreError:
+            raise  # PostgreSQL failed: no file is damaged
         except sqlite3.DatabaseError as error:
             raise self._damaged(error) from None
         self._queue: asyncio.Queue[_Job | None] | None = None
@@ -136,8 +147,10 @@ class Database:
         self._commit_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opencom-commit")
         # Checkpoints (copying the WAL back into the file, with its own fsync) run on their own
         # connection and thread, never inside a commit whose callers are waiting.
-        self._writer_connection.execute("PRAGMA wal_autocheckpoint=0")
-        self._checkpoint_connection = storage.connect(self.path, synchronous=mode)
+        self._checkpoint_connection: sqlite3.Connection | None = None
+        if self.database_url is None:  # PostgreSQL checkpoints by itself
+            self._writer_connection.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpoint_connection = storage.connect(self.path, synchronous=synchronous or knobs.SQLITE_SYNCHRONOUS)
         self._checkpoint_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opencom-checkpoint")
         self._checkpoint: Future[Any] | None = None
         self._checkpointed_at = 0.0
@@ -147,6 +160,8 @@ class Database:
         self.search_indexes = SearchIndexes()
         try:
             self.apply_schema(schema)
+        except store.StoreError:
+            raise
         except sqlite3.DatabaseError as error:
             raise self._damaged(error) from None
 
@@ -171,7 +186,8 @@ class Database:
             self._writer_task = None
         self._commit_thread.shutdown(wait=True)
         self._checkpoint_thread.shutdown(wait=True)
-        self._checkpoint_connection.close()
+        if self._checkpoint_connection is not None:
+            self._checkpoint_connection.close()
         self._reader_connection.close()
         self._pinned_connection.close()
         self._writer_connection.close()
@@ -283,6 +299,11 @@ class Database:
             self._snapshot_depth = 0
             self._reader_connection.execute("COMMIT")
 
+    @property
+    def snapshot_open(self) -> bool:
+        """Whether a caller holds ``snapshot()`` open: reads now must belong to its timestamp."""
+        return self._snapshot_depth > 0
+
     def read_transaction(self, ts: int) -> Transaction:
         """A read-only transaction on the open snapshot (call inside ``snapshot()``)."""
         return Transaction(self, self._snapshot_rows(), ts, writable=False)
@@ -375,16 +396,35 @@ class Database:
             while len(batch) < knobs.MAX_COMMIT_GROUP and not self._queue.empty():
                 more = self._queue.get_nowait()
                 if more is None:
-                    await self._commit_group(batch)
+                    await self._commit_or_fail(batch)
                     return
                 batch.append(more)
+            await self._commit_or_fail(batch)
+
+    async def _commit_or_fail(self, batch: list[_Job]) -> None:
+        """Commit ``batch``; if the store itself fails outside a mutation (a PostgreSQL connection
+        lost at ``BEGIN`` or ``SAVEPOINT``), every caller still waiting hears the error, the
+        in-memory state goes back to the last commit, and the writer keeps serving the queue."""
+        ts_before, creation_before = self.last_ts, self._creation_time
+        try:
             await self._commit_group(batch)
+        except Exception as error:  # noqa: BLE001 - the store's failure is every waiting caller's
+            self.last_ts, self._creation_time = ts_before, creation_before
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(error)
+            with suppress(Exception):  # the store may be unreachable: nothing more to undo then
+                if self._writer_connection.in_transaction:
+                    self._writer_connection.execute("ROLLBACK")
+                self.catalog.load(self._writer_rows)
 
     def _start_checkpoint(self) -> None:
         """A passive checkpoint in the background once the WAL holds ``knobs.CHECKPOINT_WAL_BYTES``.
 
         At most one runs at a time, and one per ``knobs.CHECKPOINT_INTERVAL_S``.
         """
+        if self._checkpoint_connection is None:
+            return
         now = time.monotonic()
         if self._checkpoint is not None and not self._checkpoint.done():
             return
@@ -423,7 +463,18 @@ class Database:
             creation_job_before = self._creation_time
             transaction = Transaction(self, rows, self.last_ts, writable=True)
             try:
-                value = job.body(transaction)
+                try:
+                    value = job.body(transaction)
+                except OffLoop as moved:
+                    # Too long for the event loop: undo this attempt, await another on a worker
+                    # thread, inside this transaction (see runtime.off_loop).
+                    connection.execute("ROLLBACK TO mutation")
+                    if len(self.catalog.table_names) != tables_before:
+                        self.catalog.load(rows)
+                    self._creation_time = creation_job_before
+                    changes_before = connection.total_changes
+                    transaction = Transaction(self, rows, self.last_ts, writable=True)
+                    value = await moved.rerun(transaction)
             except BaseException as error:  # noqa: BLE001 - every failure is the caller's to see
                 connection.execute("ROLLBACK TO mutation")
                 connection.execute("RELEASE mutation")

@@ -27,11 +27,12 @@ from runtime.file_storage import FileStorage
 from runtime.functions import FunctionDefinition, Kind
 from runtime.cron_runner import CronRunner
 from runtime.job_runner import JobRunner
+from runtime.off_loop import OffLoop, Workers
 from runtime.queries import Query
 from runtime.read_set import ReadSet
 from runtime.return_values import StoredDocuments, checked_return_value
 from runtime.steps import run_to_completion
-from runtime.time_limit import WATCHDOG, FunctionTimeout, StepLimited, timeout_message
+from runtime.time_limit import WATCHDOG, FunctionTimeout, LoopBudgetSpent, StepLimited, timeout_message
 from runtime.transaction import Transaction
 from runtime.validators import validate_args, validate_returns
 from runtime.values import UNDEFINED, Value, binary_size, check_value, strip_undefined, value_size
@@ -80,6 +81,8 @@ class Executor:
         # Token verification, the deployment's own issuer (its URL is site_url) and the admin key.
         self.auth = DeploymentAuth(database.path.parent, app.auth_config, site_url=lambda: self.site_url)
         self.file_storage = FileStorage(database, database.path.parent / STORAGE_DIR)
+        # Where long queries and mutations finish (runtime.off_loop).
+        self.workers = Workers(database.path, database.database_url)
         self.job_runner = JobRunner(self)
         self.cron_runner = CronRunner(self)
         # One-shot tools (e.g. the CLI running a single function) set this False before the first call,
@@ -89,11 +92,18 @@ class Executor:
         self._reload_listeners: list[Callable[[App], None]] = [lambda app: self.cron_runner.app_changed()]
 
     @classmethod
-    def open(cls, app_dir: Path | str, data_dir: Path | str | None = None, *, synchronous: str | None = None) -> Executor:
-        """Load the app at ``app_dir`` and open its database (default ``<app>/.opencom``)."""
+    def open(
+        cls,
+        app_dir: Path | str,
+        data_dir: Path | str | None = None,
+        *,
+        synchronous: str | None = None,
+        database_url: str | None = None,
+    ) -> Executor:
+        """Load the app at ``app_dir`` and open its database (default ``<app>/.opencom``; PostgreSQL at ``database_url``)."""
         app = load_app(app_dir)
         data = Path(data_dir) if data_dir is not None else app.root / DEFAULT_DATA_DIR
-        return cls(app, Database(data, app.schema, synchronous=synchronous))
+        return cls(app, Database(data, app.schema, synchronous=synchronous, database_url=database_url))
 
     async def start(self) -> None:
         """Start the database writer, tidy file storage and start running scheduled jobs.
@@ -132,6 +142,7 @@ class Executor:
         await self.job_runner.stop()
         await self.auth.close()
         await self.database.close()
+        self.workers.close()
 
     # --- public entry points ----------------------------------------------------------------
     async def run(
@@ -172,7 +183,7 @@ class Executor:
     ) -> FunctionResult:
         """Run an already resolved function (see ``run``)."""
         if function.kind == "query":
-            return self.run_query(function, args, identity=identity, journal=journal, connection=connection)
+            return await self._run_query_anywhere(function, args, identity, journal, connection)
         if function.kind == "mutation":
             return await self._run_mutation(function, args, identity, depth, connection)
         return await self._run_action(function, args, identity, depth, connection)
@@ -186,14 +197,58 @@ class Executor:
         journal: str | None = None,
         connection: Connection = NO_CONNECTION,
     ) -> FunctionResult:
-        """Run a query synchronously, inside the open snapshot if there is one (see ``Database.snapshot``)."""
+        """Run a query synchronously, inside the open snapshot if there is one (see ``Database.snapshot``).
+
+        It keeps the event loop thread until it is done (up to its time limit): callers that can
+        await use ``run_function``, which moves a long query to a worker thread.
+        """
+        with self.database.snapshot() as ts:
+            transaction = self.database.read_transaction(ts)
+            return self._query(transaction, function, args, identity, journal, connection, budget=None)
+
+    async def _run_query_anywhere(
+        self,
+        function: FunctionDefinition,
+        args: Any,
+        identity: Identity | None,
+        journal: str | None,
+        connection: Connection,
+    ) -> FunctionResult:
+        """A query run on the loop or, past the loop's CPU budget, again on a worker (``runtime.off_loop``)."""
+        if self.database.snapshot_open:  # it must read at the caller's snapshot, which only the loop holds
+            return self.run_query(function, args, identity=identity, journal=journal, connection=connection)
+        try:
+            with self.database.snapshot() as ts:
+                transaction = self.database.read_transaction(ts)
+                return self._query(transaction, function, args, identity, journal, connection, knobs.LOOP_CPU_BUDGET_S)
+        except LoopBudgetSpent:
+            pass
+
+        def on_worker() -> FunctionResult:
+            with self.workers.snapshot() as (rows, ts):
+                transaction = Transaction(self.database, rows, ts, writable=False)
+                return self._query(transaction, function, args, identity, journal, connection, budget=None)
+
+        return await self.workers.run(on_worker)
+
+    def _query(
+        self,
+        transaction: Transaction,
+        function: FunctionDefinition,
+        args: Any,
+        identity: Identity | None,
+        journal: str | None,
+        connection: Connection,
+        budget: float | None,
+    ) -> FunctionResult:
+        """One run of a query in ``transaction``; past ``budget``, ``LoopBudgetSpent`` propagates."""
         buffer = logs.LogBuffer()
         execution = Execution(self, function, identity, journal_in=journal, connection=connection)
-        with logs.capture(buffer), self.database.snapshot() as ts:
-            transaction = self.database.read_transaction(ts)
-            execution.transaction = transaction
+        execution.transaction = transaction
+        ts = transaction.ts
+        with logs.capture(buffer):
             try:
-                value = self._invoke_within_limit(execution, args)
+                value = self._invoke_within_limit(execution, args, budget)
             except Exception as error:  # noqa: BLE001 - the caller receives every failure
                 # The read set too: a failure that depends on data must be re-run when that data changes.
                 return FunctionResult(error=error, log_lines=buffer.finish(), ts=ts, read_set=transaction.read_set)
@@ -207,29 +262,48 @@ class Executor:
         self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int, connection: Connection
     ) -> FunctionResult:
         await self.start()
-        buffer = logs.LogBuffer()
         # The body runs on the writer task: give it the caller's context (the scheduled job it runs under).
         caller_context = contextvars.copy_context()
+        # The last attempt's execution and logs: a run moved off the loop drops the first attempt's.
         executions: list[Execution] = []
+        buffers = [logs.LogBuffer()]
 
-        def body(transaction: Transaction) -> Value:
+        def attempt(transaction: Transaction, budget: float | None) -> Value:
             execution = Execution(self, function, identity, transaction=transaction, depth=depth, connection=connection)
             executions[:] = [execution]
-            with logs.capture(buffer):
+            buffers[:] = [logs.LogBuffer()]
+            with logs.capture(buffers[0]):
                 try:
-                    return self._invoke_within_limit(execution, args)
+                    return self._invoke_within_limit(execution, args, budget)
                 finally:
                     transaction.close_scans()
 
+        async def rerun(transaction: Transaction) -> Value:
+            return await self.workers.run(self._on_worker, caller_context, attempt, transaction)
+
+        def body(transaction: Transaction) -> Value:
+            try:
+                return caller_context.run(attempt, transaction, knobs.LOOP_CPU_BUDGET_S)
+            except LoopBudgetSpent:
+                raise OffLoop(rerun) from None
+
         try:
-            result = await self.database.mutate(lambda transaction: caller_context.run(body, transaction))
+            result = await self.database.mutate(body)
         except Exception as error:  # noqa: BLE001
-            return FunctionResult(error=error, log_lines=buffer.finish())
+            return FunctionResult(error=error, log_lines=buffers[0].finish())
         proofs = tuple(executions[0].proofs.recorded)
         read_set = result.transaction.read_set
         return FunctionResult(
-            value=result.value, log_lines=buffer.finish(), ts=result.ts, read_set=read_set, proofs=proofs
+            value=result.value, log_lines=buffers[0].finish(), ts=result.ts, read_set=read_set, proofs=proofs
         )
+
+    @staticmethod
+    def _on_worker(
+        context: contextvars.Context, attempt: Callable[[Transaction, float | None], Value], transaction: Transaction
+    ) -> Value:
+        """A mutation's second attempt, on a worker thread: its time limit counts this thread's CPU."""
+        transaction.deadline = time.thread_time() + knobs.QUERY_TIME_LIMIT_S
+        return context.run(attempt, transaction, None)
 
     async def _run_action(
         self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int, connection: Connection
@@ -305,14 +379,19 @@ class Executor:
         return function
 
     # --- the call itself --------------------------------------------------------------------
-    def _invoke_within_limit(self, execution: Execution, args: Any) -> Value:
+    def _invoke_within_limit(self, execution: Execution, args: Any, budget: float | None = None) -> Value:
         """``_invoke`` of a whole transaction's function, stopped once it runs past Convex's 1 s.
 
         Nested ``ctx.run_*`` calls run inside it and share its deadline (``runtime.time_limit``).
+        With ``budget`` (the event loop's CPU budget) it is stopped then instead, by ``LoopBudgetSpent``,
+        for the caller to run it again on a worker thread (``runtime.off_loop``).
         """
         running_loop = asyncio._get_running_loop()
         try:
-            run = WATCHDOG.start(knobs.QUERY_TIME_LIMIT_S)
+            if budget is None:
+                run = WATCHDOG.start(knobs.QUERY_TIME_LIMIT_S)
+            else:
+                run = WATCHDOG.start(budget, error=LoopBudgetSpent)
             try:
                 return self._invoke(execution, args)
             finally:
@@ -322,6 +401,9 @@ class Executor:
             # thread's running loop back (``runtime.steps``): make sure the server's is current.
             asyncio._set_running_loop(running_loop)
             raise LimitExceededError(timeout_message(knobs.QUERY_TIME_LIMIT_S)) from None
+        except LoopBudgetSpent:
+            asyncio._set_running_loop(running_loop)
+            raise
 
     def _invoke(self, execution: Execution, args: Any) -> Value:
         function = execution.function

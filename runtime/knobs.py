@@ -43,6 +43,10 @@ MAX_CALL_DEPTH = _int("MAX_CALL_DEPTH", 8)  # nested ctx.run_* depth
 MAX_INDEXES_PER_TABLE = _int("MAX_INDEXES_PER_TABLE", 32)  # index, search and vector indexes
 MAX_INDEX_FIELDS = _int("MAX_INDEX_FIELDS", 16)  # fields per index, _creationTime included
 QUERY_TIME_LIMIT_S = _float("QUERY_TIME_LIMIT_S", 1.0)  # user code time of a query or mutation
+# CPU time a query or mutation may use on the event loop thread; past it, it is run again from the
+# start on a worker thread (runtime.off_loop), so that one long function cannot stall other clients.
+LOOP_CPU_BUDGET_S = _float("LOOP_CPU_BUDGET_S", 0.03)
+OFF_LOOP_WORKERS = _int("OFF_LOOP_WORKERS", 4)  # worker threads for those re-runs
 ACTION_TIME_LIMIT_S = _float("ACTION_TIME_LIMIT_S", 600.0)  # wall time of one action
 
 # --- storage ----------------------------------------------------------------------------------

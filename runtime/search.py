@@ -60,6 +60,13 @@ class SearchIndexes:
         for table_name, table in (schema.tables if schema is not None else {}).items():
             for index in table.search_indexes:
                 wanted[fts_table(table_numbers[table_name], index.name)] = (table_numbers[table_name], index)
+        text_search = getattr(connection, "text_search", None)  # PostgreSQL keeps its own (runtime.store)
+        if text_search is not None:
+            self.by_table = {}
+            for name, (table_number, index) in wanted.items():
+                self.by_table.setdefault(table_number, []).append((name, index))
+            text_search.apply({name: (number, index, _signature(index)) for name, (number, index) in wanted.items()})
+            return
         existing = {
             name: sql
             for name, sql in connection.execute(
@@ -102,7 +109,14 @@ class SearchIndexes:
         self, connection: sqlite3.Connection, table_number: int, old: dict[str, Value] | None, new: dict[str, Value] | None
     ) -> None:
         """Keep every search index of the table in step with one document write."""
+        text_search = getattr(connection, "text_search", None)
         for name, index in self.by_table.get(table_number, ()):
+            if text_search is not None:
+                if old is not None:
+                    text_search.delete(name, old["_id"])
+                if new is not None:
+                    text_search.insert(name, index, new)
+                continue
             if old is not None:
                 connection.execute(f'DELETE FROM "{name}" WHERE doc_id = ?', (old["_id"],))
             if new is not None:
@@ -207,6 +221,11 @@ def search_documents(transaction: Transaction, plan: SearchPlan) -> Iterator[dic
     expression = plan.match_expression
     if expression is None:
         return
+    text_search = getattr(transaction.rows.connection, "text_search", None)
+    if text_search is not None:
+        bodies = text_search.search(plan, knobs.MAX_SEARCH_RESULTS)
+        yield from _checked_results(transaction, bodies)
+        return
     conditions = ["s.content MATCH ?"]
     parameters: list[Any] = [expression]
     for field, value in plan.read.filters:
@@ -217,7 +236,12 @@ def search_documents(transaction: Transaction, plan: SearchPlan) -> Iterator[dic
         f"WHERE {' AND '.join(conditions)} ORDER BY bm25(\"{plan.fts_name}\"), s.creation_time DESC LIMIT ?"
     )
     rows = transaction.rows.connection.execute(sql, (*parameters, knobs.MAX_SEARCH_RESULTS)).fetchall()
-    for position, (body,) in enumerate(rows, start=1):
+    yield from _checked_results(transaction, [body for (body,) in rows])
+
+
+def _checked_results(transaction: Transaction, bodies: list[bytes]) -> Iterator[dict[str, Value]]:
+    """Decode result bodies in order; pulling the last one the store could fetch is an error."""
+    for position, body in enumerate(bodies, start=1):
         if position >= knobs.MAX_SEARCH_RESULTS:
             raise ConvexValueError(
                 f"Search query scanned too many documents (fetched {knobs.MAX_SEARCH_RESULTS}). Consider using a "

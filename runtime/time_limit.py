@@ -42,6 +42,14 @@ class FunctionTimeout(BaseException):
     """Raised into a function's thread when its time limit passes (converted by the executor)."""
 
 
+class LoopBudgetSpent(BaseException):
+    """Raised into the event loop thread when a function used up its CPU budget there.
+
+    Not an error: the executor discards the attempt and runs the function again, from the start,
+    on a worker thread (``runtime.off_loop``), so that other clients keep being served.
+    """
+
+
 def timeout_message(limit_s: float) -> str:
     """Convex's text for a function stopped at its time limit."""
     duration = f"{limit_s:g}s" if limit_s >= 1 else f"{limit_s * 1000:g}ms"
@@ -64,6 +72,7 @@ class Run:
     thread_id: int
     clock: Callable[[], float]
     deadline: float
+    error: type[BaseException] = FunctionTimeout  # what the watchdog raises in the thread at the deadline
     fired: bool = False
 
 
@@ -78,17 +87,20 @@ class Watchdog:
         self._runs: dict[int, list[Run]] = {}
         self._thread: threading.Thread | None = None
 
-    def start(self, limit_s: float, *, wall_deadline: float | None = None) -> Run:
+    def start(
+        self, limit_s: float, *, wall_deadline: float | None = None, error: type[BaseException] = FunctionTimeout
+    ) -> Run:
         """Register the calling thread's run, which must ``finish`` within ``limit_s`` seconds of CPU.
 
         With ``wall_deadline`` (a ``time.monotonic()`` instant) the run must finish by then instead.
+        ``error`` is the exception raised in the thread if it does not.
         """
         thread_id = threading.get_ident()
         if wall_deadline is not None:
-            run = Run(thread_id, time.monotonic, wall_deadline)
+            run = Run(thread_id, time.monotonic, wall_deadline, error)
         else:
             clock = _thread_clock(thread_id)
-            run = Run(thread_id, clock, clock() + limit_s)
+            run = Run(thread_id, clock, clock() + limit_s, error)
         with self._lock:
             self._runs.setdefault(thread_id, []).append(run)
             if self._thread is None:
@@ -125,7 +137,7 @@ class Watchdog:
                         continue
                     run.fired = True
                     ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                        ctypes.c_ulong(run.thread_id), ctypes.py_object(FunctionTimeout)
+                        ctypes.c_ulong(run.thread_id), ctypes.py_object(run.error)
                     )
                 self._lock.wait(min(remaining) if remaining else None)
 

@@ -17,6 +17,7 @@ import pytest
 
 from runtime import clock
 from runtime.executor import Executor
+from tests.store_fixtures import Stores, dump_postgres, store_kind  # noqa: F401 - fixtures
 
 CORE_APP = Path(__file__).parent / "apps" / "core"
 """The generic app most runtime-core tests drive (``db:apply``, ``db:select``, ``bank:*``)."""
@@ -55,7 +56,7 @@ def make_app(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
 
 
 @pytest.fixture
-async def open_executor(tmp_path: Path) -> AsyncIterator[Callable[..., Executor]]:
+async def open_executor(tmp_path: Path, store_kind: Stores) -> AsyncIterator[Callable[..., Executor]]:
     """A factory ``open_executor(app_dir=CORE_APP, data_dir=None)``; every executor is closed afterwards.
 
     Without ``data_dir`` each executor gets its own directory under ``tmp_path``.
@@ -63,7 +64,8 @@ async def open_executor(tmp_path: Path) -> AsyncIterator[Callable[..., Executor]
     opened: list[Executor] = []
 
     def open_(app_dir: Path = CORE_APP, data_dir: Path | None = None) -> Executor:
-        executor = Executor.open(app_dir, data_dir if data_dir is not None else tmp_path / f"data{len(opened)}")
+        directory = data_dir if data_dir is not None else tmp_path / f"data{len(opened)}"
+        executor = Executor.open(app_dir, directory, database_url=store_kind.url_for(directory))
         opened.append(executor)
         return executor
 
@@ -80,6 +82,8 @@ async def core(open_executor: Callable[..., Executor]) -> Executor:
 
 def dump_database(executor: Executor) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every SQLite table of the executor's database, read as another process would."""
+    if executor.database.database_url is not None:
+        return dump_postgres(executor.database.database_url)
     connection = sqlite3.connect(f"file:{executor.database.path}?mode=ro", uri=True)
     try:
         tables = [

@@ -34,6 +34,8 @@ import aiohttp
 import pytest
 
 from runtime.admin_key import read_admin_key
+from runtime.store import DATABASE_URL_VARIABLE
+from tests.store_fixtures import Stores
 
 REPO = Path(__file__).resolve().parent.parent
 READY_LINE = re.compile(r"^opencom serving .+ at (https?://\S+) \(HTTP actions at (https?://\S+)\)\s*$")
@@ -287,12 +289,14 @@ COMPAT_APP = REPO / "tests" / "apps" / "compat"
 
 
 @pytest.fixture(name="server")
-def compat_server(tmp_path: Path) -> Iterator[RunningServer]:
+def compat_server(tmp_path: Path, store_kind: Stores) -> Iterator[RunningServer]:
     """``server``: the real server on ``tests/apps/compat`` (the chat app plus compatibility functions).
 
-    Test modules import it to use it; those that need another app define their own ``server``.
+    Test modules import it to use it; those that need another app define their own ``server``. Its
+    store is ``store_kind``'s (SQLite unless the module runs on both stores).
     """
-    running = start_server(COMPAT_APP, tmp_path / "data")
+    url = store_kind.url_for(tmp_path / "data")
+    running = start_server(COMPAT_APP, tmp_path / "data", env={DATABASE_URL_VARIABLE: url} if url else None)
     yield running
     running.stop()
 

@@ -11,6 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from runtime.executor import Executor
+from tests.store_fixtures import BOTH_STORES
+
+pytestmark = BOTH_STORES
 
 Dumper = Callable[[Executor], dict[str, list[tuple[Any, ...]]]]
 

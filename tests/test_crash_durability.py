@@ -4,7 +4,7 @@ A child process commits mutations from several concurrent tasks (so commits are 
 prints each acknowledged mutation as soon as ``Executor.run`` returns. The test kills it with
 SIGKILL mid-stream, reopens the data directory and checks that every acknowledged mutation is
 there, that no mutation is there by halves, that documents and index entries agree, that SQLite
-finds the file intact, and that new commits get timestamps above every acknowledged one.
+finds its file intact, and that new commits get timestamps above every acknowledged one; on both stores.
 """
 
 from __future__ import annotations
@@ -18,11 +18,18 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 from runtime.catalog import BY_CREATION_TIME, BY_ID
 from runtime.executor import Executor
 from runtime.storage import decode_document
+from runtime.store import DATABASE_URL_VARIABLE
 from runtime.values import value_size
+from tests.store_fixtures import BOTH_STORES, Stores
+
+pytestmark = BOTH_STORES
 
 REPO = Path(__file__).resolve().parent.parent
 CORE_APP = Path(__file__).parent / "apps" / "core"
@@ -50,13 +57,14 @@ asyncio.run(main())
 """
 
 
-def run_until_killed(data_dir: Path) -> list[tuple[int, int, int, str, str]]:
+def run_until_killed(data_dir: Path, database_url: str | None) -> list[tuple[int, int, int, str, str]]:
     """Start the writer, SIGKILL it after enough acknowledgements, return every complete line it printed."""
     process = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(CORE_APP), str(data_dir)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env={**os.environ, **({DATABASE_URL_VARIABLE: database_url} if database_url else {})},
     )
     assert process.stdout is not None
     output = b""
@@ -89,15 +97,22 @@ def run_until_killed(data_dir: Path) -> list[tuple[int, int, int, str, str]]:
     return acknowledged
 
 
+def _placeholders(sql: str, url: str | None) -> str:
+    """``sql`` with PostgreSQL's placeholders when the store is PostgreSQL."""
+    return sql.replace("?", "%s") if url else sql
+
+
 def check_indexes_match_documents(executor: Executor) -> None:
     """Every index (``by_id`` too) holds exactly one entry per document of its table, with the right
     key, and every document's stored size is its Convex size."""
-    connection = sqlite3.connect(f"file:{executor.database.path}?mode=ro", uri=True)
+    url = executor.database.database_url
+    connection: Any = psycopg.connect(url) if url else sqlite3.connect(f"file:{executor.database.path}?mode=ro", uri=True)
     try:
-        assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        if url is None:
+            assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         catalog = executor.database.catalog
         for table_number, indexes in catalog.stored_indexes.items():
-            rows = connection.execute("SELECT id, body, size FROM documents WHERE table_number = ?", (table_number,))
+            rows = connection.execute(_placeholders("SELECT id, body, size FROM documents WHERE table_number = ?", url), (table_number,))
             documents = {}
             for doc_id, body, size in rows:
                 documents[doc_id] = decode_document(body)
@@ -105,7 +120,7 @@ def check_indexes_match_documents(executor: Executor) -> None:
             assert {index.name for index in indexes} >= {BY_ID, BY_CREATION_TIME}
             for index in indexes:
                 entries = connection.execute(
-                    "SELECT key, doc_id FROM index_entries WHERE index_id = ?", (index.index_id,)
+                    _placeholders("SELECT key, doc_id FROM index_entries WHERE index_id = ?", url), (index.index_id,)
                 ).fetchall()
                 assert sorted(entries) == sorted(
                     (index.key_of(document), doc_id) for doc_id, document in documents.items()
@@ -115,10 +130,10 @@ def check_indexes_match_documents(executor: Executor) -> None:
 
 
 async def test_acknowledged_mutations_survive_sigkill_and_partial_ones_vanish(
-    tmp_path: Path, open_executor: Callable[..., Executor]
+    tmp_path: Path, open_executor: Callable[..., Executor], store_kind: Stores
 ) -> None:
     data_dir = tmp_path / "data"
-    acknowledged = run_until_killed(data_dir)
+    acknowledged = run_until_killed(data_dir, store_kind.url_for(data_dir))
     assert len(acknowledged) >= ACKNOWLEDGED_BEFORE_KILL
 
     executor = open_executor(CORE_APP, data_dir)

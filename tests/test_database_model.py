@@ -20,12 +20,22 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, multiple, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    multiple,
+    rule,
+    run_state_machine_as_test,
+)
 
 from runtime.app_loader import load_app
 from runtime.database import Database
 from runtime.executor import Executor
 from runtime.values import UNDEFINED, compare_values
+from tests.store_fixtures import Stores, reset_postgres
 from tests.strategies import bit_exact_equal
 
 APP = load_app(Path(__file__).parent / "apps" / "core")
@@ -157,8 +167,12 @@ class DatabaseModel(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.directory = Path(tempfile.mkdtemp(prefix="opencom-model-"))
         # Durability is not under test here, and fsyncs would dominate the run time.
-        self.executor = Executor(APP, Database(self.directory, APP.schema, synchronous="OFF"))
+        self.executor = Executor(APP, self.open_database(self.directory))
         self.model: dict[str, dict[str, Any]] = {}
+
+    def open_database(self, directory: Path) -> Database:
+        """A new empty database (SQLite here; the PostgreSQL run overrides it)."""
+        return Database(directory, APP.schema, synchronous="OFF")
 
     def teardown(self) -> None:
         self.loop.run_until_complete(self.executor.close())
@@ -294,3 +308,17 @@ DatabaseModel.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestDatabaseModel = DatabaseModel.TestCase
+
+
+@pytest.mark.parametrize("store_kind", ["postgres"], indirect=True)
+def test_the_model_holds_on_postgresql(store_kind: Stores, tmp_path: Path) -> None:
+    url = store_kind.url_for(tmp_path)
+    assert url is not None
+
+    class OnPostgres(DatabaseModel):
+        def open_database(self, directory: Path) -> Database:
+            reset_postgres(url)
+            return Database(directory, APP.schema, database_url=url)
+
+    # Fewer examples than on SQLite: each one empties and re-creates the PostgreSQL schema.
+    run_state_machine_as_test(OnPostgres, settings=settings(DatabaseModel.TestCase.settings, max_examples=25))

@@ -16,6 +16,9 @@ import pytest
 
 from tests.driver_process import Driver, DriverError
 from tests.server_fixtures import RunningServer, compat_server, start_server  # noqa: F401 - a fixture
+from tests.store_fixtures import BOTH_STORES
+
+pytestmark = BOTH_STORES
 
 pytest.importorskip("convex", reason="the official PyPI client is not installed")
 

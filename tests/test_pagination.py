@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 
 from runtime.executor import Executor, FunctionResult
+from tests.store_fixtures import BOTH_STORES
+
+pytestmark = BOTH_STORES
 
 
 async def insert_items(executor: Executor, *values: dict[str, Any]) -> list[str]:

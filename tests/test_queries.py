@@ -12,6 +12,9 @@ import pytest
 from runtime.errors import error_message
 from runtime.executor import Executor
 from tests.strategies import bit_exact_equal
+from tests.store_fixtures import BOTH_STORES
+
+pytestmark = BOTH_STORES
 
 
 async def insert_items(executor: Executor, *values: dict[str, Any]) -> list[str]:

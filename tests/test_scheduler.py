@@ -20,6 +20,10 @@ import pytest
 
 from runtime import knobs
 from runtime.executor import Executor
+from runtime.store import DATABASE_URL_VARIABLE
+from tests.store_fixtures import BOTH_STORES, Stores
+
+pytestmark = BOTH_STORES
 
 APP = Path(__file__).parent / "apps" / "scheduler"
 REPO = Path(__file__).parent.parent
@@ -310,7 +314,7 @@ asyncio.run(main(*sys.argv[1:4]))
 """
 
 
-async def run_until_killed(data_dir: Path, mode: str) -> None:
+async def run_until_killed(data_dir: Path, mode: str, database_url: str | None) -> None:
     """Run the child in its own process until it says it is mid-way, then SIGKILL it."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -320,7 +324,7 @@ async def run_until_killed(data_dir: Path, mode: str) -> None:
         str(data_dir),
         mode,
         stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env={**os.environ, "PYTHONPATH": str(REPO), **({DATABASE_URL_VARIABLE: database_url} if database_url else {})},
         cwd=str(REPO),
     )
     try:
@@ -333,9 +337,9 @@ async def run_until_killed(data_dir: Path, mode: str) -> None:
 
 
 async def test_scheduled_mutations_run_exactly_once_across_a_kill(
-    open_executor: Callable[..., Executor], tmp_path: Path
+    open_executor: Callable[..., Executor], tmp_path: Path, store_kind: Stores
 ) -> None:
-    await run_until_killed(tmp_path / "data", "mutations")
+    await run_until_killed(tmp_path / "data", "mutations", store_kind.url_for(tmp_path / "data"))
     executor = open_executor(APP, tmp_path / "data")
     await executor.start()
     jobs = await settled(executor, 60)
@@ -344,9 +348,9 @@ async def test_scheduled_mutations_run_exactly_once_across_a_kill(
 
 
 async def test_an_action_interrupted_by_a_kill_fails_and_never_reruns(
-    open_executor: Callable[..., Executor], tmp_path: Path
+    open_executor: Callable[..., Executor], tmp_path: Path, store_kind: Stores
 ) -> None:
-    await run_until_killed(tmp_path / "data", "action")
+    await run_until_killed(tmp_path / "data", "action", store_kind.url_for(tmp_path / "data"))
     executor = open_executor(APP, tmp_path / "data")
     await executor.start()
     [job] = await settled(executor, 1)

@@ -9,13 +9,16 @@ import pytest
 
 from runtime.executor import Executor
 from runtime.read_set import Commit
+from tests.store_fixtures import BOTH_STORES, Stores
+
+pytestmark = BOTH_STORES
 
 APP = Path(__file__).parent / "apps" / "search"
 
 
 @pytest.fixture
-async def executor(tmp_path: Path) -> AsyncIterator[Executor]:
-    opened = Executor.open(APP, tmp_path / "data")
+async def executor(tmp_path: Path, store_kind: Stores) -> AsyncIterator[Executor]:
+    opened = Executor.open(APP, tmp_path / "data", database_url=store_kind.url_for(tmp_path / "data"))
     yield opened
     await opened.close()
 
@@ -73,7 +76,7 @@ async def test_search_sees_updates_and_deletes(executor: Executor) -> None:
     assert await executor.call("notes:search", {"text": "replacement"}) == []
 
 
-async def test_rolled_back_writes_never_reach_the_index(tmp_path: Path) -> None:
+async def test_rolled_back_writes_never_reach_the_index(tmp_path: Path, store_kind: Stores) -> None:
     app = tmp_path / "app"
     (app / "functions").mkdir(parents=True)
     (app / "schema.py").write_text((APP / "schema.py").read_text())
@@ -87,7 +90,7 @@ async def test_rolled_back_writes_never_reach_the_index(tmp_path: Path) -> None:
         "async def ghosts(ctx, args):\n"
         "    return await ctx.db.query('notes').with_search_index('search_body', lambda q: q.search('body', 'ghost')).collect()\n"
     )
-    executor = Executor.open(app, tmp_path / "data")
+    executor = Executor.open(app, tmp_path / "data", database_url=store_kind.url_for(tmp_path / "data"))
     try:
         assert not (await executor.run("notes:add_then_fail", {})).ok
         assert await executor.call("notes:ghosts", {}) == []

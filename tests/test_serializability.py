@@ -15,6 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from runtime.executor import Executor, FunctionResult
+from tests.store_fixtures import BOTH_STORES
+
+pytestmark = BOTH_STORES
 
 ACCOUNTS = 6
 OPENING_BALANCE = 100

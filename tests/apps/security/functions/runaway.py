@@ -46,3 +46,29 @@ async def spin_action(ctx, args):
     await ctx.run_query("runaway:burn", {"ms": 1.0})
     while True:
         pass
+
+
+def _compute(ms: float) -> None:
+    until = time.thread_time() + ms / 1000
+    while time.thread_time() < until:
+        pass
+
+
+@query(args={"ms": v.float64()})
+async def slow_read(ctx, args):
+    """Read the notes, log, compute for ``ms`` of CPU, schedule nothing: slow but finishes."""
+    notes = await ctx.db.query("notes").take(5)
+    print("read", len(notes))
+    _compute(args["ms"])
+    return [note["text"] for note in notes]
+
+
+@mutation(args={"ms": v.float64(), "text": v.string()})
+async def slow_write(ctx, args):
+    """Read, write, log, compute for ``ms`` of CPU, then schedule a call: slow but finishes."""
+    notes = await ctx.db.query("notes").take(3)
+    note_id = await ctx.db.insert("notes", {"owner": "slow", "text": args["text"]})
+    print("wrote after reading", len(notes))
+    _compute(args["ms"])
+    await ctx.scheduler.run_after(60_000, "notes:add", {"text": args["text"] + "-later"})
+    return {"read": [note["text"] for note in notes], "id_is_string": isinstance(note_id, str)}
