@@ -470,6 +470,43 @@ help_center_tables = {
     .index("by_workspace", ["workspaceId"])
     .index("by_slug", ["workspaceId", "slug"])
     .index("by_parent", ["workspaceId", "parentId"]),
+    "helpCenterImportSources": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "sourceKey": string,
+            "sourceName": string,
+            "rootCollectionId": opt(v.id("collections")),
+            "createdAt": number,
+            "updatedAt": number,
+            "lastImportedAt": opt(number),
+            "lastImportRunId": opt(string),
+            "lastImportedFileCount": opt(number),
+            "lastImportedCollectionCount": opt(number),
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_source_key", ["workspaceId", "sourceKey"])
+    .index("by_workspace_updated_at", ["workspaceId", "updatedAt"]),
+    "helpCenterImportArchives": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "sourceId": v.id("helpCenterImportSources"),
+            "importRunId": string,
+            "entityType": literals("article", "collection"),
+            "importPath": string,
+            "parentPath": opt(string),
+            "name": string,
+            "content": opt(string),
+            "status": opt(literals("draft", "published", "archived")),
+            "description": opt(string),
+            "icon": opt(string),
+            "deletedAt": number,
+            "restoredAt": opt(number),
+        }
+    )
+    .index("by_workspace_deleted_at", ["workspaceId", "deletedAt"])
+    .index("by_workspace_source", ["workspaceId", "sourceId"])
+    .index("by_workspace_source_run", ["workspaceId", "sourceId", "importRunId"]),
     "articleFeedback": define_table(
         {
             "articleId": v.id("articles"),

@@ -49,6 +49,14 @@ async function main() {
     members: ["workspaceMembers:listByWorkspace", { workspaceId }],
   }));
 
+  // The articles screen (useArticlesAdminConvex) beside the help-center import history.
+  report("articles_screen", await render(agent, {
+    articles: ["articles:list", { workspaceId }],
+    collections: ["collections:listHierarchy", { workspaceId }],
+    sources: ["helpCenterImports:listSources", { workspaceId }],
+    history: ["helpCenterImports:listHistory", { workspaceId }],
+  }));
+
   // Visitors open 1,000 conversations.
   const visitors = await inBatches(Array.from({ length: VISITORS }, (_, n) => async () => {
     const client = clients.open();

@@ -1,10 +1,10 @@
 """Opencom's agent dashboard end to end: the real server, and the dashboard's calls (apps/web, with its
 argument shapes) made by the official npm ``convex`` client (tests/npm/opencom_dashboard_e2e.mjs).
 
-Sign up through ``auth:signIn``; the shell's queries answer; the inbox pages through 1,000
-conversations while visitors write, its live first page shows the latest message; the agent
-replies, assigns, tags and closes; an invited teammate signs up and sees the same inbox; reports
-count the conversations.
+Sign up through ``auth:signIn``; the shell's and the articles screen's queries answer; the inbox
+pages through 1,000 conversations while visitors write, its live first page shows the latest
+message; the agent replies, assigns, tags and closes; an invited teammate signs up and sees the same
+inbox; reports count the conversations.
 """
 
 from __future__ import annotations
@@ -39,6 +39,12 @@ def test_the_shell_queries_all_answer(seen: dict[str, Any]) -> None:
     assert shell["sidebar"] == [] and shell["ai"]["enabled"] is False
     assert shell["workspace"]["_id"] == seen["agent"]["workspaceId"]
     assert [member["userId"] for member in shell["members"]] == [seen["agent"]["userId"]]
+
+
+def test_the_articles_screen_answers_with_an_empty_import_history(seen: dict[str, Any]) -> None:
+    screen = seen["articles_screen"]
+    assert (screen["articles"], screen["collections"]) == ([], [])
+    assert (screen["sources"], screen["history"]) == ([], [])
 
 
 def test_the_inbox_pages_through_every_conversation_and_stays_live(seen: dict[str, Any]) -> None:
