@@ -1403,6 +1403,37 @@ series_block_config = v.object(
         "tagName": opt(string),
     }
 )
+
+
+def campaign_table(own_fields: dict, stats):
+    """An email or push campaign: its own content fields, then the audience, schedule and
+    send-progress fields both kinds share, so the sweeper and senders read one shape."""
+    return (
+        define_table(
+            {
+                **own_fields,
+                "audienceRules": opt(audience_rules_or_segment),
+                "targeting": opt(audience_rules_or_segment),
+                "schedule": opt(campaign_schedule),
+                "status": literals("draft", "scheduled", "sending", "sent", "paused"),
+                "stats": opt(stats),
+                "recipientCount": opt(number),
+                "sentAt": opt(number),
+                # This backend's own: where the send stands (see lib/campaign_send).
+                "sendRun": opt(number),
+                "sendCursor": opt(number),
+                "sendPhase": opt(literals("resolving", "delivering", "done")),
+                "lastStepAt": opt(number),
+                "createdAt": number,
+                "updatedAt": number,
+            }
+        )
+        .index("by_workspace", ["workspaceId"])
+        .index("by_workspace_status", ["workspaceId", "status"])
+        .index("by_status_step", ["status", "lastStepAt"])
+    )
+
+
 campaign_tables = {
     "emailTemplates": define_table(
         {
@@ -1416,7 +1447,7 @@ campaign_tables = {
             "updatedAt": number,
         }
     ).index("by_workspace", ["workspaceId"]),
-    "emailCampaigns": define_table(
+    "emailCampaigns": campaign_table(
         {
             "workspaceId": v.id("workspaces"),
             "name": string,
@@ -1425,25 +1456,9 @@ campaign_tables = {
             "content": string,
             "templateId": opt(v.id("emailTemplates")),
             "senderId": opt(v.id("users")),
-            "audienceRules": opt(audience_rules_or_segment),
-            "targeting": opt(audience_rules_or_segment),
-            "schedule": opt(campaign_schedule),
-            "status": literals("draft", "scheduled", "sending", "sent", "paused"),
-            "stats": opt(email_campaign_stats),
-            "recipientCount": opt(number),
-            "sentAt": opt(number),
-            # This backend's own: where the send stands (see lib/campaign_send).
-            "sendRun": opt(number),
-            "sendCursor": opt(number),
-            "sendPhase": opt(literals("resolving", "delivering", "done")),
-            "lastStepAt": opt(number),
-            "createdAt": number,
-            "updatedAt": number,
-        }
-    )
-    .index("by_workspace", ["workspaceId"])
-    .index("by_workspace_status", ["workspaceId", "status"])
-    .index("by_status_step", ["status", "lastStepAt"]),
+        },
+        email_campaign_stats,
+    ),
     "emailCampaignRecipients": define_table(
         {
             "campaignId": v.id("emailCampaigns"),
@@ -1487,7 +1502,7 @@ campaign_tables = {
     )
     .index("by_user", ["userId"])
     .index("by_token", ["token"]),
-    "pushCampaigns": define_table(
+    "pushCampaigns": campaign_table(
         {
             "workspaceId": v.id("workspaces"),
             "name": string,
@@ -1496,24 +1511,9 @@ campaign_tables = {
             "imageUrl": opt(string),
             "data": opt(json_record),
             "deepLink": opt(string),
-            "audienceRules": opt(audience_rules_or_segment),
-            "targeting": opt(audience_rules_or_segment),
-            "schedule": opt(campaign_schedule),
-            "status": literals("draft", "scheduled", "sending", "sent", "paused"),
-            "stats": opt(v.object({"sent": number, "delivered": number, "opened": number, "failed": number, "pending": opt(number)})),
-            "recipientCount": opt(number),
-            "sentAt": opt(number),
-            "sendRun": opt(number),
-            "sendCursor": opt(number),
-            "sendPhase": opt(literals("resolving", "delivering", "done")),
-            "lastStepAt": opt(number),
-            "createdAt": number,
-            "updatedAt": number,
-        }
-    )
-    .index("by_workspace", ["workspaceId"])
-    .index("by_workspace_status", ["workspaceId", "status"])
-    .index("by_status_step", ["status", "lastStepAt"]),
+        },
+        v.object({"sent": number, "delivered": number, "opened": number, "failed": number, "pending": opt(number)}),
+    ),
     "pushCampaignRecipients": define_table(
         {
             "campaignId": v.id("pushCampaigns"),
