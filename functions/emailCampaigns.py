@@ -13,14 +13,14 @@ import math
 from runtime import UNDEFINED, internal_action, internal_mutation, internal_query, mutation, query, v
 
 from .lib.audience import validate_targeting
-from .lib.authoring import list_by_status, managed, purge_batch, readable
+from .lib.authoring import list_by_status, managed, readable
 from .lib.campaign_send import EMAIL, RESOLVE_PAGE, RecipientRule, claim_smtp_batch, confirm_smtp_batch, resolve_page, stats_of
 from .lib.campaign_email import TRACKING_TOKEN
 from .lib.campaign_tracking import click_target, recipient_by_token, record_open, unsubscribe
 from .lib.clock import now_ms
 from .lib.errors import INVALID_INPUT, fail
 from .lib.permissions import require_permission
-from .lib.send_chain import restart_stalled, start
+from .lib.send_chain import draft_campaign, purge_recipients, remove_campaign, restart_stalled, start
 from .lib.smtp_provider import send_batch, smtp_settings
 from .lib.visitor_census import visitor_total, visitors_after
 
@@ -81,11 +81,7 @@ async def create(ctx, args):
 )
 async def update(ctx, args):
     """Overwrite the given fields of a campaign not yet sending; returns its id."""
-    campaign, _ = await managed(ctx, args["id"], "Campaign", MANAGE)
-    if campaign["status"] == "sent":
-        fail(INVALID_INPUT, "Cannot update sent campaign")
-    if campaign["status"] != "draft":
-        fail(INVALID_INPUT, "Cannot update a campaign once sending has started")
+    campaign = await draft_campaign(ctx, args["id"], MANAGE)
     await ctx.db.patch(campaign["_id"], {**await _fields(ctx, campaign["workspaceId"], args), "updatedAt": now_ms()})
     return campaign["_id"]
 
@@ -133,16 +129,14 @@ async def resume(ctx, args):
 @mutation(args={"id": v.id("emailCampaigns")})
 async def remove(ctx, args):
     """Delete the campaign (a send in progress stops) and, in scheduled batches, its recipients."""
-    campaign, _ = await managed(ctx, args["id"], "Campaign", MANAGE)
-    await ctx.db.delete(campaign["_id"])
-    await ctx.scheduler.run_after(0, "emailCampaigns:purgeRecipients", {"campaignId": campaign["_id"]})
+    await remove_campaign(ctx, EMAIL, args["id"], MANAGE)
     return None
 
 
 @internal_mutation(args={"campaignId": v.id("emailCampaigns")})
 async def purgeRecipients(ctx, args):
     """Delete one batch of a removed campaign's recipients, and schedule the next."""
-    await purge_batch(ctx, "emailCampaignRecipients", "campaignId", args["campaignId"], "emailCampaigns:purgeRecipients", DELETE_BATCH)
+    await purge_recipients(ctx, EMAIL, args["campaignId"], DELETE_BATCH)
 
 
 @query(args={"workspaceId": v.id("workspaces"), "status": v.optional(status), "limit": v.optional(v.number())})

@@ -9,13 +9,13 @@ on a paused campaign resumes it where it stopped).
 from runtime import UNDEFINED, internal_action, internal_mutation, mutation, query, v
 
 from .lib.audience import validate_targeting
-from .lib.authoring import clamp_limit, list_by_status, managed, purge_batch, readable
+from .lib.authoring import clamp_limit, list_by_status, managed, readable
 from .lib.clock import now_ms
 from .lib.errors import INVALID_INPUT, fail
 from .lib.permissions import require_permission
 from .lib.push_send import PUSH, RESOLVE_PAGE, claim_batch, confirm_batch, resolve_page
 from .lib.push_transport import expo_settings, send_expo
-from .lib.send_chain import restart_stalled, start
+from .lib.send_chain import draft_campaign, purge_recipients, remove_campaign, restart_stalled, start
 
 MANAGE = "settings.workspace"
 LIST_LIMIT, MAX_LIST_LIMIT = 100, 500
@@ -71,11 +71,7 @@ async def create(ctx, args):
 )
 async def update(ctx, args):
     """Overwrite the given fields of a draft; returns its id."""
-    campaign, _ = await managed(ctx, args["id"], "Campaign", MANAGE)
-    if campaign["status"] == "sent":
-        fail(INVALID_INPUT, "Cannot update sent campaign")
-    if campaign["status"] != "draft":
-        fail(INVALID_INPUT, "Cannot update a campaign once sending has started")
+    campaign = await draft_campaign(ctx, args["id"], MANAGE)
     await ctx.db.patch(campaign["_id"], {**await _fields(ctx, campaign["workspaceId"], args), "updatedAt": now_ms()})
     return campaign["_id"]
 
@@ -104,16 +100,14 @@ async def pause(ctx, args):
 @mutation(args={"id": v.id("pushCampaigns")})
 async def remove(ctx, args):
     """Delete the campaign (a send in progress stops) and, in scheduled batches, its recipients."""
-    campaign, _ = await managed(ctx, args["id"], "Campaign", MANAGE)
-    await ctx.db.delete(campaign["_id"])
-    await ctx.scheduler.run_after(0, "pushCampaigns:purgeRecipients", {"campaignId": campaign["_id"]})
+    await remove_campaign(ctx, PUSH, args["id"], MANAGE)
     return None
 
 
 @internal_mutation(args={"campaignId": v.id("pushCampaigns")})
 async def purgeRecipients(ctx, args):
     """Delete one batch of a removed campaign's recipients, and schedule the next."""
-    await purge_batch(ctx, "pushCampaignRecipients", "campaignId", args["campaignId"], "pushCampaigns:purgeRecipients", DELETE_BATCH)
+    await purge_recipients(ctx, PUSH, args["campaignId"], DELETE_BATCH)
 
 
 @query(args={"workspaceId": v.id("workspaces"), "status": v.optional(status), "limit": v.optional(v.number())})

@@ -35,7 +35,14 @@ SMTP_BATCH = 25  # recipients one SMTP action claims
 MAX_ATTEMPTS = 3  # SMTP refusals before a recipient counts as bounced
 RETRY_DELAY_MS = 30_000
 STAT_NAMES = ("pending", "sent", "delivered", "opened", "clicked", "bounced", "unsubscribed")
-EMAIL = Chain("emailCampaigns", "emailCampaigns:sendStep", "emailCampaigns:deliverSmtpBatch", STAT_NAMES)
+EMAIL = Chain(
+    "emailCampaigns",
+    "emailCampaigns:sendStep",
+    "emailCampaigns:deliverSmtpBatch",
+    STAT_NAMES,
+    "emailCampaignRecipients",
+    "emailCampaigns:purgeRecipients",
+)
 
 
 def stats_of(campaign: Doc) -> dict[str, float]:

@@ -25,7 +25,14 @@ DELIVER_BATCH = 100  # Expo accepts up to 100 messages per request
 MAX_ATTEMPTS = 3
 RETRY_DELAY_MS = 30_000
 STAT_NAMES = ("sent", "delivered", "opened", "failed", "pending")
-PUSH = Chain("pushCampaigns", "pushCampaigns:sendStep", "pushCampaigns:deliverBatch", STAT_NAMES)
+PUSH = Chain(
+    "pushCampaigns",
+    "pushCampaigns:sendStep",
+    "pushCampaigns:deliverBatch",
+    STAT_NAMES,
+    "pushCampaignRecipients",
+    "pushCampaigns:purgeRecipients",
+)
 
 
 def stats_of(campaign: Doc) -> dict[str, float]:

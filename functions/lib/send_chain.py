@@ -6,12 +6,15 @@ its visitors are walked, "delivering" while a remote provider is handed batches,
 is scheduled with ``{campaignId, run}`` and does nothing unless ``run`` is the campaign's current
 run and the campaign is sending, so pause, resume, removal and a backstop restart never leave two
 chains walking one campaign. Each step's writes and the scheduling of the next commit together.
+Editing a draft and removing a campaign, which must respect a send in progress, are here too.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
+from .authoring import managed, purge_batch
 from .clock import now_ms
+from .errors import INVALID_INPUT, fail
 from .identity import Doc
 
 STALE_AFTER_MS = 5 * 60_000  # a "sending" campaign whose last step is older is restarted by the backstop
@@ -19,12 +22,14 @@ STALE_AFTER_MS = 5 * 60_000  # a "sending" campaign whose last step is older is 
 
 @dataclass(frozen=True)
 class Chain:
-    """One kind of campaign: its table, its two step functions and its counters before a send."""
+    """One kind of campaign: its tables, its step functions and its counters before a send."""
 
     table: str
     resolve_step: str  # internal mutation: the next page of visitors
     deliver_step: str  # internal action: the next batch for a remote provider
     empty_stats: tuple[str, ...]
+    recipients: str  # the table of its recipients (``campaignId`` indexed ``by_campaign``)
+    purge_step: str  # internal mutation: the next batch of a removed campaign's recipients
 
 
 async def start(ctx: Any, chain: Chain, campaign: Doc, resume: bool) -> str:
@@ -72,3 +77,28 @@ async def restart_stalled(ctx: Any, chain: Chain, limit: int) -> int:
     for campaign in restarted:
         await start(ctx, chain, campaign, resume=True)
     return len(restarted)
+
+
+async def draft_campaign(ctx: Any, campaign_id: str, permission: str) -> Doc:
+    """The campaign for an agent holding ``permission``, when it is still a draft: once its send has
+    started, some recipients already have what it says, so it can no longer change."""
+    campaign, _ = await managed(ctx, campaign_id, "Campaign", permission)
+    if campaign["status"] == "sent":
+        fail(INVALID_INPUT, "Cannot update sent campaign")
+    if campaign["status"] != "draft":
+        fail(INVALID_INPUT, "Cannot update a campaign once sending has started")
+    return campaign
+
+
+async def remove_campaign(ctx: Any, chain: Chain, campaign_id: str, permission: str) -> None:
+    """Delete the campaign for an agent holding ``permission``: a send in progress stops (its next
+    step finds no campaign), and its recipients go in scheduled batches, as one transaction could
+    not delete them all."""
+    campaign, _ = await managed(ctx, campaign_id, "Campaign", permission)
+    await ctx.db.delete(campaign["_id"])
+    await ctx.scheduler.run_after(0, chain.purge_step, {"campaignId": campaign["_id"]})
+
+
+async def purge_recipients(ctx: Any, chain: Chain, campaign_id: str, batch: int) -> None:
+    """Delete one batch of a removed campaign's recipients, scheduling ``chain.purge_step`` for the rest."""
+    await purge_batch(ctx, chain.recipients, "campaignId", campaign_id, chain.purge_step, batch)
