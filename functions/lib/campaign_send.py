@@ -26,14 +26,13 @@ from .campaign_email import DEFAULT_SENDER, new_tracking_token, render
 from .clock import now_ms
 from .email_provider import send_email
 from .identity import Doc
-from .send_chain import Chain, live, next_step
+from .send_chain import Chain, live, next_step, record_answers
 from .smtp_provider import smtp_settings
 from .visitor_census import visitors_after
 
 RESOLVE_PAGE = 25  # visitors one step examines: a short step keeps the writer free for other mutations
 SMTP_BATCH = 25  # recipients one SMTP action claims
 MAX_ATTEMPTS = 3  # SMTP refusals before a recipient counts as bounced
-RETRY_DELAY_MS = 30_000
 STAT_NAMES = ("pending", "sent", "delivered", "opened", "clicked", "bounced", "unsubscribed")
 EMAIL = Chain(
     "emailCampaigns",
@@ -181,26 +180,14 @@ async def claim_smtp_batch(ctx: Any, campaign_id: str, run: float) -> list[dict[
 
 async def confirm_smtp_batch(ctx: Any, campaign_id: str, run: float, results: list[dict[str, Any]]) -> None:
     """Record what the SMTP server said about each claimed recipient, then schedule the next batch."""
-    campaign = await ctx.db.get(campaign_id)
-    if campaign is None:
-        return
-    stats, now, retry = stats_of(campaign), now_ms(), False
-    for result in results:
-        recipient = await ctx.db.get(result["recipientId"])
-        if recipient is None or recipient["campaignId"] != campaign_id or recipient["status"] != "sending":
-            continue
-        if result["ok"] is None:  # possibly accepted: stays "sending", counted unconfirmed, never retried
-            continue
-        if result["ok"]:
-            await ctx.db.patch(recipient["_id"], {"status": "sent", "sentAt": now})
-            stats["pending"], stats["sent"] = max(0.0, stats["pending"] - 1), stats["sent"] + 1
-        elif recipient.get("attempts", 1) < MAX_ATTEMPTS:
-            await ctx.db.patch(recipient["_id"], {"status": "pending", "error": result.get("error", "")[:500]})
-            retry = True
-        else:
-            await ctx.db.patch(recipient["_id"], {"status": "bounced", "error": result.get("error", "")[:500]})
-            stats["pending"], stats["bounced"] = max(0.0, stats["pending"] - 1), stats["bounced"] + 1
-    await ctx.db.patch(campaign_id, {"stats": stats, "lastStepAt": now, "updatedAt": now})
-    if campaign.get("sendRun") == run and campaign["status"] == "sending":
-        await next_step(ctx, EMAIL, campaign, {"campaignId": campaign_id, "run": run}, RETRY_DELAY_MS if retry else 0)
+    await record_answers(ctx, EMAIL, campaign_id, run, results, stats_of, _record_refusal)
 
+
+async def _record_refusal(ctx: Any, recipient: Doc, result: dict[str, Any], stats: dict[str, float]) -> bool:
+    """A refused recipient goes back to "pending" for another attempt, or is bounced after ``MAX_ATTEMPTS``."""
+    if recipient.get("attempts", 1) < MAX_ATTEMPTS:
+        await ctx.db.patch(recipient["_id"], {"status": "pending", "error": result.get("error", "")[:500]})
+        return True
+    await ctx.db.patch(recipient["_id"], {"status": "bounced", "error": result.get("error", "")[:500]})
+    stats["pending"], stats["bounced"] = max(0.0, stats["pending"] - 1), stats["bounced"] + 1
+    return False

@@ -17,13 +17,12 @@ from .audience import Evaluation, resolve_targeting
 from .clock import now_ms
 from .identity import Doc
 from .push_transport import NO_TRANSPORT, expo_settings, invalid_token_error
-from .send_chain import Chain, live, next_step
+from .send_chain import Chain, live, next_step, record_answers
 from .visitor_census import visitors_after
 
 RESOLVE_PAGE = 100
 DELIVER_BATCH = 100  # Expo accepts up to 100 messages per request
 MAX_ATTEMPTS = 3
-RETRY_DELAY_MS = 30_000
 STAT_NAMES = ("sent", "delivered", "opened", "failed", "pending")
 PUSH = Chain(
     "pushCampaigns",
@@ -129,27 +128,18 @@ async def claim_batch(ctx: Any, campaign_id: str, run: float) -> dict[str, Any] 
 
 async def confirm_batch(ctx: Any, campaign_id: str, run: float, results: list[dict[str, Any]]) -> None:
     """Record Expo's tickets, prune dead tokens, and schedule the next batch."""
-    campaign = await ctx.db.get(campaign_id)
-    if campaign is None:
-        return
-    stats, now, retry = stats_of(campaign), now_ms(), False
-    for result in results:
-        recipient = await ctx.db.get(result["recipientId"])
-        if recipient is None or recipient["campaignId"] != campaign_id or recipient["status"] != "sending" or result["ok"] is None:
-            continue
-        if result["ok"]:
-            await ctx.db.patch(recipient["_id"], {"status": "sent", "sentAt": now})
-            stats["pending"], stats["sent"] = max(0.0, stats["pending"] - 1), stats["sent"] + 1
-            continue
-        error = str(result.get("error", ""))[:500]
-        if result.get("retryable") and recipient.get("attempts", 1) < MAX_ATTEMPTS:
-            await ctx.db.patch(recipient["_id"], {"status": "pending", "error": error})
-            retry = True
-            continue
-        await ctx.db.patch(recipient["_id"], {"status": "failed", "error": error})
-        stats["pending"], stats["failed"] = max(0.0, stats["pending"] - 1), stats["failed"] + 1
-        if invalid_token_error(error) and await ctx.db.get(recipient["tokenId"]) is not None:
-            await ctx.db.delete(recipient["tokenId"])
-    await ctx.db.patch(campaign_id, {"stats": stats, "lastStepAt": now, "updatedAt": now})
-    if campaign.get("sendRun") == run and campaign["status"] == "sending":
-        await next_step(ctx, PUSH, campaign, {"campaignId": campaign_id, "run": run}, RETRY_DELAY_MS if retry else 0)
+    await record_answers(ctx, PUSH, campaign_id, run, results, stats_of, _record_failure)
+
+
+async def _record_failure(ctx: Any, recipient: Doc, result: dict[str, Any], stats: dict[str, float]) -> bool:
+    """A retryable failure goes back to "pending" (up to ``MAX_ATTEMPTS``); otherwise the recipient
+    failed, and a token Expo calls invalid is deleted."""
+    error = str(result.get("error", ""))[:500]
+    if result.get("retryable") and recipient.get("attempts", 1) < MAX_ATTEMPTS:
+        await ctx.db.patch(recipient["_id"], {"status": "pending", "error": error})
+        return True
+    await ctx.db.patch(recipient["_id"], {"status": "failed", "error": error})
+    stats["pending"], stats["failed"] = max(0.0, stats["pending"] - 1), stats["failed"] + 1
+    if invalid_token_error(error) and await ctx.db.get(recipient["tokenId"]) is not None:
+        await ctx.db.delete(recipient["tokenId"])
+    return False

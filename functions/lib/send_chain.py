@@ -9,6 +9,7 @@ chains walking one campaign. Each step's writes and the scheduling of the next c
 Editing a draft and removing a campaign, which must respect a send in progress, are here too.
 """
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,10 @@ from .errors import INVALID_INPUT, fail
 from .identity import Doc
 
 STALE_AFTER_MS = 5 * 60_000  # a "sending" campaign whose last step is older is restarted by the backstop
+RETRY_DELAY_MS = 30_000  # the wait before a batch that holds recipients to retry
+
+# Records one refused recipient (its patch and counters); returns whether it is to be retried.
+RecordFailure = Callable[[Any, Doc, dict[str, Any], dict[str, float]], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,36 @@ async def restart_stalled(ctx: Any, chain: Chain, limit: int) -> int:
     for campaign in restarted:
         await start(ctx, chain, campaign, resume=True)
     return len(restarted)
+
+
+async def record_answers(
+    ctx: Any,
+    chain: Chain,
+    campaign_id: str,
+    run: float,
+    results: list[dict[str, Any]],
+    stats_of: Callable[[Doc], dict[str, float]],
+    record_failure: RecordFailure,
+) -> None:
+    """Record a provider's answers (``{recipientId, ok, error?}``) for a claimed batch, then schedule the
+    next step. Only this campaign's "sending" recipients count, so a late or repeated answer changes
+    nothing; ``ok`` None (possibly accepted) leaves the recipient "sending", never resent."""
+    campaign = await ctx.db.get(campaign_id)
+    if campaign is None:
+        return
+    stats, now, retry = stats_of(campaign), now_ms(), False
+    for result in results:
+        recipient = await ctx.db.get(result["recipientId"])
+        if recipient is None or recipient["campaignId"] != campaign_id or recipient["status"] != "sending" or result["ok"] is None:
+            continue
+        if result["ok"]:
+            await ctx.db.patch(recipient["_id"], {"status": "sent", "sentAt": now})
+            stats["pending"], stats["sent"] = max(0.0, stats["pending"] - 1), stats["sent"] + 1
+        elif await record_failure(ctx, recipient, result, stats):
+            retry = True
+    await ctx.db.patch(campaign_id, {"stats": stats, "lastStepAt": now, "updatedAt": now})
+    if campaign.get("sendRun") == run and campaign["status"] == "sending":
+        await next_step(ctx, chain, campaign, {"campaignId": campaign_id, "run": run}, RETRY_DELAY_MS if retry else 0)
 
 
 async def draft_campaign(ctx: Any, campaign_id: str, permission: str) -> Doc:
