@@ -10,7 +10,7 @@ from .lib.clock import now_ms
 from .lib.errors import NOT_AUTHORIZED, fail
 from .lib.identity import auth_user_id, require_user
 from .lib.permissions import agent_with_permission
-from .lib.push_transport import invalid_token_error
+from .lib.push_tokens import record_delivery_failure
 
 platform = v.union(v.literal("ios"), v.literal("android"))
 MAX_TOKENS = 100  # devices listed (and unregistered at once) per user
@@ -89,12 +89,5 @@ async def recordDeliveryFailure(ctx, args):
     existing = await _by_token(ctx, args["token"])
     if existing is None:
         return {"success": False, "status": "not_found"}
-    if args.get("removeToken"):
-        await ctx.db.delete(existing["_id"])
-        return {"success": True, "status": "removed"}
-    now, dead = now_ms(), invalid_token_error(args["error"])
-    changes = {"failureCount": float(existing.get("failureCount", 0) + 1), "lastFailureAt": now, "lastFailureReason": args["error"], "updatedAt": now}
-    if dead:
-        changes |= {"notificationsEnabled": False, "disabledAt": now}
-    await ctx.db.patch(existing["_id"], changes)
-    return {"success": True, "status": "disabled" if dead else "failure_recorded"}
+    status, _ = await record_delivery_failure(ctx, existing, args["error"], bool(args.get("removeToken")))
+    return {"success": True, "status": status}

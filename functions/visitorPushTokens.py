@@ -13,7 +13,7 @@ from .lib.clock import now_ms
 from .lib.errors import NOT_AUTHORIZED, NOT_FOUND, fail
 from .lib.identity import Doc, current_user
 from .lib.permissions import agent_with_permission
-from .lib.push_transport import invalid_token_error
+from .lib.push_tokens import record_delivery_failure
 from .lib.sessions import live_session, resolve_visitor
 
 MANAGE = "settings.integrations"
@@ -107,16 +107,9 @@ async def recordDeliveryFailure(ctx, args):
     existing = await _by_token(ctx, args["token"])
     if existing is None:
         return {"success": False, "status": "not_found"}
-    if args.get("removeToken"):
-        await ctx.db.delete(existing["_id"])
-        return {"success": True, "status": "removed", "tokenId": existing["_id"]}
-    now, dead = now_ms(), invalid_token_error(args["error"])
-    failures = float(existing.get("failureCount", 0) + 1)
-    changes = {"failureCount": failures, "lastFailureAt": now, "lastFailureReason": args["error"], "updatedAt": now}
-    if dead:
-        changes |= {"notificationsEnabled": False, "disabledAt": now}
-    await ctx.db.patch(existing["_id"], changes)
-    return {"success": True, "status": "disabled" if dead else "failure_recorded", "tokenId": existing["_id"], "failureCount": failures}
+    status, failures = await record_delivery_failure(ctx, existing, args["error"], bool(args.get("removeToken")))
+    result = {"success": True, "status": status, "tokenId": existing["_id"]}
+    return result if failures is None else result | {"failureCount": failures}
 
 
 @query(args={"visitorId": v.id("visitors"), "limit": v.optional(v.number()), **VISITOR_PROOF})
