@@ -40,6 +40,18 @@ async def _by_token(ctx, token: str) -> Doc | None:
     return await ctx.db.query("visitorPushTokens").with_index("by_token", lambda q: q.eq("token", token)).first()
 
 
+async def _managed_token(ctx, args: dict) -> Doc | None:
+    """The named token, None when unknown; NOT_AUTHORIZED when ``visitorId`` names another visitor
+    or the caller may not manage the token's visitor (see ``_authorize``)."""
+    existing = await _by_token(ctx, args["token"])
+    if existing is None:
+        return None
+    if args.get("visitorId") not in (None, existing["visitorId"]):
+        fail(NOT_AUTHORIZED, "Visitor/token mismatch")
+    await _authorize(ctx, args, existing["visitorId"], existing["workspaceId"])
+    return existing
+
+
 async def _may_read(ctx, workspace_id: str) -> bool:
     return await current_user(ctx) is not None and await agent_with_permission(ctx, workspace_id, MANAGE) is not None
 
@@ -75,12 +87,9 @@ async def register(ctx, args):
 @mutation(args={"token": v.string(), "visitorId": v.optional(v.id("visitors")), **VISITOR_PROOF})
 async def unregister(ctx, args):
     """Forget a device token: ``{success, status: "removed" | "not_found"}``."""
-    existing = await _by_token(ctx, args["token"])
+    existing = await _managed_token(ctx, args)
     if existing is None:
         return {"success": True, "status": "not_found"}
-    if args.get("visitorId") not in (None, existing["visitorId"]):
-        fail(NOT_AUTHORIZED, "Visitor/token mismatch")
-    await _authorize(ctx, args, existing["visitorId"], existing["workspaceId"])
     await ctx.db.delete(existing["_id"])
     return {"success": True, "status": "removed", "tokenId": existing["_id"]}
 
@@ -88,12 +97,9 @@ async def unregister(ctx, args):
 @mutation(args={"token": v.string(), "enabled": v.boolean(), "visitorId": v.optional(v.id("visitors")), **VISITOR_PROOF})
 async def setNotificationsEnabled(ctx, args):
     """Switch a device's notifications on or off."""
-    existing = await _by_token(ctx, args["token"])
+    existing = await _managed_token(ctx, args)
     if existing is None:
         return {"success": True, "status": "not_found"}
-    if args.get("visitorId") not in (None, existing["visitorId"]):
-        fail(NOT_AUTHORIZED, "Visitor/token mismatch")
-    await _authorize(ctx, args, existing["visitorId"], existing["workspaceId"])
     now = now_ms()
     await ctx.db.patch(
         existing["_id"], {"notificationsEnabled": args["enabled"], "disabledAt": UNDEFINED if args["enabled"] else now, "updatedAt": now}
