@@ -24,6 +24,7 @@ from runtime.context import ActionCtx, Execution, Identity, MutationCtx, QueryCt
 from runtime.database import Database
 from runtime.errors import ConvexValueError, FunctionNotFoundError, LimitExceededError
 from runtime.file_storage import FileStorage
+from runtime.function_clock import function_time
 from runtime.functions import FunctionDefinition, Kind
 from runtime.cron_runner import CronRunner
 from runtime.job_runner import JobRunner
@@ -302,7 +303,7 @@ class Executor:
         context: contextvars.Context, attempt: Callable[[Transaction, float | None], Value], transaction: Transaction
     ) -> Value:
         """A mutation's second attempt, on a worker thread: its time limit counts this thread's CPU."""
-        transaction.deadline = time.thread_time() + knobs.QUERY_TIME_LIMIT_S
+        transaction.deadline = function_time() + knobs.QUERY_TIME_LIMIT_S
         return context.run(attempt, transaction, None)
 
     async def _run_action(

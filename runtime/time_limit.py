@@ -30,12 +30,14 @@ clock exists, and for actions, whose limit is wall time as in Convex).
 from __future__ import annotations
 
 import ctypes
-import functools
 import threading
 import time
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from runtime.function_clock import collection_seconds
 
 
 class FunctionTimeout(BaseException):
@@ -62,7 +64,7 @@ def _thread_clock(thread_id: int) -> Callable[[], float]:
         clock_id = time.pthread_getcpuclockid(thread_id)
     except (AttributeError, OSError):
         return time.monotonic
-    return functools.partial(time.clock_gettime, clock_id)
+    return lambda: time.clock_gettime(clock_id) - collection_seconds(thread_id)
 
 
 @dataclass(eq=False, slots=True)
@@ -86,6 +88,8 @@ class Watchdog:
         # checked again once the inner one has finished.
         self._runs: dict[int, list[Run]] = {}
         self._thread: threading.Thread | None = None
+        # Thread id → how many ``shielded`` regions it is inside: no interruption lands there.
+        self._shielded: dict[int, int] = {}
 
     def start(
         self, limit_s: float, *, wall_deadline: float | None = None, error: type[BaseException] = FunctionTimeout
@@ -121,15 +125,36 @@ class Watchdog:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(run.thread_id), None)
             self._lock.notify()  # an outer run may be due already
 
+    @contextmanager
+    def shielded(self) -> Iterator[None]:
+        """Defer interruptions of the calling thread while it runs code that must not stop halfway.
+
+        A database driver written in Python, stopped mid-protocol, leaves its connection unusable;
+        a deadline that passes inside the region fires as soon as the region ends.
+        """
+        thread_id = threading.get_ident()
+        with self._lock:
+            self._shielded[thread_id] = self._shielded.get(thread_id, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._shielded[thread_id] - 1
+                if left:
+                    self._shielded[thread_id] = left
+                else:
+                    del self._shielded[thread_id]
+                self._lock.notify()
+
     def _watch(self) -> None:
         with self._lock:
             while True:
                 # A thread's CPU clock runs no faster than wall time: sleeping for the time a run
                 # has left never oversleeps its deadline.
                 remaining: list[float] = []
-                for stack in self._runs.values():
+                for thread_id, stack in self._runs.items():
                     run = stack[-1]
-                    if run.fired:
+                    if run.fired or thread_id in self._shielded:
                         continue
                     left = run.deadline - run.clock()
                     if left > 0:

@@ -8,7 +8,6 @@ document it changes (the write set), and enforces Convex's per-transaction limit
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from runtime.keys import encode_value
 from runtime.read_set import DocumentWrite, Interval, ReadSet, point_interval
 from runtime.return_values import StoredDocuments
 from runtime.storage import Rows, decode_document, encode_document
+from runtime.function_clock import function_time
 from runtime.time_limit import timeout_message
 from runtime.validators import identifier_error
 from runtime.values import UNDEFINED, Value, check_value, display, value_size, values_equal
@@ -80,7 +80,7 @@ class Transaction:
         self.metrics = Metrics()
         # The time limit counts CPU time of this thread, where function code runs: a loaded machine
         # that leaves the function waiting for a CPU must not make it fail.
-        self.deadline = time.thread_time() + knobs.QUERY_TIME_LIMIT_S
+        self.deadline = function_time() + knobs.QUERY_TIME_LIMIT_S
         self._savepoints = 0
         # Scans not closed yet; closing records their intervals (see ``close_scans``).
         self.open_scans: list[IndexScan] = []
@@ -91,7 +91,7 @@ class Transaction:
 
     # --- limits -----------------------------------------------------------------------------
     def check_time(self) -> None:
-        if time.thread_time() > self.deadline:
+        if function_time() > self.deadline:
             raise LimitExceededError(timeout_message(knobs.QUERY_TIME_LIMIT_S))
 
     def _count_read(self, table_number: int, size: int) -> None:

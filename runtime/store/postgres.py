@@ -32,6 +32,7 @@ from psycopg.types.json import Jsonb
 
 from runtime.store import StoreError
 from runtime.store.pg_search import PgTextSearch
+from runtime.time_limit import WATCHDOG
 
 # An arbitrary constant naming "the committer of this database" among advisory locks.
 COMMITTER_LOCK: Final = 0x6F70656E636F6D  # "opencom"
@@ -103,7 +104,8 @@ class PgConnection:
         self._run(sql, ())
 
     def query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        return self._run(sql, parameters).fetchall()
+        with WATCHDOG.shielded():
+            return self._run(sql, parameters).fetchall()
 
     def modify(self, sql: str, parameters: tuple[Any, ...] = ()) -> psycopg.Cursor[Any]:
         cursor = self._run(sql, parameters)
@@ -112,7 +114,9 @@ class PgConnection:
 
     def _run(self, sql: str, parameters: tuple[Any, ...]) -> psycopg.Cursor[Any]:
         try:
-            return self.raw.execute(sql, parameters)  # type: ignore[arg-type]
+            # psycopg runs its protocol in Python: a time limit must not cut a statement in half.
+            with WATCHDOG.shielded():
+                return self.raw.execute(sql, parameters)  # type: ignore[arg-type]
         except psycopg.Error as error:
             raise StoreError(f"PostgreSQL: {error}") from error
 

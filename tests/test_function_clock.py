@@ -1,0 +1,46 @@
+"""The time limit's clock and its interruptions: garbage collection is not a function's time, and
+code inside ``WATCHDOG.shielded()`` (a database driver mid-statement) is never cut in half."""
+
+from __future__ import annotations
+
+import gc
+import time
+
+import pytest
+
+from runtime.function_clock import function_time
+from runtime.time_limit import WATCHDOG, FunctionTimeout
+
+
+def _spin(seconds: float) -> None:
+    """Burn this thread's CPU for ``seconds`` (the watchdog's clock is CPU time)."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def test_collections_do_not_count_as_function_time() -> None:
+    garbage = [[index] for index in range(300_000)]
+    for item in garbage:
+        item.append(item)  # cycles: only a collection frees them
+    del garbage
+    before_cpu, before_function = time.thread_time(), function_time()
+    gc.collect()
+    spent_cpu = time.thread_time() - before_cpu
+    spent_function = function_time() - before_function
+    assert spent_cpu > 0.01
+    assert spent_function < spent_cpu / 10
+
+
+def test_an_interruption_waits_for_the_shielded_region_to_end() -> None:
+    run = WATCHDOG.start(0.02)
+    reached_end_of_region = False
+    try:
+        with pytest.raises(FunctionTimeout):
+            with WATCHDOG.shielded():
+                _spin(0.15)  # well past the deadline: the watchdog must hold its fire
+                reached_end_of_region = True
+            _spin(2.0)  # the deferred interruption lands here, right after the region
+    finally:
+        WATCHDOG.finish(run)
+    assert reached_end_of_region
