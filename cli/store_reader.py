@@ -46,7 +46,7 @@ class StoreReader:
             from runtime.store import postgres
 
             try:
-                self._connection = postgres.connect(url, writer=False)  # type: ignore[assignment]
+                self._connection = postgres.connect(url)  # type: ignore[assignment]
             except store.StoreError as error:
                 raise CliError(str(error)) from None
             self._connection.execute("BEGIN")

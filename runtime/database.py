@@ -155,6 +155,9 @@ class Database:
         self._checkpoint: Future[Any] | None = None
         self._checkpointed_at = 0.0
         self._listeners: list[CommitListener] = []
+        # The newest commit handed to the listeners (this server's or, on PostgreSQL, another's).
+        self._delivered_ts = self.last_ts
+        self._feed = self._open_feed()
         self._snapshot_depth = 0
         self._snapshot_ts = 0
         self.search_indexes = SearchIndexes()
@@ -177,6 +180,8 @@ class Database:
         if self._writer_task is None:
             self._queue = asyncio.Queue()
             self._writer_task = asyncio.get_running_loop().create_task(self._run_writer(), name="opencom-writer")
+            if self._feed is not None:
+                self._feed.start(self.deliver_commits, lambda: self._delivered_ts)
 
     async def close(self) -> None:
         """Finish queued mutations, stop the writer and close the file."""
@@ -184,6 +189,8 @@ class Database:
             await self._queue.put(None)
             await self._writer_task
             self._writer_task = None
+        if self._feed is not None:
+            await self._feed.close()
         self._commit_thread.shutdown(wait=True)
         self._checkpoint_thread.shutdown(wait=True)
         if self._checkpoint_connection is not None:
@@ -202,6 +209,7 @@ class Database:
         self.schema = schema
         self._writer_connection.execute("BEGIN IMMEDIATE")
         try:
+            self._catch_up()
             self._install_schema(schema)
             self._writer_connection.execute("COMMIT")
         except BaseException:
@@ -448,12 +456,12 @@ class Database:
         connection, rows = self._writer_connection, self._writer_rows
         outcomes: list[tuple[_Job, BaseException | None, Any, Transaction | None]] = []
         commits: list[Commit] = []
+        await self._begin_group()
         ts_before = self.last_ts
         creation_before = self._creation_time
         # Whether a mutation that succeeded changed any row; a group of only failed or read-only
         # mutations must leave the file byte-for-byte as it was, so it writes no meta either.
         changed = False
-        connection.execute("BEGIN IMMEDIATE")
         for job in batch:
             if job.future.cancelled():
                 continue
@@ -494,6 +502,8 @@ class Database:
             if changed:
                 rows.set_meta("ts", self.last_ts)
                 rows.set_meta("creation_time", self._creation_time)
+                if self._feed is not None and commits:
+                    self._feed.publish(rows, ts_before, commits)
                 await asyncio.get_running_loop().run_in_executor(self._commit_thread, connection.execute, "COMMIT")
             else:
                 connection.execute("COMMIT")  # nothing to make durable: no disk write, no thread hop
@@ -516,6 +526,49 @@ class Database:
             else:
                 assert transaction is not None
                 job.future.set_result(MutationResult(value, transaction.ts, transaction))
-        if commits:
-            for listener in self._listeners:
-                listener(commits)
+        self.deliver_commits(commits)
+
+    def deliver_commits(self, commits: list[Commit]) -> None:
+        """Hand ``commits`` (durable, in timestamp order) to the listeners, except those already handed.
+
+        This server's writer calls it after each commit; on PostgreSQL the commit feed also calls
+        it with other servers' commits, which may be new tables to this server's catalog.
+        """
+        fresh = [commit for commit in commits if commit.ts > self._delivered_ts]
+        if not fresh:
+            return
+        self._delivered_ts = fresh[-1].ts
+        self.last_ts = max(self.last_ts, self._delivered_ts)
+        if any(write.table_number not in self.catalog.table_names for commit in fresh for write in commit.writes):
+            self.catalog.load(self._reader_rows)
+        for listener in self._listeners:
+            listener(fresh)
+
+    # --- several servers on one PostgreSQL database (runtime.cluster) ------------------------
+    def _open_feed(self) -> Any:
+        """The commit feed of a PostgreSQL store (None on SQLite: one process owns the file)."""
+        if self.database_url is None:
+            return None
+        from runtime.cluster.commit_feed import CommitFeed  # psycopg only where PostgreSQL is used
+
+        return CommitFeed(self.database_url)
+
+    async def _begin_group(self) -> None:
+        """Open the writer's transaction; on PostgreSQL, wait for the writers' lock off the event loop."""
+        if self.database_url is None:
+            self._writer_connection.execute("BEGIN IMMEDIATE")
+            return
+        await asyncio.get_running_loop().run_in_executor(self._commit_thread, self._writer_connection.execute, "BEGIN IMMEDIATE")
+        self._catch_up()  # a failure here is rolled back by ``_commit_or_fail``
+
+    def _catch_up(self) -> None:
+        """Right after taking the writers' lock: adopt what other servers committed before us."""
+        if self._feed is None:
+            return
+        state = self._feed.locked_state(self._writer_rows, self._delivered_ts)
+        indexes = [info.index_id for info in self.catalog.indexes.values()]
+        if state.catalog_shape != (len(self.catalog.table_names), len(indexes), max(indexes, default=0)):
+            self.catalog.load(self._writer_rows)
+        self.last_ts = max(self.last_ts, state.ts)
+        self._creation_time = max(self._creation_time, state.creation_time)
+        self.deliver_commits(state.missed)

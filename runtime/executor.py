@@ -89,6 +89,7 @@ class Executor:
         # One-shot tools (e.g. the CLI running a single function) set this False before the first call,
         # so that they do not pick up due scheduled jobs only to interrupt them when they exit.
         self.run_scheduled_jobs = True
+        self._scheduler_lease: Any = None  # on PostgreSQL, one server of the deployment runs the jobs
         self._started = False
         self._reload_listeners: list[Callable[[App], None]] = [lambda app: self.cron_runner.app_changed()]
 
@@ -116,9 +117,23 @@ class Executor:
         self._started = True
         await self.database.start()
         self.file_storage.sweep()
-        if self.run_scheduled_jobs:
-            await self.job_runner.start()
-            await self.cron_runner.start()
+        if not self.run_scheduled_jobs:
+            return
+        if self.database.database_url is None:
+            await self._start_runners()
+            return
+        from runtime.cluster.scheduler_lease import SchedulerLease
+
+        self._scheduler_lease = SchedulerLease(self.database.database_url, self._start_runners, self._stop_runners)
+        await self._scheduler_lease.start()
+
+    async def _start_runners(self) -> None:
+        await self.job_runner.start()
+        await self.cron_runner.start()
+
+    async def _stop_runners(self) -> None:
+        await self.cron_runner.stop()
+        await self.job_runner.stop()
 
     def add_reload_listener(self, listener: Callable[[App], None]) -> None:
         """Call ``listener(app)`` right after ``reload`` swapped new code in (live queries re-run with it)."""
@@ -139,8 +154,9 @@ class Executor:
             listener(app)
 
     async def close(self) -> None:
-        await self.cron_runner.stop()
-        await self.job_runner.stop()
+        if self._scheduler_lease is not None:
+            await self._scheduler_lease.stop()
+        await self._stop_runners()
         await self.auth.close()
         await self.database.close()
         self.workers.close()

@@ -85,7 +85,7 @@ class Workers:
         if self._database_url is not None:
             from runtime.store import postgres  # psycopg is only imported by deployments that use it
 
-            return postgres.PgRows(postgres.connect(self._database_url, writer=False))
+            return postgres.PgRows(postgres.connect(self._database_url))
         return Rows(storage.connect(self._path))
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ import sqlite3
 import zipfile
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from runtime import store
@@ -46,18 +47,21 @@ def test_export_import_round_trips_sqlite_to_postgres_and_back_byte_for_byte(tmp
 
 
 @POSTGRES
-async def test_a_second_committer_on_the_same_database_is_refused(
-    tmp_path: Path, store_kind: Stores, monkeypatch: pytest.MonkeyPatch
+async def test_two_databases_on_one_postgresql_take_turns_and_share_one_timestamp_order(
+    tmp_path: Path, store_kind: Stores
 ) -> None:
     url = store_kind.url_for(tmp_path / "one")
-    monkeypatch.setattr(postgres, "LOCK_WAIT_SECONDS", 0.2)
-    first = Database(tmp_path / "one", database_url=url)
+    first, second = Database(tmp_path / "one", database_url=url), Database(tmp_path / "two", database_url=url)
     try:
-        with pytest.raises(postgres.CommitterLockError, match="another opencom server"):
-            Database(tmp_path / "two", database_url=url)
+        stamps = []
+        for n in range(6):
+            database = (first, second)[n % 2]
+            stamps.append((await database.mutate(lambda transaction, n=n: transaction.insert("items", {"n": n}))).ts)
+        assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+        assert first.count_documents("items") == second.count_documents("items") == 6
     finally:
         await first.close()
-    Database(tmp_path / "three", database_url=url)._writer_connection.close()  # the lock went with the first
+        await second.close()
 
 
 def test_only_postgresql_urls_select_another_store(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,12 +73,18 @@ def test_only_postgresql_urls_select_another_store(monkeypatch: pytest.MonkeyPat
         store.database_url("mysql://u@h/d")
 
 
+def lose(connection: postgres.PgConnection) -> None:
+    """Cut a connection and make PostgreSQL unreachable for it (a closed port)."""
+    connection.raw.close()
+    connection.url = "postgresql://opencom@127.0.0.1:1/unreachable"
+
+
 @POSTGRES
 async def test_a_failing_postgresql_store_raises_what_the_runners_treat_as_a_store_failure(
     tmp_path: Path, store_kind: Stores
 ) -> None:
     database = Database(tmp_path / "data", database_url=store_kind.url_for(tmp_path / "data"))
-    database._reader_connection.raw.close()  # the connection is lost
+    lose(database._reader_connection)
     try:
         with pytest.raises(sqlite3.Error, match="PostgreSQL"):
             database.count_documents("_scheduled_functions")
@@ -85,9 +95,31 @@ async def test_a_failing_postgresql_store_raises_what_the_runners_treat_as_a_sto
 @POSTGRES
 async def test_a_lost_committer_connection_fails_mutations_instead_of_hanging(tmp_path: Path, store_kind: Stores) -> None:
     database = Database(tmp_path / "data", database_url=store_kind.url_for(tmp_path / "data"))
-    database._writer_connection.raw.close()
+    lose(database._writer_connection)
     try:
         with pytest.raises(sqlite3.Error, match="PostgreSQL"):
             await database.mutate(lambda transaction: transaction.insert("items", {"n": 1}))
+    finally:
+        await database.close()
+
+
+@POSTGRES
+async def test_connections_cut_by_postgresql_are_reopened_and_nothing_is_left_half_done(
+    tmp_path: Path, store_kind: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = store_kind.url_for(tmp_path / "data")
+    assert url is not None
+    monkeypatch.setattr(postgres, "RECONNECT_INTERVAL_S", 0.0)
+    database = Database(tmp_path / "data", database_url=url)
+    try:
+        await database.mutate(lambda transaction: transaction.insert("items", {"n": 1}))
+        with psycopg.connect(url, autocommit=True) as admin:  # what a PostgreSQL restart does to sessions
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        with pytest.raises(sqlite3.Error, match="PostgreSQL connection lost"):
+            await database.mutate(lambda transaction: transaction.insert("items", {"n": 2}))
+        with pytest.raises(sqlite3.Error, match="PostgreSQL connection lost"):
+            database.count_documents("items")
+        await database.mutate(lambda transaction: transaction.insert("items", {"n": 3}))
+        assert database.count_documents("items") == 2
     finally:
         await database.close()

@@ -59,16 +59,16 @@ class OpenStore:
 def open_store(sqlite_path: Path, url: str | None, *, synchronous: str) -> OpenStore:
     """Open the writer and both reader sides of the store ``url`` names (SQLite at ``sqlite_path`` when None).
 
-    The schema is created (or upgraded) before the reader opens. A PostgreSQL writer also takes the
-    deployment's committer lock (``runtime.store.postgres``).
+    The schema is created (or upgraded) before the reader opens. Several servers may open one
+    PostgreSQL store: their writers take turns (``runtime.store.postgres``, ``runtime.cluster``).
     """
     if url is not None:
         from runtime.store import postgres  # psycopg is only imported by deployments that use it
 
-        writer = postgres.connect(url, writer=True)
+        writer = postgres.connect(url)
         postgres.create_schema(writer)
-        reader = postgres.connect(url, writer=False)
-        pinned = postgres.connect(url, writer=False)
+        reader = postgres.connect(url)
+        pinned = postgres.connect(url)
         return OpenStore(writer, reader, postgres.PgRows(writer), postgres.PgRows(reader), pinned, postgres.PgRows(pinned))
     from runtime import storage
 

@@ -3,14 +3,22 @@
 The layout mirrors the SQLite store (``meta``, ``tables``, ``indexes``, ``documents``,
 ``index_entries``), with ``bytea`` keys: PostgreSQL compares ``bytea`` byte by byte, so the
 order-preserving index keys scan in the same order as in SQLite. Meta values are ``jsonb``.
+``commit_log`` holds recent commit groups for the other servers of the deployment (``runtime.cluster``).
 
-Commits: one process at a time is the deployment's committer. Its writer connection holds a
-session-level advisory lock (``COMMITTER_LOCK``) for as long as it is open, so a second server on
-the same database refuses to start instead of interleaving commits; the single writer keeps the
-database's own guarantees (one serial order, one monotonic commit timestamp in ``meta``). Readers
-use ``REPEATABLE READ READ ONLY`` transactions: one consistent snapshot per query, whose timestamp
-is the ``meta`` row in it. A commit is acknowledged after PostgreSQL's ``COMMIT`` returns (with the
-server's default ``synchronous_commit = on``, that is after its WAL flush).
+Commits: several servers may serve one database, and their writers take turns. A writer's
+transaction starts by taking a transaction-level advisory lock (``COMMITTER_LOCK``), held until its
+``COMMIT`` or ``ROLLBACK``, so at any moment at most one transaction of the whole deployment writes:
+one serial order, and one monotonic commit timestamp in ``meta`` that each writer reads after taking
+the lock. A killed server's transaction is rolled back by PostgreSQL when its socket closes, which
+frees the lock at once. Readers use ``REPEATABLE READ READ ONLY`` transactions: one consistent
+snapshot per query, whose timestamp is the ``meta`` row in it. A commit is acknowledged after
+PostgreSQL's ``COMMIT`` returns (with the server's default ``synchronous_commit = on``, that is after
+its WAL flush).
+
+A lost connection (the server restarted, a network cut) is reopened by the next statement issued
+outside a transaction; until PostgreSQL answers again every statement fails at once with a
+``StoreError`` saying so, at most one reconnection attempt per ``RECONNECT_INTERVAL_S`` (each
+bounded by ``CONNECT_TIMEOUT_S``), so callers hear an error instead of waiting on a dead socket.
 
 The driver is psycopg 3 in its synchronous form: function code runs without suspending (see
 ``runtime.database``), so every row access must be a plain call, as it is with ``sqlite3``; an
@@ -34,11 +42,14 @@ from runtime.store import StoreError
 from runtime.store.pg_search import PgTextSearch
 from runtime.time_limit import WATCHDOG
 
-# An arbitrary constant naming "the committer of this database" among advisory locks.
+# An arbitrary constant naming "the writer of this database" among advisory locks.
 COMMITTER_LOCK: Final = 0x6F70656E636F6D  # "opencom"
-# How long a starting writer waits for a previous committer (e.g. a killed process) to let go.
-LOCK_WAIT_SECONDS: Final = 15.0
 FORMAT_VERSION: Final = 2
+CONNECT_TIMEOUT_S: Final = 3
+RECONNECT_INTERVAL_S: Final = 1.0
+# Detect a peer that vanished without closing its socket (a machine lost) within about 10 s.
+_KEEPALIVES: Final = {"keepalives": 1, "keepalives_idle": 4, "keepalives_interval": 2, "keepalives_count": 3}
+_BEGIN_WRITING: Final = f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({COMMITTER_LOCK})"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value jsonb);
@@ -63,11 +74,13 @@ CREATE TABLE IF NOT EXISTS index_entries (
     doc_id text COLLATE "C" NOT NULL,
     PRIMARY KEY (index_id, key)
 );
+CREATE TABLE IF NOT EXISTS commit_log (
+    ts bigint PRIMARY KEY,
+    prev_ts bigint NOT NULL,
+    node text NOT NULL,
+    body bytea NOT NULL
+);
 """
-
-
-class CommitterLockError(RuntimeError):
-    """Another process is this database's committer."""
 
 
 class PgConnection:
@@ -80,8 +93,11 @@ class PgConnection:
     error surfaces as ``StoreError``.
     """
 
-    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+    def __init__(self, url: str, raw: psycopg.Connection[Any]) -> None:
+        self.url = url
         self.raw = raw
+        self._last_attempt = 0.0
+        self._lost: str | None = None
         self.total_changes = 0
         self.text_search = PgTextSearch(self)
 
@@ -94,7 +110,7 @@ class PgConnection:
         """Run one transaction-control statement (see the class docstring)."""
         verb = statement.split(None, 1)[0].upper()
         if statement == "BEGIN IMMEDIATE":
-            sql = "BEGIN ISOLATION LEVEL READ COMMITTED"
+            sql = _BEGIN_WRITING
         elif statement == "BEGIN":
             sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
         elif verb in ("COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"):
@@ -113,40 +129,61 @@ class PgConnection:
         return cursor
 
     def _run(self, sql: str, parameters: tuple[Any, ...]) -> psycopg.Cursor[Any]:
+        if self.raw.closed:
+            self._reconnect()
         try:
             # psycopg runs its protocol in Python: a time limit must not cut a statement in half.
             with WATCHDOG.shielded():
-                return self.raw.execute(sql, parameters)  # type: ignore[arg-type]
+                return self.raw.execute(sql, parameters or None)  # type: ignore[arg-type]
         except psycopg.Error as error:
+            if self.raw.closed:
+                self._lost = str(error).strip() or type(error).__name__
+                raise StoreError(f"PostgreSQL connection lost ({self._lost}); reconnecting") from error
             raise StoreError(f"PostgreSQL: {error}") from error
+
+    def _reconnect(self) -> None:
+        """Open a new session for a lost one, at most once per ``RECONNECT_INTERVAL_S``."""
+        now = time.monotonic()
+        if now - self._last_attempt < RECONNECT_INTERVAL_S:
+            raise StoreError(f"PostgreSQL is unreachable ({self._lost}); reconnecting")
+        self._last_attempt = now
+        try:
+            self.raw = _open(self.url)
+        except StoreError as error:
+            self._lost = str(error)
+            raise
+        self._lost = None
 
     def close(self) -> None:
         self.raw.close()
 
 
-def connect(url: str, *, writer: bool) -> PgConnection:
-    """Open a connection; a writer first becomes the committer (waiting up to ``LOCK_WAIT_SECONDS``)."""
+def _open(url: str) -> psycopg.Connection[Any]:
     try:
-        raw = psycopg.connect(url, autocommit=True)
+        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **_KEEPALIVES)
     except psycopg.Error as error:
-        raise StoreError(f"cannot connect to PostgreSQL: {error}") from error
-    connection = PgConnection(raw)
-    if writer:
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while not connection.query("SELECT pg_try_advisory_lock(%s)", (COMMITTER_LOCK,))[0][0]:
-            if time.monotonic() > deadline:
-                connection.close()
-                raise CommitterLockError("another opencom server is committing to this PostgreSQL database")
-            time.sleep(0.1)
-    return connection
+        raise StoreError(f"cannot connect to PostgreSQL: {str(error).strip()}") from error
+
+
+def connect(url: str) -> PgConnection:
+    """Open a connection in autocommit mode (transactions are the ``execute`` vocabulary's)."""
+    return PgConnection(url, _open(url))
 
 
 def create_schema(connection: PgConnection) -> None:
-    """Create the store's tables if the database is new (as the committer, so no one races us)."""
-    connection.modify(_SCHEMA)
-    connection.text_search.create_schema()
-    if PgRows(connection).get_meta("format") is None:
-        PgRows(connection).set_meta("format", FORMAT_VERSION)
+    """Create the store's tables if the database is new, holding the writers' lock so that servers
+    starting together do not race each other's ``CREATE``."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.modify(_SCHEMA)
+        connection.text_search.create_schema()
+        if PgRows(connection).get_meta("format") is None:
+            PgRows(connection).set_meta("format", FORMAT_VERSION)
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
 
 
 class PgRows:
