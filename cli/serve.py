@@ -3,6 +3,7 @@
 Both hold the data directory's lock for the server's whole life (a second server, or an
 in-process ``opencom run``, on the same data is refused) and announce the server in
 ``<data>/server.json`` so that the other commands find it; the file goes when the server stops.
+On PostgreSQL no lock is held: several servers may serve one deployment (``runtime.cluster``).
 ``dev`` also watches the app's files and hot-reloads new code into the running server without
 dropping its clients (``cli.hot_reload``); ``serve`` runs the code it started with. Both serve the
 app's HTTP actions on a second port, over TLS when given a certificate, and may sit behind a proxy.
@@ -14,7 +15,7 @@ import argparse
 import asyncio
 import errno
 import os
-from contextlib import suppress
+from contextlib import AbstractContextManager, nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from cli.discovery import (
 from cli.hot_reload import snapshot, watch_and_reload
 from cli.in_process import load_app_or_fail
 from cli.output import EXIT_OK, CliError, UsageError, notice
-from runtime import knobs
+from runtime import knobs, store
 from runtime.admin_key import admin_key_path
 from runtime.database import Database
 from runtime.executor import DEFAULT_DATA_DIR, Executor
@@ -116,12 +117,24 @@ def _add_edge_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def handle(args: argparse.Namespace) -> int:
-    app_dir, data_dir = resolve_locations(args)
+def _exclusive(data_dir: Path) -> AbstractContextManager[Any]:
+    """The data directory's lock, held while serving a SQLite store. Several servers may serve one
+    PostgreSQL store from one (shared) data directory (``runtime.cluster``): then nothing is held."""
+    try:
+        clustered = store.database_url() is not None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if clustered:
+        return nullcontext()
     running = find_server(data_dir)
     if running is not None:
         raise CliError(f"a server is already running on {data_dir}: {running.url} (pid {running.pid})")
-    with locked(data_dir, "start a server"):
+    return locked(data_dir, "start a server")
+
+
+def handle(args: argparse.Namespace) -> int:
+    app_dir, data_dir = resolve_locations(args)
+    with _exclusive(data_dir):
         try:
             asyncio.run(_serve(app_dir, data_dir, args))
         except OSError as error:

@@ -11,6 +11,10 @@ two in step across crashes:
 - a crash between those steps can only leave a file without a row: ``sweep`` removes those
   (and unfinished uploads) when the executor starts.
 
+Several servers of one PostgreSQL deployment share this directory (the data directory on a mount
+every server sees): files are named by id, markers are created with ``O_EXCL``, and each server
+deletes a file when any server's commit deleted its row (the commit feed delivers every commit).
+
 Upload URLs are signed with a per-deployment key kept next to the files, so they stay valid
 across restarts until they expire, and each works once: its first use creates a marker file
 named after its nonce (``O_EXCL``, so two racing uploads cannot both win), kept until the URL
@@ -56,6 +60,8 @@ STORAGE_TABLE_NUMBER = SYSTEM_TABLE_NUMBERS[STORAGE]
 _TEMPORARY = ".tmp"
 _KEY_FILE = ".upload-key"
 _USED_UPLOADS = ".used-uploads"  # one empty file per upload URL already used, named by its nonce
+# On a shared directory (PostgreSQL deployments), how old a file must be to count as left over.
+SHARED_SWEEP_AGE_S = 3600.0
 # Types a browser renders without running anything; every other type is served as an attachment.
 _INLINE_TYPES = frozenset(
     {
@@ -102,7 +108,10 @@ class FileStorage:
         (root / _TEMPORARY).mkdir(parents=True, exist_ok=True)
         (root / _USED_UPLOADS).mkdir(exist_ok=True)
         # Files older than this may be crash leftovers; younger ones may belong to a store in flight.
-        self._opened_at = time.time()
+        # What ``sweep`` may take for a leftover: anything older than this server. On PostgreSQL
+        # several servers share the directory, and another's upload or commit may be in flight:
+        # only what is older than any upload or commit could take counts as left over there.
+        self._leftover_before = time.time() if database.database_url is None else time.time() - SHARED_SWEEP_AGE_S
         self._swept = False
         self._key: bytes | None = None
         database.add_commit_listener(self._on_commits)
@@ -191,7 +200,7 @@ class FileStorage:
             return
         self._swept = True
         for leftover in (self.root / _TEMPORARY).iterdir():
-            if leftover.stat().st_mtime < self._opened_at:
+            if leftover.stat().st_mtime < self._leftover_before:
                 leftover.unlink(missing_ok=True)
         for marker in (self.root / _USED_UPLOADS).iterdir():
             if marker.stat().st_mtime < time.time() - knobs.UPLOAD_URL_TTL_S - 60:
@@ -200,7 +209,7 @@ class FileStorage:
             rows = self._database.read_transaction(ts).rows
             live = {decode_document(body)["_id"] for body in rows.table_documents(STORAGE_TABLE_NUMBER)}
         for entry in self.root.iterdir():
-            if is_storage_id(entry.name) and entry.name not in live and entry.stat().st_mtime < self._opened_at:
+            if is_storage_id(entry.name) and entry.name not in live and entry.stat().st_mtime < self._leftover_before:
                 entry.unlink(missing_ok=True)
 
     # --- upload URLs ------------------------------------------------------------------------

@@ -184,3 +184,16 @@ async def test_scheduled_jobs_run_once_across_the_cluster(nodes: list[RunningSer
         await asyncio.sleep(0.5)  # time for a duplicate to show up, if any node ran a job twice
         runs = await call(http, nodes[0], "query", "jobs:runs", {})
     assert sorted(runs) == list(range(30))
+
+
+async def test_a_file_stored_through_one_node_is_served_and_deleted_through_the_others(nodes: list[RunningServer]) -> None:
+    async with aiohttp.ClientSession() as http:
+        storage_id = await call(http, nodes[0], "action", "files:store_text", {"text": "shared"})
+        url = await call(http, nodes[1], "query", "files:url", {"id": storage_id})
+        assert url.startswith(nodes[1].url)
+        async with http.get(url) as response:
+            assert response.status == 200 and await response.text() == "shared"
+        await call(http, nodes[2], "mutation", "files:delete", {"id": storage_id})
+        assert await call(http, nodes[0], "query", "files:url", {"id": storage_id}) is None
+        async with http.get(url) as response:
+            assert response.status == 404
