@@ -558,7 +558,8 @@ class Database:
         if self.database_url is None:
             self._writer_connection.execute("BEGIN IMMEDIATE")
             return
-        await asyncio.get_running_loop().run_in_executor(self._commit_thread, self._writer_connection.execute, "BEGIN IMMEDIATE")
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._commit_thread, self._writer_connection.execute, "BEGIN IMMEDIATE")
         self._catch_up()  # a failure here is rolled back by ``_commit_or_fail``
 
     def _catch_up(self) -> None:

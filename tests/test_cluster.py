@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psycopg
 import pytest
 
 from runtime.store import DATABASE_URL_VARIABLE
 from tests.driver_process import Driver
-from tests.server_fixtures import RunningServer, SyncConnection, mutation, start_server, ts_value
+from tests.server_fixtures import RunningServer, SyncConnection, add_query, modify, mutation, start_server, ts_value
 from tests.store_fixtures import Stores
 from tests.test_serializability import replay_transfer
 
@@ -105,7 +106,10 @@ def wrote(args: dict[str, Any], result: dict[str, Any]) -> bool:
 
 async def test_concurrent_transfers_on_three_nodes_follow_one_commit_order(nodes: list[RunningServer]) -> None:
     async with aiohttp.ClientSession() as http:
-        ids = [await call(http, nodes[0], "mutation", "bank:open_account", {"name": f"acct{i}", "balance": 100}) for i in range(5)]
+        ids = [
+            await call(http, nodes[0], "mutation", "bank:open_account", {"name": f"acct{i}", "balance": 100})
+            for i in range(5)
+        ]
     names = {doc_id: f"acct{i}" for i, doc_id in enumerate(ids)}
     rng = random.Random(11)
     plans = [
@@ -130,7 +134,7 @@ async def test_concurrent_transfers_on_three_nodes_follow_one_commit_order(nodes
     balances = {name: 100 for name in names.values()}
     # A transfer that wrote nothing answers at the timestamp of the last commit it saw: after it.
     in_order = sorted(outcomes, key=lambda outcome: (outcome[0], not wrote(outcome[1], outcome[2])))
-    anomalies = [(ts, args, result) for ts, args, result in in_order if replay_transfer(balances, names, args) != result]
+    anomalies = [outcome for outcome in in_order if replay_transfer(balances, names, outcome[1]) != outcome[2]]
     assert anomalies == []
     async with aiohttp.ClientSession() as http:
         for node in nodes:
@@ -186,7 +190,9 @@ async def test_scheduled_jobs_run_once_across_the_cluster(nodes: list[RunningSer
     assert sorted(runs) == list(range(30))
 
 
-async def test_a_file_stored_through_one_node_is_served_and_deleted_through_the_others(nodes: list[RunningServer]) -> None:
+async def test_a_file_stored_through_one_node_is_served_and_deleted_through_the_others(
+    nodes: list[RunningServer],
+) -> None:
     async with aiohttp.ClientSession() as http:
         storage_id = await call(http, nodes[0], "action", "files:store_text", {"text": "shared"})
         url = await call(http, nodes[1], "query", "files:url", {"id": storage_id})
@@ -197,3 +203,32 @@ async def test_a_file_stored_through_one_node_is_served_and_deleted_through_the_
         assert await call(http, nodes[0], "query", "files:url", {"id": storage_id}) is None
         async with http.get(url) as response:
             assert response.status == 404
+
+
+async def test_nodes_reconnect_after_postgresql_drops_every_connection(
+    nodes: list[RunningServer], store_kind: Stores
+) -> None:
+    url = store_kind.url_for(nodes[0].data_dir)
+    async with aiohttp.ClientSession() as http, SyncConnection.open(nodes[0]) as watcher:
+        await watcher.send(modify(0, add_query(0, "chat:everything")))
+        await watcher.until(lambda frame, _: frame["type"] == "Transition")
+        with psycopg.connect(url, autocommit=True) as admin:  # what a PostgreSQL restart does
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        failures: list[str] = []
+        for node in nodes:  # each node's first statements fail at once and say why; then it works again
+            deadline = time.monotonic() + WAIT_S
+            while True:
+                args = {"author": "n", "body": node.url}
+                async with http.post(f"{node.url}/api/mutation", json={"path": "chat:send", "args": args}) as response:
+                    body = await response.json()
+                if body["status"] == "success" or time.monotonic() > deadline:
+                    break
+                failures.append(body["errorMessage"])
+                await asyncio.sleep(0.2)
+            assert body["status"] == "success", body
+        assert all("PostgreSQL connection lost" in failure for failure in failures), failures
+        # The watcher on the first node sees the others' writes: its commit feed reconnected too.
+        await watcher.until(lambda frame, connection: len(connection.value(0)) == 3)

@@ -56,7 +56,9 @@ async def pair(tmp_path: Path, store_kind: Stores) -> AsyncIterator[tuple[Databa
     await second.close()
 
 
-async def test_another_servers_commits_arrive_in_order_with_their_write_sets(pair: tuple[Database, Database, str]) -> None:
+async def test_another_servers_commits_arrive_in_order_with_their_write_sets(
+    pair: tuple[Database, Database, str],
+) -> None:
     first, second, _ = pair
     seen = Seen(second)
     ids = [(await first.mutate(lambda t, n=n: t.insert("notes", {"n": n}))).value for n in range(3)]
@@ -86,7 +88,8 @@ async def test_a_server_whose_listening_connection_was_cut_catches_up_in_order(
     monkeypatch.setattr(commit_feed, "RECONNECT_DELAY_S", 0.3)
     seen = Seen(second)
     with psycopg.connect(url, autocommit=True) as admin:
-        cut = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%%'").fetchall()
+        listening = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%%'"
+        cut = admin.execute(listening).fetchall()
     assert len(cut) == 2
     stamps = [(await first.mutate(lambda t, n=n: t.insert("notes", {"n": n}))).ts for n in range(4)]
     commits = await seen.until(4)
@@ -97,7 +100,11 @@ async def test_each_commit_is_delivered_once_whichever_server_made_it(pair: tupl
     first, second, _ = pair
     seen_first, seen_second = Seen(first), Seen(second)
     await asyncio.gather(
-        *(database.mutate(lambda t, n=n: t.insert("notes", {"n": n})) for n in range(10) for database in (first, second))
+        *(
+            database.mutate(lambda t, n=n: t.insert("notes", {"n": n}))
+            for n in range(10)
+            for database in (first, second)
+        )
     )
     for seen in (seen_first, seen_second):
         commits = await seen.until(20)

@@ -50,6 +50,7 @@ MAX_PAYLOAD: Final = 7900
 LOG_RETENTION_S: Final = 3600.0
 PRUNE_INTERVAL_S: Final = 60.0
 RECONNECT_DELAY_S: Final = 0.5
+_SINCE: Final = "SELECT prev_ts, body FROM commit_log WHERE ts > %s ORDER BY ts"
 
 _log = logging.getLogger("opencom.cluster")
 Deliver = Callable[[list[Commit]], None]
@@ -111,7 +112,8 @@ class LockedState:
 def catalog_shape(rows: PgRows) -> tuple[int, int, int]:
     """(tables, indexes, highest index id): changes whenever another server changes the catalog."""
     row = rows.connection.query(
-        "SELECT (SELECT count(*) FROM tables), (SELECT count(*) FROM indexes), (SELECT coalesce(max(index_id), 0) FROM indexes)"
+        "SELECT (SELECT count(*) FROM tables), (SELECT count(*) FROM indexes), "
+        "(SELECT coalesce(max(index_id), 0) FROM indexes)"
     )[0]
     return int(row[0]), int(row[1]), int(row[2])
 
@@ -139,13 +141,12 @@ class CommitFeed:
 
     # --- the writer's side (inside its locked transaction) -----------------------------------
     def locked_state(self, rows: PgRows, delivered_ts: int) -> LockedState:
-        """The latest commit timestamp, creation time and catalog shape, and the commits missed since ``delivered_ts``."""
+        """The latest commit timestamp, creation time and catalog shape, and what was missed since ``delivered_ts``."""
         meta = dict(rows.connection.query("SELECT key, value FROM meta WHERE key IN ('ts', 'creation_time')"))
         ts = int(meta.get("ts") or 0)
         missed: list[Commit] = []
         if ts > delivered_ts:
-            log = rows.connection.query("SELECT prev_ts, body FROM commit_log WHERE ts > %s ORDER BY ts", (delivered_ts,))
-            missed = _missed(log, delivered_ts)
+            missed = _missed(rows.connection.query(_SINCE, (delivered_ts,)), delivered_ts)
         return LockedState(ts, float(meta.get("creation_time") or 0.0), catalog_shape(rows), missed)
 
     def publish(self, rows: PgRows, prev_ts: int, commits: list[Commit]) -> None:
@@ -154,7 +155,8 @@ class CommitFeed:
         last_ts = commits[-1].ts
         connection = rows.connection
         connection.modify(
-            "INSERT INTO commit_log (ts, prev_ts, node, body) VALUES (%s, %s, %s, %s)", (last_ts, prev_ts, self.node, body)
+            "INSERT INTO commit_log (ts, prev_ts, node, body) VALUES (%s, %s, %s, %s)",
+            (last_ts, prev_ts, self.node, body),
         )
         payload = f"{self.node} {prev_ts} {last_ts}"
         encoded = base64.b64encode(body).decode()
@@ -170,7 +172,8 @@ class CommitFeed:
     def start(self, deliver: Deliver, delivered_ts: Callable[[], int]) -> None:
         """Listen for other servers' commits and pass them to ``deliver`` (on this loop)."""
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._listen(deliver, delivered_ts), name="opencom-commit-feed")
+            listening = self._listen(deliver, delivered_ts)
+            self._task = asyncio.get_running_loop().create_task(listening, name="opencom-commit-feed")
 
     async def close(self) -> None:
         if self._task is not None:
@@ -203,9 +206,11 @@ class CommitFeed:
             await self._read_missed(reading, deliver, delivered_ts)
 
     @staticmethod
-    async def _read_missed(reading: psycopg.AsyncConnection[Any], deliver: Deliver, delivered_ts: Callable[[], int]) -> None:
+    async def _read_missed(
+        reading: psycopg.AsyncConnection[Any], deliver: Deliver, delivered_ts: Callable[[], int]
+    ) -> None:
         since = delivered_ts()
-        cursor = await reading.execute("SELECT prev_ts, body FROM commit_log WHERE ts > %s ORDER BY ts", (since,))
+        cursor = await reading.execute(_SINCE, (since,))
         missed = _missed(await cursor.fetchall(), since)
         if missed:
             deliver(missed)  # delivery drops what our own writer delivered meanwhile
