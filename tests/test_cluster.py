@@ -13,6 +13,7 @@ import random
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import suppress
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -127,15 +128,36 @@ async def test_concurrent_transfers_on_three_nodes_follow_one_commit_order(nodes
                 assert frame["success"], frame
                 outcomes.append((ts_value(frame["ts"]), plan[frame["requestId"]], frame["result"]))
 
-    await asyncio.gather(*(run(node, plan) for node, plan in zip(nodes, plans)))
+    async with SyncConnection.open(nodes[0]) as watcher:
+        await watcher.send(modify(0, add_query(0, "bank:balances")))
+        shown = [await watcher.until(lambda frame, _: frame["type"] == "Transition")]
+        transfers = asyncio.gather(*(run(node, plan) for node, plan in zip(nodes, plans)))
+        while not transfers.done():  # every Transition the watcher on the first node is sent
+            with suppress(TimeoutError):
+                shown.append(await watcher.until(lambda frame, _: frame["type"] == "Transition", timeout=0.2))
+        await transfers
+        last_ts = max(ts for ts, _, _ in outcomes)
+        while ts_value(shown[-1]["endVersion"]["ts"]) < last_ts:  # until it shows the last commit
+            shown.append(await watcher.until(lambda frame, _: frame["type"] == "Transition"))
     assert len(outcomes) == 120
     writes = [(ts, args, result) for ts, args, result in outcomes if wrote(args, result)]
     assert len({ts for ts, _, _ in writes}) == len(writes), "two commits share a timestamp"
     balances = {name: 100 for name in names.values()}
+    states = [(0, dict(balances))]  # the balances after each commit, by its timestamp
     # A transfer that wrote nothing answers at the timestamp of the last commit it saw: after it.
     in_order = sorted(outcomes, key=lambda outcome: (outcome[0], not wrote(outcome[1], outcome[2])))
-    anomalies = [outcome for outcome in in_order if replay_transfer(balances, names, outcome[1]) != outcome[2]]
+    anomalies = []
+    for ts, args, result in in_order:
+        if replay_transfer(balances, names, args) != result:
+            anomalies.append((ts, args, result))
+        states.append((ts, dict(balances)))
     assert anomalies == []
+    # Each Transition shows one snapshot: the balances right after the last commit at or before its ts.
+    for frame in shown:
+        shown_ts = ts_value(frame["endVersion"]["ts"])
+        value = next((m["value"] for m in frame["modifications"] if m["queryId"] == 0), None)
+        if value is not None:
+            assert value == [state for ts, state in states if ts <= shown_ts][-1], shown_ts
     async with aiohttp.ClientSession() as http:
         for node in nodes:
             assert await call(http, node, "query", "bank:balances", {}) == balances
