@@ -82,7 +82,12 @@ class Watchdog:
     """Enforces the deadlines of guarded runs (see the module docstring); one per process."""
 
     def __init__(self) -> None:
-        self._lock = threading.Condition()
+        # Guarded threads take the C lock itself with ``with``: an interruption raised in such a
+        # thread can land at any Python bytecode, and ``Condition.__enter__``/``__exit__`` are
+        # Python code, so one landing there would leave the lock held for good and every other
+        # thread that starts a run waiting forever. Only the watchdog's own thread uses the condition.
+        self._mutex = threading.RLock()
+        self._lock = threading.Condition(self._mutex)
         # Thread id → its guarded runs, innermost last: a query an action runs nests in the action's
         # step. Only the innermost is executing, so only it is ever interrupted; the outer one is
         # checked again once the inner one has finished.
@@ -105,7 +110,7 @@ class Watchdog:
         else:
             clock = _thread_clock(thread_id)
             run = Run(thread_id, clock, clock() + limit_s, error)
-        with self._lock:
+        with self._mutex:
             self._runs.setdefault(thread_id, []).append(run)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, name="opencom-watchdog", daemon=True)
@@ -115,7 +120,7 @@ class Watchdog:
 
     def finish(self, run: Run) -> None:
         """The run is over: it can no longer be interrupted, and a pending interruption is cancelled."""
-        with self._lock:
+        with self._mutex:
             stack = self._runs.get(run.thread_id, [])
             if run in stack:
                 stack.remove(run)
@@ -133,12 +138,12 @@ class Watchdog:
         a deadline that passes inside the region fires as soon as the region ends.
         """
         thread_id = threading.get_ident()
-        with self._lock:
+        with self._mutex:
             self._shielded[thread_id] = self._shielded.get(thread_id, 0) + 1
         try:
             yield
         finally:
-            with self._lock:
+            with self._mutex:
                 left = self._shielded[thread_id] - 1
                 if left:
                     self._shielded[thread_id] = left
