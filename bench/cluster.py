@@ -10,14 +10,17 @@ sees were committed by another server and reached it through the commit feed.
 
 For each setup (``sqlite`` one server; ``pg1``, ``pg2``, ``pg3``: that many servers on a fresh
 PostgreSQL database beside ``--database``, default ``$OPENCOM_TEST_POSTGRES_URL``, else the local
-server), agents are added in doubling steps while the p99 of "a watched visitor's message sent →
+server), agents are added in steps of ×1.5 while the p99 of "a watched visitor's message sent →
 an agent holding it" stays within ``--p99-ms``; the figure is the subscriptions served at the last
 step within it. Setups run in turn, ``--repeats`` times each, and print median [min-max]:
 
 - ``<setup>_subscriptions``: subscriptions served within the p99 target;
 - ``<setup>_cpu_per_send_ms``: CPU of all its server processes per message sent, at that step;
+- ``<setup>_writes_per_s``: messages committed per second when every visitor sends back to back
+  (before the agents join): what taking turns at the writers' lock costs, or gives, across servers;
 - ``scale_2_over_1`` / ``scale_3_over_1``: subscriptions of ``pg2`` / ``pg3`` ÷ ``pg1``;
-- ``postgres_over_sqlite``: subscriptions of ``pg1`` ÷ ``sqlite``.
+- ``postgres_over_sqlite``: subscriptions of ``pg1`` ÷ ``sqlite``;
+- ``writes_3_over_1``: ``pg3_writes_per_s`` ÷ ``pg1_writes_per_s``.
 
 On a machine with two cores, three servers, PostgreSQL and the load generator share them: the
 ratios show whether the design scales out, not what more machines would give.
@@ -50,6 +53,7 @@ LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 SETUPS = {"sqlite": 0, "pg1": 1, "pg2": 2, "pg3": 3}  # PostgreSQL servers per setup (0: one SQLite server)
 SUBSCRIPTIONS_PER_AGENT = 4
 FIRST_STEP = 8
+STEP_GROWTH = 1.5  # agents added per step: ×1.5, fine enough to tell setups apart
 
 
 class ClusterTarget(OpencomTarget):
@@ -88,8 +92,25 @@ async def start_servers(stack: AsyncExitStack, data: Path, count: int, url: str 
     return urls, pids
 
 
-async def capacity(setup: str, options: argparse.Namespace, admin_url: str) -> tuple[int, float]:
-    """Subscriptions served within the p99 target by ``setup``, and the CPU per send at that step."""
+async def saturated_writes(target: ClusterTarget, seconds: float) -> float:
+    """Messages committed per second with every visitor sending back to back."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    sent = 0
+
+    async def visitor(index: int) -> None:
+        nonlocal sent
+        while loop.time() < deadline:
+            await target.send(index, f"burst-{index}-{sent}")
+            sent += 1
+
+    await asyncio.gather(*(visitor(index) for index in range(len(target.visitors))))
+    return sent / seconds
+
+
+async def capacity(setup: str, options: argparse.Namespace, admin_url: str) -> tuple[int, float, float]:
+    """Subscriptions served within the p99 target by ``setup``, the CPU per send at that step, and
+    the saturated write rate."""
     database = f"opencom_bench_{secrets.token_hex(4)}"
     url = None
     if SETUPS[setup]:
@@ -100,13 +121,16 @@ async def capacity(setup: str, options: argparse.Namespace, admin_url: str) -> t
         with tempfile.TemporaryDirectory(prefix="opencom-cluster-bench-") as directory:
             async with AsyncExitStack() as stack:
                 urls, pids = await start_servers(stack, Path(directory), SETUPS[setup], url)
-                session = await stack.enter_async_context(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)))
+                connector = aiohttp.TCPConnector(limit=0)
+                session = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
                 admin_key = read_admin_key(Path(directory))
                 assert admin_key is not None
                 target = ClusterTarget(urls, pids, admin_key, session)
                 await target.seed(options.inbox)
                 await target.add_visitors(options.visitors)
-                return await ramp(setup, target, options)
+                writes = await saturated_writes(target, options.seconds)
+                progress(f"{setup}: {writes:.0f} writes/s back to back")
+                return (*await ramp(setup, target, options), writes)
     finally:
         if url is not None:
             with psycopg.connect(admin_url, autocommit=True) as admin:
@@ -128,7 +152,7 @@ async def ramp(setup: str, target: ClusterTarget, options: argparse.Namespace) -
         if not p99_ms <= options.p99_ms:
             break
         served, cpu_per_send = agents * SUBSCRIPTIONS_PER_AGENT, cpu / max(sends, 1) * 1000
-        agents *= 2
+        agents = round(agents * STEP_GROWTH)
     return served, cpu_per_send
 
 
@@ -140,21 +164,25 @@ async def run(options: argparse.Namespace) -> None:
     admin_url = options.database or os.environ.get("OPENCOM_TEST_POSTGRES_URL") or LOCAL_POSTGRES
     served: dict[str, list[float]] = {setup: [] for setup in SETUPS}
     cpu: dict[str, list[float]] = {setup: [] for setup in SETUPS}
+    writes: dict[str, list[float]] = {setup: [] for setup in SETUPS}
     for _ in range(options.repeats):
         for setup in SETUPS:
-            subscriptions, cpu_per_send = await capacity(setup, options, admin_url)
+            subscriptions, cpu_per_send, per_s = await capacity(setup, options, admin_url)
             served[setup].append(subscriptions)
             cpu[setup].append(cpu_per_send)
+            writes[setup].append(per_s)
     for setup in SETUPS:
         print(f"{setup}_subscriptions: {spread(served[setup])}", flush=True)
         print(f"{setup}_cpu_per_send_ms: {spread(cpu[setup])}", flush=True)
+        print(f"{setup}_writes_per_s: {spread(writes[setup])}", flush=True)
 
-    def ratio(top: str, bottom: str) -> str:
-        return spread([a / b if b else float("nan") for a, b in zip(served[top], served[bottom])])
+    def ratio(figures: dict[str, list[float]], top: str, bottom: str) -> str:
+        return spread([a / b if b else float("nan") for a, b in zip(figures[top], figures[bottom])])
 
-    print(f"scale_2_over_1: {ratio('pg2', 'pg1')}")
-    print(f"scale_3_over_1: {ratio('pg3', 'pg1')}")
-    print(f"postgres_over_sqlite: {ratio('pg1', 'sqlite')}")
+    print(f"scale_2_over_1: {ratio(served, 'pg2', 'pg1')}")
+    print(f"scale_3_over_1: {ratio(served, 'pg3', 'pg1')}")
+    print(f"postgres_over_sqlite: {ratio(served, 'pg1', 'sqlite')}")
+    print(f"writes_3_over_1: {ratio(writes, 'pg3', 'pg1')}")
 
 
 def main() -> None:
