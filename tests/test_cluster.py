@@ -24,6 +24,7 @@ import pytest
 
 from runtime.store import DATABASE_URL_VARIABLE
 from tests.driver_process import Driver
+from tests.npm_support import NPM_DIR, node_with_convex
 from tests.server_fixtures import RunningServer, SyncConnection, add_query, modify, mutation, start_server, ts_value
 from tests.store_fixtures import Stores
 from tests.test_serializability import replay_transfer
@@ -103,6 +104,21 @@ async def test_official_clients_on_different_nodes_see_each_others_mutations_liv
 
 def wrote(args: dict[str, Any], result: dict[str, Any]) -> bool:
     return bool(result["moved"]) and args["source"] != args["target"]
+
+
+async def test_npm_clients_on_different_nodes_see_each_others_mutations_live(nodes: list[RunningServer]) -> None:
+    node = node_with_convex()
+    watcher = await Driver.start([node, "driver.mjs", nodes[1].url], cwd=str(NPM_DIR))
+    writer = await Driver.start([node, "driver.mjs", nodes[2].url], cwd=str(NPM_DIR))
+    try:
+        await watcher.call("subscribe", sub="chat", path="chat:everything", args={})
+        assert await watcher.call("next", sub="chat") == []
+        await writer.call("mutation", path="chat:send", args={"author": "js", "body": "from node c"})
+        seen = await watcher.next_until("chat", lambda value: len(value) == 1)
+        assert seen[0]["body"] == "from node c"
+    finally:
+        await watcher.close()
+        await writer.close()
 
 
 async def test_concurrent_transfers_on_three_nodes_follow_one_commit_order(nodes: list[RunningServer]) -> None:

@@ -42,7 +42,7 @@ import psycopg
 
 from runtime.read_set import Commit, DocumentWrite
 from runtime.storage import decode_document, encode_document
-from runtime.store.postgres import PgRows
+from runtime.store.postgres import CONNECT_TIMEOUT_S, KEEPALIVES, PgRows
 
 CHANNEL: Final = "opencom_commits"
 # PostgreSQL refuses payloads of 8000 bytes or more; leave room for the header.
@@ -192,7 +192,9 @@ class CommitFeed:
                         await self._on_notification(notification.payload, reading, deliver, delivered_ts)
             except (psycopg.Error, OSError) as error:
                 _log.warning("the commit feed lost PostgreSQL (%s); reconnecting", str(error).strip())
-                await asyncio.sleep(RECONNECT_DELAY_S)
+            except Exception:  # noqa: BLE001 - a bad payload or a failing listener must not end the feed
+                _log.exception("the commit feed failed; reconnecting")
+            await asyncio.sleep(RECONNECT_DELAY_S)
 
     async def _on_notification(
         self, payload: str, reading: psycopg.AsyncConnection[Any], deliver: Deliver, delivered_ts: Callable[[], int]
@@ -217,5 +219,7 @@ class CommitFeed:
 
 
 async def _connect(url: str) -> psycopg.AsyncConnection[Any]:
-    return await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=3)
+    return await psycopg.AsyncConnection.connect(
+        url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **KEEPALIVES
+    )
 

@@ -22,6 +22,8 @@ from typing import Any, Final
 
 import psycopg
 
+from runtime.store.postgres import CONNECT_TIMEOUT_S, KEEPALIVES
+
 # An arbitrary constant naming "the scheduler of this database" among advisory locks.
 SCHEDULER_LOCK: Final = 0x6F70656E636F6E  # "opencon"
 POLL_S: Final = 1.0
@@ -75,7 +77,9 @@ class SchedulerLease:
 
     async def _try(self) -> None:
         if self._connection is None or self._connection.closed:
-            self._connection = await psycopg.AsyncConnection.connect(self._url, autocommit=True, connect_timeout=3)
+            self._connection = await psycopg.AsyncConnection.connect(
+                self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **KEEPALIVES
+            )
         cursor = await self._connection.execute("SELECT pg_try_advisory_lock(%s)", (SCHEDULER_LOCK,))
         row = await cursor.fetchone()
         if row is not None and row[0]:

@@ -50,7 +50,7 @@ RECONNECT_INTERVAL_S: Final = 1.0
 # Far above anything a transaction waits for between statements (a mutation's time limit, a commit).
 IDLE_IN_TRANSACTION_MS: Final = 60_000
 # Detect a peer that vanished without closing its socket (a machine lost) within about 10 s.
-_KEEPALIVES: Final = {"keepalives": 1, "keepalives_idle": 4, "keepalives_interval": 2, "keepalives_count": 3}
+KEEPALIVES: Final = {"keepalives": 1, "keepalives_idle": 4, "keepalives_interval": 2, "keepalives_count": 3}
 _BEGIN_WRITING: Final = f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({COMMITTER_LOCK})"
 
 _SCHEMA = """
@@ -162,7 +162,7 @@ class PgConnection:
 
 def _open(url: str) -> psycopg.Connection[Any]:
     try:
-        raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **_KEEPALIVES)
+        raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **KEEPALIVES)
         # A server stuck inside a transaction (a bug, a frozen process) would keep the writers'
         # lock from every other server: PostgreSQL ends such a session, and the lock with it.
         raw.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
