@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import zipfile
+from contextlib import suppress
 from pathlib import Path
 
 import psycopg
@@ -13,6 +14,7 @@ import pytest
 from runtime import store
 from runtime.database import Database
 from runtime.store import postgres
+from runtime.transaction import Transaction
 from tests.store_fixtures import Stores
 from tests.test_cli_snapshot import EXOTIC, cli, fill
 
@@ -120,6 +122,33 @@ async def test_connections_cut_by_postgresql_are_reopened_and_nothing_is_left_ha
         with pytest.raises(sqlite3.Error, match="PostgreSQL connection lost"):
             database.count_documents("items")
         await database.mutate(lambda transaction: transaction.insert("items", {"n": 3}))
+        assert database.count_documents("items") == 2
+    finally:
+        await database.close()
+
+
+@POSTGRES
+async def test_a_mutation_that_outlives_its_lost_connection_cannot_write_outside_its_transaction(
+    tmp_path: Path, store_kind: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = store_kind.url_for(tmp_path / "data")
+    assert url is not None
+    monkeypatch.setattr(postgres, "RECONNECT_INTERVAL_S", 0.0)
+    database = Database(tmp_path / "data", database_url=url)
+    await database.mutate(lambda transaction: transaction.insert("items", {"n": 0}))
+
+    def body(transaction: Transaction) -> None:
+        transaction.insert("items", {"n": 1})
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (database._writer_connection.raw.info.backend_pid,))
+        with suppress(sqlite3.Error):  # user code that swallows the failure and writes on
+            transaction.insert("items", {"n": 2})
+        transaction.insert("items", {"n": 3})
+
+    try:
+        with pytest.raises(sqlite3.Error, match="connection lost"):
+            await database.mutate(body)
+        await database.mutate(lambda transaction: transaction.insert("items", {"n": 4}))
         assert database.count_documents("items") == 2
     finally:
         await database.close()

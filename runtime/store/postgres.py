@@ -100,6 +100,9 @@ class PgConnection:
         self.raw = raw
         self._last_attempt = 0.0
         self._lost: str | None = None
+        # Between a BEGIN and its COMMIT or ROLLBACK: a session lost then is not replaced before the
+        # transaction ends, or the rest of the transaction would run, and commit, outside it.
+        self._transaction_open = False
         self.total_changes = 0
         self.text_search = PgTextSearch(self)
 
@@ -119,7 +122,19 @@ class PgConnection:
             sql = statement  # a fixed vocabulary, no user text
         else:
             raise ValueError(f"not a transaction-control statement: {statement!r}")
-        self._run(sql, ())
+        ends = verb == "COMMIT" or statement == "ROLLBACK"
+        if verb == "BEGIN":
+            self._transaction_open = False  # whatever a lost session had open is gone
+        elif statement == "ROLLBACK" and self.raw.closed:
+            self._transaction_open = False  # PostgreSQL rolled it back when the session ended
+            return
+        try:
+            self._run(sql, ())
+        finally:
+            if ends:
+                self._transaction_open = False
+        if verb == "BEGIN":
+            self._transaction_open = True
 
     def query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with WATCHDOG.shielded():
@@ -132,6 +147,8 @@ class PgConnection:
 
     def _run(self, sql: str, parameters: tuple[Any, ...]) -> psycopg.Cursor[Any]:
         if self.raw.closed:
+            if self._transaction_open:
+                raise StoreError(f"PostgreSQL connection lost ({self._lost}); the transaction was rolled back")
             self._reconnect()
         try:
             # psycopg runs its protocol in Python: a time limit must not cut a statement in half.
