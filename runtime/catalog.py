@@ -88,13 +88,20 @@ class Catalog:
         self.stored_indexes: dict[int, list[IndexInfo]] = {}
 
     def load(self, rows: Rows) -> None:
-        """Replace this view with what the store holds."""
-        self.__init__()  # type: ignore[misc]
+        """Replace this view with what the store holds.
+
+        The new view is built aside and swapped in, so that a function running on a worker thread
+        meanwhile (another server's new table arriving, ``runtime.cluster``) never sees it empty.
+        """
+        fresh = Catalog()
         for table_number, name in rows.load_tables():
-            self.table_numbers[name] = table_number
-            self.table_names[table_number] = name
+            fresh.table_numbers[name] = table_number
+            fresh.table_names[table_number] = name
         for index_id, table_number, name, fields_json in rows.load_indexes():
-            self._remember(IndexInfo(index_id, table_number, self.table_names[table_number], name, tuple(json.loads(fields_json))))
+            fields = tuple(json.loads(fields_json))
+            fresh._remember(IndexInfo(index_id, table_number, fresh.table_names[table_number], name, fields))
+        self.table_names, self.indexes, self.stored_indexes = fresh.table_names, fresh.indexes, fresh.stored_indexes
+        self.table_numbers = fresh.table_numbers
 
     def _remember(self, info: IndexInfo) -> None:
         self.indexes[(info.table_number, info.name)] = info
