@@ -170,6 +170,8 @@ class JobRunner:
             pass
 
     def _on_commits(self, commits: list[Commit]) -> None:
+        if self._loop_task is None:
+            return  # not running (another server of the deployment runs the jobs): start() reads the table
         for commit in commits:
             for write in commit.writes:
                 if (
