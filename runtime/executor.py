@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from runtime.function_clock import function_time
 from runtime.functions import FunctionDefinition, Kind
 from runtime.cron_runner import CronRunner
 from runtime.job_runner import JobRunner
-from runtime.off_loop import OffLoop, Workers
+from runtime.off_loop import Workers
+from runtime.optimistic import OffWriter, run_optimistically
 from runtime.queries import Query
 from runtime.read_set import ReadSet
 from runtime.return_values import StoredDocuments, checked_return_value
@@ -279,21 +281,22 @@ class Executor:
                 finally:
                     transaction.close_scans()
 
-        async def rerun(transaction: Transaction) -> Value:
-            return await self.workers.run(self._on_worker, caller_context, attempt, transaction)
-
         def body(transaction: Transaction) -> Value:
             try:
                 return caller_context.run(attempt, transaction, knobs.LOOP_CPU_BUDGET_S)
             except LoopBudgetSpent:
-                raise OffLoop(rerun) from None
+                raise OffWriter from None  # too long to hold the writer: run it beside it (runtime.optimistic)
 
         try:
-            result = await self.database.mutate(body)
+            try:
+                result = await self.database.mutate(body)
+            except OffWriter:
+                off_loop = functools.partial(self._on_worker, caller_context, attempt)
+                result = await run_optimistically(self.database, self.workers, off_loop)
         except Exception as error:  # noqa: BLE001
             return FunctionResult(error=error, log_lines=buffers[0].finish())
         proofs = tuple(executions[0].proofs.recorded)
-        read_set = result.transaction.read_set
+        read_set = executions[0].transaction.read_set if executions[0].transaction is not None else None
         return FunctionResult(
             value=result.value, log_lines=buffers[0].finish(), ts=result.ts, read_set=read_set, proofs=proofs
         )
@@ -302,7 +305,7 @@ class Executor:
     def _on_worker(
         context: contextvars.Context, attempt: Callable[[Transaction, float | None], Value], transaction: Transaction
     ) -> Value:
-        """A mutation's second attempt, on a worker thread: its time limit counts this thread's CPU."""
+        """A mutation's later attempt, on a worker thread: its time limit counts this thread's CPU."""
         transaction.deadline = function_time() + knobs.QUERY_TIME_LIMIT_S
         return context.run(attempt, transaction, None)
 
