@@ -130,6 +130,9 @@ AUTH_SCRYPT_P = _int("AUTH_SCRYPT_P", 1)  # scrypt parallelism
 SYNC_PING_INTERVAL_S = _float("SYNC_PING_INTERVAL_S", 15.0)  # idle time before a JSON Ping (clients give up at 30 s)
 SYNC_MAX_MESSAGE_BYTES = _int("SYNC_MAX_MESSAGE_BYTES", 32 << 20)  # largest WebSocket frame a client may send
 SYNC_MAX_QUERIES = _int("SYNC_MAX_QUERIES", 4096)  # queries in one connection's query set
+# How long the first query set of a fresh connection waits for an Authenticate that may follow it
+# (a page load subscribes before its auth library has read the token): see runtime.server.sync_session.
+SYNC_AUTH_GRACE_S = _float("SYNC_AUTH_GRACE_S", 0.05)
 SYNC_MAX_PENDING_MESSAGES = _int("SYNC_MAX_PENDING_MESSAGES", 10_000)  # unsent frames before a connection is dropped
 SYNC_MAX_RESULT_BYTES = _int("SYNC_MAX_RESULT_BYTES", 64 << 20)  # result bytes one connection's queries may hold
 SYNC_MAX_CONNECTION_PROOFS = _int("SYNC_MAX_CONNECTION_PROOFS", 32)  # ctx.connection proofs one connection keeps
