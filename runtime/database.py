@@ -5,7 +5,9 @@ Concurrency policy (the whole of it):
 - Function code runs on the event loop thread and never suspends inside a query or mutation, so
   each execution is one uninterrupted run of Python against a SQLite connection; no ``ctx.db``
   call pays a thread hop. A function past the loop's CPU budget runs again on a worker thread
-  (``runtime.off_loop``); a mutation's body then raises ``OffLoop`` and the writer awaits it.
+  (``runtime.off_loop``): a mutation beside the writer at a snapshot, its buffered writes replayed
+  by the writer once checked against ``recent_commits`` (``runtime.optimistic``), or, when only the
+  writer can run it, inside the writer's transaction (its body raises ``OffLoop``; the writer awaits it).
 - Queries use the reader connection, each inside one SQLite read transaction: one consistent
   snapshot, whose timestamp is read from the snapshot itself.
 - Mutations go through one queue to one writer, which runs them one at a time in commit order

@@ -87,6 +87,7 @@ async def test_a_mutation_moved_off_the_writer_does_what_the_writer_would(
     assert moved == on_writer
     assert moved["ascending"] == [[0.0, "t0"], [2.0, "changed"], [4.0, "t4"], [5.0, "t5"], [10.0, "t1"]]
     assert moved["by_creation"] == [0.0, 10.0, 2.0, 4.0, 5.0] and moved["deleted"] is None
+    assert moved["nested"] == "undone" and moved["top_two"] == [[10.0, "t1"], [5.0, "t5"]]
     # What it wrote is stored as the writer would have stored it, search index included.
     assert await executor.call("occ:group", {"group": "g"}) == ["t0", "changed", "t4", "t5", "t1"]
     assert await executor.call("occ:search", {"word": "changed"}) == ["changed", "changed"]

@@ -59,15 +59,16 @@ async def shuffle(ctx, args):
     await ctx.db.delete(ids[3])
     try:
         await ctx.run_mutation("occ:insert_then_fail", {"group": group})
-    except Exception:  # noqa: BLE001 - its writes must be undone, the rest kept
-        pass
+        nested = "committed"
+    except ValueError:
+        nested = "undone"  # its writes only; the rest is kept
     in_group = ctx.db.query("items").with_index("by_group", lambda q: q.eq("group", group))
     ascending = [[item["rank"], item["text"]] for item in await in_group.collect()]
     in_group = ctx.db.query("items").with_index("by_group", lambda q: q.eq("group", group))
     top_two = [[item["rank"], item["text"]] for item in await in_group.order("desc").take(2)]
     by_creation = [item["rank"] for item in await ctx.db.query("items").filter(lambda q: q.eq(q.field("group"), group)).collect()]
     deleted = await ctx.db.get(ids[3])
-    return {"ascending": ascending, "top_two": top_two, "by_creation": by_creation, "deleted": deleted}
+    return {"ascending": ascending, "top_two": top_two, "by_creation": by_creation, "deleted": deleted, "nested": nested}
 
 
 @mutation(args={"group": v.string()})
