@@ -10,11 +10,12 @@ last durable commit.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from runtime.read_set import Commit, DocumentWrite, ReadSet, SearchRead
+from runtime.read_set import Commit, DocumentWrite, Interval, ReadSet, SearchRead
 
 SearchOverlap = Callable[[SearchRead, DocumentWrite], bool]
 
@@ -58,13 +59,41 @@ class RecentCommits:
                 del self._floors[floor]
 
     def first_conflict(self, read_set: ReadSet, after_ts: int, search_overlap: SearchOverlap) -> DocumentWrite | None:
-        """The first write committed after ``after_ts`` inside ``read_set`` (convex-semantics §5.2), if any."""
+        """The first write committed after ``after_ts`` inside ``read_set`` (convex-semantics §5.2), if any.
+
+        The writer waits for this check, so each key costs a binary search, however large the read set.
+        """
+        ranges = {index_id: _Ranges(intervals) for index_id, intervals in read_set.intervals.items()}
         for commit in self._commits:
             if commit.ts <= after_ts:
                 continue
             for write in commit.writes:
-                if any(read_set.overlaps_key(index_id, key) for index_id, key in write.keys):
-                    return write
+                for index_id, key in write.keys:
+                    index_ranges = ranges.get(index_id)
+                    if index_ranges is not None and index_ranges.holds(key):
+                        return write
                 if any(search_overlap(read, write) for read in read_set.searches):
                     return write
         return None
+
+
+class _Ranges:
+    """The union of one index's read intervals, as sorted disjoint ranges."""
+
+    def __init__(self, intervals: list[Interval]) -> None:
+        self._lows: list[bytes] = []
+        self._highs: list[bytes | None] = []  # None: unbounded above
+        for interval in sorted(intervals, key=lambda interval: interval.low):
+            if self._lows and (self._highs[-1] is None or interval.low <= self._highs[-1]):
+                if self._highs[-1] is not None and (interval.high is None or interval.high > self._highs[-1]):
+                    self._highs[-1] = interval.high
+                continue
+            self._lows.append(interval.low)
+            self._highs.append(interval.high)
+
+    def holds(self, key: bytes) -> bool:
+        position = bisect_right(self._lows, key) - 1
+        if position < 0:
+            return False
+        high = self._highs[position]
+        return high is None or key < high
