@@ -59,9 +59,6 @@ class BufferedRows:
         self._undo: list[tuple[int | None, Any, Any]] = []
 
     # --- reads ------------------------------------------------------------------------------
-    def get_meta(self, key: str) -> object:
-        return self.base.get_meta(key)
-
     def get_sized(self, doc_id: str) -> tuple[bytes, int] | None:
         if doc_id in self._documents:
             return self._documents[doc_id]
