@@ -47,6 +47,9 @@ QUERY_TIME_LIMIT_S = _float("QUERY_TIME_LIMIT_S", 1.0)  # user code time of a qu
 # start on a worker thread (runtime.off_loop), so that one long function cannot stall other clients.
 LOOP_CPU_BUDGET_S = _float("LOOP_CPU_BUDGET_S", 0.03)
 OFF_LOOP_WORKERS = _int("OFF_LOOP_WORKERS", 4)  # worker threads for those re-runs
+# How often a server hands the interpreter lock between threads (CPython's default is 5 ms): a
+# function computing on a worker delays the event loop's every wake-up by up to this much.
+GIL_SWITCH_INTERVAL_S = _float("GIL_SWITCH_INTERVAL_S", 0.001)
 # Times a mutation run off the writer (runtime.optimistic) is run again after a conflicting commit.
 MUTATION_OCC_RETRIES = _int("MUTATION_OCC_RETRIES", 4)
 ACTION_TIME_LIMIT_S = _float("ACTION_TIME_LIMIT_S", 600.0)  # wall time of one action
