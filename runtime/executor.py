@@ -296,7 +296,7 @@ class Executor:
         It runs first on the writer, stopped by ``LoopBudgetSpent`` past ``budget`` (the event loop's
         CPU budget); then, rolled back, again from the start beside the writer with its full time
         limit (``budget`` None), optimistically (``runtime.optimistic``), so that it never holds
-        other callers' mutations. Each run gets the caller's context.
+        other callers' mutations. Each run gets the caller's context (the scheduled job it runs under).
         """
         caller_context = contextvars.copy_context()
 
@@ -339,9 +339,14 @@ class Executor:
                 return FunctionResult(error=error, log_lines=buffer.finish())
         return FunctionResult(value=value, log_lines=buffer.finish())
 
-    def run_in_transaction(self, function: FunctionDefinition, args: Any, transaction: Transaction) -> Value:
-        """Run a query or mutation with no identity inside ``transaction`` (how scheduled mutations run)."""
-        return self._invoke_within_limit(Execution(self, function, None, transaction=transaction), args)
+    def run_in_transaction(
+        self, function: FunctionDefinition, args: Any, transaction: Transaction, budget: float | None = None
+    ) -> Value:
+        """Run a query or mutation with no identity inside ``transaction`` (how scheduled mutations run).
+
+        ``budget``: the one ``mutate_within_budget`` hands its attempt.
+        """
+        return self._invoke_within_limit(Execution(self, function, None, transaction=transaction), args, budget)
 
     # --- nested calls -----------------------------------------------------------------------
     def resolve(self, reference: Any) -> FunctionDefinition:

@@ -141,6 +141,25 @@ async def test_a_write_elsewhere_does_not_conflict(executor: Executor) -> None:
     assert await executor.call("occ:value", {"id": counter}) == 6
 
 
+async def test_a_scheduled_mutation_runs_beside_the_writer_too(
+    open_executor: Callable[..., Executor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(knobs, "LOOP_CPU_BUDGET_S", 0.01)
+    executor = open_executor(APP)  # running scheduled jobs
+    counter = await executor.call("occ:create", {"value": 0})
+    read_done, proceed = gate(executor)
+    job = await executor.call("occ:schedule_slow_increment", {"id": counter, "ms": SLOW_MS})
+    # Were it on the writer, the short increment would wait behind it and see 1.
+    assert await commit_while_it_waits(executor, counter, read_done, proceed) == 0
+    await let_it_go(read_done, proceed)
+    for _ in range(200):
+        if await executor.call("occ:job_state", {"job": job}) == "success":
+            break
+        await asyncio.sleep(0.05)
+    assert await executor.call("occ:job_state", {"job": job}) == "success"
+    assert await executor.call("occ:value", {"id": counter}) == 2
+
+
 async def test_what_only_the_writer_can_do_runs_on_the_writer(executor: Executor) -> None:
     handed = worker_runs(executor)
     # Creating a table and searching its own writes: the buffer gives up, the writer runs it.

@@ -104,3 +104,14 @@ async def group(ctx, args):
 async def search(ctx, args):
     found = ctx.db.query("items").with_search_index("search_text", lambda q: q.search("text", args["word"]))
     return [item["text"] for item in await found.collect()]
+
+
+@mutation(args={"id": v.id("counters"), "ms": v.float64()})
+async def schedule_slow_increment(ctx, args):
+    """Schedule the gated slow increment to run now, as a scheduled mutation."""
+    return await ctx.scheduler.run_after(0, "occ:slow_increment", {"id": args["id"], "ms": args["ms"], "gate": True})
+
+
+@query(args={"job": v.id("_scheduled_functions")})
+async def job_state(ctx, args):
+    return (await ctx.db.system.get(args["job"]))["state"]["kind"]
