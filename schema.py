@@ -1687,6 +1687,62 @@ campaign_tables = {
     .index("by_workspace", ["workspaceId"]),
 }
 
+# --- carousels and article assets (dashboard screens: campaigns, article editor) ----------------
+carousel_button = v.object(
+    {"text": string, "action": literals("url", "dismiss", "next", "deeplink"), "url": opt(string), "deepLink": opt(string)}
+)
+carousel_screen = v.object(
+    {"id": string, "title": opt(string), "body": opt(string), "imageUrl": opt(string), "buttons": opt(v.array(carousel_button))}
+)
+dashboard_content_tables = {
+    "carousels": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "screens": v.array(carousel_screen),
+            "audienceRules": opt(audience_rules_or_segment),
+            "targeting": opt(audience_rules_or_segment),
+            "status": literals("draft", "active", "paused", "archived"),
+            "priority": opt(number),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_status", ["workspaceId", "status"]),
+    "carouselImpressions": define_table(
+        {
+            "carouselId": v.id("carousels"),
+            "visitorId": v.id("visitors"),
+            "action": literals("shown", "completed", "dismissed"),
+            "screenIndex": opt(number),
+            "createdAt": number,
+        }
+    )
+    .index("by_carousel", ["carouselId"])
+    .index("by_visitor", ["visitorId"])
+    .index("by_visitor_carousel", ["visitorId", "carouselId"]),
+    "articleAssets": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "articleId": opt(v.id("articles")),
+            "importSourceId": opt(v.id("helpCenterImportSources")),
+            "importPath": opt(string),
+            "storageId": v.id("_storage"),
+            "fileName": string,
+            "mimeType": string,
+            "size": number,
+            "createdBy": opt(v.id("users")),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_article", ["workspaceId", "articleId"])
+    .index("by_storage", ["storageId"])
+    .index("by_import_source_path", ["importSourceId", "importPath"]),
+}
+
 
 schema = define_schema(
     {
@@ -1702,5 +1758,6 @@ schema = define_schema(
         **messenger_tables,
         **engagement_tables,
         **campaign_tables,
+        **dashboard_content_tables,
     }
 )
