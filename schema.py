@@ -408,9 +408,12 @@ content_tables = {
             "authorId": opt(v.id("users")),
             "audienceRules": opt(audience_rules),
             "tags": opt(v.array(string)),
+            "importSourceId": opt(v.id("helpCenterImportSources")),
+            "importPath": opt(string),
         }
     )
     .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_import_source", ["workspaceId", "importSourceId"])
     .index("by_collection", ["collectionId"])
     .index("by_slug", ["workspaceId", "slug"])
     .index("by_slug_only", ["slug"])
@@ -463,11 +466,14 @@ help_center_tables = {
             "icon": opt(string),
             "parentId": opt(v.id("collections")),
             "order": number,
+            "importSourceId": opt(v.id("helpCenterImportSources")),
+            "importPath": opt(string),
             "createdAt": number,
             "updatedAt": number,
         }
     )
     .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_import_source", ["workspaceId", "importSourceId"])
     .index("by_slug", ["workspaceId", "slug"])
     .index("by_parent", ["workspaceId", "parentId"]),
     "helpCenterImportSources": define_table(

@@ -16,7 +16,7 @@ from .errors import INVALID_INPUT, NOT_AUTHORIZED, NOT_FOUND, fail
 from .identity import Doc
 
 REFERENCE_PREFIX = "oc-asset://"
-_REFERENCE = re.compile(r"oc-asset://([A-Za-z0-9_-]+)")
+ASSET_REFERENCE = re.compile(r"oc-asset://([A-Za-z0-9_-]+)")  # group 1: the asset id
 MAX_ASSET_BYTES = 5 * 1024 * 1024
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/avif")
 _UNSAFE_NAME_CHARACTERS = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
@@ -33,17 +33,22 @@ def asset_file_name(raw: str | None) -> str:
     return name or f"article-image-{int(now_ms())}"
 
 
+def referenced_ids(content: str) -> list[str]:
+    """The asset ids Markdown references, in first-seen order."""
+    return list(dict.fromkeys(ASSET_REFERENCE.findall(content)))
+
+
 async def render(ctx: Any, workspace_id: str, content: str) -> str:
     """``content`` with each reference to an asset of ``workspace_id`` replaced by its file's URL."""
     urls: dict[str, str] = {}
-    for asset_id in dict.fromkeys(_REFERENCE.findall(content)):
+    for asset_id in referenced_ids(content):
         normalized = ctx.db.normalize_id("articleAssets", asset_id)
         asset = await ctx.db.get(normalized) if normalized else None
         if asset is not None and asset["workspaceId"] == workspace_id:
             url = await ctx.storage.get_url(asset["storageId"])
             if url is not None:
                 urls[asset_id] = url
-    return _REFERENCE.sub(lambda match: urls.get(match.group(1), match.group(0)), content) if urls else content
+    return ASSET_REFERENCE.sub(lambda match: urls.get(match.group(1), match.group(0)), content) if urls else content
 
 
 async def rendered(ctx: Any, article: Doc) -> Doc:
