@@ -298,6 +298,7 @@ inbox_tables = {
     .index("by_ai_state_status_last_message", ["workspaceId", "aiWorkflowState", "status", "lastMessageAt"])
     # Reporting reads conversations by creation time over a date range.
     .index("by_workspace_created", ["workspaceId", "createdAt"])
+    .index("by_workspace_updated", ["workspaceId", "updatedAt"])  # what changed since a report snapshot
     .index("by_assignee", ["workspaceId", "assignedAgentId"]),
     "messages": define_table(
         {
@@ -1693,7 +1694,7 @@ campaign_tables = {
     .index("by_workspace", ["workspaceId"]),
 }
 
-# --- carousels and article assets (dashboard screens: campaigns, article editor) ----------------
+# --- carousels, article assets, report snapshots (dashboard screens) ---------------------------
 carousel_button = v.object(
     {"text": string, "action": literals("url", "dismiss", "next", "deeplink"), "url": opt(string), "deepLink": opt(string)}
 )
@@ -1747,6 +1748,37 @@ dashboard_content_tables = {
     .index("by_workspace_article", ["workspaceId", "articleId"])
     .index("by_storage", ["storageId"])
     .index("by_import_source_path", ["importSourceId", "importPath"]),
+    # One workspace's conversations of one local day, pre-aggregated (functions/lib/report_snapshots.py).
+    "reportSnapshots": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "dayStart": number,
+            "dayEnd": number,
+            "timezone": string,
+            "computedAt": number,
+            "total": number,
+            "byStatus": v.record(string, number),
+            "email": number,
+            "responseDurations": v.array(number),
+            "resolutionDurations": v.array(number),
+            "responseSum": number,
+            "responses": number,
+            "resolutionSum": number,
+            "resolutions": number,
+            "agents": v.array(
+                v.object(
+                    {
+                        "agentId": v.id("users"),
+                        "handled": number,
+                        "responseSum": number,
+                        "responses": number,
+                        "resolutionSum": number,
+                        "resolutions": number,
+                    }
+                )
+            ),
+        }
+    ).index("by_workspace_day", ["workspaceId", "dayStart"]),
 }
 
 

@@ -119,14 +119,14 @@ async def recordHandoff(ctx, args):
 async def recordAnswer(ctx, args):
     """Post the AI's answer as a bot message, store it with its sources, mark the conversation AI-handled."""
     conversation = await ctx.db.get(args["conversationId"])
-    answer = args["answer"]
+    answer, now = args["answer"], now_ms()
     message_id = await append_message(
         ctx, conversation, sender_type="bot", sender_id=AI_SENDER, content=answer["response"]
     )
     response_id = await store_answer(ctx, conversation, {**answer, "messageId": message_id, "handedOff": False})
     await ctx.db.patch(
         conversation["_id"],
-        {"aiWorkflowState": "ai_handled", "aiLastConfidence": answer["confidence"], "aiLastResponseAt": now_ms()},
+        {"aiWorkflowState": "ai_handled", "aiLastConfidence": answer["confidence"], "aiLastResponseAt": now, "updatedAt": now},
     )
     return {"messageId": message_id, "responseId": response_id}
 

@@ -1,8 +1,11 @@
 """Reports for agents, and customer satisfaction (CSAT) as the widget collects it.
 
 Reports (``conversations.read``) cover a date range in the workspace's time zone and read only that
-range's rows from indexes (``lib/report_sources``): conversation volume, first-response and
-resolution times, per-agent metrics and workload, CSAT and the AI agent.
+range from indexes (``lib/report_sources``): conversation volume, first-response and resolution
+times, per-agent metrics and workload, CSAT and the AI agent. The conversation reports add up
+daily snapshots for the range's whole past days and read rows only for the rest
+(``lib/report_snapshots``); the ``report snapshots`` cron job keeps the snapshots fresh through
+``refreshReportSnapshots``.
 
 A rating is asked for only when the workspace turned ``askForRatingEnabled`` on, the conversation
 is closed, and nobody rated it yet; one rating (1 to 5, with optional feedback) per conversation,
@@ -12,12 +15,14 @@ by its visitor or its workspace's agents.
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from runtime import mutation, query, v
+from runtime import internal_mutation, mutation, query, v
 
+from .lib import report_snapshots as snapshots
 from .lib import report_sources as sources
 from .lib import reports
 from .lib.clock import now_ms
 from .lib.conversation_access import conversation_for_reader
+from .lib.conversation_facts import ConversationFacts
 from .lib.errors import INVALID_INPUT, fail
 from .lib.identity import Doc
 from .lib.report_math import average, ratio
@@ -116,37 +121,65 @@ _OPTIONAL_RANGE = {
 _SCAN = {"scanLimit": v.optional(v.number())}
 
 
+async def _conversation_facts(ctx: Any, args: Doc) -> tuple[ConversationFacts, bool, ZoneInfo]:
+    """Checks the caller; ``(facts, truncated, time zone)`` of the range's conversations."""
+    tz = await sources.require_report_reader(ctx, args["workspaceId"])
+    facts, truncated = await snapshots.conversation_facts(
+        ctx, args["workspaceId"], args["startDate"], args["endDate"], tz, sources.SCAN_LIMIT
+    )
+    return facts, truncated, tz
+
+
 @query(args={**_RANGE, "granularity": _granularity, **_SCAN})
 async def getConversationMetrics(ctx, args):
     """Conversations created in the range: volume per period, by status and by channel."""
-    tz = await sources.require_report_reader(ctx, args["workspaceId"])
-    rows, truncated = await sources.conversations_in_range(ctx, args)
-    return {**reports.conversation_metrics(rows, args.get("granularity", "day"), tz), "truncated": truncated}
+    facts, truncated, tz = await _conversation_facts(ctx, args)
+    return {**facts.conversation_metrics(args.get("granularity", "day"), tz), "truncated": truncated}
 
 
 @query(args={**_RANGE, **_SCAN})
 async def getResponseTimeMetrics(ctx, args):
     """First-response times of the range's conversations: count, average, median, p90, p95."""
-    await sources.require_report_reader(ctx, args["workspaceId"])
-    rows, truncated = await sources.conversations_in_range(ctx, args)
-    return {**reports.response_times(rows), "truncated": truncated}
+    facts, truncated, _ = await _conversation_facts(ctx, args)
+    return {**facts.response_times(), "truncated": truncated}
 
 
 @query(args={**_RANGE, **_SCAN})
 async def getResolutionTimeMetrics(ctx, args):
     """Resolution times of the range's conversations: count, average, median, p90, p95."""
-    await sources.require_report_reader(ctx, args["workspaceId"])
-    rows, truncated = await sources.conversations_in_range(ctx, args)
-    return {**reports.resolution_times(rows), "truncated": truncated}
+    facts, truncated, _ = await _conversation_facts(ctx, args)
+    return {**facts.resolution_times(), "truncated": truncated}
 
 
 @query(args={**_RANGE, **_SCAN})
 async def getAgentMetrics(ctx, args):
     """Per agent, over the range's conversations assigned to them: handled, resolved, mean times."""
-    await sources.require_report_reader(ctx, args["workspaceId"])
-    rows, _ = await sources.conversations_in_range(ctx, args)
-    agents = {row["assignedAgentId"] for row in rows if row.get("assignedAgentId")}
-    return reports.agent_metrics(rows, await sources.agent_names(ctx, agents))
+    facts, _, _ = await _conversation_facts(ctx, args)
+    return facts.agent_metrics(await sources.agent_names(ctx, set(facts.agents)))
+
+
+@internal_mutation(args={"workspaceId": v.optional(v.id("workspaces"))})
+async def refreshReportSnapshots(ctx, args):
+    """The cron job: for each workspace, schedule a refresh of its missing and stale daily snapshots."""
+    if "workspaceId" in args:
+        workspaces = [await ctx.db.get(args["workspaceId"])]
+    else:
+        workspaces = [workspace async for workspace in ctx.db.query("workspaces")]
+    for workspace in workspaces:
+        if workspace is not None:
+            await ctx.scheduler.run_after(0, "reporting:refreshWorkspaceSnapshots", {"workspaceId": workspace["_id"]})
+
+
+@internal_mutation(args={"workspaceId": v.id("workspaces")})
+async def refreshWorkspaceSnapshots(ctx, args):
+    """Recompute up to ``DAYS_PER_STEP`` of the workspace's days that need it, newest first; then the next step."""
+    tz = await sources.workspace_zone(ctx, args["workspaceId"])
+    due = await snapshots.days_to_refresh(ctx, args["workspaceId"], tz, now_ms())
+    for day in due[: snapshots.DAYS_PER_STEP]:
+        await snapshots.refresh_day(ctx, args["workspaceId"], day, tz)
+    if len(due) > snapshots.DAYS_PER_STEP:
+        await ctx.scheduler.run_after(0, "reporting:refreshWorkspaceSnapshots", args)
+    return {"refreshed": float(min(len(due), snapshots.DAYS_PER_STEP)), "remaining": float(max(0, len(due) - snapshots.DAYS_PER_STEP))}
 
 
 @query(args={"workspaceId": v.id("workspaces"), **_SCAN})
@@ -218,21 +251,16 @@ async def getAiAgentMetrics(ctx, args):
 )
 async def getDashboardSummary(ctx, args):
     """The reports page's headline numbers over the range."""
-    await sources.require_report_reader(ctx, args["workspaceId"])
-    conversations, conversations_cut = await sources.conversations_in_range(ctx, args)
+    facts, conversations_cut, _ = await _conversation_facts(ctx, args)
     ratings, ratings_cut = await sources.csat_in_range(ctx, args)
     answers, answers_cut = await sources.ai_answers_in_range(ctx, args)
-    statuses = reports.conversation_metrics(conversations, "day", ZoneInfo("UTC"))["byStatus"]
+    response_ms, resolution_ms = facts.averages()
     return {
-        "totalConversations": float(len(conversations)),
-        "openConversations": statuses["open"],
-        "closedConversations": statuses["closed"],
-        "avgResponseTimeMs": average(
-            [r["firstResponseAt"] - r["createdAt"] for r in conversations if r.get("firstResponseAt")]
-        ),
-        "avgResolutionTimeMs": average(
-            [r["resolvedAt"] - r["createdAt"] for r in conversations if r.get("resolvedAt")]
-        ),
+        "totalConversations": float(facts.total),
+        "openConversations": float(facts.statuses["open"]),
+        "closedConversations": float(facts.statuses["closed"]),
+        "avgResponseTimeMs": response_ms,
+        "avgResolutionTimeMs": resolution_ms,
         "avgCsatRating": average([r["rating"] for r in ratings]),
         "csatResponseCount": float(len(ratings)),
         "aiResponseCount": float(len(answers)),
