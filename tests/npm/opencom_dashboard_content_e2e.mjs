@@ -4,7 +4,7 @@
 //
 // Usage: node opencom_dashboard_content_e2e.mjs <deployment url> <agent email> <agent password>
 
-import { authenticate, Clients, Live, report, runScenario, signIn } from "./e2e_support.mjs";
+import { Clients, Live, report, runScenario, signUpAgent } from "./e2e_support.mjs";
 
 const [url, email, password] = process.argv.slice(2);
 const clients = new Clients(url);
@@ -28,10 +28,7 @@ async function upload(agent, workspaceId) {
 
 async function main() {
   const agent = clients.open();
-  const signedUp = await signIn(agent, "signUp", email, password);
-  await authenticate(agent, signedUp.tokens.token);
-  const me = await new Live(agent, "auth:currentUser", {}).until((value) => value !== null, "the signed-in user");
-  const workspaceId = me.user.workspaceId;
+  const { workspaceId } = await signUpAgent(agent, email, password);
 
   // Campaigns screen (useCampaignsPageConvex) and the carousel editor (useCarouselEditorConvex).
   const list = new Live(agent, "carousels:list", { workspaceId });
