@@ -899,7 +899,9 @@ messenger_tables = {
             "createdAt": number,
             "updatedAt": number,
         }
-    ).index("by_workspace", ["workspaceId"]),
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_logo_storage", ["logoStorageId"]),  # which file is a logo (lib/article_assets refuses it)
     "commonIssueButtons": define_table(
         {
             "workspaceId": v.id("workspaces"),

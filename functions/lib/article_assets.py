@@ -4,8 +4,8 @@ An article's Markdown names an image as ``oc-asset://<asset id>``; readers get `
 with each reference of the article's own workspace replaced by the file's URL. Uploads go through
 the runtime's file storage (single-use upload URLs, size-capped by the server); an accepted asset
 is an image of ``IMAGE_TYPES`` of at most ``MAX_ASSET_BYTES`` (Opencom's limits). A stored file can
-back one asset only, and never a support attachment too, so nobody can adopt another person's
-upload by its storage id. Markdown imports save their images here too, keyed by import path.
+back one asset only, and never a support attachment or a messenger logo too, so nobody can adopt
+(and then delete) another person's file by its storage id. Markdown imports save their images here too, keyed by import path.
 """
 
 import re
@@ -61,14 +61,23 @@ async def described(ctx: Any, asset: Doc) -> Doc:
     return {**asset, "reference": reference(asset["_id"]), "url": await ctx.storage.get_url(asset["storageId"])}
 
 
+async def _held_elsewhere(ctx: Any, storage_id: str, keep: str | None) -> bool:
+    """Whether an asset other than ``keep``, a support attachment or a messenger logo holds the file."""
+    assets = ctx.db.query("articleAssets").with_index("by_storage", lambda q: q.eq("storageId", storage_id))
+    if any(asset["_id"] != keep for asset in await assets.take(2)):
+        return True
+    for table, index, field in (("supportAttachments", "by_storage", "storageId"), ("messengerSettings", "by_logo_storage", "logoStorageId")):
+        if await ctx.db.query(table).with_index(index, lambda q, f=field: q.eq(f, storage_id)).first() is not None:
+            return True
+    return False
+
+
 async def _uploaded_image(ctx: Any, storage_id: str, keep: str | None) -> dict:
     """The upload's metadata once it passes the checks; ``keep`` is the asset allowed to hold it already."""
     metadata = await ctx.storage.get_metadata(storage_id)
     if metadata is None:
         fail(NOT_FOUND, "Uploaded file not found")
-    holders = ctx.db.query("articleAssets").with_index("by_storage", lambda q: q.eq("storageId", storage_id))
-    attachment = ctx.db.query("supportAttachments").with_index("by_storage", lambda q: q.eq("storageId", storage_id))
-    if any(holder["_id"] != keep for holder in await holders.take(2)) or await attachment.first() is not None:
+    if await _held_elsewhere(ctx, storage_id, keep):
         fail(NOT_AUTHORIZED, "Uploaded file already belongs to another asset")
     if metadata.get("contentType") not in IMAGE_TYPES:
         fail(INVALID_INPUT, "Unsupported image type. Allowed: PNG, JPEG, GIF, WEBP, AVIF.")

@@ -62,6 +62,9 @@ async def test_nobody_adopts_or_touches_another_workspaces_images(backend: Backe
     storage_id = await _upload(backend)
     saved = await backend.call("articles:saveAsset", {"workspaceId": team.workspace_id, "storageId": storage_id}, as_=team.admin)
     await backend.refused("articles:saveAsset", {"workspaceId": other.workspace_id, "storageId": storage_id}, as_=other.admin, code="NOT_AUTHORIZED")
+    logo = await _upload(backend)  # a workspace's messenger logo: its URL (so its id) is public
+    await backend.call("messengerSettings:saveLogo", {"workspaceId": team.workspace_id, "storageId": logo}, as_=team.admin)
+    await backend.refused("articles:saveAsset", {"workspaceId": other.workspace_id, "storageId": logo}, as_=other.admin, code="NOT_AUTHORIZED")
     await backend.refused("articles:deleteAsset", {"workspaceId": other.workspace_id, "assetId": saved["assetId"]}, as_=other.admin, code="NOT_FOUND")
     await backend.refused("articles:deleteAsset", {"workspaceId": team.workspace_id, "assetId": saved["assetId"]}, as_=other.admin, code="NOT_WORKSPACE_MEMBER")
     await backend.refused("articles:listAssets", {"workspaceId": team.workspace_id}, code="NOT_AUTHENTICATED")
