@@ -12,7 +12,8 @@ Prints one ``name: value`` line per number:
   job has run (daily snapshots for the whole past days, rows for today and the partial first day),
   the conversations in that range (creation times spread over the last 45 days, so at 100k the
   range holds about 67k), and its cost ÷ the smallest size's, beside the range's growth
-  ``range_growth_{N}_vs_{smallest}`` (target: no faster than the range; with snapshots, flat).
+  ``range_growth_{N}_vs_{smallest}`` (target: no faster than the range; through snapshots only the
+  rows of today and of the range's partial first day are read).
   ``report_30d_rows_only_ms@N`` and ``report_30d_rows_only_truncated@N``: the same report before
   any snapshot exists (rows only, cut at 20,000), the baseline; ``report_exact@N`` says whether the
   snapshot answer counts every conversation of the range.

@@ -1133,7 +1133,8 @@ async def _campaign_records(backend: Backend, workspace_id: str, owner: Person, 
     }
 
 
-PRIVATE_DASHBOARD_RECORDS = ("carousel", "carouselImpression", "asset", "importSource", "importedSecret")
+# The import source's id is not among them: published imported articles carry it, as collection ids.
+PRIVATE_DASHBOARD_RECORDS = ("carousel", "carouselImpression", "asset", "importedSecret")
 
 
 async def _dashboard_records(backend: Backend, workspace_id: str, owner: Person, victim: Visitor) -> dict[str, str]:
