@@ -119,6 +119,7 @@ _OPTIONAL_RANGE = {
     "endDate": v.optional(v.number()),
 }
 _SCAN = {"scanLimit": v.optional(v.number())}
+REFRESH_FAN_OUT = 200  # workspaces one step of the snapshot cron job schedules
 
 
 async def _conversation_facts(ctx: Any, args: Doc) -> tuple[ConversationFacts, bool, ZoneInfo]:
@@ -158,16 +159,23 @@ async def getAgentMetrics(ctx, args):
     return facts.agent_metrics(await sources.agent_names(ctx, set(facts.agents)))
 
 
-@internal_mutation(args={"workspaceId": v.optional(v.id("workspaces"))})
+@internal_mutation(args={"after": v.optional(v.number())})
 async def refreshReportSnapshots(ctx, args):
-    """The cron job: for each workspace, schedule a refresh of its missing and stale daily snapshots."""
-    if "workspaceId" in args:
-        workspaces = [await ctx.db.get(args["workspaceId"])]
-    else:
-        workspaces = [workspace async for workspace in ctx.db.query("workspaces")]
-    for workspace in workspaces:
-        if workspace is not None:
+    """The cron job: schedule a snapshot refresh for each workspace that has conversations.
+
+    Workspaces are taken ``REFRESH_FAN_OUT`` at a time (oldest first); a full batch schedules the next.
+    """
+    batch = await (
+        ctx.db.query("workspaces")
+        .with_index("by_creation_time", lambda q: q.gt("_creationTime", args.get("after", -1.0)))
+        .take(REFRESH_FAN_OUT)
+    )
+    for workspace in batch:
+        has_conversations = ctx.db.query("conversations").with_index("by_workspace_created", lambda q, w=workspace: q.eq("workspaceId", w["_id"]))
+        if await has_conversations.first() is not None:
             await ctx.scheduler.run_after(0, "reporting:refreshWorkspaceSnapshots", {"workspaceId": workspace["_id"]})
+    if len(batch) == REFRESH_FAN_OUT:
+        await ctx.scheduler.run_after(0, "reporting:refreshReportSnapshots", {"after": batch[-1]["_creationTime"]})
 
 
 @internal_mutation(args={"workspaceId": v.id("workspaces")})

@@ -24,7 +24,10 @@ async def test_the_cron_job_snapshots_past_days_and_reports_use_them(backend: Ba
     ids = await _conversations(backend, team, now, days=6, per_day=3)
     args = {"workspaceId": team.workspace_id, "startDate": now - 10 * DAY, "endDate": now}
     before = await backend.call("reporting:getConversationMetrics", args, as_=team.admin)
+    await backend.seed_team()  # a workspace without conversations: nothing to snapshot
     await backend.internal("reporting:refreshReportSnapshots", {})
+    jobs = [job for job in (await backend.dump())["_scheduled_functions"] if job["name"] == "reporting.js:refreshWorkspaceSnapshots"]
+    assert [job["args"][0]["workspaceId"] for job in jobs] == [team.workspace_id]
     step = await backend.internal("reporting:refreshWorkspaceSnapshots", {"workspaceId": team.workspace_id})
     assert step["refreshed"] == 4
     while step["remaining"]:
