@@ -91,11 +91,11 @@ def _read_upload(args: dict) -> tuple[dict[str, dict], dict[str, dict], str | No
     return _strip_root(files, root, "markdown"), _strip_root(assets, root, "image"), root
 
 
-def _adoptable(items: list[Doc], source_id: str | None, key: Any) -> dict[tuple, list[Doc]]:
-    """Items an import may take over (hand-made, or its own), grouped by ``key(item)``."""
+def _adoptable(items: list[Doc], source_id: str | None, incoming: set[str] | dict, key: Any) -> dict[tuple, list[Doc]]:
+    """Items an import may take over (hand-made, or its own but at a path no longer ``incoming``), by ``key(item)``."""
     grouped: dict[tuple, list[Doc]] = {}
     for item in items:
-        if item.get("importSourceId") in (None, source_id):
+        if item.get("importSourceId") in (None, source_id) and item.get("importPath") not in incoming:
             grouped.setdefault(key(item), []).append(item)
     return grouped
 
@@ -227,7 +227,7 @@ class FolderSync:
 
     async def _place_collections(self, wanted: set[str], own: list[Doc]) -> set[str]:
         by_path = {row["importPath"]: row for row in own if row.get("importPath")}
-        by_name = _adoptable(await self._workspace("collections"), self.source_id, lambda row: (row.get("parentId"), match_text(row["name"])))
+        by_name = _adoptable(await self._workspace("collections"), self.source_id, wanted, lambda row: (row.get("parentId"), match_text(row["name"])))
         kept: set[str] = set()
         for path in sorted(wanted, key=lambda path: (depth(path), path)):
             parent = parent_path(path)
@@ -260,7 +260,7 @@ class FolderSync:
 
     async def _place_articles(self, files: dict[str, dict], bodies: dict[str, str], own: list[Doc]) -> set[str]:
         by_path = {row["importPath"]: row for row in own if row.get("importPath")}
-        by_title = _adoptable(await self._workspace("articles"), self.source_id, lambda row: (row.get("collectionId"), match_text(row["title"])))
+        by_title = _adoptable(await self._workspace("articles"), self.source_id, files, lambda row: (row.get("collectionId"), match_text(row["title"])))
         kept: set[str] = set()
         for path in sorted(files):
             parsed, body = files[path], bodies[path]

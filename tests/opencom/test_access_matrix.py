@@ -1147,9 +1147,10 @@ async def _dashboard_records(backend: Backend, workspace_id: str, owner: Person,
     saved = await backend.call("articles:saveAsset", {**ws, "storageId": await backend.executor.file_storage.store(png, "image/png")}, as_=owner)
     spare = await backend.executor.file_storage.store(png, "image/png")
     files = [{"relativePath": "plans.md", "content": "# Internal plans"}, {"relativePath": "intro.md", "content": "# Intro"}]
-    imported = await backend.call("helpCenterImports:syncMarkdownFolder", {**ws, "sourceName": "Handbook", "files": files}, as_=owner)
+    handbook = {**ws, "sourceName": "Handbook", "publishByDefault": False}  # drafts: nothing public to read
+    imported = await backend.call("helpCenterImports:syncMarkdownFolder", {**handbook, "files": files}, as_=owner)
     secret = next(a["_id"] for a in (await backend.dump())["articles"] if a["title"] == "Internal plans")
-    run = await backend.call("helpCenterImports:syncMarkdownFolder", {**ws, "sourceName": "Handbook", "files": files[1:]}, as_=owner)
+    run = await backend.call("helpCenterImports:syncMarkdownFolder", {**handbook, "files": files[1:]}, as_=owner)
     return {
         "carousel": carousel,
         "carouselImpression": impression,
