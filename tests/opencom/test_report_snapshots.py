@@ -57,3 +57,9 @@ async def test_snapshots_and_rows_add_up_to_the_same_report(backend: Backend, te
         pass
     assert {name: await backend.call(f"reporting:{name}", args, as_=team.admin) for name in reports} == from_rows
     assert 0 < from_rows["getResponseTimeMetrics"]["count"] < 12  # the range starts mid-day
+
+
+def test_the_refresh_runs_as_a_cron_job(backend: Backend):
+    job = backend.executor.app.crons.jobs["report snapshots"]
+    assert job.target(backend.executor.app.functions) == "reporting:refreshReportSnapshots"
+    assert job.interval_ms == 10 * 60 * 1000
