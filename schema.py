@@ -1779,6 +1779,11 @@ dashboard_content_tables = {
                     }
                 )
             ),
+            # AI-handled conversations and the others, with the CSAT ratings they have had so far.
+            "groups": v.record(
+                string,
+                v.object({"count": number, "responseSum": number, "responses": number, "ratingSum": number, "ratings": number}),
+            ),
         }
     ).index("by_workspace_day", ["workspaceId", "dayStart"]),
 }

@@ -22,7 +22,7 @@ from .lib import report_sources as sources
 from .lib import reports
 from .lib.clock import now_ms
 from .lib.conversation_access import conversation_for_reader
-from .lib.conversation_facts import ConversationFacts
+from .lib.conversation_facts import ConversationFacts, facts_of
 from .lib.errors import INVALID_INPUT, fail
 from .lib.identity import Doc
 from .lib.report_math import average, ratio
@@ -180,14 +180,16 @@ async def refreshReportSnapshots(ctx, args):
 
 @internal_mutation(args={"workspaceId": v.id("workspaces")})
 async def refreshWorkspaceSnapshots(ctx, args):
-    """Recompute up to ``DAYS_PER_STEP`` of the workspace's days that need it, newest first; then the next step."""
+    """Recompute the workspace's days that need it, newest first, within one step's budget; then the next step."""
     tz = await sources.workspace_zone(ctx, args["workspaceId"])
     due = await snapshots.days_to_refresh(ctx, args["workspaceId"], tz, now_ms())
-    for day in due[: snapshots.DAYS_PER_STEP]:
-        await snapshots.refresh_day(ctx, args["workspaceId"], day, tz)
-    if len(due) > snapshots.DAYS_PER_STEP:
+    done, rows_read = 0, 0
+    while done < len(due) and done < snapshots.DAYS_PER_STEP and (done == 0 or rows_read < snapshots.STEP_ROW_BUDGET):
+        rows_read += await snapshots.refresh_day(ctx, args["workspaceId"], due[done], tz)
+        done += 1
+    if done < len(due):
         await ctx.scheduler.run_after(0, "reporting:refreshWorkspaceSnapshots", args)
-    return {"refreshed": float(min(len(due), snapshots.DAYS_PER_STEP)), "remaining": float(max(0, len(due) - snapshots.DAYS_PER_STEP))}
+    return {"refreshed": float(done), "remaining": float(len(due) - done)}
 
 
 @query(args={"workspaceId": v.id("workspaces"), **_SCAN})
@@ -280,10 +282,18 @@ async def getDashboardSummary(ctx, args):
 @query(args={**_RANGE, "conversationScanLimit": v.optional(v.number()), "csatScanLimit": v.optional(v.number())})
 async def getAiVsHumanComparison(ctx, args):
     """The range's conversations the AI agent took part in against the others: volume, speed, CSAT."""
-    await sources.require_report_reader(ctx, args["workspaceId"])
-    conversations, conversations_cut = await sources.conversations_in_range(ctx, args)
+    tz = await sources.require_report_reader(ctx, args["workspaceId"])
+    if args["endDate"] >= now_ms():  # every rating so far is in the range: the snapshots' ratings count
+        facts, conversations_cut = await snapshots.conversation_facts(
+            ctx, args["workspaceId"], args["startDate"], args["endDate"], tz, sources.SCAN_LIMIT
+        )
+    else:
+        rows, conversations_cut = await sources.conversations_in_range(ctx, args)
+        facts = facts_of(rows, [])
     ratings, ratings_cut = await sources.csat_in_range(ctx, args)
-    return {**reports.ai_vs_human(conversations, ratings), "truncated": conversations_cut or ratings_cut}
+    for rating in ratings:
+        facts.add_rating(rating)
+    return {**facts.ai_vs_human(), "truncated": conversations_cut or ratings_cut}
 
 
 @query(

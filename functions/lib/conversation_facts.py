@@ -3,7 +3,8 @@
 ``ConversationFacts`` can take conversations one by one (``add_row``) or a stored daily snapshot
 of them (``add_snapshot``; ``as_snapshot`` writes one), and answers the conversation reports
 exactly either way: counts and sums add, and the duration lists (kept whole and sorted, since
-percentiles cannot be added) merge. Every stored duration is a whole number of milliseconds, so
+percentiles cannot be added) merge. A snapshot also holds the CSAT ratings its conversations have
+had so far, for the AI-against-human comparison; rows get theirs through ``add_rating``. Every stored duration is a whole number of milliseconds, so
 the sums are exact in float64 and an average does not depend on the order things were added.
 """
 
@@ -30,6 +31,34 @@ class AgentFacts:
 
 
 @dataclass
+class GroupFacts:
+    """The conversations the AI agent took part in, or the others: count, first-response and rating sums."""
+
+    count: int = 0
+    response_sum: float = 0.0
+    responses: int = 0
+    rating_sum: float = 0.0
+    ratings: int = 0
+
+    def add(self, stored: Doc) -> None:
+        """Add a stored group (``as_dict``'s shape)."""
+        self.count += int(stored["count"])
+        self.response_sum += stored["responseSum"]
+        self.responses += int(stored["responses"])
+        self.rating_sum += stored["ratingSum"]
+        self.ratings += int(stored["ratings"])
+
+    def as_dict(self) -> Doc:
+        return {"count": float(self.count), "responseSum": self.response_sum, "responses": float(self.responses),
+                "ratingSum": self.rating_sum, "ratings": float(self.ratings)}  # fmt: skip
+
+
+def ai_involved(conversation: Doc) -> bool:
+    """Whether the AI agent answered or handed off in the conversation."""
+    return conversation.get("aiLastResponseAt") is not None or conversation.get("aiWorkflowState", "none") != "none"
+
+
+@dataclass
 class ConversationFacts:
     """Counts, sums and durations of a set of conversations (see module doc)."""
 
@@ -44,9 +73,18 @@ class ConversationFacts:
     resolution_sum: float = 0.0
     resolutions: int = 0
     agents: dict[str, AgentFacts] = field(default_factory=dict)
+    groups: dict[str, GroupFacts] = field(default_factory=lambda: {"ai": GroupFacts(), "human": GroupFacts()})
+    row_groups: dict[str, str] = field(default_factory=dict)  # conversations added as rows -> their group
 
     def add_row(self, row: Doc) -> None:
-        """Count one conversation."""
+        """Count one conversation (its rating, if any, comes through ``add_rating``)."""
+        group_name = "ai" if ai_involved(row) else "human"
+        self.row_groups[row["_id"]] = group_name
+        group = self.groups[group_name]
+        group.count += 1
+        if row.get("firstResponseAt"):
+            group.response_sum += row["firstResponseAt"] - row["createdAt"]
+            group.responses += 1
         self.total += 1
         self.statuses[row["status"]] += 1
         self.email += row.get("channel") == "email"
@@ -71,8 +109,17 @@ class ConversationFacts:
                 agent.resolution_sum += row["resolvedAt"] - row["createdAt"]
                 agent.resolutions += 1
 
+    def add_rating(self, rating: Doc) -> None:
+        """Count a CSAT rating of a conversation added as a row (ratings of others are ignored)."""
+        group_name = self.row_groups.get(rating["conversationId"])
+        if group_name is not None:
+            self.groups[group_name].rating_sum += rating["rating"]
+            self.groups[group_name].ratings += 1
+
     def add_snapshot(self, snapshot: Doc) -> None:
-        """Count a stored day (``as_snapshot``'s shape) whole."""
+        """Count a stored day (``as_snapshot``'s shape) whole, the ratings of its conversations included."""
+        for name, group in self.groups.items():
+            group.add(snapshot["groups"][name])
         self.total += int(snapshot["total"])
         self.statuses.update({status: int(count) for status, count in snapshot["byStatus"].items()})
         self.email += int(snapshot["email"])
@@ -110,6 +157,7 @@ class ConversationFacts:
                  "resolutions": float(agent.resolutions)}
                 for agent_id, agent in sorted(self.agents.items())
             ],
+            "groups": {name: group.as_dict() for name, group in self.groups.items()},
         }  # fmt: skip
 
     # --- the reports ---------------------------------------------------------------------------
@@ -148,6 +196,18 @@ class ConversationFacts:
         ]
         return sorted(metrics, key=lambda m: (-m["conversationsHandled"], m["agentId"]))
 
+    def ai_vs_human(self) -> Doc:
+        """Conversations the AI took part in against the others: count, mean first response, CSAT."""
+        return {
+            name: {
+                "conversationCount": float(group.count),
+                "avgResponseTimeMs": group.response_sum / group.responses if group.responses else 0.0,
+                "avgCsatRating": group.rating_sum / group.ratings if group.ratings else 0.0,
+                "csatResponseCount": float(group.ratings),
+            }
+            for name, group in self.groups.items()
+        }
+
     def averages(self) -> tuple[float, float]:
         """The summary's mean first-response and resolution times."""
         return (
@@ -156,9 +216,11 @@ class ConversationFacts:
         )
 
 
-def facts_of(rows: list[Doc]) -> ConversationFacts:
-    """The facts of these conversations."""
+def facts_of(rows: list[Doc], ratings: list[Doc]) -> ConversationFacts:
+    """The facts of these conversations and of their ``ratings``."""
     facts = ConversationFacts()
     for row in rows:
         facts.add_row(row)
+    for rating in ratings:
+        facts.add_rating(rating)
     return facts

@@ -24,7 +24,8 @@ from .conversation_facts import ConversationFacts, facts_of
 from .identity import Doc
 
 SNAPSHOT_DAYS = 120  # how far back the cron job keeps snapshots
-DAYS_PER_STEP = 4  # days one refresh step computes before scheduling the next
+DAYS_PER_STEP = 4  # days one refresh step computes at most before scheduling the next
+STEP_ROW_BUDGET = 6_000  # ... and conversations it reads at most (each also costs a CSAT lookup), past one day
 CHANGE_SCAN_LIMIT = 2_000  # changed conversations one report or refresh looks at
 MAX_DAY_ROWS = 8_192  # a busier day is never snapshotted (a stored array holds at most 8,192 durations)
 
@@ -95,7 +96,8 @@ async def _snapshots(ctx: Any, workspace_id: str, first: float, last: float, tz:
 async def conversation_facts(ctx: Any, workspace_id: str, start: float, end: float, tz: ZoneInfo, scan_limit: int) -> tuple[ConversationFacts, bool]:
     """``(facts, truncated)`` of the conversations created in [start, end]: fresh snapshots plus rows.
 
-    At most ``scan_limit`` rows are read; past it the newest are kept and ``truncated`` is True.
+    At most ``scan_limit`` rows are read; past it the newest are kept and ``truncated`` is True. The
+    snapshots bring their conversations' ratings; rows' ratings are the caller's to add.
     """
     days = whole_days(start, end, tz)
     usable: dict[float, Doc] = {}
@@ -147,8 +149,8 @@ async def days_to_refresh(ctx: Any, workspace_id: str, tz: ZoneInfo, now: float)
     return [day for day in reversed(days) if day.start not in fresh]
 
 
-async def refresh_day(ctx: Any, workspace_id: str, day: Day, tz: ZoneInfo) -> None:
-    """(Re)compute one day's snapshot; a day busier than ``MAX_DAY_ROWS`` keeps none."""
+async def refresh_day(ctx: Any, workspace_id: str, day: Day, tz: ZoneInfo) -> int:
+    """(Re)compute one day's snapshot; a day busier than ``MAX_DAY_ROWS`` keeps none. Returns the rows read."""
     rows = await _rows_between(ctx, workspace_id, day.start, day.end).take(MAX_DAY_ROWS + 1)
     existing = await (
         ctx.db.query("reportSnapshots")
@@ -158,10 +160,16 @@ async def refresh_day(ctx: Any, workspace_id: str, day: Day, tz: ZoneInfo) -> No
     if len(rows) > MAX_DAY_ROWS:
         if existing is not None:
             await ctx.db.delete(existing["_id"])
-        return
+        return len(rows)
+    ratings = []
+    for row in rows:
+        rating = await ctx.db.query("csatResponses").with_index("by_conversation", lambda q, r=row: q.eq("conversationId", r["_id"])).first()
+        if rating is not None:
+            ratings.append(rating)
     snapshot = {"workspaceId": workspace_id, "dayStart": day.start, "dayEnd": day.end, "timezone": tz.key,
-                "computedAt": now_ms(), **facts_of(rows).as_snapshot()}  # fmt: skip
+                "computedAt": now_ms(), **facts_of(rows, ratings).as_snapshot()}  # fmt: skip
     if existing is not None:
         await ctx.db.replace(existing["_id"], snapshot)
     else:
         await ctx.db.insert("reportSnapshots", snapshot)
+    return len(rows)

@@ -95,32 +95,6 @@ def ai_metrics(rows: list[Doc], granularity: str, tz: ZoneInfo) -> Doc:
     }
 
 
-def ai_involved(conversation: Doc) -> bool:
-    """Whether the AI agent answered or handed off in the conversation."""
-    return conversation.get("aiLastResponseAt") is not None or conversation.get("aiWorkflowState", "none") != "none"
-
-
-def ai_vs_human(conversations: list[Doc], ratings: list[Doc]) -> Doc:
-    """Conversations the AI took part in against the others: count, mean first response, CSAT."""
-    groups = {
-        "ai": [c for c in conversations if ai_involved(c)],
-        "human": [c for c in conversations if not ai_involved(c)],
-    }
-    result = {}
-    for name, group in groups.items():
-        ids = {conversation["_id"] for conversation in group}
-        rated = [rating["rating"] for rating in ratings if rating["conversationId"] in ids]
-        result[name] = {
-            "conversationCount": float(len(group)),
-            "avgResponseTimeMs": average(
-                [c["firstResponseAt"] - c["createdAt"] for c in group if c.get("firstResponseAt")]
-            ),
-            "avgCsatRating": average(rated),
-            "csatResponseCount": float(len(rated)),
-        }
-    return result
-
-
 def knowledge_gaps(answers: list[Doc], limit: int) -> list[Doc]:
     """The questions the AI could not answer well (handed off, confidence under 0.5, or rated unhelpful), most asked first."""
     gaps: dict[str, Doc] = {}

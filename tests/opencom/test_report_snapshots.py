@@ -49,9 +49,18 @@ async def test_the_cron_job_snapshots_past_days_and_reports_use_them(backend: Ba
 
 async def test_snapshots_and_rows_add_up_to_the_same_report(backend: Backend, team: Team):
     now = backend.t.now_ms()
-    await _conversations(backend, team, now, days=3, per_day=4)
+    ids = await _conversations(backend, team, now, days=3, per_day=4)
+    agent = await backend.add_member(team, "agent")
+    for n, conversation in enumerate(ids):  # some AI-handled, some assigned and resolved, some rated
+        created = (await backend.get(conversation))["createdAt"]
+        changes = {"aiWorkflowState": "ai_handled"} if n % 3 == 0 else {"assignedAgentId": agent.user_id, "resolvedAt": created + 5000.0 * n}
+        await backend.patch(conversation, changes)
+        if n % 2 == 0:
+            rating = {"workspaceId": team.workspace_id, "conversationId": conversation, "rating": float(1 + n % 5), "createdAt": created + 1.0}
+            await backend.insert("csatResponses", rating)
     args = {"workspaceId": team.workspace_id, "startDate": now - 2.5 * DAY, "endDate": now}  # half a day at the start
-    reports = ("getConversationMetrics", "getResponseTimeMetrics", "getResolutionTimeMetrics", "getAgentMetrics", "getDashboardSummary")
+    reports = ("getConversationMetrics", "getResponseTimeMetrics", "getResolutionTimeMetrics", "getAgentMetrics",
+               "getDashboardSummary", "getAiVsHumanComparison")  # fmt: skip
     from_rows = {name: await backend.call(f"reporting:{name}", args, as_=team.admin) for name in reports}
     while (await backend.internal("reporting:refreshWorkspaceSnapshots", {"workspaceId": team.workspace_id}))["remaining"]:
         pass
