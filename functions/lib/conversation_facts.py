@@ -19,38 +19,18 @@ from .report_math import first_response_ms, period_key, resolution_ms, summarize
 STATUSES = ("open", "closed", "snoozed")
 
 
-@dataclass
-class AgentFacts:
-    """One assignee's conversations: how many, and the sums behind the mean response/resolution times."""
-
-    handled: int = 0
-    response_sum: float = 0.0
-    responses: int = 0
-    resolution_sum: float = 0.0
-    resolutions: int = 0
+AGENT_SUMS = ("handled", "responseSum", "responses", "resolutionSum", "resolutions")
+GROUP_SUMS = ("count", "responseSum", "responses", "ratingSum", "ratings")
 
 
-@dataclass
-class GroupFacts:
-    """The conversations the AI agent took part in, or the others: count, first-response and rating sums."""
+def stored_sums(tally: Counter, names: tuple[str, ...]) -> Doc:
+    """A tally of named counts and sums as stored (every one present, as a float)."""
+    return {name: float(tally[name]) for name in names}
 
-    count: int = 0
-    response_sum: float = 0.0
-    responses: int = 0
-    rating_sum: float = 0.0
-    ratings: int = 0
 
-    def add(self, stored: Doc) -> None:
-        """Add a stored group (``as_dict``'s shape)."""
-        self.count += int(stored["count"])
-        self.response_sum += stored["responseSum"]
-        self.responses += int(stored["responses"])
-        self.rating_sum += stored["ratingSum"]
-        self.ratings += int(stored["ratings"])
-
-    def as_dict(self) -> Doc:
-        return {"count": float(self.count), "responseSum": self.response_sum, "responses": float(self.responses),
-                "ratingSum": self.rating_sum, "ratings": float(self.ratings)}  # fmt: skip
+def mean(tally: Counter, total: str, count: str) -> float:
+    """``tally[total] / tally[count]``, 0 when nothing was counted."""
+    return tally[total] / tally[count] if tally[count] else 0.0
 
 
 def ai_involved(conversation: Doc) -> bool:
@@ -72,8 +52,8 @@ class ConversationFacts:
     responses: int = 0
     resolution_sum: float = 0.0
     resolutions: int = 0
-    agents: dict[str, AgentFacts] = field(default_factory=dict)
-    groups: dict[str, GroupFacts] = field(default_factory=lambda: {"ai": GroupFacts(), "human": GroupFacts()})
+    agents: dict[str, Counter] = field(default_factory=dict)  # assignee -> AGENT_SUMS
+    groups: dict[str, Counter] = field(default_factory=lambda: {"ai": Counter(), "human": Counter()})  # GROUP_SUMS
     row_groups: dict[str, str] = field(default_factory=dict)  # conversations added as rows -> their group
 
     def add_row(self, row: Doc) -> None:
@@ -81,10 +61,9 @@ class ConversationFacts:
         group_name = "ai" if ai_involved(row) else "human"
         self.row_groups[row["_id"]] = group_name
         group = self.groups[group_name]
-        group.count += 1
+        group["count"] += 1
         if row.get("firstResponseAt"):
-            group.response_sum += row["firstResponseAt"] - row["createdAt"]
-            group.responses += 1
+            group.update(responseSum=row["firstResponseAt"] - row["createdAt"], responses=1)
         self.total += 1
         self.statuses[row["status"]] += 1
         self.email += row.get("channel") == "email"
@@ -93,33 +72,30 @@ class ConversationFacts:
             self.response_durations.append(duration)
         if (duration := resolution_ms(row)) is not None:
             self.resolution_durations.append(duration)
-        agent = self.agents.setdefault(row["assignedAgentId"], AgentFacts()) if row.get("assignedAgentId") else None
+        agent = self.agents.setdefault(row["assignedAgentId"], Counter()) if row.get("assignedAgentId") else None
         if agent is not None:
-            agent.handled += 1
+            agent["handled"] += 1
         if row.get("firstResponseAt"):
             self.response_sum += row["firstResponseAt"] - row["createdAt"]
             self.responses += 1
             if agent is not None:
-                agent.response_sum += row["firstResponseAt"] - row["createdAt"]
-                agent.responses += 1
+                agent.update(responseSum=row["firstResponseAt"] - row["createdAt"], responses=1)
         if row.get("resolvedAt"):
             self.resolution_sum += row["resolvedAt"] - row["createdAt"]
             self.resolutions += 1
             if agent is not None:
-                agent.resolution_sum += row["resolvedAt"] - row["createdAt"]
-                agent.resolutions += 1
+                agent.update(resolutionSum=row["resolvedAt"] - row["createdAt"], resolutions=1)
 
     def add_rating(self, rating: Doc) -> None:
         """Count a CSAT rating of a conversation added as a row (ratings of others are ignored)."""
         group_name = self.row_groups.get(rating["conversationId"])
         if group_name is not None:
-            self.groups[group_name].rating_sum += rating["rating"]
-            self.groups[group_name].ratings += 1
+            self.groups[group_name].update(ratingSum=rating["rating"], ratings=1)
 
     def add_snapshot(self, snapshot: Doc) -> None:
         """Count a stored day (``as_snapshot``'s shape) whole, the ratings of its conversations included."""
         for name, group in self.groups.items():
-            group.add(snapshot["groups"][name])
+            group.update(snapshot["groups"][name])
         self.total += int(snapshot["total"])
         self.statuses.update({status: int(count) for status, count in snapshot["byStatus"].items()})
         self.email += int(snapshot["email"])
@@ -132,12 +108,7 @@ class ConversationFacts:
         self.resolution_sum += snapshot["resolutionSum"]
         self.resolutions += int(snapshot["resolutions"])
         for stored in snapshot["agents"]:
-            agent = self.agents.setdefault(stored["agentId"], AgentFacts())
-            agent.handled += int(stored["handled"])
-            agent.response_sum += stored["responseSum"]
-            agent.responses += int(stored["responses"])
-            agent.resolution_sum += stored["resolutionSum"]
-            agent.resolutions += int(stored["resolutions"])
+            self.agents.setdefault(stored["agentId"], Counter()).update({name: stored[name] for name in AGENT_SUMS})
 
     def as_snapshot(self) -> dict[str, Any]:
         """The stored form of these facts (without the day's identity)."""
@@ -151,13 +122,8 @@ class ConversationFacts:
             "responses": float(self.responses),
             "resolutionSum": self.resolution_sum,
             "resolutions": float(self.resolutions),
-            "agents": [
-                {"agentId": agent_id, "handled": float(agent.handled), "responseSum": agent.response_sum,
-                 "responses": float(agent.responses), "resolutionSum": agent.resolution_sum,
-                 "resolutions": float(agent.resolutions)}
-                for agent_id, agent in sorted(self.agents.items())
-            ],
-            "groups": {name: group.as_dict() for name, group in self.groups.items()},
+            "agents": [{"agentId": agent_id, **stored_sums(agent, AGENT_SUMS)} for agent_id, agent in sorted(self.agents.items())],
+            "groups": {name: stored_sums(group, GROUP_SUMS) for name, group in self.groups.items()},
         }  # fmt: skip
 
     # --- the reports ---------------------------------------------------------------------------
@@ -187,10 +153,10 @@ class ConversationFacts:
             {
                 "agentId": agent_id,
                 "agentName": names.get(agent_id, "Unknown"),
-                "conversationsHandled": float(agent.handled),
-                "resolved": float(agent.resolutions),
-                "avgResponseTimeMs": agent.response_sum / agent.responses if agent.responses else 0.0,
-                "avgResolutionTimeMs": agent.resolution_sum / agent.resolutions if agent.resolutions else 0.0,
+                "conversationsHandled": float(agent["handled"]),
+                "resolved": float(agent["resolutions"]),
+                "avgResponseTimeMs": mean(agent, "responseSum", "responses"),
+                "avgResolutionTimeMs": mean(agent, "resolutionSum", "resolutions"),
             }
             for agent_id, agent in self.agents.items()
         ]
@@ -200,10 +166,10 @@ class ConversationFacts:
         """Conversations the AI took part in against the others: count, mean first response, CSAT."""
         return {
             name: {
-                "conversationCount": float(group.count),
-                "avgResponseTimeMs": group.response_sum / group.responses if group.responses else 0.0,
-                "avgCsatRating": group.rating_sum / group.ratings if group.ratings else 0.0,
-                "csatResponseCount": float(group.ratings),
+                "conversationCount": float(group["count"]),
+                "avgResponseTimeMs": mean(group, "responseSum", "responses"),
+                "avgCsatRating": mean(group, "ratingSum", "ratings"),
+                "csatResponseCount": float(group["ratings"]),
             }
             for name, group in self.groups.items()
         }
