@@ -104,7 +104,8 @@ async def growth(sizes: list[int]) -> None:
                 rows_ms, rows_only = await _timed(executor, "reporting:getConversationMetrics", report_args, identity)
                 await _refresh_snapshots(executor, workspace_id)
                 report_ms, report = await _timed(executor, "reporting:getConversationMetrics", report_args, identity)
-                expected = sum(1 for n in range(size) if now - (size - n) * SPREAD_DAYS * DAY_MS / size >= now - 30 * DAY_MS)
+                step = SPREAD_DAYS * DAY_MS / size
+                expected = sum(1 for n in range(size) if now - (size - n) * step >= now - 30 * DAY_MS)
             finally:
                 await executor.close()
         rows = report["total"]
@@ -126,7 +127,8 @@ async def growth(sizes: list[int]) -> None:
 async def _refresh_snapshots(executor: Executor, workspace_id: str) -> None:
     """What the ``report snapshots`` cron job does for one workspace, step after step until done."""
     for _ in range(1000):
-        step = (await executor.run("reporting:refreshWorkspaceSnapshots", {"workspaceId": workspace_id}, admin=True)).unwrap()
+        args = {"workspaceId": workspace_id}
+        step = (await executor.run("reporting:refreshWorkspaceSnapshots", args, admin=True)).unwrap()
         if not step["remaining"]:
             return
     raise RuntimeError("the snapshot refresh did not finish")

@@ -126,7 +126,12 @@ async def recordAnswer(ctx, args):
     response_id = await store_answer(ctx, conversation, {**answer, "messageId": message_id, "handedOff": False})
     await ctx.db.patch(
         conversation["_id"],
-        {"aiWorkflowState": "ai_handled", "aiLastConfidence": answer["confidence"], "aiLastResponseAt": now, "updatedAt": now},
+        {
+            "aiWorkflowState": "ai_handled",
+            "aiLastConfidence": answer["confidence"],
+            "aiLastResponseAt": now,
+            "updatedAt": now,
+        },
     )
     return {"messageId": message_id, "responseId": response_id}
 

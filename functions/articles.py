@@ -1,8 +1,9 @@
 """Help-center articles: authoring (draft → published → archived), reading, search and feedback.
 
-Agents author with ``articles.create`` (images too: ``lib/article_assets``) / ``articles.publish`` / ``articles.delete`` and read with
-``articles.read``; the public and widget visitors read published public articles (see
-``lib/help_center`` for the access policy). Publishing, or changing a published article's text,
+Agents author with ``articles.create`` (images too: ``lib/article_assets``) / ``articles.publish``
+/ ``articles.delete`` and read with ``articles.read``; the public and widget visitors read
+published public articles (see ``lib/help_center`` for the access policy). Publishing, or
+changing a published article's text,
 schedules ``embeddings:generateInternal``; unpublishing, archiving and deleting schedule
 ``embeddings:remove``, so semantic search only ever finds what is published.
 """

@@ -88,7 +88,8 @@ async def create(ctx, args):
     fields = await _fields(ctx, args["workspaceId"], args)
     now = now_ms()
     return await ctx.db.insert(
-        "carousels", {"workspaceId": args["workspaceId"], **fields, "status": "draft", "createdAt": now, "updatedAt": now}
+        "carousels",
+        {"workspaceId": args["workspaceId"], **fields, "status": "draft", "createdAt": now, "updatedAt": now},
     )
 
 
@@ -188,7 +189,9 @@ async def getStats(ctx, args):
     carousel = await readable(ctx, args["id"], MANAGE)
     if carousel is None:
         return None
-    impressions = ctx.db.query("carouselImpressions").with_index("by_carousel", lambda q: q.eq("carouselId", carousel["_id"]))
+    impressions = ctx.db.query("carouselImpressions").with_index(
+        "by_carousel", lambda q: q.eq("carouselId", carousel["_id"])
+    )
     visitors: dict[str, set[str]] = {"shown": set(), "completed": set(), "dismissed": set()}
     for impression in await impressions.take(STATS_SCAN_LIMIT):
         visitors[impression["action"]].add(impression["visitorId"])
@@ -234,7 +237,12 @@ async def listActive(ctx, args):
 
 
 @mutation(
-    args={"carouselId": v.id("carousels"), "action": impression_action, "screenIndex": v.optional(v.number()), **VISITOR_ARGS}
+    args={
+        "carouselId": v.id("carousels"),
+        "action": impression_action,
+        "screenIndex": v.optional(v.number()),
+        **VISITOR_ARGS,
+    }
 )
 async def recordImpression(ctx, args):
     """Record that the visitor saw, completed or dismissed an active carousel; returns the impression id.
@@ -244,10 +252,14 @@ async def recordImpression(ctx, args):
     carousel = await ctx.db.get(args["carouselId"])
     if carousel is None:
         not_found("Carousel")
-    visitor = await acting_visitor(ctx, {**args, "workspaceId": carousel["workspaceId"]}, PREVIEW, what="carousel access")
+    visitor = await acting_visitor(
+        ctx, {**args, "workspaceId": carousel["workspaceId"]}, PREVIEW, what="carousel access"
+    )
     if carousel["status"] != "active":
         fail(INVALID_INPUT, "Carousel is not active.")
     if args["action"] in TERMINAL and (done := await _finished(ctx, visitor["_id"], carousel["_id"])) is not None:
         return done["_id"]
     fields = {"carouselId": carousel["_id"], "visitorId": visitor["_id"], "action": args["action"]}
-    return await ctx.db.insert("carouselImpressions", {**fields, "screenIndex": args.get("screenIndex", UNDEFINED), "createdAt": now_ms()})
+    return await ctx.db.insert(
+        "carouselImpressions", {**fields, "screenIndex": args.get("screenIndex", UNDEFINED), "createdAt": now_ms()}
+    )

@@ -180,14 +180,18 @@ async def backfillCandidates(ctx, args):
     await require_permission(ctx, workspace_id, "articles.publish")
     items = []
     if {"article", "internalArticle"} & set(types):
-        published = ctx.db.query("articles").with_index("by_status", lambda q: q.eq("workspaceId", workspace_id).eq("status", "published"))
+        published = ctx.db.query("articles").with_index(
+            "by_status", lambda q: q.eq("workspaceId", workspace_id).eq("status", "published")
+        )
         for article in await published.take(MAX_BACKFILL_ITEMS):
             if content_type(article) in types:
-                items.append({"contentType": content_type(article), "contentId": article["_id"], "title": article["title"], "content": article["content"]})
+                fields = {"title": article["title"], "content": article["content"]}
+                items.append({"contentType": content_type(article), "contentId": article["_id"], **fields})
     if "snippet" in types:
         snippets = ctx.db.query("snippets").with_index("by_workspace", lambda q: q.eq("workspaceId", workspace_id))
         for snippet in await snippets.take(MAX_BACKFILL_ITEMS):
-            items.append({"contentType": "snippet", "contentId": snippet["_id"], "title": snippet["name"], "content": snippet["content"]})
+            fields = {"title": snippet["name"], "content": snippet["content"]}
+            items.append({"contentType": "snippet", "contentId": snippet["_id"], **fields})
     return [{"workspaceId": workspace_id, **item} for item in items[:MAX_BACKFILL_ITEMS]]
 
 

@@ -125,7 +125,9 @@ async def syncMarkdownFolder(ctx, args):
     return await FolderSync(ctx, args, agent.id).run()
 
 
-@mutation(args={"workspaceId": v.id("workspaces"), "sourceId": v.id("helpCenterImportSources"), "importRunId": v.string()})
+@mutation(
+    args={"workspaceId": v.id("workspaces"), "sourceId": v.id("helpCenterImportSources"), "importRunId": v.string()}
+)
 async def restoreRun(ctx, args):
     """Bring back what one import run removed: ``{restoredCollections, restoredArticles}``."""
     await require_permission(ctx, args["workspaceId"], "articles.create")

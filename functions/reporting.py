@@ -171,8 +171,10 @@ async def refreshReportSnapshots(ctx, args):
         .take(REFRESH_FAN_OUT)
     )
     for workspace in batch:
-        has_conversations = ctx.db.query("conversations").with_index("by_workspace_created", lambda q, w=workspace: q.eq("workspaceId", w["_id"]))
-        if await has_conversations.first() is not None:
+        conversations = ctx.db.query("conversations").with_index(
+            "by_workspace_created", lambda q, w=workspace: q.eq("workspaceId", w["_id"])
+        )
+        if await conversations.first() is not None:
             await ctx.scheduler.run_after(0, "reporting:refreshWorkspaceSnapshots", {"workspaceId": workspace["_id"]})
     if len(batch) == REFRESH_FAN_OUT:
         await ctx.scheduler.run_after(0, "reporting:refreshReportSnapshots", {"after": batch[-1]["_creationTime"]})

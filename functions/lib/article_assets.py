@@ -5,7 +5,8 @@ with each reference of the article's own workspace replaced by the file's URL. U
 the runtime's file storage (single-use upload URLs, size-capped by the server); an accepted asset
 is an image of ``IMAGE_TYPES`` of at most ``MAX_ASSET_BYTES`` (Opencom's limits). A stored file can
 back one asset only, and never a support attachment or a messenger logo too, so nobody can adopt
-(and then delete) another person's file by its storage id. Markdown imports save their images here too, keyed by import path.
+(and then delete) another person's file by its storage id. Markdown imports save their images here
+too, keyed by import path.
 """
 
 import re
@@ -66,7 +67,10 @@ async def _held_elsewhere(ctx: Any, storage_id: str, keep: str | None) -> bool:
     assets = ctx.db.query("articleAssets").with_index("by_storage", lambda q: q.eq("storageId", storage_id))
     if any(asset["_id"] != keep for asset in await assets.take(2)):
         return True
-    for table, index, field in (("supportAttachments", "by_storage", "storageId"), ("messengerSettings", "by_logo_storage", "logoStorageId")):
+    for table, index, field in (
+        ("supportAttachments", "by_storage", "storageId"),
+        ("messengerSettings", "by_logo_storage", "logoStorageId"),
+    ):
         if await ctx.db.query(table).with_index(index, lambda q, f=field: q.eq(f, storage_id)).first() is not None:
             return True
     return False
@@ -105,7 +109,10 @@ async def save_asset(
     if import_source_id is not None and import_path is not None:
         existing = await (
             ctx.db.query("articleAssets")
-            .with_index("by_import_source_path", lambda q: q.eq("importSourceId", import_source_id).eq("importPath", import_path))
+            .with_index(
+                "by_import_source_path",
+                lambda q: q.eq("importSourceId", import_source_id).eq("importPath", import_path),
+            )
             .first()
         )
     metadata = await _uploaded_image(ctx, storage_id, existing["_id"] if existing else None)

@@ -4,8 +4,9 @@
 of them (``add_snapshot``; ``as_snapshot`` writes one), and answers the conversation reports
 exactly either way: counts and sums add, and the duration lists (kept whole and sorted, since
 percentiles cannot be added) merge. A snapshot also holds the CSAT ratings its conversations have
-had so far, for the AI-against-human comparison; rows get theirs through ``add_rating``. Every stored duration is a whole number of milliseconds, so
-the sums are exact in float64 and an average does not depend on the order things were added.
+had so far, for the AI-against-human comparison; rows get theirs through ``add_rating``. Every
+stored duration is a whole number of milliseconds, so the sums are exact in float64 and an average
+does not depend on the order things were added.
 """
 
 from collections import Counter
@@ -122,7 +123,10 @@ class ConversationFacts:
             "responses": float(self.responses),
             "resolutionSum": self.resolution_sum,
             "resolutions": float(self.resolutions),
-            "agents": [{"agentId": agent_id, **stored_sums(agent, AGENT_SUMS)} for agent_id, agent in sorted(self.agents.items())],
+            "agents": [
+                {"agentId": agent_id, **stored_sums(agent, AGENT_SUMS)}
+                for agent_id, agent in sorted(self.agents.items())
+            ],
             "groups": {name: stored_sums(group, GROUP_SUMS) for name, group in self.groups.items()},
         }  # fmt: skip
 

@@ -9,11 +9,18 @@ Paths are made unique with ``-2``, ``-3``, … suffixes.
 from datetime import UTC, datetime
 from typing import Any
 
+from .article_assets import referenced_ids
 from .clock import now_ms
 from .errors import not_found
 from .identity import Doc
-from .markdown_files import UNCATEGORIZED, dedupe, front_matter, portable_links, sanitize_segment, without_markdown_extension
-from .article_assets import referenced_ids
+from .markdown_files import (
+    UNCATEGORIZED,
+    dedupe,
+    front_matter,
+    portable_links,
+    sanitize_segment,
+    without_markdown_extension,
+)
 
 
 def _subtree(collections: dict[str, Doc], root_id: str) -> set[str]:
@@ -51,7 +58,9 @@ def _markdown_path(path: str, used: set[str]) -> str:
     return dedupe(path if path.lower().endswith((".md", ".markdown")) else f"{path}.md", used)
 
 
-async def _image_files(ctx: Any, workspace_id: str, articles: list[Doc], used: set[str]) -> tuple[dict[str, str], list[dict]]:
+async def _image_files(
+    ctx: Any, workspace_id: str, articles: list[Doc], used: set[str]
+) -> tuple[dict[str, str], list[dict]]:
     path_by_asset: dict[str, str] = {}
     files: list[dict] = []
     for asset_id in dict.fromkeys(asset_id for article in articles for asset_id in referenced_ids(article["content"])):
@@ -64,8 +73,13 @@ async def _image_files(ctx: Any, workspace_id: str, articles: list[Doc], used: s
             continue
         name = asset["fileName"]
         extension = name[name.rfind(".") :].lower() if "." in name else ".bin"
-        stem = sanitize_segment(without_markdown_extension(name.rsplit(".", 1)[0] if "." in name else name)) or f"image-{asset_id}"
-        path = dedupe(f"_assets/{asset['importPath']}" if asset.get("importPath") else f"_assets/{stem}{extension}", used)
+        stem = (
+            sanitize_segment(without_markdown_extension(name.rsplit(".", 1)[0] if "." in name else name))
+            or f"image-{asset_id}"
+        )
+        path = dedupe(
+            f"_assets/{asset['importPath']}" if asset.get("importPath") else f"_assets/{stem}{extension}", used
+        )
         path_by_asset[asset_id] = path
         files.append({"path": path, "assetUrl": url, "type": "asset"})
     return path_by_asset, files
@@ -79,13 +93,19 @@ async def export_markdown(ctx: Any, args: dict) -> dict:
         source = await ctx.db.get(args["sourceId"])
         if source is None or source["workspaceId"] != workspace_id:
             not_found("Import source")
-    rows = await ctx.db.query("collections").with_index("by_workspace", lambda q: q.eq("workspaceId", workspace_id)).collect()
+    rows = (
+        await ctx.db.query("collections")
+        .with_index("by_workspace", lambda q: q.eq("workspaceId", workspace_id))
+        .collect()
+    )
     collections = {row["_id"]: row for row in rows}
     root_id = args.get("rootCollectionId")
     if root_id is not None and root_id not in collections:
         not_found("Export root collection")
     within = _subtree(collections, root_id) if root_id is not None else None
-    articles = await ctx.db.query("articles").with_index("by_workspace", lambda q: q.eq("workspaceId", workspace_id)).collect()
+    articles = (
+        await ctx.db.query("articles").with_index("by_workspace", lambda q: q.eq("workspaceId", workspace_id)).collect()
+    )
     articles = [
         article for article in articles
         if (args.get("includeDrafts", True) or article["status"] == "published")
@@ -97,8 +117,14 @@ async def export_markdown(ctx: Any, args: dict) -> dict:
     for article in sorted(articles, key=lambda article: article["title"]):
         folder = folders.get(article.get("collectionId", ""), "")
         name = sanitize_segment(article["slug"] or article["title"]) or "article"
-        preferred = article["importPath"] if source is not None and article.get("importPath") else (f"{folder}/{name}" if folder else name)
-        placed.append((article, _markdown_path(preferred, used), folder or (None if "collectionId" in article else UNCATEGORIZED)))
+        preferred = (
+            article["importPath"]
+            if source is not None and article.get("importPath")
+            else (f"{folder}/{name}" if folder else name)
+        )
+        placed.append(
+            (article, _markdown_path(preferred, used), folder or (None if "collectionId" in article else UNCATEGORIZED))
+        )
     path_by_asset, image_files = await _image_files(ctx, workspace_id, [article for article, _, _ in placed], used)
     markdown = [
         {
@@ -117,4 +143,9 @@ async def export_markdown(ctx: Any, args: dict) -> dict:
         scope = sanitize_segment(collections[root_id]["name"]) or "collection"
     day = datetime.fromtimestamp(now / 1000, UTC).strftime("%Y-%m-%d")
     files = markdown + image_files
-    return {"exportedAt": now, "count": float(len(files)), "fileName": f"help-center-markdown-{scope or 'all'}-{day}.zip", "files": files}
+    return {
+        "exportedAt": now,
+        "count": float(len(files)),
+        "fileName": f"help-center-markdown-{scope or 'all'}-{day}.zip",
+        "files": files,
+    }

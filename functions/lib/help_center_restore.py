@@ -30,7 +30,8 @@ class RunRestore:
 
     async def _own(self, table: str) -> list[Doc]:
         rows = self.ctx.db.query(table).with_index(
-            "by_workspace_import_source", lambda q: q.eq("workspaceId", self.workspace_id).eq("importSourceId", self.source["_id"])
+            "by_workspace_import_source",
+            lambda q: q.eq("workspaceId", self.workspace_id).eq("importSourceId", self.source["_id"]),
         )
         return await rows.collect()
 
@@ -53,14 +54,20 @@ class RunRestore:
             self.ctx.db.query("helpCenterImportArchives")
             .with_index(
                 "by_workspace_source_run",
-                lambda q: q.eq("workspaceId", self.workspace_id).eq("sourceId", self.source["_id"]).eq("importRunId", self.run_id),
+                lambda q: (
+                    q.eq("workspaceId", self.workspace_id)
+                    .eq("sourceId", self.source["_id"])
+                    .eq("importRunId", self.run_id)
+                ),
             )
             .take(MAX_RESTORED_ENTRIES)
         )
         entries = [entry for entry in entries if "restoredAt" not in entry]
         if not entries:
             return {"restoredCollections": 0.0, "restoredArticles": 0.0}
-        self.collection_ids = {row["importPath"]: row["_id"] for row in await self._own("collections") if row.get("importPath")}
+        self.collection_ids = {
+            row["importPath"]: row["_id"] for row in await self._own("collections") if row.get("importPath")
+        }
         articles = {row["importPath"]: row for row in await self._own("articles") if row.get("importPath")}
         folders = sorted((e for e in entries if e["entityType"] == "collection"), key=lambda e: depth(e["importPath"]))
         self.archived_collections = {entry["importPath"]: entry for entry in folders}
@@ -91,14 +98,18 @@ class RunRestore:
             return 1
         changes: dict[str, Any] = {}
         if existing["title"] != entry["name"]:
-            slug = await unique_slug(self.ctx, "articles", self.workspace_id, generate_slug(entry["name"], "article"), existing["_id"])
+            slug = await unique_slug(
+                self.ctx, "articles", self.workspace_id, generate_slug(entry["name"], "article"), existing["_id"]
+            )
             changes.update(title=entry["name"], slug=slug)
         if "content" in entry and existing["content"] != entry["content"]:
             changes["content"] = entry["content"]
         if existing.get("collectionId") != collection_id:
             changes["collectionId"] = collection_id if collection_id is not None else UNDEFINED
         if "status" in entry and existing["status"] != entry["status"]:
-            changes.update(status=entry["status"], publishedAt=self.now if entry["status"] == "published" else UNDEFINED)
+            changes.update(
+                status=entry["status"], publishedAt=self.now if entry["status"] == "published" else UNDEFINED
+            )
         if not changes:
             return 0
         await update_article(self.ctx, existing, {**changes, "updatedAt": self.now})

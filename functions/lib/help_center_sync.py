@@ -138,7 +138,12 @@ class FolderSync:
             unresolved.update(missing)
         own_collections = await self._own("collections")
         own_articles = await self._own("articles")
-        wanted = {folder for path, parsed in files.items() if (home := collection_path_of(path, parsed)) for folder in with_parents(home)}
+        wanted = {
+            folder
+            for path, parsed in files.items()
+            if (home := collection_path_of(path, parsed))
+            for folder in with_parents(home)
+        }
         kept_collections = await self._place_collections(wanted, own_collections)
         kept_articles = await self._place_articles(files, bodies, own_articles)
         await self._remove(own_articles, own_collections, kept_articles, kept_collections)
@@ -180,7 +185,9 @@ class FolderSync:
     async def _source(self, key: str) -> None:
         existing = await (
             self.ctx.db.query("helpCenterImportSources")
-            .with_index("by_workspace_source_key", lambda q: q.eq("workspaceId", self.workspace_id).eq("sourceKey", key))
+            .with_index(
+                "by_workspace_source_key", lambda q: q.eq("workspaceId", self.workspace_id).eq("sourceKey", key)
+            )
             .first()
         )
         self.source_id = existing["_id"] if existing else None
@@ -199,8 +206,12 @@ class FolderSync:
         """Save the uploaded images; returns the asset reference of every image path the source has."""
         references: dict[str, str] = {}
         if self.source_id is not None:
-            saved = self.ctx.db.query("articleAssets").with_index("by_import_source_path", lambda q: q.eq("importSourceId", self.source_id))
-            references = {asset["importPath"]: reference(asset["_id"]) async for asset in saved if asset.get("importPath")}
+            saved = self.ctx.db.query("articleAssets").with_index(
+                "by_import_source_path", lambda q: q.eq("importSourceId", self.source_id)
+            )
+            references = {
+                asset["importPath"]: reference(asset["_id"]) async for asset in saved if asset.get("importPath")
+            }
         for path, asset in assets.items():
             if self.dry_run:
                 references.setdefault(path, f"oc-asset://dryrun-{source_key(path) or 'asset'}")
@@ -218,16 +229,26 @@ class FolderSync:
         if self.source_id is None:
             return []
         rows = self.ctx.db.query(table).with_index(
-            "by_workspace_import_source", lambda q: q.eq("workspaceId", self.workspace_id).eq("importSourceId", self.source_id)
+            "by_workspace_import_source",
+            lambda q: q.eq("workspaceId", self.workspace_id).eq("importSourceId", self.source_id),
         )
         return await rows.collect()
 
     async def _workspace(self, table: str) -> list[Doc]:
-        return await self.ctx.db.query(table).with_index("by_workspace", lambda q: q.eq("workspaceId", self.workspace_id)).collect()
+        return (
+            await self.ctx.db.query(table)
+            .with_index("by_workspace", lambda q: q.eq("workspaceId", self.workspace_id))
+            .collect()
+        )
 
     async def _place_collections(self, wanted: set[str], own: list[Doc]) -> set[str]:
         by_path = {row["importPath"]: row for row in own if row.get("importPath")}
-        by_name = _adoptable(await self._workspace("collections"), self.source_id, wanted, lambda row: (row.get("parentId"), match_text(row["name"])))
+        by_name = _adoptable(
+            await self._workspace("collections"),
+            self.source_id,
+            wanted,
+            lambda row: (row.get("parentId"), match_text(row["name"])),
+        )
         kept: set[str] = set()
         for path in sorted(wanted, key=lambda path: (depth(path), path)):
             parent = parent_path(path)
@@ -237,15 +258,20 @@ class FolderSync:
             if existing is None:
                 self.collections.add("create", path)
                 self.collection_ids[path] = (
-                    f"dry-run:{path}" if self.dry_run
-                    else await insert_collection(self.ctx, self.workspace_id, self.source_id, path, name, parent_id, self.now)
-                )  # fmt: skip
+                    f"dry-run:{path}"
+                    if self.dry_run
+                    else await insert_collection(
+                        self.ctx, self.workspace_id, self.source_id, path, name, parent_id, self.now
+                    )
+                )
                 kept.add(self.collection_ids[path])
                 continue
             changes: dict[str, Any] = {}
             if existing["name"] != name:
                 changes["name"] = name
-                changes["slug"] = await unique_slug(self.ctx, "collections", self.workspace_id, generate_slug(name, "collection"), existing["_id"])
+                changes["slug"] = await unique_slug(
+                    self.ctx, "collections", self.workspace_id, generate_slug(name, "collection"), existing["_id"]
+                )
             if existing.get("parentId") != parent_id:
                 changes["parentId"] = parent_id if parent_id is not None else UNDEFINED
             if existing.get("importPath") != path or existing.get("importSourceId") != self.source_id:
@@ -260,7 +286,12 @@ class FolderSync:
 
     async def _place_articles(self, files: dict[str, dict], bodies: dict[str, str], own: list[Doc]) -> set[str]:
         by_path = {row["importPath"]: row for row in own if row.get("importPath")}
-        by_title = _adoptable(await self._workspace("articles"), self.source_id, files, lambda row: (row.get("collectionId"), match_text(row["title"])))
+        by_title = _adoptable(
+            await self._workspace("articles"),
+            self.source_id,
+            files,
+            lambda row: (row.get("collectionId"), match_text(row["title"])),
+        )
         kept: set[str] = set()
         for path in sorted(files):
             parsed, body = files[path], bodies[path]
@@ -273,12 +304,25 @@ class FolderSync:
                 self.articles.add("create", path)
                 if not self.dry_run:
                     fields = {"title": title, "content": body, "status": "published" if self.publish else "draft"}
-                    kept.add(await insert_article(self.ctx, self.workspace_id, self.source_id, path, fields, collection_id, self.now, slug=slug))
+                    kept.add(
+                        await insert_article(
+                            self.ctx,
+                            self.workspace_id,
+                            self.source_id,
+                            path,
+                            fields,
+                            collection_id,
+                            self.now,
+                            slug=slug,
+                        )
+                    )
                 continue
             kept.add(existing["_id"])
             changes: dict[str, Any] = {}
             if existing["title"] != title:
-                changes.update(title=title, slug=await unique_slug(self.ctx, "articles", self.workspace_id, slug, existing["_id"]))
+                changes.update(
+                    title=title, slug=await unique_slug(self.ctx, "articles", self.workspace_id, slug, existing["_id"])
+                )
             if existing["content"] != body:
                 changes["content"] = body
             if existing.get("collectionId") != collection_id:
@@ -293,7 +337,9 @@ class FolderSync:
                     await update_article(self.ctx, existing, {**changes, "updatedAt": self.now})
         return kept
 
-    async def _remove(self, articles: list[Doc], collections: list[Doc], kept_articles: set[str], kept_collections: set[str]) -> None:
+    async def _remove(
+        self, articles: list[Doc], collections: list[Doc], kept_articles: set[str], kept_collections: set[str]
+    ) -> None:
         """Archive and delete what the folder no longer has; a collection only once nothing is left in it."""
         gone: set[str] = set()
         for article in articles:
@@ -307,7 +353,9 @@ class FolderSync:
             children = self.ctx.db.query("collections").with_index(
                 "by_parent", lambda q, c=collection: q.eq("workspaceId", self.workspace_id).eq("parentId", c["_id"])
             )
-            pages = self.ctx.db.query("articles").with_index("by_collection", lambda q, c=collection: q.eq("collectionId", c["_id"]))
+            pages = self.ctx.db.query("articles").with_index(
+                "by_collection", lambda q, c=collection: q.eq("collectionId", c["_id"])
+            )
             if any(row["_id"] not in gone for row in await children.collect() + await pages.collect()):
                 continue
             self.collections.add("delete", collection["importPath"])

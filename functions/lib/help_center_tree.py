@@ -26,10 +26,14 @@ async def _last_order(ctx: Any, query: Any) -> float:
     return max([row["order"] async for row in query], default=0.0)
 
 
-async def insert_collection(ctx: Any, workspace_id: str, source_id: str, path: str, name: str, parent_id: str | None, now: float, **extra: Any) -> str:
+async def insert_collection(
+    ctx: Any, workspace_id: str, source_id: str, path: str, name: str, parent_id: str | None, now: float, **extra: Any
+) -> str:
     """A new imported collection at ``path`` under ``parent_id`` (None: the top level); returns its id."""
     parent = parent_id if parent_id is not None else UNDEFINED
-    siblings = ctx.db.query("collections").with_index("by_parent", lambda q: q.eq("workspaceId", workspace_id).eq("parentId", parent))
+    siblings = ctx.db.query("collections").with_index(
+        "by_parent", lambda q: q.eq("workspaceId", workspace_id).eq("parentId", parent)
+    )
     return await ctx.db.insert(
         "collections",
         {
@@ -48,7 +52,15 @@ async def insert_collection(ctx: Any, workspace_id: str, source_id: str, path: s
 
 
 async def insert_article(
-    ctx: Any, workspace_id: str, source_id: str, path: str, fields: dict, collection_id: str | None, now: float, *, slug: str
+    ctx: Any,
+    workspace_id: str,
+    source_id: str,
+    path: str,
+    fields: dict,
+    collection_id: str | None,
+    now: float,
+    *,
+    slug: str,
 ) -> str:
     """A new imported article (``fields``: title, content, status); schedules its embedding when published."""
     in_collection = collection_id if collection_id is not None else UNDEFINED
@@ -102,6 +114,8 @@ async def archive_and_delete(ctx: Any, source_id: str, run_id: str, item: Doc, k
         entry.update(name=item["title"], content=item["content"], status=item["status"])
         await schedule_removal(ctx, item)
     else:
-        entry.update(name=item["name"], description=item.get("description", UNDEFINED), icon=item.get("icon", UNDEFINED))
+        entry.update(
+            name=item["name"], description=item.get("description", UNDEFINED), icon=item.get("icon", UNDEFINED)
+        )
     await ctx.db.insert("helpCenterImportArchives", entry)
     await ctx.db.delete(item["_id"])

@@ -165,10 +165,24 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
-def front_matter(title: str, slug: str, status: str, updated_at: float, collection_path: str | None, source_name: str | None, body: str) -> str:
+def front_matter(
+    title: str,
+    slug: str,
+    status: str,
+    updated_at: float,
+    collection_path: str | None,
+    source_name: str | None,
+    body: str,
+) -> str:
     """An exported article: YAML front matter the import reads back, then the body."""
     stamp = datetime.fromtimestamp(updated_at / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    lines = ["---", f"title: {_quoted(title)}", f"slug: {_quoted(slug)}", f"status: {status}", f"updatedAt: {_quoted(stamp)}"]
+    lines = [
+        "---",
+        f"title: {_quoted(title)}",
+        f"slug: {_quoted(slug)}",
+        f"status: {status}",
+        f"updatedAt: {_quoted(stamp)}",
+    ]
     if collection_path:
         lines.append(f"collectionPath: {_quoted(collection_path)}")
     if source_name:
@@ -213,7 +227,11 @@ def link_images(body: str, markdown_path: str, reference_by_path: dict[str, str]
     def markdown_image(match: re.Match) -> str:
         target = match.group(2).strip()
         angled = target.startswith("<") and ">" in target[1:]
-        link, rest = (target[1 : target.index(">")], target[target.index(">") + 1 :].strip()) if angled else (target.split()[0], " ".join(target.split()[1:]))
+        link, rest = (
+            (target[1 : target.index(">")], target[target.index(">") + 1 :].strip())
+            if angled
+            else (target.split()[0], " ".join(target.split()[1:]))
+        )
         reference = swap(link) if link else None
         if reference is None:
             return match.group(0)
@@ -233,6 +251,10 @@ def link_images(body: str, markdown_path: str, reference_by_path: dict[str, str]
 def portable_links(body: str, markdown_path: str, path_by_asset: dict[str, str]) -> str:
     """The body with asset references replaced by relative links to the exported image files."""
     return ASSET_REFERENCE.sub(
-        lambda match: relative_path(markdown_path, path_by_asset[match.group(1)]) if match.group(1) in path_by_asset else match.group(0),
+        lambda match: (
+            relative_path(markdown_path, path_by_asset[match.group(1)])
+            if match.group(1) in path_by_asset
+            else match.group(0)
+        ),
         body,
     )

@@ -60,9 +60,14 @@ def whole_days(start: float, end: float, tz: ZoneInfo) -> list[Day]:
 
 def _rows_between(ctx: Any, workspace_id: str, start: float, end: float) -> Any:
     """The workspace's conversations created in [start, end), newest first."""
-    return ctx.db.query("conversations").with_index(
-        "by_workspace_created", lambda q: q.eq("workspaceId", workspace_id).gte("createdAt", start).lt("createdAt", end)
-    ).order("desc")
+    return (
+        ctx.db.query("conversations")
+        .with_index(
+            "by_workspace_created",
+            lambda q: q.eq("workspaceId", workspace_id).gte("createdAt", start).lt("createdAt", end),
+        )
+        .order("desc")
+    )
 
 
 async def changed_since(ctx: Any, workspace_id: str, since: float) -> list[Doc] | None:
@@ -93,7 +98,9 @@ async def _snapshots(ctx: Any, workspace_id: str, first: float, last: float, tz:
     return [row async for row in rows if row["timezone"] == tz.key]
 
 
-async def conversation_facts(ctx: Any, workspace_id: str, start: float, end: float, tz: ZoneInfo, scan_limit: int) -> tuple[ConversationFacts, bool]:
+async def conversation_facts(
+    ctx: Any, workspace_id: str, start: float, end: float, tz: ZoneInfo, scan_limit: int
+) -> tuple[ConversationFacts, bool]:
     """``(facts, truncated)`` of the conversations created in [start, end]: fresh snapshots plus rows.
 
     At most ``scan_limit`` rows are read; past it the newest are kept and ``truncated`` is True. The
@@ -163,7 +170,11 @@ async def refresh_day(ctx: Any, workspace_id: str, day: Day, tz: ZoneInfo) -> in
         return len(rows)
     ratings = []
     for row in rows:
-        rating = await ctx.db.query("csatResponses").with_index("by_conversation", lambda q, r=row: q.eq("conversationId", r["_id"])).first()
+        rating = (
+            await ctx.db.query("csatResponses")
+            .with_index("by_conversation", lambda q, r=row: q.eq("conversationId", r["_id"]))
+            .first()
+        )
         if rating is not None:
             ratings.append(rating)
     snapshot = {"workspaceId": workspace_id, "dayStart": day.start, "dayEnd": day.end, "timezone": tz.key,

@@ -634,9 +634,10 @@ ARGS: dict[str, Args] = {
     },
     "carousels:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "screens": [{"id": "a", "title": "x"}]},
     "carousels:update": lambda w, s: {"id": w.ids["carousel"], "name": "matrix"},
-    **{f"carousels:{name}": lambda w, s: {"id": w.ids["carousel"]} for name in (
-        "get", "getStats", "duplicate", "activate", "pause", "archive", "remove",
-    )},  # fmt: skip
+    **{
+        f"carousels:{name}": lambda w, s: {"id": w.ids["carousel"]}
+        for name in ("get", "getStats", "duplicate", "activate", "pause", "archive", "remove")
+    },
     "carousels:list": lambda w, s: {"workspaceId": w.workspace_id},
     "carousels:listActive": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
     "carousels:recordImpression": lambda w, s: {

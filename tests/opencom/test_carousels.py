@@ -7,7 +7,15 @@ from opencom_backend import Backend, Team
 
 pytestmark = pytest.mark.asyncio
 
-SCREENS = [{"id": "s1", "title": " Welcome ", "body": ""}, {"id": "", "title": "", "body": "Second", "buttons": [{"text": "Go", "action": "url", "url": "https://opencom.dev"}, {"text": " ", "action": "next"}]}]
+SCREENS = [
+    {"id": "s1", "title": " Welcome ", "body": ""},
+    {
+        "id": "",
+        "title": "",
+        "body": "Second",
+        "buttons": [{"text": "Go", "action": "url", "url": "https://opencom.dev"}, {"text": " ", "action": "next"}],
+    },
+]
 PRO = {"type": "condition", "property": {"source": "custom", "key": "plan"}, "operator": "equals", "value": "pro"}
 
 
@@ -25,7 +33,11 @@ async def test_screens_are_tidied_and_the_list_is_newest_first(backend: Backend,
     assert (carousel["name"], carousel["status"]) == ("First", "draft")
     assert carousel["screens"] == [
         {"id": "s1", "title": "Welcome"},
-        {"id": "screen-2", "body": "Second", "buttons": [{"text": "Go", "action": "url", "url": "https://opencom.dev"}]},
+        {
+            "id": "screen-2",
+            "body": "Second",
+            "buttons": [{"text": "Go", "action": "url", "url": "https://opencom.dev"}],
+        },
     ]
     copy = await backend.call("carousels:duplicate", {"id": second}, as_=team.admin)
     duplicated = await backend.call("carousels:get", {"id": copy}, as_=team.admin)
@@ -39,10 +51,24 @@ async def test_bad_input_is_refused_and_changes_nothing(backend: Backend, team: 
         ({"id": carousel, "name": "  "}, "Carousel name is required."),
         ({"id": carousel, "screens": []}, "Carousel requires at least one screen."),
         ({"id": carousel, "screens": [{"id": "a", "title": " "}]}, "Screen 1 must include a title or body."),
-        ({"id": carousel, "screens": [{"id": "a", "title": "t", "buttons": [{"text": "x", "action": "url", "url": "javascript:alert(1)"}]}]},
-         "Screen 1, button 1 requires a valid http(s) URL."),
-        ({"id": carousel, "screens": [{"id": "a", "body": "b", "buttons": [{"text": "x", "action": "deeplink", "deepLink": "nope"}]}]},
-         "Screen 1, button 1 requires a valid deep link URL."),
+        (
+            {
+                "id": carousel,
+                "screens": [
+                    {"id": "a", "title": "t", "buttons": [{"text": "x", "action": "url", "url": "javascript:alert(1)"}]}
+                ],
+            },
+            "Screen 1, button 1 requires a valid http(s) URL.",
+        ),
+        (
+            {
+                "id": carousel,
+                "screens": [
+                    {"id": "a", "body": "b", "buttons": [{"text": "x", "action": "deeplink", "deepLink": "nope"}]}
+                ],
+            },
+            "Screen 1, button 1 requires a valid deep link URL.",
+        ),
         ({"id": carousel, "targeting": {"type": "condition"}}, None),
     ]
     for args, message in cases:
@@ -69,12 +95,17 @@ async def test_strangers_and_agents_without_the_permission_get_nothing(backend: 
     await backend.refused("carousels:pause", {"id": carousel}, code="NOT_AUTHENTICATED")
     await backend.refused("carousels:update", {"id": carousel, "name": "x"}, as_=agent, code="PERMISSION_DENIED")
     await backend.refused(
-        "carousels:create", {"workspaceId": team.workspace_id, "name": "x", "screens": SCREENS}, as_=other.admin, code="NOT_WORKSPACE_MEMBER"
+        "carousels:create",
+        {"workspaceId": team.workspace_id, "name": "x", "screens": SCREENS},
+        as_=other.admin,
+        code="NOT_WORKSPACE_MEMBER",
     )
 
 
 async def test_delivery_to_the_mobile_sdk_and_stats(backend: Backend, team: Team):
-    segment = await backend.call("segments:create", {"workspaceId": team.workspace_id, "name": "Pro", "audienceRules": PRO}, as_=team.admin)
+    segment = await backend.call(
+        "segments:create", {"workspaceId": team.workspace_id, "name": "Pro", "audienceRules": PRO}, as_=team.admin
+    )
     everyone = await _carousel(backend, team, "Everyone", priority=1.0)
     pro_only = await _carousel(backend, team, "Pro", targeting={"segmentId": segment}, priority=5.0)
     draft = await _carousel(backend, team, "Draft")
@@ -89,17 +120,38 @@ async def test_delivery_to_the_mobile_sdk_and_stats(backend: Backend, team: Team
 
     assert await active(pro) == ["Pro", "Everyone"] and await active(free) == ["Everyone"]
     for visitor, action in ((pro, "shown"), (pro, "completed"), (free, "shown"), (free, "shown")):
-        await backend.call("carousels:recordImpression", {"carouselId": everyone, "sessionToken": visitor.token, "action": action})
-    again = await backend.call("carousels:recordImpression", {"carouselId": everyone, "sessionToken": pro.token, "action": "dismissed"})
+        await backend.call(
+            "carousels:recordImpression", {"carouselId": everyone, "sessionToken": visitor.token, "action": action}
+        )
+    again = await backend.call(
+        "carousels:recordImpression", {"carouselId": everyone, "sessionToken": pro.token, "action": "dismissed"}
+    )
     assert (await backend.get(again))["action"] == "completed"
     assert await active(pro) == ["Pro"]
     stats = await backend.call("carousels:getStats", {"id": everyone}, as_=team.admin)
-    assert stats == {"shown": 2.0, "completed": 1.0, "dismissed": 0.0, "uniqueVisitors": 2.0, "completionRate": 50.0, "dismissRate": 0.0}
-    await backend.refused("carousels:recordImpression", {"carouselId": draft, "sessionToken": pro.token, "action": "shown"}, code="INVALID_INPUT")
-    foreign = await backend.boot((await backend.seed_team()).workspace_id)
-    await backend.refused("carousels:recordImpression", {"carouselId": everyone, "sessionToken": foreign.token, "action": "shown"}, code="NOT_AUTHORIZED")
+    assert stats == {
+        "shown": 2.0,
+        "completed": 1.0,
+        "dismissed": 0.0,
+        "uniqueVisitors": 2.0,
+        "completionRate": 50.0,
+        "dismissRate": 0.0,
+    }
     await backend.refused(
-        "carousels:recordImpression", {"carouselId": everyone, "sessionToken": free.token, "visitorId": pro.visitor_id, "action": "shown"}, code="NOT_AUTHORIZED"
+        "carousels:recordImpression",
+        {"carouselId": draft, "sessionToken": pro.token, "action": "shown"},
+        code="INVALID_INPUT",
+    )
+    foreign = await backend.boot((await backend.seed_team()).workspace_id)
+    await backend.refused(
+        "carousels:recordImpression",
+        {"carouselId": everyone, "sessionToken": foreign.token, "action": "shown"},
+        code="NOT_AUTHORIZED",
+    )
+    await backend.refused(
+        "carousels:recordImpression",
+        {"carouselId": everyone, "sessionToken": free.token, "visitorId": pro.visitor_id, "action": "shown"},
+        code="NOT_AUTHORIZED",
     )
     await backend.call("carousels:remove", {"id": everyone}, as_=team.admin)
     assert (await backend.dump())["carouselImpressions"] == []

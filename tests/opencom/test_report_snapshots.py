@@ -26,7 +26,11 @@ async def test_the_cron_job_snapshots_past_days_and_reports_use_them(backend: Ba
     before = await backend.call("reporting:getConversationMetrics", args, as_=team.admin)
     await backend.seed_team()  # a workspace without conversations: nothing to snapshot
     await backend.internal("reporting:refreshReportSnapshots", {})
-    jobs = [job for job in (await backend.dump())["_scheduled_functions"] if job["name"] == "reporting.js:refreshWorkspaceSnapshots"]
+    jobs = [
+        job
+        for job in (await backend.dump())["_scheduled_functions"]
+        if job["name"] == "reporting.js:refreshWorkspaceSnapshots"
+    ]
     assert [job["args"][0]["workspaceId"] for job in jobs] == [team.workspace_id]
     step = await backend.internal("reporting:refreshWorkspaceSnapshots", {"workspaceId": team.workspace_id})
     assert step["refreshed"] == 4
@@ -53,16 +57,27 @@ async def test_snapshots_and_rows_add_up_to_the_same_report(backend: Backend, te
     agent = await backend.add_member(team, "agent")
     for n, conversation in enumerate(ids):  # some AI-handled, some assigned and resolved, some rated
         created = (await backend.get(conversation))["createdAt"]
-        changes = {"aiWorkflowState": "ai_handled"} if n % 3 == 0 else {"assignedAgentId": agent.user_id, "resolvedAt": created + 5000.0 * n}
+        changes = (
+            {"aiWorkflowState": "ai_handled"}
+            if n % 3 == 0
+            else {"assignedAgentId": agent.user_id, "resolvedAt": created + 5000.0 * n}
+        )
         await backend.patch(conversation, changes)
         if n % 2 == 0:
-            rating = {"workspaceId": team.workspace_id, "conversationId": conversation, "rating": float(1 + n % 5), "createdAt": created + 1.0}
+            rating = {
+                "workspaceId": team.workspace_id,
+                "conversationId": conversation,
+                "rating": float(1 + n % 5),
+                "createdAt": created + 1.0,
+            }
             await backend.insert("csatResponses", rating)
     args = {"workspaceId": team.workspace_id, "startDate": now - 2.5 * DAY, "endDate": now}  # half a day at the start
     reports = ("getConversationMetrics", "getResponseTimeMetrics", "getResolutionTimeMetrics", "getAgentMetrics",
                "getDashboardSummary", "getAiVsHumanComparison")  # fmt: skip
     from_rows = {name: await backend.call(f"reporting:{name}", args, as_=team.admin) for name in reports}
-    while (await backend.internal("reporting:refreshWorkspaceSnapshots", {"workspaceId": team.workspace_id}))["remaining"]:
+    while (await backend.internal("reporting:refreshWorkspaceSnapshots", {"workspaceId": team.workspace_id}))[
+        "remaining"
+    ]:
         pass
     assert {name: await backend.call(f"reporting:{name}", args, as_=team.admin) for name in reports} == from_rows
     assert 0 < from_rows["getResponseTimeMetrics"]["count"] < 12  # the range starts mid-day
