@@ -182,16 +182,12 @@ async def refreshReportSnapshots(ctx, args):
 
 @internal_mutation(args={"workspaceId": v.id("workspaces")})
 async def refreshWorkspaceSnapshots(ctx, args):
-    """Recompute the workspace's days that need it, newest first, within one step's budget; then the next step."""
+    """Recompute the workspace's days that need it, newest first, within one step's budgets; then the next step."""
     tz = await sources.workspace_zone(ctx, args["workspaceId"])
-    due = await snapshots.days_to_refresh(ctx, args["workspaceId"], tz, now_ms())
-    done, rows_read = 0, 0
-    while done < len(due) and done < snapshots.DAYS_PER_STEP and (done == 0 or rows_read < snapshots.STEP_ROW_BUDGET):
-        rows_read += await snapshots.refresh_day(ctx, args["workspaceId"], due[done], tz)
-        done += 1
-    if done < len(due):
+    done, remaining = await snapshots.refresh_step(ctx, args["workspaceId"], tz, now_ms())
+    if remaining:
         await ctx.scheduler.run_after(0, "reporting:refreshWorkspaceSnapshots", args)
-    return {"refreshed": float(done), "remaining": float(len(due) - done)}
+    return {"refreshed": float(done), "remaining": float(remaining)}
 
 
 @query(args={"workspaceId": v.id("workspaces"), **_SCAN})

@@ -11,7 +11,7 @@ are found in the ``by_workspace_updated`` index. Answers are therefore always ex
 snapshots plus rows of what changed since the last refresh.
 
 The ``report snapshots`` cron job (``functions/crons.py``) refreshes every workspace's missing and
-stale days over the last ``SNAPSHOT_DAYS`` days, a few days per scheduled step.
+stale days over the last ``SNAPSHOT_DAYS`` days, a few days per scheduled step (``refresh_step``).
 """
 
 from dataclasses import dataclass
@@ -25,7 +25,8 @@ from .identity import Doc
 
 SNAPSHOT_DAYS = 120  # how far back the cron job keeps snapshots
 DAYS_PER_STEP = 4  # days one refresh step computes at most before scheduling the next
-STEP_ROW_BUDGET = 6_000  # ... and conversations it reads at most (each also costs a CSAT lookup), past one day
+STEP_ROW_BUDGET = 12_000  # conversations read, past which a step starts no further day
+STEP_LOOKUPS = 3_000  # ratings a step looks up at most (a transaction reads at most 4,096 index ranges)
 CHANGE_SCAN_LIMIT = 2_000  # changed conversations one report or refresh looks at
 MAX_DAY_ROWS = 8_192  # a busier day is never snapshotted (a stored array holds at most 8,192 durations)
 
@@ -156,31 +157,46 @@ async def days_to_refresh(ctx: Any, workspace_id: str, tz: ZoneInfo, now: float)
     return [day for day in reversed(days) if day.start not in fresh]
 
 
-async def refresh_day(ctx: Any, workspace_id: str, day: Day, tz: ZoneInfo) -> int:
-    """(Re)compute one day's snapshot; a day busier than ``MAX_DAY_ROWS`` keeps none. Returns the rows read."""
+async def refresh_step(ctx: Any, workspace_id: str, tz: ZoneInfo, now: float) -> tuple[int, int]:
+    """Recompute the workspace's days that need it, newest first, within one step's budgets.
+
+    Returns ``(days refreshed, days still due)``.
+    """
+    due = await days_to_refresh(ctx, workspace_id, tz, now)
+    done, rows_read, lookups = 0, 0, 0
+    while done < min(len(due), DAYS_PER_STEP) and rows_read < STEP_ROW_BUDGET:
+        cost = await refresh_day(ctx, workspace_id, due[done], tz, STEP_LOOKUPS - lookups)
+        if cost is None:
+            break
+        rows_read, lookups, done = rows_read + cost[0], lookups + cost[1], done + 1
+    return done, len(due) - done
+
+
+async def refresh_day(ctx: Any, workspace_id: str, day: Day, tz: ZoneInfo, lookups_left: int) -> tuple[int, int] | None:
+    """(Re)compute one day's snapshot: ``(rows read, ratings looked up)``, or None to leave it for the next step.
+
+    A conversation's rating is the one its ``csatResponseId`` names. A day of more than
+    ``MAX_DAY_ROWS`` conversations, or more than ``STEP_LOOKUPS`` rated ones, keeps no snapshot.
+    """
     rows = await _rows_between(ctx, workspace_id, day.start, day.end).take(MAX_DAY_ROWS + 1)
+    rated = [row["csatResponseId"] for row in rows if row.get("csatResponseId")]
+    too_busy = len(rows) > MAX_DAY_ROWS or len(rated) > STEP_LOOKUPS
+    if not too_busy and len(rated) > lookups_left:
+        return None
     existing = await (
         ctx.db.query("reportSnapshots")
         .with_index("by_workspace_day", lambda q: q.eq("workspaceId", workspace_id).eq("dayStart", day.start))
         .first()
     )
-    if len(rows) > MAX_DAY_ROWS:
+    if too_busy:
         if existing is not None:
             await ctx.db.delete(existing["_id"])
-        return len(rows)
-    ratings = []
-    for row in rows:
-        rating = (
-            await ctx.db.query("csatResponses")
-            .with_index("by_conversation", lambda q, r=row: q.eq("conversationId", r["_id"]))
-            .first()
-        )
-        if rating is not None:
-            ratings.append(rating)
+        return len(rows), 0
+    ratings = [rating for rating in [await ctx.db.get(rating_id) for rating_id in rated] if rating is not None]
     snapshot = {"workspaceId": workspace_id, "dayStart": day.start, "dayEnd": day.end, "timezone": tz.key,
                 "computedAt": now_ms(), **facts_of(rows, ratings).as_snapshot()}  # fmt: skip
     if existing is not None:
         await ctx.db.replace(existing["_id"], snapshot)
     else:
         await ctx.db.insert("reportSnapshots", snapshot)
-    return len(rows)
+    return len(rows), len(rated)

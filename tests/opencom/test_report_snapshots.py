@@ -70,7 +70,7 @@ async def test_snapshots_and_rows_add_up_to_the_same_report(backend: Backend, te
                 "rating": float(1 + n % 5),
                 "createdAt": created + 1.0,
             }
-            await backend.insert("csatResponses", rating)
+            await backend.patch(conversation, {"csatResponseId": await backend.insert("csatResponses", rating)})
     args = {"workspaceId": team.workspace_id, "startDate": now - 2.5 * DAY, "endDate": now}  # half a day at the start
     reports = ("getConversationMetrics", "getResponseTimeMetrics", "getResolutionTimeMetrics", "getAgentMetrics",
                "getDashboardSummary", "getAiVsHumanComparison")  # fmt: skip

@@ -82,7 +82,11 @@ async def _snapshot_every_day(backend: Backend, team: Team, tz: str) -> None:
     snapshots = backend.lib("report_snapshots")
     zone = ZoneInfo(tz)
     for day in snapshots.whole_days(BASE - 3 * DAY, BASE + 44 * DAY, zone):
-        await backend.t.run(lambda ctx, day=day: snapshots.refresh_day(ctx, team.workspace_id, day, zone))
+
+        async def refresh(ctx, day=day) -> None:
+            await snapshots.refresh_day(ctx, team.workspace_id, day, zone, snapshots.STEP_LOOKUPS)
+
+        await backend.t.run(refresh)
 
 
 async def _check(generated: list[dict], window: tuple[float, float], tz: str, granularity: str, through_snapshots: bool) -> None:
