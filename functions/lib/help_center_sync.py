@@ -241,13 +241,14 @@ class FolderSync:
             .collect()
         )
 
-    async def _place_collections(self, wanted: set[str], own: list[Doc]) -> set[str]:
+    async def _candidates(self, table: str, own: list[Doc], incoming: Any, key: Any) -> tuple[dict, dict]:
+        """The source's own items by import path, and the adoptable items of ``table`` by ``key``."""
         by_path = {row["importPath"]: row for row in own if row.get("importPath")}
-        by_name = _adoptable(
-            await self._workspace("collections"),
-            self.source_id,
-            wanted,
-            lambda row: (row.get("parentId"), match_text(row["name"])),
+        return by_path, _adoptable(await self._workspace(table), self.source_id, incoming, key)
+
+    async def _place_collections(self, wanted: set[str], own: list[Doc]) -> set[str]:
+        by_path, by_name = await self._candidates(
+            "collections", own, wanted, lambda row: (row.get("parentId"), match_text(row["name"]))
         )
         kept: set[str] = set()
         for path in sorted(wanted, key=lambda path: (depth(path), path)):
@@ -285,12 +286,8 @@ class FolderSync:
         return kept
 
     async def _place_articles(self, files: dict[str, dict], bodies: dict[str, str], own: list[Doc]) -> set[str]:
-        by_path = {row["importPath"]: row for row in own if row.get("importPath")}
-        by_title = _adoptable(
-            await self._workspace("articles"),
-            self.source_id,
-            files,
-            lambda row: (row.get("collectionId"), match_text(row["title"])),
+        by_path, by_title = await self._candidates(
+            "articles", own, files, lambda row: (row.get("collectionId"), match_text(row["title"]))
         )
         kept: set[str] = set()
         for path in sorted(files):
