@@ -13,8 +13,9 @@ import re
 from typing import Any
 
 from .clock import now_ms
-from .errors import INVALID_INPUT, NOT_AUTHORIZED, NOT_FOUND, fail
+from .errors import INVALID_INPUT, NOT_FOUND, fail
 from .identity import Doc
+from .stored_files import require_unclaimed
 
 REFERENCE_PREFIX = "oc-asset://"
 ASSET_REFERENCE = re.compile(r"oc-asset://([A-Za-z0-9_-]+)")  # group 1: the asset id
@@ -62,27 +63,12 @@ async def described(ctx: Any, asset: Doc) -> Doc:
     return {**asset, "reference": reference(asset["_id"]), "url": await ctx.storage.get_url(asset["storageId"])}
 
 
-async def _held_elsewhere(ctx: Any, storage_id: str, keep: str | None) -> bool:
-    """Whether an asset other than ``keep``, a support attachment or a messenger logo holds the file."""
-    assets = ctx.db.query("articleAssets").with_index("by_storage", lambda q: q.eq("storageId", storage_id))
-    if any(asset["_id"] != keep for asset in await assets.take(2)):
-        return True
-    for table, index, field in (
-        ("supportAttachments", "by_storage", "storageId"),
-        ("messengerSettings", "by_logo_storage", "logoStorageId"),
-    ):
-        if await ctx.db.query(table).with_index(index, lambda q, f=field: q.eq(f, storage_id)).first() is not None:
-            return True
-    return False
-
-
 async def _uploaded_image(ctx: Any, storage_id: str, keep: str | None) -> dict:
     """The upload's metadata once it passes the checks; ``keep`` is the asset allowed to hold it already."""
     metadata = await ctx.storage.get_metadata(storage_id)
     if metadata is None:
         fail(NOT_FOUND, "Uploaded file not found")
-    if await _held_elsewhere(ctx, storage_id, keep):
-        fail(NOT_AUTHORIZED, "Uploaded file already belongs to another asset")
+    await require_unclaimed(ctx, storage_id, keep)
     if metadata.get("contentType") not in IMAGE_TYPES:
         fail(INVALID_INPUT, "Unsupported image type. Allowed: PNG, JPEG, GIF, WEBP, AVIF.")
     if metadata["size"] > MAX_ASSET_BYTES:

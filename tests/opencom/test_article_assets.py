@@ -134,3 +134,30 @@ async def test_nobody_adopts_or_touches_another_workspaces_images(backend: Backe
         as_=agent,
         code="PERMISSION_DENIED",
     )
+
+
+async def test_a_file_held_by_one_record_is_claimed_by_no_other_path(backend: Backend, team: Team):
+    """An image, a logo and an attachment each hold their own file: naming another's id is refused."""
+    other = await backend.seed_team()
+    image = await _upload(backend)
+    await backend.call("articles:saveAsset", {"workspaceId": team.workspace_id, "storageId": image}, as_=team.admin)
+    logo = await _upload(backend)
+    await backend.call("messengerSettings:saveLogo", {"workspaceId": team.workspace_id, "storageId": logo}, as_=team.admin)
+    before = await backend.dump()
+    for storage_id in (image, logo):
+        refusal = await backend.refused(
+            "messengerSettings:saveLogo",
+            {"workspaceId": other.workspace_id, "storageId": storage_id},
+            as_=other.admin,
+            code="NOT_AUTHORIZED",
+        )
+        assert refusal["message"] == "Uploaded file is already in use"
+        await backend.refused(
+            "supportAttachments:finalizeUpload",
+            {"workspaceId": other.workspace_id, "storageId": storage_id},
+            as_=other.admin,
+            code="NOT_AUTHORIZED",
+        )
+    assert await backend.dump() == before
+    # Saving the same logo again is not a claim by someone else.
+    await backend.call("messengerSettings:saveLogo", {"workspaceId": team.workspace_id, "storageId": logo}, as_=team.admin)
