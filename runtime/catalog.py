@@ -86,6 +86,8 @@ class Catalog:
         self.indexes: dict[tuple[int, str], IndexInfo] = {}
         # Every index of each table (both system indexes included): what every write must maintain.
         self.stored_indexes: dict[int, list[IndexInfo]] = {}
+        # Changes with every change to the view: a mutation run against an older one is run again.
+        self.version = 0
 
     def load(self, rows: Rows) -> None:
         """Replace this view with what the store holds.
@@ -102,8 +104,10 @@ class Catalog:
             fresh._remember(IndexInfo(index_id, table_number, fresh.table_names[table_number], name, fields))
         self.table_names, self.indexes, self.stored_indexes = fresh.table_names, fresh.indexes, fresh.stored_indexes
         self.table_numbers = fresh.table_numbers
+        self.version += 1
 
     def _remember(self, info: IndexInfo) -> None:
+        self.version += 1
         self.indexes[(info.table_number, info.name)] = info
         self.stored_indexes.setdefault(info.table_number, []).append(info)
 
@@ -124,6 +128,7 @@ class Catalog:
         elif number is None:
             number = max([FIRST_USER_TABLE_NUMBER - 1, *(n for n in self.table_names if n >= FIRST_USER_TABLE_NUMBER)]) + 1
         rows.add_table(number, name)
+        self.version += 1
         self.table_numbers[name] = number
         self.table_names[number] = name
         self.add_index(rows, number, BY_ID, ())
@@ -138,5 +143,6 @@ class Catalog:
 
     def drop_index(self, rows: Rows, info: IndexInfo) -> None:
         rows.drop_index(info.index_id)
+        self.version += 1
         del self.indexes[(info.table_number, info.name)]
         self.stored_indexes[info.table_number].remove(info)
