@@ -2,7 +2,8 @@
 
 Each ``Database`` here stands for one server: they share a fresh PostgreSQL database, and what one
 commits must reach the other's commit listeners, in timestamp order, exactly once, whatever the
-size of the write set and even when the listening connection was cut meanwhile.
+size of the write set and even when the listening connection was cut meanwhile; and a mutation
+one of them runs off its writer must see the other's commits as conflicts.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from runtime import knobs
 from runtime.cluster import commit_feed
 from runtime.database import Database
+from runtime.executor import Executor
 from runtime.read_set import Commit
 from tests.store_fixtures import Stores
+from tests.test_optimistic_mutations import APP as OCC_APP
+from tests.test_optimistic_mutations import SLOW_MS, gate, let_it_go
 
 pytestmark = pytest.mark.parametrize("store_kind", ["postgres"], indirect=True)
 WAIT_S = 10.0
@@ -111,3 +116,30 @@ async def test_each_commit_is_delivered_once_whichever_server_made_it(pair: tupl
         await asyncio.sleep(0.2)  # a duplicate would arrive now
         stamps = [commit.ts for commit in seen.commits]
         assert len(commits) == 20 and stamps == sorted(set(stamps))
+
+
+async def test_a_mutation_run_off_the_writer_conflicts_with_another_servers_commit(
+    tmp_path: Path, store_kind: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(knobs, "LOOP_CPU_BUDGET_S", 0.01)
+    url = store_kind.url_for(tmp_path / "a")
+    first, second = (Executor.open(OCC_APP, tmp_path / name, database_url=url) for name in ("a", "b"))
+    try:
+        for executor in (first, second):
+            executor.run_scheduled_jobs = False
+        counter = await first.call("occ:create", {"value": 0})
+        read_done, proceed = gate(second)
+        slow = asyncio.create_task(second.run("occ:slow_increment", {"id": counter, "ms": SLOW_MS, "gate": True}))
+        assert await asyncio.to_thread(read_done.wait, 10)  # it read 0 at its snapshot…
+        read_done.clear()
+        assert await first.call("occ:increment", {"id": counter}) == 0  # …then the other server wrote 1
+        proceed.set()
+        await let_it_go(read_done, proceed)  # its second run
+        result = await slow
+        # Its first run would have written 1 over the other server's 1: it ran again, saw 1, wrote 2.
+        assert result.ok, result.error
+        assert result.value == 1
+        assert await second.call("occ:value", {"id": counter}) == 2
+    finally:
+        await first.close()
+        await second.close()
