@@ -75,6 +75,21 @@ async def test_others_are_answered_before_a_runaway_mutation_times_out(server: R
     assert "runaway:half-done" not in notes["value"]
 
 
+async def test_others_are_answered_before_a_runaway_subscription_times_out(server: RunningServer) -> None:
+    async with aiohttp.ClientSession() as http, SyncConnection.open(server) as attacker:
+        await attacker.send(modify(0, add_query(0, "runaway:spin_on_signal", {"signal": "spin now"})))
+        await attacker.settle(lambda client: 0 in client.results)
+        # Its write makes the subscribed query run away when it is re-run.
+        await attacker.send(mutation(0, "notes:add", {"text": "spin now"}))
+        await attacker.until(lambda frame, _: frame["type"] == "MutationResponse")
+        timed_out = asyncio.create_task(attacker.until(lambda _, client: client.results[0]["type"] == "QueryFailed"))
+        await asyncio.sleep(0.1)
+        await victim_is_served(http, server, mutate=True)
+        assert not timed_out.done()
+        await timed_out
+    assert attacker.results[0]["errorMessage"].endswith(TIMED_OUT)
+
+
 def counting_worker_runs(executor: Executor) -> list[str]:
     """Record each function the executor hands to a worker thread."""
     handed: list[str] = []

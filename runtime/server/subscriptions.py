@@ -58,12 +58,13 @@ from runtime.database import Snapshot
 from runtime.errors import ArgumentValidationError, ConvexValueError, FunctionNotFoundError
 from runtime.executor import Executor, FunctionResult
 from runtime.functions import FunctionDefinition
-from runtime.read_set import Commit, SearchRead
+from runtime.read_set import Commit, ReadSet, SearchRead
 from runtime.server.authenticator import Caller
 from runtime.server.events import EventBus, event_for
 from runtime.server.failures import Failure, describe, next_request_id
 from runtime.server.interval_index import IntervalIndex, Registration
 from runtime.server.protocol import QueryFailed, QueryUpdated, function_args
+from runtime.time_limit import LoopBudgetSpent
 from runtime.values import Value
 
 logger = logging.getLogger("opencom.server")
@@ -132,6 +133,7 @@ class Subscription:
         "needs_ts",
         "searches",
         "watchers",
+        "slow",
     )
 
     def __init__(
@@ -153,6 +155,7 @@ class Subscription:
         self.registration: Registration[Subscription] | None = None
         self.searches: list[SearchRead] = []  # text-search reads of the last run
         self.watchers: Counter[Watcher] = Counter()
+        self.slow = False  # its last run went past the loop's CPU budget: the next runs start on a worker
 
     @property
     def stale(self) -> bool:
@@ -207,6 +210,12 @@ class SubscriptionManager:
         self._joining: list[Subscription] = []  # created during the phase, at its snapshot's ts
         self._paginating: set[str] = set()  # paths whose runs paginated: only their journals matter
         self._turn = 0  # which connection a phase starts with, so no connection always goes first
+        # Runs under way on a worker thread (``_move``): each subscription's token, to know its result is still wanted.
+        self._elsewhere: dict[Subscription, object] = {}
+        # Commits matched while runs are elsewhere (and whether each created a table): checked
+        # against a landing result's read set for the commits its worker's snapshot did not see.
+        self._recent: list[tuple[Commit, bool]] = []
+        self._landed_ts = 0  # snapshot ts of the last result a worker brought back
         self.database.add_commit_listener(self._on_commit)
         executor.add_reload_listener(self._on_reload)
 
@@ -275,6 +284,7 @@ class SubscriptionManager:
             return
         # Its first run must not miss a commit matched before it had a read set.
         subscription.needs_ts = self.ts
+        self._abandon_move(subscription)  # a run under way uses code that is no longer served
         subscription.valid_until = subscription.result_ts  # any result it has is from older code
         self._stale.add(subscription)
         if self._phase is not None and subscription.needs_ts <= self._phase.ts:
@@ -294,6 +304,7 @@ class SubscriptionManager:
     def _drop(self, subscription: Subscription) -> None:
         del self._subscriptions[subscription.key]
         self._stale.discard(subscription)
+        self._abandon_move(subscription)
         self._unregister(subscription)
 
     def _unregister(self, subscription: Subscription) -> None:
@@ -308,6 +319,7 @@ class SubscriptionManager:
         subscription.searches = []
 
     def _run(self, subscription: Subscription, ts: int) -> None:
+        """Run ``subscription`` on the loop at the phase's snapshot ``ts``, or move it past the CPU budget."""
         function = subscription.function
         assert function is not None
         caller = subscription.caller
@@ -319,10 +331,96 @@ class SubscriptionManager:
                 identity=caller.identity,
                 journal=subscription.journal,
                 connection=subscription.connection,
+                budget=knobs.LOOP_CPU_BUDGET_S,
             )
+        except LoopBudgetSpent:
+            subscription.slow = True
+            self._move(subscription, started)
+            return
         except Exception as error:  # noqa: BLE001 - a runtime bug must not take the listener down
             logger.exception("query %s failed inside the runtime", subscription.path)
             outcome = FunctionResult(error=error)
+        self._record(subscription, outcome, started)
+        subscription.result_ts = ts
+        if subscription.needs_ts > ts:
+            # A commit after this snapshot touched it already: the result holds at ``ts`` only
+            # (enough for this phase's Transitions), and the next phase runs it again.
+            subscription.valid_until = ts + 1
+        else:
+            subscription.valid_until = None
+            self._stale.discard(subscription)
+
+    def _move(self, subscription: Subscription, started: float) -> None:
+        """Run ``subscription`` on a worker thread (``runtime.off_loop``) while the loop serves everyone else.
+
+        The worker reads its own latest snapshot, not the phase's; ``_land`` brings the result to
+        the commits matched since. Until then the subscription stays stale and no phase runs it.
+        """
+        function = subscription.function
+        assert function is not None
+        token = self._elsewhere[subscription] = object()
+        identity, journal, connection = subscription.caller.identity, subscription.journal, subscription.connection
+
+        def on_worker() -> tuple[FunctionResult, float]:
+            """The outcome, and the CPU time it took: what says whether the next run starts on the loop."""
+            began = time.thread_time()
+            outcome = self.executor.run_query_at_latest(function, subscription.args, identity, journal, connection)
+            return outcome, time.thread_time() - began
+
+        async def moved() -> None:
+            try:
+                outcome, cpu = await self.executor.workers.run(on_worker)
+            except Exception as error:  # noqa: BLE001 - a runtime bug must not lose the subscription
+                logger.exception("query %s failed inside the runtime", subscription.path)
+                outcome, cpu = FunctionResult(error=error, ts=self.ts), 0.0
+            if self._elsewhere.get(subscription) is token:  # else dropped, or new code since: not wanted
+                subscription.slow = cpu > knobs.LOOP_CPU_BUDGET_S
+                self._land(subscription, outcome, started)
+
+        asyncio.get_running_loop().create_task(moved(), name="opencom-moved-rerun")
+
+    def _abandon_move(self, subscription: Subscription) -> None:
+        """Whatever a worker is running for ``subscription`` will be dropped when it comes back."""
+        if self._elsewhere.pop(subscription, None) is not None and not self._elsewhere:
+            self._recent.clear()
+
+    def _land(self, subscription: Subscription, outcome: FunctionResult, started: float) -> None:
+        """A worker's result, read at ``outcome.ts``: it holds until the first later commit touching it."""
+        ts = outcome.ts if outcome.ts is not None else self.ts
+        touched = [
+            commit.ts
+            for commit, created in self._recent
+            if commit.ts > ts and (created or self._touches(commit, outcome.read_set))
+        ]
+        self._abandon_move(subscription)
+        self._record(subscription, outcome, started)
+        subscription.result_ts = ts
+        if touched:
+            subscription.valid_until, subscription.needs_ts = min(touched), max(touched)
+            self._stale.add(subscription)
+        else:
+            subscription.valid_until = None
+            self._stale.discard(subscription)
+        self._landed_ts = max(self._landed_ts, ts)
+        self._pending.update(subscription.watchers)
+        self._schedule_flush()
+
+    def _touches(self, commit: Commit, read_set: ReadSet | None) -> bool:
+        """Whether ``commit`` wrote into ``read_set`` (a result with no read set is touched by nothing)."""
+        if read_set is None:
+            return False
+        if commit.touches(read_set):
+            return True
+        overlaps = self.database.search_indexes.write_overlaps
+        return any(
+            overlaps(search, write)
+            for search in read_set.searches
+            for write in commit.writes
+            if write.table_number == search.table_number
+        )
+
+    def _record(self, subscription: Subscription, outcome: FunctionResult, started: float) -> None:
+        """Keep a run's outcome: its read set in the index, its result for the watchers if it changed."""
         self.query_executions += 1
         self.executions_by_path[subscription.path] += 1
         self.events.publish(event_for(subscription.path, "query", started, outcome))
@@ -339,14 +437,6 @@ class SubscriptionManager:
             result = _success(outcome.value, outcome.log_lines, outcome.journal)
         else:
             result = _failure(describe(outcome.error), outcome.log_lines)
-        subscription.result_ts = ts
-        if subscription.needs_ts > ts:
-            # A commit after this snapshot touched it already: the result holds at ``ts`` only
-            # (enough for this phase's Transitions), and the next phase runs it again.
-            subscription.valid_until = ts + 1
-        else:
-            subscription.valid_until = None
-            self._stale.discard(subscription)
         previous = subscription.result
         if previous is None or previous.fingerprint != result.fingerprint:
             subscription.result = result
@@ -357,6 +447,9 @@ class SubscriptionManager:
         """Match a durable commit group against the read sets; re-running is left to a later phase."""
         try:
             for commit in commits:
+                if self._elsewhere:
+                    created = any(write.table_number not in self._known_tables for write in commit.writes)
+                    self._recent.append((commit, created))
                 self._match(commit)
                 self.ts = max(self.ts, commit.ts)
             self._schedule_flush()
@@ -413,7 +506,9 @@ class SubscriptionManager:
                 snapshot.close()
                 return
             self._phase, self._phase_started = snapshot, loop.time()
-            self._queue = self._fair_order([s for s in self._stale if s.needs_ts <= snapshot.ts])
+            self._queue = self._fair_order(
+                [s for s in self._stale if s.needs_ts <= snapshot.ts and s not in self._elsewhere]
+            )
             # Run nothing in this turn: what the commit woke (responses, their frames) goes out first.
             self._schedule_flush()
             return
@@ -425,7 +520,12 @@ class SubscriptionManager:
         with self.database.use_snapshot(phase):
             while self._queue and time.perf_counter() - started < knobs.SYNC_RERUN_STEP_S:
                 subscription = self._queue.pop()
-                if subscription.stale and subscription.needs_ts <= phase.ts and subscription.watchers:
+                due = subscription.stale and subscription.needs_ts <= phase.ts and subscription.watchers
+                if not due or subscription in self._elsewhere:
+                    continue
+                if subscription.slow:
+                    self._move(subscription, time.perf_counter())
+                else:
                     self._run(subscription, phase.ts)
         if self._queue:
             self._schedule_flush()
@@ -461,7 +561,8 @@ class SubscriptionManager:
         self._schedule_flush()
 
     def _deliver(self) -> None:
-        """Transitions to the newest ts, or else to the last phase's snapshot, whichever is whole."""
+        """Transitions to the newest ts, else to the last phase's snapshot or worker result's, whichever is whole."""
+        earlier = sorted({ts for ts in (self._phase_ts, self._landed_ts) if ts < self.ts}, reverse=True)
         for watcher in list(self._pending):
-            if watcher.deliver(self.ts) or (self._phase_ts < self.ts and watcher.deliver(self._phase_ts)):
+            if watcher.deliver(self.ts) or any(watcher.deliver(ts) for ts in earlier):
                 self._pending.discard(watcher)
