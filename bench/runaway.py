@@ -4,12 +4,15 @@
 
 Starts the server of the working tree and, with ``--before``, of another git revision (e.g.
 ``main``) on ``bench/apps/compute``. In each trial, run on each server in turn (interleaved), a
-victim sends ``work:ping`` queries over HTTP one after another for ``--window`` seconds, first
+victim sends ``work:ping`` queries over HTTP, one every ``VICTIM_INTERVAL_S`` for ``--window`` seconds, first
 alone, then while an attacker calls ``work:burn {ms: --burn-ms}`` back to back (a query that
 computes for that much CPU time without touching the database; it is stopped at the time limit
-where there is one, which counts CPU time as Convex's does).
+where there is one, which counts CPU time as Convex's does). Then the same with a *subscribed*
+runaway: the attacker holds a sync WebSocket subscribed to ``work:burn_once_poked`` and pokes it
+with a mutation every ``POKE_INTERVAL_S``, so that every commit re-runs it (a runaway re-run).
 Prints, per version, median [min-max] over the trials of ``p99_ratio``: the victim's p99 latency
-with the runaway ÷ without, and ``p99_runaway_ms``, that p99 itself.
+with the runaway ÷ without, ``p99_runaway_ms``, that p99 itself, and ``max_runaway_ms``, the victim's
+longest wait (one stall of the event loop hides below a p99); ``subscribed_`` for the second case.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import argparse
 import asyncio
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import aiohttp
@@ -27,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.versions import REPO, compare  # noqa: E402
 
 APP = REPO / "bench" / "apps" / "compute"
+POKE_INTERVAL_S = 0.25  # between two commits that re-run the subscribed runaway
+VICTIM_INTERVAL_S = 0.01  # between two of the victim's queries
 
 
 def p99(values: list[float]) -> float:
@@ -42,11 +48,19 @@ async def call(http: aiohttp.ClientSession, url: str, path: str, args: dict[str,
 
 
 async def victim(http: aiohttp.ClientSession, url: str, window: float) -> list[float]:
-    latencies = []
-    deadline = time.perf_counter() + window
-    while time.perf_counter() < deadline:
-        latencies.append(await call(http, url, "work:ping", {}))
-    return latencies
+    """Latencies of ``work:ping`` sent every ``VICTIM_INTERVAL_S`` whatever the answers (open loop),
+    each counted from when it was due: a stalled server is charged for every request it held up."""
+
+    async def timed(due: float) -> float:
+        await call(http, url, "work:ping", {})
+        return time.perf_counter() - due
+
+    started, calls = time.perf_counter(), []
+    for index in range(int(window / VICTIM_INTERVAL_S)):
+        due = started + index * VICTIM_INTERVAL_S
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        calls.append(asyncio.create_task(timed(due)))
+    return list(await asyncio.gather(*calls))
 
 
 async def runaway(http: aiohttp.ClientSession, url: str, burn_ms: float, stop: asyncio.Event) -> None:
@@ -54,15 +68,41 @@ async def runaway(http: aiohttp.ClientSession, url: str, burn_ms: float, stop: a
         await call(http, url, "work:burn", {"ms": burn_ms})
 
 
+async def subscribed_runaway(http: aiohttp.ClientSession, url: str, burn_ms: float, stop: asyncio.Event) -> None:
+    """Subscribe to ``work:burn_once_poked`` over the sync protocol, then poke it until ``stop``."""
+    async with http.ws_connect(url.replace("http", "ws", 1) + "/api/sync") as socket:
+        await socket.send_json({"type": "Connect", "sessionId": str(uuid.uuid4()), "connectionCount": 0,
+                                "lastCloseReason": "InitialConnect", "clientTs": 0})  # fmt: skip
+        add = {"type": "Add", "queryId": 0, "udfPath": "work:burn_once_poked", "args": [{"ms": burn_ms}]}
+        await socket.send_json({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [add]})
+        drain = asyncio.create_task(_drain(socket))
+        for request_id in range(1_000_000):
+            if stop.is_set():
+                break
+            await socket.send_json({"type": "Mutation", "requestId": request_id, "udfPath": "work:poke", "args": [{}]})
+            await asyncio.sleep(POKE_INTERVAL_S)
+        drain.cancel()
+
+
+async def _drain(socket: aiohttp.ClientWebSocketResponse) -> None:
+    async for _ in socket:
+        pass
+
+
 async def trial(http: aiohttp.ClientSession, url: str, burn_ms: float, window: float) -> dict[str, float]:
-    quiet = p99(await victim(http, url, window))
-    stop = asyncio.Event()
-    attacker = asyncio.create_task(runaway(http, url, burn_ms, stop))
-    await asyncio.sleep(0.05)  # the first runaway is under way
-    loud = p99(await victim(http, url, window))
-    stop.set()
-    await attacker
-    return {"p99_ratio": loud / quiet, "p99_runaway_ms": loud * 1000}
+    figures: dict[str, float] = {}
+    for prefix, attack in (("", runaway), ("subscribed_", subscribed_runaway)):
+        quiet = p99(await victim(http, url, window))
+        stop = asyncio.Event()
+        attacker = asyncio.create_task(attack(http, url, burn_ms, stop))
+        await asyncio.sleep(0.05)  # the first runaway is under way
+        latencies = await victim(http, url, window)
+        loud = p99(latencies)
+        stop.set()
+        await attacker
+        figures[f"{prefix}p99_ratio"], figures[f"{prefix}p99_runaway_ms"] = loud / quiet, loud * 1000
+        figures[f"{prefix}max_runaway_ms"] = max(latencies) * 1000
+    return figures
 
 
 async def main() -> None:
