@@ -75,7 +75,18 @@ async def test_others_are_answered_before_a_runaway_mutation_times_out(server: R
     assert "runaway:half-done" not in notes["value"]
 
 
-async def test_others_are_answered_before_a_runaway_subscription_times_out(server: RunningServer) -> None:
+@pytest.fixture(scope="module", params=[0, 1], ids=["reruns-on-loop", "reruns-on-a-process"])
+def rerun_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The server, with subscription re-runs starting on its event loop or on a worker process."""
+    data_dir = tmp_path_factory.mktemp("off_loop_reruns") / "data"
+    env = {"OPENCOM_SQLITE_SYNCHRONOUS": "NORMAL", "OPENCOM_RERUN_PROCESSES": str(request.param)}
+    running = start_server(APP, data_dir, env=env)
+    yield running
+    assert running.stop() == 0, running.log()
+
+
+async def test_others_are_answered_before_a_runaway_subscription_times_out(rerun_server: RunningServer) -> None:
+    server = rerun_server
     async with aiohttp.ClientSession() as http, SyncConnection.open(server) as attacker:
         await attacker.send(modify(0, add_query(0, "runaway:spin_on_signal", {"signal": "spin now"})))
         await attacker.settle(lambda client: 0 in client.results)

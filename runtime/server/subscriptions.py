@@ -60,10 +60,11 @@ from runtime.executor import Executor, FunctionResult
 from runtime.functions import FunctionDefinition
 from runtime.read_set import Commit, ReadSet, SearchRead
 from runtime.server.authenticator import Caller
-from runtime.server.events import EventBus, event_for
+from runtime.server.events import EventBus, FunctionEvent, event_for
 from runtime.server.failures import Failure, describe, next_request_id
 from runtime.server.interval_index import IntervalIndex, Registration
 from runtime.server.protocol import QueryFailed, QueryUpdated, function_args
+from runtime.server.rerun_processes import RerunBatch, RerunOutcome, RerunProcesses, RerunRequest
 from runtime.time_limit import LoopBudgetSpent
 from runtime.values import Value
 
@@ -101,7 +102,10 @@ class QueryResult:
 
 
 def _success(value: Value, log_lines: list[str], journal: str | None) -> QueryResult:
-    encoded = wire_json.encode(value)
+    return _encoded_success(wire_json.encode(value), log_lines, journal)
+
+
+def _encoded_success(encoded: bytes, log_lines: list[str], journal: str | None) -> QueryResult:
     # The fingerprint holds the encoded bytes themselves (compared, never copied).
     fingerprint = (b"ok", encoded, tuple(log_lines), journal)
     return QueryResult(fingerprint, Raw(encoded), None, UNSET, log_lines, journal)
@@ -193,6 +197,7 @@ class SubscriptionManager:
         self.events = events
         self.ts = self.database.last_ts
         self.query_executions = 0
+        self.process_batches = 0  # batches of re-runs worker processes brought back
         self.executions_by_path: Counter[str] = Counter()
         self._subscriptions: dict[tuple[Any, ...], Subscription] = {}
         self._index: IntervalIndex[Subscription] = IntervalIndex()
@@ -216,6 +221,12 @@ class SubscriptionManager:
         # against a landing result's read set for the commits its worker's snapshot did not see.
         self._recent: list[tuple[Commit, bool]] = []
         self._landed_ts = 0  # snapshot ts of the last result a worker brought back
+        # Worker processes for re-runs (``rerun_processes``): started with the first re-run, off for
+        # good once they fail (re-runs then stay on the loop), replaced when the code changes.
+        self._processes: RerunProcesses | None = None
+        self._processes_off = knobs.RERUN_PROCESSES <= 0
+        self._batches_in_flight = 0
+        self._batch_tokens: set[object] = set()  # ``_elsewhere`` tokens of the batches sent to them
         self.database.add_commit_listener(self._on_commit)
         executor.add_reload_listener(self._on_reload)
 
@@ -260,8 +271,15 @@ class SubscriptionManager:
         """A closed connection: no more deliveries to it."""
         self._pending.discard(watcher)
 
+    def close(self) -> None:
+        """Stop the worker processes (the server is shutting down)."""
+        self._stop_processes()
+        self._processes_off = True
+
     def stats(self) -> dict[str, Any]:
         return {
+            "rerunProcesses": self._processes.count if self._processes is not None and self._processes.ready else 0,
+            "rerunProcessBatches": self.process_batches,
             "ts": self.ts,
             "subscriptions": len(self._subscriptions),
             "staleSubscriptions": len(self._stale),
@@ -293,6 +311,7 @@ class SubscriptionManager:
     def _on_reload(self, app: App) -> None:
         """New code (``opencom dev``): look every query up again and re-run them all with it."""
         self._known_tables = set(self.database.catalog.table_names)
+        self._stop_processes()  # they run the old code; new ones start with the next re-run
         for subscription in self._subscriptions.values():
             self._unregister(subscription)
             # The key keeps the arguments as the client sent them (a function missing before may exist now).
@@ -374,8 +393,11 @@ class SubscriptionManager:
                 logger.exception("query %s failed inside the runtime", subscription.path)
                 outcome, cpu = FunctionResult(error=error, ts=self.ts), 0.0
             if self._elsewhere.get(subscription) is token:  # else dropped, or new code since: not wanted
-                subscription.slow = cpu > knobs.LOOP_CPU_BUDGET_S
-                self._land(subscription, outcome, started)
+                # Where its next run starts: a process's budget if it has processes, else the loop's.
+                budget = knobs.LOOP_CPU_BUDGET_S if self._processes_off else knobs.RERUN_PROCESS_BUDGET_S
+                subscription.slow = cpu > budget
+                self._record(subscription, outcome, started)
+                self._land(subscription, outcome.ts if outcome.ts is not None else self.ts, outcome.read_set)
 
         asyncio.get_running_loop().create_task(moved(), name="opencom-moved-rerun")
 
@@ -384,16 +406,14 @@ class SubscriptionManager:
         if self._elsewhere.pop(subscription, None) is not None and not self._elsewhere:
             self._recent.clear()
 
-    def _land(self, subscription: Subscription, outcome: FunctionResult, started: float) -> None:
-        """A worker's result, read at ``outcome.ts``: it holds until the first later commit touching it."""
-        ts = outcome.ts if outcome.ts is not None else self.ts
+    def _land(self, subscription: Subscription, ts: int, read_set: ReadSet | None) -> None:
+        """A worker's result (kept already), read at ``ts``: it holds until the first later commit touching it."""
         touched = [
             commit.ts
             for commit, created in self._recent
-            if commit.ts > ts and (created or self._touches(commit, outcome.read_set))
+            if commit.ts > ts and (created or self._touches(commit, read_set))
         ]
         self._abandon_move(subscription)
-        self._record(subscription, outcome, started)
         subscription.result_ts = ts
         if touched:
             subscription.valid_until, subscription.needs_ts = min(touched), max(touched)
@@ -421,22 +441,47 @@ class SubscriptionManager:
 
     def _record(self, subscription: Subscription, outcome: FunctionResult, started: float) -> None:
         """Keep a run's outcome: its read set in the index, its result for the watchers if it changed."""
-        self.query_executions += 1
-        self.executions_by_path[subscription.path] += 1
         self.events.publish(event_for(subscription.path, "query", started, outcome))
-        self._unregister(subscription)
-        if outcome.read_set is not None:
-            subscription.registration = self._index.add(subscription, outcome.read_set.intervals)
-            subscription.searches = list(outcome.read_set.searches)
-            for table in {search.table_number for search in subscription.searches}:
-                self._searches.setdefault(table, set()).add(subscription)
-        if outcome.journal is not None:
-            self._paginating.add(subscription.path)
         if outcome.error is None:
-            subscription.journal = outcome.journal
             result = _success(outcome.value, outcome.log_lines, outcome.journal)
         else:
             result = _failure(describe(outcome.error), outcome.log_lines)
+        self._keep(subscription, result, outcome.read_set, outcome.journal)
+
+    def _record_remote(self, subscription: Subscription, outcome: RerunOutcome) -> None:
+        """``_record`` for an outcome a worker process encoded (``rerun_processes``)."""
+        if outcome.encoded is not None:
+            result = _encoded_success(outcome.encoded, outcome.log_lines, outcome.journal)
+        else:
+            assert outcome.failure_detail is not None
+            data = Raw(outcome.failure_data) if outcome.failure_data is not None else UNSET
+            result = _failure(Failure(outcome.failure_detail, data), outcome.log_lines)
+        self.events.publish(
+            FunctionEvent(
+                path=subscription.path,
+                kind="query",
+                duration_ms=outcome.cpu_s * 1000.0,
+                success=outcome.encoded is not None,
+                log_lines=list(outcome.log_lines),
+                error=outcome.failure_detail,
+                timestamp_ms=time.time() * 1000.0,
+            )
+        )
+        self._keep(subscription, result, outcome.read_set, outcome.journal)
+
+    def _keep(self, subscription: Subscription, result: QueryResult, read_set: ReadSet | None, journal: str | None) -> None:
+        self.query_executions += 1
+        self.executions_by_path[subscription.path] += 1
+        self._unregister(subscription)
+        if read_set is not None:
+            subscription.registration = self._index.add(subscription, read_set.intervals)
+            subscription.searches = list(read_set.searches)
+            for table in {search.table_number for search in subscription.searches}:
+                self._searches.setdefault(table, set()).add(subscription)
+        if journal is not None:
+            self._paginating.add(subscription.path)
+        if result.failure_message is None:
+            subscription.journal = journal
         previous = subscription.result
         if previous is None or previous.fingerprint != result.fingerprint:
             subscription.result = result
@@ -495,6 +540,9 @@ class SubscriptionManager:
         if self._phase is None:
             if not self._stale:
                 return
+            if self._processes_ready():
+                self._dispatch()
+                return
             loop = asyncio.get_running_loop()
             if loop.time() < self._next_phase_at:
                 if self._phase_timer is None:
@@ -539,6 +587,104 @@ class SubscriptionManager:
         self._next_phase_at = now + (now - self._phase_started)
         if self._stale:
             self._schedule_flush()
+
+    # --- re-runs on worker processes -----------------------------------------------------------
+    def _processes_ready(self) -> bool:
+        """Whether re-runs go to worker processes now (starting them if they are due)."""
+        if self._processes_off:
+            return False
+        if self._processes is None:
+            try:
+                self._processes = RerunProcesses(self.executor, knobs.RERUN_PROCESSES)
+            except Exception:  # noqa: BLE001 - without processes, re-runs stay on the loop
+                logger.exception("could not start the re-run worker processes; re-runs stay on the event loop")
+                self._processes_off = True
+                return False
+        return self._processes.ready
+
+    def _stop_processes(self) -> None:
+        if self._processes is not None:
+            self._processes.close()
+            self._processes = None
+        for subscription, token in list(self._elsewhere.items()):
+            if token in self._batch_tokens:
+                self._abandon_move(subscription)  # stale still: it runs again
+        self._batch_tokens.clear()
+
+    def _dispatch(self) -> None:
+        """Send the stale subscriptions to the processes, a connection's together, as far as they take them."""
+        processes = self._processes
+        assert processes is not None
+        capacity = processes.count * knobs.RERUN_BATCHES_PER_PROCESS - self._batches_in_flight
+        if capacity <= 0:
+            return  # a batch coming back flushes again
+        due = [s for s in self._stale if s not in self._elsewhere and s.watchers and s.function is not None]
+        batches: list[list[Subscription]] = []
+        batch: list[Subscription] = []
+        for subscription in due:
+            if subscription.slow:  # past a process's budget last time: a thread of this process takes it
+                self._move(subscription, time.perf_counter())
+        for owner in self._owners_in_turn([s for s in due if not s.slow]):
+            batch.extend(owner)
+            if len(batch) >= knobs.RERUN_BATCH_SIZE:
+                batches.append(batch)
+                batch = []
+        if batch:
+            batches.append(batch)
+        for batch in batches[:capacity]:
+            self._send(processes, batch)
+
+    def _send(self, processes: RerunProcesses, batch: list[Subscription]) -> None:
+        token = object()
+        self._batch_tokens.add(token)
+        requests = []
+        for subscription in batch:
+            self._elsewhere[subscription] = token
+            caller = subscription.caller
+            requests.append(
+                RerunRequest(subscription.path, subscription.args, caller.identity, subscription.journal, subscription.connection)
+            )
+        self._batches_in_flight += 1
+
+        async def sent() -> None:
+            outcome: RerunBatch | None = None
+            try:
+                outcome = await processes.run(requests)
+            except asyncio.CancelledError:
+                pass  # the processes were stopped or replaced: these run again
+            except Exception:  # noqa: BLE001 - a dead process or a runtime failure: back to the loop
+                logger.exception("a re-run worker process failed; re-runs stay on the event loop from now on")
+                self._processes_off = True
+                self._stop_processes()
+            self._batches_in_flight -= 1
+            self._batch_tokens.discard(token)
+            self._schedule_flush()
+            if outcome is None:
+                for subscription in batch:
+                    if self._elsewhere.get(subscription) is token:
+                        self._abandon_move(subscription)
+                return
+            self.process_batches += 1
+            for subscription, result in zip(batch, outcome.outcomes):
+                if self._elsewhere.get(subscription) is not token:
+                    continue  # dropped, or new code since: not wanted
+                if result.over_budget:
+                    subscription.slow = True
+                    self._move(subscription, time.perf_counter())
+                else:
+                    self._record_remote(subscription, result)
+                    self._land(subscription, outcome.ts, result.read_set)
+
+        asyncio.get_running_loop().create_task(sent(), name="opencom-rerun-batch")
+
+    def _owners_in_turn(self, subscriptions: list[Subscription]) -> list[list[Subscription]]:
+        """``subscriptions`` grouped by connection (the first watching each), a different one first each time."""
+        queues: dict[Watcher | None, list[Subscription]] = {}
+        for subscription in subscriptions:
+            queues.setdefault(next(iter(subscription.watchers), None), []).append(subscription)
+        owners = list(queues.values())
+        self._turn = (self._turn + 1) % max(len(owners), 1)
+        return owners[self._turn :] + owners[: self._turn]
 
     def _fair_order(self, subscriptions: list[Subscription]) -> list[Subscription]:
         """One subscription from each connection in turn, the first to run last (``_queue`` pops)."""
