@@ -30,10 +30,23 @@ Timestamps, and why every Transition is consistent:
   whose subscription was touched again by a commit after the phase's snapshot stays stale for the
   next phase, and so does
   one created after the phase began (its ``needs_ts`` is ``self.ts`` when it was created).
+- A run that uses more than ``knobs.LOOP_CPU_BUDGET_S`` of the loop's CPU is stopped and moved to
+  a worker thread (``_move``, ``runtime.off_loop``), and later runs of that subscription start
+  there: the phase goes on without it, and a runaway query ends with Convex's time-out error while
+  everyone else is served. A worker reads its own latest snapshot, not the phase's; when its result
+  lands (``_land``) it is kept from that snapshot's ts and checked against the write sets of the
+  commits matched since (``_recent``, kept while any run is elsewhere): one that wrote into the new
+  read set ends its validity there, exactly as if it had been matched after the run.
+- With worker processes (``knobs.RERUN_PROCESSES``, ``rerun_processes``), once one has started
+  no phase runs on the loop: the stale subscriptions go to the processes in batches, a connection's together, each batch read
+  in one snapshot, and land as a worker thread's results do. The loop only matches commits, keeps
+  results and delivers. A run past ``knobs.RERUN_PROCESS_BUDGET_S`` in a process is stopped there
+  and moved to a worker thread, so a runaway query cannot hold a process either.
 - A result holds from its run's snapshot (``result_ts``) until the first commit that touched it
   (``valid_until``). Deliveries follow every step: a connection gets a Transition at one ts where
-  all its results hold: ``self.ts`` if none is stale, else the last finished phase's snapshot (so
-  a query touched by every commit still reaches its watchers once per phase). Never older than
+  all its results hold: ``self.ts`` if none is stale, else the last finished phase's snapshot or
+  the last landed result's (so a query touched by every commit still reaches its watchers once per
+  round). Never older than
   what the connection was last shown or than a mutation answered to it (``SyncSession.deliver``),
   so a ``MutationResponse`` is followed by a Transition that shows its writes.
 """
@@ -70,6 +83,9 @@ from runtime.values import Value
 
 logger = logging.getLogger("opencom.server")
 
+
+DELIVERY_CANDIDATES = 4
+"""Timestamps besides the newest a delivery tries for a connection whose results do not all hold there."""
 
 Fingerprint = tuple[bytes, bytes, tuple[str, ...], str | None]
 """Everything a client would see of a result (kind, encoded value or error, log lines, journal)."""
@@ -220,7 +236,7 @@ class SubscriptionManager:
         # Commits matched while runs are elsewhere (and whether each created a table): checked
         # against a landing result's read set for the commits its worker's snapshot did not see.
         self._recent: list[tuple[Commit, bool]] = []
-        self._landed_ts = 0  # snapshot ts of the last result a worker brought back
+        self._landed: set[int] = set()  # snapshot ts of the results workers brought back since the last delivery
         # Worker processes for re-runs (``rerun_processes``): started with the first re-run, off for
         # good once they fail (re-runs then stay on the loop), replaced when the code changes.
         self._processes: RerunProcesses | None = None
@@ -421,7 +437,7 @@ class SubscriptionManager:
         else:
             subscription.valid_until = None
             self._stale.discard(subscription)
-        self._landed_ts = max(self._landed_ts, ts)
+        self._landed.add(ts)
         self._pending.update(subscription.watchers)
         self._schedule_flush()
 
@@ -707,8 +723,10 @@ class SubscriptionManager:
         self._schedule_flush()
 
     def _deliver(self) -> None:
-        """Transitions to the newest ts, else to the last phase's snapshot or worker result's, whichever is whole."""
-        earlier = sorted({ts for ts in (self._phase_ts, self._landed_ts) if ts < self.ts}, reverse=True)
+        """Transitions to the newest ts, else to the last phase's snapshot or a landed result's, whichever is whole."""
+        earlier = sorted({ts for ts in (self._phase_ts, *self._landed) if ts < self.ts}, reverse=True)
+        del earlier[DELIVERY_CANDIDATES:]
+        self._landed.clear()
         for watcher in list(self._pending):
             if watcher.deliver(self.ts) or any(watcher.deliver(ts) for ts in earlier):
                 self._pending.discard(watcher)
