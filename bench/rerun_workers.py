@@ -10,8 +10,9 @@ subscription, so the server's work is re-runs, and the more it gets done the fre
 Trials run each server in turn (interleaved). Per setting, median [min-max] over the trials of
 ``reruns_per_s`` (query executions per second, from the server's stats), ``updates_per_s``
 (Transitions the viewers received per second), ``server_cores`` (CPU seconds per wall second of the
-server and its worker processes) and ``throughput_ratio``: reruns_per_s ÷ the same trial's with the
-first setting (``--processes`` lists it first, 0 by default).
+server and its worker processes), ``reruns_per_cpu_s`` (what the work costs, whatever share of the
+cores a shared machine gave the server) and ``throughput_ratio``: reruns_per_s ÷ the same trial's
+with the first setting (``--processes`` lists it first, 0 by default).
 """
 
 from __future__ import annotations
@@ -90,10 +91,12 @@ async def trial(http: aiohttp.ClientSession, url: str, pid: int, admin_key: str,
     for task in viewers:
         task.cancel()
     await asyncio.gather(*viewers, return_exceptions=True)
+    reruns = after["queryExecutions"] - before["queryExecutions"]
     return {
-        "reruns_per_s": (after["queryExecutions"] - before["queryExecutions"]) / wall,
+        "reruns_per_s": reruns / wall,
         "updates_per_s": (updates_after - updates_before) / wall,
         "server_cores": (cpu_after - cpu_before) / wall,
+        "reruns_per_cpu_s": reruns / max(cpu_after - cpu_before, 1e-9),
     }
 
 

@@ -20,7 +20,9 @@ async def bump(ctx, args):
 
 @query(args={"viewer": v.float64()})
 async def summary(ctx, args):
-    """``viewer``'s ranking of every item (a distinct subscription per viewer, a few ms of Python each)."""
+    """``viewer``'s ranking of every item and their total score: distinct per viewer, changed by every bump."""
     items = await ctx.db.query("items").collect()
-    ranked = sorted(items, key=lambda item: (-(item["score"] * (args["viewer"] + 1.0)) % 97.0, item["label"]))
-    return [{"label": item["label"], "score": item["score"]} for item in ranked[:20]]
+    spread = args["viewer"] + 1.0
+    ranked = sorted(items, key=lambda item: (-item["score"], (item["number"] * spread) % 101.0))
+    top = [{"label": item["label"], "score": item["score"]} for item in ranked[:20]]
+    return {"total": sum(item["score"] for item in items), "top": top}
