@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -43,6 +45,7 @@ from runtime.time_limit import LoopBudgetSpent
 from runtime.values import Value
 
 CatalogSignature = tuple[int, int]
+PARENT_CHECK_INTERVAL_S = 1.0  # how soon a worker notices that the server died
 
 
 def catalog_signature(catalog: Catalog) -> CatalogSignature:
@@ -123,10 +126,18 @@ _worker: Executor | None = None
 
 def _start_worker(app_root: str, data_dir: str, database_url: str | None) -> None:
     global _worker
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="opencom-parent-watch", daemon=True).start()
     app = load_app(app_root)
     database = Database.open_reader(Path(data_dir), app.schema, database_url=database_url)
     _worker = Executor(app, database)
     _worker.run_scheduled_jobs = False
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this process once the server that started it is gone (killed outright, it cannot say so)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_INTERVAL_S)
+    os._exit(0)
 
 
 def _ready() -> None:
