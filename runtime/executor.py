@@ -238,9 +238,8 @@ class Executor:
         if self.database.snapshot_open:  # it must read at the caller's snapshot, which only the loop holds
             return self.run_query(function, args, identity=identity, journal=journal, connection=connection)
         try:
-            with self.database.snapshot() as ts:
-                transaction = self.database.read_transaction(ts)
-                return self._query(transaction, function, args, identity, journal, connection, knobs.LOOP_CPU_BUDGET_S)
+            budget = knobs.LOOP_CPU_BUDGET_S
+            return self.run_query(function, args, identity=identity, journal=journal, connection=connection, budget=budget)
         except LoopBudgetSpent:
             pass
         return await self.workers.run(self.run_query_at_latest, function, args, identity, journal, connection)
