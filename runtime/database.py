@@ -177,8 +177,9 @@ class Database:
         database.path = data_dir / DATABASE_FILE
         database.schema = schema
         database.database_url = store.database_url(database_url)
+        rows: Any  # SQLite's or PostgreSQL's, which share one interface (runtime.store)
         if database.database_url is None:
-            rows: Rows = Rows(storage.connect(database.path))
+            rows = Rows(storage.connect(database.path))
         else:
             from runtime.store import postgres  # psycopg is only imported by deployments that use it
 

@@ -41,9 +41,11 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 async def server_stats(server: RunningServer) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(server.url + "/api/_opencom/stats", headers=server.admin_headers) as response:
-            return await response.json()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(server.url + "/api/_opencom/stats", headers=server.admin_headers) as response,
+    ):
+        return await response.json()
 
 
 def name() -> str:
