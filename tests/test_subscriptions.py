@@ -35,8 +35,10 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     running = start_server(APP, tmp_path_factory.mktemp("subscriptions") / "data", env=env)
     yield running
     stats = asyncio.run(server_stats(running))
-    # Every test ran: the process took re-runs (or, with none, none left the loop).
+    # Every test ran: the process took re-runs (or, with none, none left the loop), and with nothing
+    # under way no commit is kept for results still to come back.
     assert (stats["rerunProcessBatches"] > 0) == bool(request.param), stats
+    assert stats["commitsKeptForWorkers"] == 0, stats
     assert running.stop() == 0, running.log()
 
 

@@ -231,10 +231,12 @@ class SubscriptionManager:
         self._joining: list[Subscription] = []  # created during the phase, at its snapshot's ts
         self._paginating: set[str] = set()  # paths whose runs paginated: only their journals matter
         self._turn = 0  # which connection a phase starts with, so no connection always goes first
-        # Runs under way on a worker thread (``_move``): each subscription's token, to know its result is still wanted.
+        # Runs under way on a worker (``_move``, ``_send``): each subscription's token, to know its
+        # result is still wanted, and ``self.ts`` when it was sent: its snapshot is no older.
         self._elsewhere: dict[Subscription, object] = {}
-        # Commits matched while runs are elsewhere (and whether each created a table): checked
-        # against a landing result's read set for the commits its worker's snapshot did not see.
+        self._sent_at: dict[Subscription, int] = {}
+        # Commits matched since the oldest run elsewhere was sent (and whether each created a table):
+        # checked against a landing result's read set for the commits its snapshot did not see.
         self._recent: list[tuple[Commit, bool]] = []
         self._landed: set[int] = set()  # snapshot ts of the results workers brought back since the last delivery
         # Worker processes for re-runs (``rerun_processes``): started with the first re-run, off for
@@ -296,6 +298,7 @@ class SubscriptionManager:
         return {
             "rerunProcesses": self._processes.count if self._processes is not None and self._processes.ready else 0,
             "rerunProcessBatches": self.process_batches,
+            "commitsKeptForWorkers": len(self._recent),
             "ts": self.ts,
             "subscriptions": len(self._subscriptions),
             "staleSubscriptions": len(self._stale),
@@ -393,7 +396,8 @@ class SubscriptionManager:
         """
         function = subscription.function
         assert function is not None
-        token = self._elsewhere[subscription] = object()
+        token = object()
+        self._send_away(subscription, token)
         identity, journal, connection = subscription.caller.identity, subscription.journal, subscription.connection
 
         def on_worker() -> tuple[FunctionResult, float]:
@@ -417,10 +421,23 @@ class SubscriptionManager:
 
         asyncio.get_running_loop().create_task(moved(), name="opencom-moved-rerun")
 
+    def _send_away(self, subscription: Subscription, token: object) -> None:
+        """``subscription`` runs on a worker now; only a result that comes back with ``token`` is kept."""
+        self._elsewhere[subscription] = token
+        self._sent_at[subscription] = self.ts
+
     def _abandon_move(self, subscription: Subscription) -> None:
         """Whatever a worker is running for ``subscription`` will be dropped when it comes back."""
-        if self._elsewhere.pop(subscription, None) is not None and not self._elsewhere:
+        if self._elsewhere.pop(subscription, None) is None:
+            return
+        del self._sent_at[subscription]
+        # Keep only the commits some run still elsewhere may not have seen.
+        oldest = min(self._sent_at.values(), default=None)
+        if oldest is None:
             self._recent.clear()
+            return
+        seen = next((index for index, (commit, _) in enumerate(self._recent) if commit.ts > oldest), len(self._recent))
+        del self._recent[:seen]
 
     def _land(self, subscription: Subscription, ts: int, read_set: ReadSet | None) -> None:
         """A worker's result (kept already), read at ``ts``: it holds until the first later commit touching it."""
@@ -655,7 +672,7 @@ class SubscriptionManager:
         self._batch_tokens.add(token)
         requests = []
         for subscription in batch:
-            self._elsewhere[subscription] = token
+            self._send_away(subscription, token)
             caller = subscription.caller
             requests.append(
                 RerunRequest(subscription.path, subscription.args, caller.identity, subscription.journal, subscription.connection)
