@@ -223,17 +223,18 @@ class JobRunner:
             await self._run_action(job_id, name, function, arguments)
 
     async def _run_mutation(self, job_id: str, name: str, function: FunctionDefinition, arguments: Any) -> None:
-        buffer = logs.LogBuffer()
+        buffers = [logs.LogBuffer()]  # the last attempt's (see Executor.mutate_within_budget)
 
-        def body(transaction: Transaction) -> None:
+        def attempt(transaction: Transaction, budget: float | None) -> None:
+            buffers[:] = [logs.LogBuffer()]
             job = transaction.get(job_id, system=True)
             if job is None or job_state(job) != PENDING:
                 return
             transaction.patch(job_id, {"state": {"kind": IN_PROGRESS}}, system=True)
             token = running_job.set(RunningJob(job_id, "mutation"))
             try:
-                with logs.capture(buffer):
-                    self._executor.run_in_transaction(function, arguments, transaction)
+                with logs.capture(buffers[0]):
+                    self._executor.run_in_transaction(function, arguments, transaction, budget)
                 finish(transaction, job_id, {"kind": SUCCESS})
             except sqlite3.Error:
                 raise  # the store failed, not the user's code: the job stays pending and is retried
@@ -244,11 +245,11 @@ class JobRunner:
                 transaction.close_scans()
 
         try:
-            await self._database.mutate(body)
+            await self._executor.mutate_within_budget(attempt)
         except _UserFailure as failure:
             await self._record_failure(job_id, failure.message, PENDING)
         finally:
-            _emit_logs(name, buffer.finish())
+            _emit_logs(name, buffers[0].finish())
 
     async def _run_action(self, job_id: str, name: str, function: FunctionDefinition, arguments: Any) -> None:
         def claim(transaction: Transaction) -> bool:

@@ -1,4 +1,5 @@
-"""Pure computation: a cheap query, one that burns the CPU for as long as asked, and one that does so once poked."""
+"""Pure computation: a cheap query and mutation, ones that burn the CPU for as long as asked, and a
+subscribed query that does so once poked."""
 
 import time
 
@@ -18,6 +19,21 @@ async def burn(ctx, args):
     while time.thread_time() < until:
         pass
     return args["ms"]
+
+
+@mutation(args={})
+async def tick(ctx, args):
+    """A cheap mutation: one insert."""
+    return await ctx.db.insert("ticks", {"n": 1})
+
+
+@mutation(args={"ms": v.float64()})
+async def burn_write(ctx, args):
+    """Compute for ``ms`` milliseconds of CPU time, then write: past the time limit, nothing is written."""
+    until = time.thread_time() + args["ms"] / 1000
+    while time.thread_time() < until:
+        pass
+    return await ctx.db.insert("burns", {"ms": args["ms"]})
 
 
 @mutation(args={})
