@@ -18,7 +18,7 @@ so compare latency ratios at NORMAL, or beside the CPU figures, which the disk d
 - ``mutation_p50_ratio``: visitors' ``messages:send`` p50 latency ÷ the thin server's p50;
 - ``observe_p50_ratio``: a watched visitor's message sent → an agent holding it, p50 ÷ thin mutation p50;
 - ``throughput_ratio``: messages committed per second ÷ the thin server's (same offered load);
-- ``server_cores`` / ``cpu_per_send_ratio``: the server process's CPU seconds per wall second, and
+- ``server_cores`` / ``cpu_per_send_ratio``: the server's CPU seconds (its re-run worker processes included) per wall second, and
   its CPU per message ÷ the thin server's (CPU time is immune to a slow disk);
   ``load_generator_cores``: this process's, to show the load itself was not the bottleneck.
 """
@@ -50,12 +50,11 @@ from aiohttp import web
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.versions import server_process  # noqa: E402
+from bench.versions import process_tree_cpu, server_process  # noqa: E402
 from runtime.admin_key import read_admin_key  # noqa: E402
 
 WATCHED = 3  # conversations every agent watches with messages:list
 SEED_CONCURRENCY = 16
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # --- the thin baseline server ------------------------------------------------------------------
@@ -123,12 +122,6 @@ async def run_thin_server(data_dir: str, synchronous: str) -> None:
 
 
 # --- measuring ---------------------------------------------------------------------------------
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by process ``pid``."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -432,12 +425,12 @@ async def run_phase(target: OpencomTarget | ThinTarget, visitors: int, seconds: 
             phase.latencies.append(time.perf_counter() - started)
             await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - started)))
 
-    cpu_before, wall_before, client_before = process_cpu(target.pid), time.perf_counter(), time.process_time()
+    cpu_before, wall_before, client_before = process_tree_cpu(target.pid), time.perf_counter(), time.process_time()
     phase.recording = True
     await asyncio.gather(*(visitor(index) for index in range(visitors)))
     phase.recording = False
     wall = time.perf_counter() - wall_before
-    return phase.summary(wall, process_cpu(target.pid) - cpu_before, time.process_time() - client_before)
+    return phase.summary(wall, process_tree_cpu(target.pid) - cpu_before, time.process_time() - client_before)
 
 
 def progress(line: str) -> None:

@@ -91,6 +91,20 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its live children (its re-run
+    worker processes), on Linux."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return 0.0
+    total += (int(fields[11]) + int(fields[12])) / ticks
+    return total + sum(process_tree_cpu(int(child)) for child in children)
+
+
 def spread(values: list[float]) -> str:
     """``median [min-max]`` of a few measurements."""
     return f"{statistics.median(values):.2f} [{min(values):.2f}-{max(values):.2f}]"

@@ -180,6 +180,41 @@ class Database:
         except sqlite3.DatabaseError as error:
             raise self._damaged(error) from None
 
+    @classmethod
+    def open_reader(cls, data_dir: Path, schema: SchemaDefinition | None, *, database_url: str | None) -> Database:
+        """The deployment in ``data_dir`` opened for reads only, by another process that runs its queries.
+
+        It has one reader connection (``snapshot``, ``read_transaction``) and no writer: it creates
+        nothing, and the serving process must have opened the store first. ``follow_catalog``
+        catches up with tables and indexes created since.
+        """
+        database = cls.__new__(cls)
+        database.path = data_dir / DATABASE_FILE
+        database.schema = schema
+        database.database_url = store.database_url(database_url)
+        rows: Any  # SQLite's or PostgreSQL's, which share one interface (runtime.store)
+        if database.database_url is None:
+            rows = Rows(storage.connect(database.path))
+        else:
+            from runtime.store import postgres  # psycopg is only imported by deployments that use it
+
+            rows = postgres.PgRows(postgres.connect(database.database_url, writer=False))
+        database._reader_connection, database._reader_rows = rows.connection, rows
+        database._pinned = None
+        database._snapshot_depth = database._snapshot_ts = 0
+        database._listeners = []
+        database.catalog = Catalog()
+        database.search_indexes = SearchIndexes()
+        database.follow_catalog()
+        database.last_ts = database._snapshot_ts
+        return database
+
+    def follow_catalog(self) -> None:
+        """Load the tables and indexes of the latest snapshot (or the open one): a reader's catalog."""
+        with self.snapshot():
+            self.catalog.load(self._snapshot_rows())
+            self.search_indexes.follow(self.schema, self.catalog.table_numbers)
+
     def _damaged(self, error: sqlite3.DatabaseError) -> DamagedDatabaseError:
         return DamagedDatabaseError(
             f"The database {self.path} is damaged and cannot be opened ({error}). Run `opencom check` on its "

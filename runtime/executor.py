@@ -216,14 +216,33 @@ class Executor:
         identity: Identity | None = None,
         journal: str | None = None,
         connection: Connection = NO_CONNECTION,
+        budget: float | None = None,
     ) -> FunctionResult:
         """Run a query synchronously, inside the open snapshot if there is one (see ``Database.snapshot``).
 
-        It keeps the event loop thread until it is done (up to its time limit): callers that can
-        await use ``run_function``, which moves a long query to a worker thread.
+        It keeps the event loop thread until it is done (up to its time limit), or until it has used
+        ``budget`` seconds of CPU, when ``LoopBudgetSpent`` propagates: callers that can await use
+        ``run_function``, which then moves it to a worker thread; live queries use ``run_query_at_latest``.
         """
         with self.database.snapshot() as ts:
             transaction = self.database.read_transaction(ts)
+            return self._query(transaction, function, args, identity, journal, connection, budget)
+
+    def run_query_at_latest(
+        self,
+        function: FunctionDefinition,
+        args: Any,
+        identity: Identity | None,
+        journal: str | None,
+        connection: Connection,
+    ) -> FunctionResult:
+        """Run a query on a worker thread (``Workers.run``), at its own reader's latest snapshot.
+
+        Its result's ``ts`` says which snapshot that was: never older than any commit durable when
+        it was called.
+        """
+        with self.workers.snapshot() as (rows, ts):
+            transaction = Transaction(self.database, rows, ts, writable=False)
             return self._query(transaction, function, args, identity, journal, connection, budget=None)
 
     async def _run_query_anywhere(
@@ -238,18 +257,11 @@ class Executor:
         if self.database.snapshot_open:  # it must read at the caller's snapshot, which only the loop holds
             return self.run_query(function, args, identity=identity, journal=journal, connection=connection)
         try:
-            with self.database.snapshot() as ts:
-                transaction = self.database.read_transaction(ts)
-                return self._query(transaction, function, args, identity, journal, connection, knobs.LOOP_CPU_BUDGET_S)
+            budget = knobs.LOOP_CPU_BUDGET_S
+            return self.run_query(function, args, identity=identity, journal=journal, connection=connection, budget=budget)
         except LoopBudgetSpent:
             pass
-
-        def on_worker() -> FunctionResult:
-            with self.workers.snapshot() as (rows, ts):
-                transaction = Transaction(self.database, rows, ts, writable=False)
-                return self._query(transaction, function, args, identity, journal, connection, budget=None)
-
-        return await self.workers.run(on_worker)
+        return await self.workers.run(self.run_query_at_latest, function, args, identity, journal, connection)
 
     def _query(
         self,

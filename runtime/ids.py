@@ -8,6 +8,7 @@ from 128 to 16383 give 32-character ids, like a real deployment's.
 from __future__ import annotations
 
 import base64
+import operator
 import os
 import random
 from collections.abc import Callable
@@ -21,6 +22,8 @@ _DECODE: Final = {char: index for index, char in enumerate(ALPHABET)}
 MIN_ID_LENGTH: Final = 31
 MAX_ID_LENGTH: Final = 37
 INTERNAL_ID_BYTES: Final = 16
+DECODED_CACHE_SIZE: Final = 1 << 16  # valid ids remembered by ``decode_id``; past it, it starts over
+_decoded: dict[str, tuple[int, bytes]] = {}
 
 
 def _vint(number: int) -> bytes:
@@ -36,19 +39,19 @@ def _vint(number: int) -> bytes:
 
 
 def _fletcher16(data: bytes) -> int:
-    low = high = 0
-    for byte in data:
-        low = (low + byte) % 256
-        high = (high + low) % 256
+    # Modulo 256 both sums are linear: the running sum adds byte i once for each of the
+    # ``len(data) - i`` positions from i on, so both are C-level sums instead of a Python loop.
+    low = sum(data) % 256
+    high = sum(map(operator.mul, data, range(len(data), 0, -1))) % 256
     return (high << 8) | low
 
 
-_FROM_RFC4648: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET)
+_FROM_RFC4648: Final = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET.encode("ascii"))
 
 
 def _base32_encode(data: bytes) -> str:
     # RFC 4648 base32 has the same bit order; only the alphabet differs, and ids carry no padding.
-    return base64.b32encode(data).decode("ascii").rstrip("=").translate(_FROM_RFC4648)
+    return base64.b32encode(data).rstrip(b"=").translate(_FROM_RFC4648).decode("ascii")
 
 
 def _base32_decode(text: str) -> bytes:
@@ -89,7 +92,21 @@ def new_id(table_number: int) -> str:
 
 
 def decode_id(text: str) -> tuple[int, bytes]:
-    """Return ``(table number, internal id)``; raise ``InvalidIdError`` for anything else."""
+    """Return ``(table number, internal id)``; raise ``InvalidIdError`` for anything else.
+
+    The same ids come back again and again (every ``db.get``, every argument validated), so valid
+    ones are remembered.
+    """
+    decoded = _decoded.get(text) if type(text) is str else None
+    if decoded is None:
+        decoded = _decode_id(text)
+        if len(_decoded) >= DECODED_CACHE_SIZE:
+            _decoded.clear()
+        _decoded[text] = decoded
+    return decoded
+
+
+def _decode_id(text: str) -> tuple[int, bytes]:
     if not isinstance(text, str) or not MIN_ID_LENGTH <= len(text) <= MAX_ID_LENGTH:
         raise InvalidIdError(f"Unable to decode ID: Invalid ID length {len(text) if isinstance(text, str) else '?'}")
     if any(char not in _DECODE for char in text):

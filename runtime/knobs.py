@@ -142,6 +142,13 @@ SYNC_MAX_CONNECTION_PROOFS = _int("SYNC_MAX_CONNECTION_PROOFS", 32)  # ctx.conne
 SYNC_MUTATION_LOG_SIZE = _int("SYNC_MUTATION_LOG_SIZE", 10_000)  # (session, request) outcomes kept for replays
 GC_GENERATION0_THRESHOLD = _int("GC_GENERATION0_THRESHOLD", 20_000)  # allocations between young collections
 SYNC_RERUN_STEP_S = _float("SYNC_RERUN_STEP_S", 0.005)  # re-runs between two turns of the event loop
+# Worker processes running live-query re-runs (runtime/server/rerun_processes.py); 0: on the event loop.
+RERUN_PROCESSES = _int("RERUN_PROCESSES", max((os.cpu_count() or 1) - 1, 0))
+RERUN_BATCH_SIZE = _int("RERUN_BATCH_SIZE", 8)  # queries a process runs in one snapshot (a connection's stay together)
+RERUN_BATCHES_PER_PROCESS = _int("RERUN_BATCHES_PER_PROCESS", 2)  # batches sent to each process at a time
+# CPU time a re-run may use on a worker process; past it, it finishes on a worker thread of the server
+# (runtime/off_loop.py), so that a runaway query cannot keep a process from everyone else's re-runs.
+RERUN_PROCESS_BUDGET_S = _float("RERUN_PROCESS_BUDGET_S", 0.25)
 SYNC_CLOSE_TIMEOUT_S = _float("SYNC_CLOSE_TIMEOUT_S", 5.0)  # time a closing connection gets to take its last frames
 HTTP_MAX_BODY_BYTES = _int("HTTP_MAX_BODY_BYTES", 32 << 20)  # largest HTTP API request body
 SITE_PORT = _int("SITE_PORT", 3211)  # port of the HTTP-actions origin when --port is not 0 (then a free one)

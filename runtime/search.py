@@ -54,17 +54,27 @@ class SearchIndexes:
         # table number -> (FTS table, definition) for every declared search index
         self.by_table: dict[int, list[tuple[str, SearchIndexDefinition]]] = {}
 
-    def apply(self, connection: sqlite3.Connection, schema: SchemaDefinition | None, table_numbers: dict[str, int]) -> None:
-        """Make the FTS tables match the schema (inside the caller's transaction)."""
+    def follow(
+        self, schema: SchemaDefinition | None, table_numbers: dict[str, int]
+    ) -> dict[str, tuple[int, SearchIndexDefinition]]:
+        """Search ``schema``'s indexes as another process made them (``apply``), creating nothing.
+
+        Returns every declared index by its table's name in the store.
+        """
         wanted: dict[str, tuple[int, SearchIndexDefinition]] = {}
         for table_name, table in (schema.tables if schema is not None else {}).items():
             for index in table.search_indexes:
                 wanted[fts_table(table_numbers[table_name], index.name)] = (table_numbers[table_name], index)
+        self.by_table = {}
+        for name, (table_number, index) in wanted.items():
+            self.by_table.setdefault(table_number, []).append((name, index))
+        return wanted
+
+    def apply(self, connection: sqlite3.Connection, schema: SchemaDefinition | None, table_numbers: dict[str, int]) -> None:
+        """Make the FTS tables match the schema (inside the caller's transaction)."""
+        wanted = self.follow(schema, table_numbers)
         text_search = getattr(connection, "text_search", None)  # PostgreSQL keeps its own (runtime.store)
         if text_search is not None:
-            self.by_table = {}
-            for name, (table_number, index) in wanted.items():
-                self.by_table.setdefault(table_number, []).append((name, index))
             text_search.apply({name: (number, index, _signature(index)) for name, (number, index) in wanted.items()})
             return
         existing = {
@@ -74,9 +84,7 @@ class SearchIndexes:
                 "AND sql LIKE '%fts5%'"
             )
         }
-        self.by_table = {}
         for name, (table_number, index) in wanted.items():
-            self.by_table.setdefault(table_number, []).append((name, index))
             signature = _signature(index)
             if name in existing and signature in existing[name]:
                 continue

@@ -80,6 +80,32 @@ async def test_others_mutations_commit_before_a_runaway_mutation_times_out(serve
     assert {"anonymous:victim", "anonymous:victim-http-0", "anonymous:victim-http-2"} <= set(notes["value"])
 
 
+@pytest.fixture(scope="module", params=[0, 1], ids=["reruns-on-loop", "reruns-on-a-process"])
+def rerun_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The server, with subscription re-runs starting on its event loop or on a worker process."""
+    data_dir = tmp_path_factory.mktemp("off_loop_reruns") / "data"
+    env = {"OPENCOM_SQLITE_SYNCHRONOUS": "NORMAL", "OPENCOM_RERUN_PROCESSES": str(request.param)}
+    running = start_server(APP, data_dir, env=env)
+    yield running
+    assert running.stop() == 0, running.log()
+
+
+async def test_others_are_answered_before_a_runaway_subscription_times_out(rerun_server: RunningServer) -> None:
+    server = rerun_server
+    async with aiohttp.ClientSession() as http, SyncConnection.open(server) as attacker:
+        await attacker.send(modify(0, add_query(0, "runaway:spin_on_signal", {"signal": "spin now"})))
+        await attacker.settle(lambda client: 0 in client.results)
+        # Its write makes the subscribed query run away when it is re-run.
+        await attacker.send(mutation(0, "notes:add", {"text": "spin now"}))
+        await attacker.until(lambda frame, _: frame["type"] == "MutationResponse")
+        timed_out = asyncio.create_task(attacker.until(lambda _, client: client.results[0]["type"] == "QueryFailed"))
+        await asyncio.sleep(0.1)
+        await victim_is_served(http, server, mutate=True)
+        assert not timed_out.done()
+        await timed_out
+    assert attacker.results[0]["errorMessage"].endswith(TIMED_OUT)
+
+
 def counting_worker_runs(executor: Executor) -> list[str]:
     """Record each function the executor hands to a worker thread."""
     handed: list[str] = []

@@ -28,11 +28,26 @@ SCHEMALESS_APP = Path(__file__).parent / "apps" / "schemaless"
 SERVER_ENV = {"OPENCOM_SQLITE_SYNCHRONOUS": "NORMAL"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = start_server(APP, tmp_path_factory.mktemp("subscriptions") / "data", env=SERVER_ENV)
+@pytest.fixture(scope="module", params=[0, 1], ids=["reruns-on-loop", "reruns-on-a-process"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The server, with re-runs on its event loop or on one worker process (``knobs.RERUN_PROCESSES``)."""
+    env = {**SERVER_ENV, "OPENCOM_RERUN_PROCESSES": str(request.param)}
+    running = start_server(APP, tmp_path_factory.mktemp("subscriptions") / "data", env=env)
     yield running
+    stats = asyncio.run(server_stats(running))
+    # Every test ran: the process took re-runs (or, with none, none left the loop), and with nothing
+    # under way no commit is kept for results still to come back.
+    assert (stats["rerunProcessBatches"] > 0) == bool(request.param), stats
+    assert stats["commitsKeptForWorkers"] == 0, stats
     assert running.stop() == 0, running.log()
+
+
+async def server_stats(server: RunningServer) -> dict[str, Any]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(server.url + "/api/_opencom/stats", headers=server.admin_headers) as response,
+    ):
+        return await response.json()
 
 
 def name() -> str:

@@ -211,6 +211,10 @@ async def _close_sockets(app: web.Application) -> None:
         task.cancel()
 
 
+async def _stop_rerun_processes(app: web.Application) -> None:
+    state_of(app).subscriptions.close()
+
+
 def create_app(
     executor: Executor, *, admin_key: str | None = None, trusted_proxies: str = knobs.FORWARDED_ALLOW_IPS
 ) -> web.Application:
@@ -233,6 +237,7 @@ def create_app(
     app[STATE_KEY].auth.verify_user_token = functools.partial(verify_live_token, executor)
     app.on_startup.append(_start)
     app.on_shutdown.append(_close_sockets)
+    app.on_cleanup.append(_stop_rerun_processes)
     return app
 
 

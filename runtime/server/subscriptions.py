@@ -30,10 +30,23 @@ Timestamps, and why every Transition is consistent:
   whose subscription was touched again by a commit after the phase's snapshot stays stale for the
   next phase, and so does
   one created after the phase began (its ``needs_ts`` is ``self.ts`` when it was created).
+- A run that uses more than ``knobs.LOOP_CPU_BUDGET_S`` of the loop's CPU is stopped and moved to
+  a worker thread (``_move``, ``runtime.off_loop``), and later runs of that subscription start
+  there: the phase goes on without it, and a runaway query ends with Convex's time-out error while
+  everyone else is served. A worker reads its own latest snapshot, not the phase's; when its result
+  lands (``_land``) it is kept from that snapshot's ts and checked against the write sets of the
+  commits matched since (``_recent``, kept while any run is elsewhere): one that wrote into the new
+  read set ends its validity there, exactly as if it had been matched after the run.
+- With worker processes (``knobs.RERUN_PROCESSES``, ``rerun_processes``), once one has started
+  no phase runs on the loop: the stale subscriptions go to the processes in batches, a connection's together, each batch read
+  in one snapshot, and land as a worker thread's results do. The loop only matches commits, keeps
+  results and delivers. A run past ``knobs.RERUN_PROCESS_BUDGET_S`` in a process is stopped there
+  and moved to a worker thread, so a runaway query cannot hold a process either.
 - A result holds from its run's snapshot (``result_ts``) until the first commit that touched it
   (``valid_until``). Deliveries follow every step: a connection gets a Transition at one ts where
-  all its results hold: ``self.ts`` if none is stale, else the last finished phase's snapshot (so
-  a query touched by every commit still reaches its watchers once per phase). Never older than
+  all its results hold: ``self.ts`` if none is stale, else the last finished phase's snapshot or
+  the last landed result's (so a query touched by every commit still reaches its watchers once per
+  round). Never older than
   what the connection was last shown or than a mutation answered to it (``SyncSession.deliver``),
   so a ``MutationResponse`` is followed by a Transition that shows its writes.
 """
@@ -58,16 +71,21 @@ from runtime.database import Snapshot
 from runtime.errors import ArgumentValidationError, ConvexValueError, FunctionNotFoundError
 from runtime.executor import Executor, FunctionResult
 from runtime.functions import FunctionDefinition
-from runtime.read_set import Commit, SearchRead
+from runtime.read_set import Commit, ReadSet, SearchRead
 from runtime.server.authenticator import Caller
-from runtime.server.events import EventBus, event_for
+from runtime.server.events import EventBus, FunctionEvent, event_for
 from runtime.server.failures import Failure, describe, next_request_id
 from runtime.server.interval_index import IntervalIndex, Registration
 from runtime.server.protocol import QueryFailed, QueryUpdated, function_args
+from runtime.server.rerun_processes import RerunBatch, RerunOutcome, RerunProcesses, RerunRequest
+from runtime.time_limit import LoopBudgetSpent
 from runtime.values import Value
 
 logger = logging.getLogger("opencom.server")
 
+
+DELIVERY_CANDIDATES = 4
+"""Timestamps besides the newest a delivery tries for a connection whose results do not all hold there."""
 
 Fingerprint = tuple[bytes, bytes, tuple[str, ...], str | None]
 """Everything a client would see of a result (kind, encoded value or error, log lines, journal)."""
@@ -100,7 +118,10 @@ class QueryResult:
 
 
 def _success(value: Value, log_lines: list[str], journal: str | None) -> QueryResult:
-    encoded = wire_json.encode(value)
+    return _encoded_success(wire_json.encode(value), log_lines, journal)
+
+
+def _encoded_success(encoded: bytes, log_lines: list[str], journal: str | None) -> QueryResult:
     # The fingerprint holds the encoded bytes themselves (compared, never copied).
     fingerprint = (b"ok", encoded, tuple(log_lines), journal)
     return QueryResult(fingerprint, Raw(encoded), None, UNSET, log_lines, journal)
@@ -132,6 +153,7 @@ class Subscription:
         "needs_ts",
         "searches",
         "watchers",
+        "slow",
     )
 
     def __init__(
@@ -153,6 +175,7 @@ class Subscription:
         self.registration: Registration[Subscription] | None = None
         self.searches: list[SearchRead] = []  # text-search reads of the last run
         self.watchers: Counter[Watcher] = Counter()
+        self.slow = False  # its last run went past the loop's CPU budget: the next runs start on a worker
 
     @property
     def stale(self) -> bool:
@@ -190,6 +213,7 @@ class SubscriptionManager:
         self.events = events
         self.ts = self.database.last_ts
         self.query_executions = 0
+        self.process_batches = 0  # batches of re-runs worker processes brought back
         self.executions_by_path: Counter[str] = Counter()
         self._subscriptions: dict[tuple[Any, ...], Subscription] = {}
         self._index: IntervalIndex[Subscription] = IntervalIndex()
@@ -207,6 +231,20 @@ class SubscriptionManager:
         self._joining: list[Subscription] = []  # created during the phase, at its snapshot's ts
         self._paginating: set[str] = set()  # paths whose runs paginated: only their journals matter
         self._turn = 0  # which connection a phase starts with, so no connection always goes first
+        # Runs under way on a worker (``_move``, ``_send``): each subscription's token, to know its
+        # result is still wanted, and ``self.ts`` when it was sent: its snapshot is no older.
+        self._elsewhere: dict[Subscription, object] = {}
+        self._sent_at: dict[Subscription, int] = {}
+        # Commits matched since the oldest run elsewhere was sent (and whether each created a table):
+        # checked against a landing result's read set for the commits its snapshot did not see.
+        self._recent: list[tuple[Commit, bool]] = []
+        self._landed: set[int] = set()  # snapshot ts of the results workers brought back since the last delivery
+        # Worker processes for re-runs (``rerun_processes``): started with the first re-run, off for
+        # good once they fail (re-runs then stay on the loop), replaced when the code changes.
+        self._processes: RerunProcesses | None = None
+        self._processes_off = knobs.RERUN_PROCESSES <= 0
+        self._batches_in_flight = 0
+        self._batch_tokens: set[object] = set()  # ``_elsewhere`` tokens of the batches sent to them
         self.database.add_commit_listener(self._on_commit)
         executor.add_reload_listener(self._on_reload)
 
@@ -251,8 +289,16 @@ class SubscriptionManager:
         """A closed connection: no more deliveries to it."""
         self._pending.discard(watcher)
 
+    def close(self) -> None:
+        """Stop the worker processes (the server is shutting down)."""
+        self._stop_processes()
+        self._processes_off = True
+
     def stats(self) -> dict[str, Any]:
         return {
+            "rerunProcesses": self._processes.count if self._processes is not None and self._processes.ready else 0,
+            "rerunProcessBatches": self.process_batches,
+            "commitsKeptForWorkers": len(self._recent),
             "ts": self.ts,
             "subscriptions": len(self._subscriptions),
             "staleSubscriptions": len(self._stale),
@@ -275,6 +321,7 @@ class SubscriptionManager:
             return
         # Its first run must not miss a commit matched before it had a read set.
         subscription.needs_ts = self.ts
+        self._abandon_move(subscription)  # a run under way uses code that is no longer served
         subscription.valid_until = subscription.result_ts  # any result it has is from older code
         self._stale.add(subscription)
         if self._phase is not None and subscription.needs_ts <= self._phase.ts:
@@ -283,6 +330,7 @@ class SubscriptionManager:
     def _on_reload(self, app: App) -> None:
         """New code (``opencom dev``): look every query up again and re-run them all with it."""
         self._known_tables = set(self.database.catalog.table_names)
+        self._stop_processes()  # they run the old code; new ones start with the next re-run
         for subscription in self._subscriptions.values():
             self._unregister(subscription)
             # The key keeps the arguments as the client sent them (a function missing before may exist now).
@@ -294,6 +342,7 @@ class SubscriptionManager:
     def _drop(self, subscription: Subscription) -> None:
         del self._subscriptions[subscription.key]
         self._stale.discard(subscription)
+        self._abandon_move(subscription)
         self._unregister(subscription)
 
     def _unregister(self, subscription: Subscription) -> None:
@@ -308,6 +357,7 @@ class SubscriptionManager:
         subscription.searches = []
 
     def _run(self, subscription: Subscription, ts: int) -> None:
+        """Run ``subscription`` on the loop at the phase's snapshot ``ts``, or move it past the CPU budget."""
         function = subscription.function
         assert function is not None
         caller = subscription.caller
@@ -319,26 +369,16 @@ class SubscriptionManager:
                 identity=caller.identity,
                 journal=subscription.journal,
                 connection=subscription.connection,
+                budget=knobs.LOOP_CPU_BUDGET_S,
             )
+        except LoopBudgetSpent:
+            subscription.slow = True
+            self._move(subscription, started)
+            return
         except Exception as error:  # noqa: BLE001 - a runtime bug must not take the listener down
             logger.exception("query %s failed inside the runtime", subscription.path)
             outcome = FunctionResult(error=error)
-        self.query_executions += 1
-        self.executions_by_path[subscription.path] += 1
-        self.events.publish(event_for(subscription.path, "query", started, outcome))
-        self._unregister(subscription)
-        if outcome.read_set is not None:
-            subscription.registration = self._index.add(subscription, outcome.read_set.intervals)
-            subscription.searches = list(outcome.read_set.searches)
-            for table in {search.table_number for search in subscription.searches}:
-                self._searches.setdefault(table, set()).add(subscription)
-        if outcome.journal is not None:
-            self._paginating.add(subscription.path)
-        if outcome.error is None:
-            subscription.journal = outcome.journal
-            result = _success(outcome.value, outcome.log_lines, outcome.journal)
-        else:
-            result = _failure(describe(outcome.error), outcome.log_lines)
+        self._record(subscription, outcome, started)
         subscription.result_ts = ts
         if subscription.needs_ts > ts:
             # A commit after this snapshot touched it already: the result holds at ``ts`` only
@@ -347,6 +387,134 @@ class SubscriptionManager:
         else:
             subscription.valid_until = None
             self._stale.discard(subscription)
+
+    def _move(self, subscription: Subscription, started: float) -> None:
+        """Run ``subscription`` on a worker thread (``runtime.off_loop``) while the loop serves everyone else.
+
+        The worker reads its own latest snapshot, not the phase's; ``_land`` brings the result to
+        the commits matched since. Until then the subscription stays stale and no phase runs it.
+        """
+        function = subscription.function
+        assert function is not None
+        token = object()
+        self._send_away(subscription, token)
+        identity, journal, connection = subscription.caller.identity, subscription.journal, subscription.connection
+
+        def on_worker() -> tuple[FunctionResult, float]:
+            """The outcome, and the CPU time it took: what says whether the next run starts on the loop."""
+            began = time.thread_time()
+            outcome = self.executor.run_query_at_latest(function, subscription.args, identity, journal, connection)
+            return outcome, time.thread_time() - began
+
+        async def moved() -> None:
+            try:
+                outcome, cpu = await self.executor.workers.run(on_worker)
+            except Exception as error:  # noqa: BLE001 - a runtime bug must not lose the subscription
+                logger.exception("query %s failed inside the runtime", subscription.path)
+                outcome, cpu = FunctionResult(error=error, ts=self.ts), 0.0
+            if self._elsewhere.get(subscription) is token:  # else dropped, or new code since: not wanted
+                # Where its next run starts: a process's budget if it has processes, else the loop's.
+                budget = knobs.LOOP_CPU_BUDGET_S if self._processes_off else knobs.RERUN_PROCESS_BUDGET_S
+                subscription.slow = cpu > budget
+                self._record(subscription, outcome, started)
+                self._land(subscription, outcome.ts if outcome.ts is not None else self.ts, outcome.read_set)
+
+        asyncio.get_running_loop().create_task(moved(), name="opencom-moved-rerun")
+
+    def _send_away(self, subscription: Subscription, token: object) -> None:
+        """``subscription`` runs on a worker now; only a result that comes back with ``token`` is kept."""
+        self._elsewhere[subscription] = token
+        self._sent_at[subscription] = self.ts
+
+    def _abandon_move(self, subscription: Subscription) -> None:
+        """Whatever a worker is running for ``subscription`` will be dropped when it comes back."""
+        if self._elsewhere.pop(subscription, None) is None:
+            return
+        del self._sent_at[subscription]
+        # Keep only the commits some run still elsewhere may not have seen.
+        oldest = min(self._sent_at.values(), default=None)
+        if oldest is None:
+            self._recent.clear()
+            return
+        seen = next((index for index, (commit, _) in enumerate(self._recent) if commit.ts > oldest), len(self._recent))
+        del self._recent[:seen]
+
+    def _land(self, subscription: Subscription, ts: int, read_set: ReadSet | None) -> None:
+        """A worker's result (kept already), read at ``ts``: it holds until the first later commit touching it."""
+        touched = [
+            commit.ts
+            for commit, created in self._recent
+            if commit.ts > ts and (created or self._touches(commit, read_set))
+        ]
+        self._abandon_move(subscription)
+        subscription.result_ts = ts
+        if touched:
+            subscription.valid_until, subscription.needs_ts = min(touched), max(touched)
+            self._stale.add(subscription)
+        else:
+            subscription.valid_until = None
+            self._stale.discard(subscription)
+        self._landed.add(ts)
+        self._pending.update(subscription.watchers)
+        self._schedule_flush()
+
+    def _touches(self, commit: Commit, read_set: ReadSet | None) -> bool:
+        """Whether ``commit`` wrote into ``read_set`` (a result with no read set is touched by nothing)."""
+        if read_set is None:
+            return False
+        if commit.touches(read_set):
+            return True
+        overlaps = self.database.search_indexes.write_overlaps
+        return any(
+            overlaps(search, write)
+            for search in read_set.searches
+            for write in commit.writes
+            if write.table_number == search.table_number
+        )
+
+    def _record(self, subscription: Subscription, outcome: FunctionResult, started: float) -> None:
+        """Keep a run's outcome: its read set in the index, its result for the watchers if it changed."""
+        self.events.publish(event_for(subscription.path, "query", started, outcome))
+        if outcome.error is None:
+            result = _success(outcome.value, outcome.log_lines, outcome.journal)
+        else:
+            result = _failure(describe(outcome.error), outcome.log_lines)
+        self._keep(subscription, result, outcome.read_set, outcome.journal)
+
+    def _record_remote(self, subscription: Subscription, outcome: RerunOutcome) -> None:
+        """``_record`` for an outcome a worker process encoded (``rerun_processes``)."""
+        if outcome.encoded is not None:
+            result = _encoded_success(outcome.encoded, outcome.log_lines, outcome.journal)
+        else:
+            assert outcome.failure_detail is not None
+            data = Raw(outcome.failure_data) if outcome.failure_data is not None else UNSET
+            result = _failure(Failure(outcome.failure_detail, data), outcome.log_lines)
+        self.events.publish(
+            FunctionEvent(
+                path=subscription.path,
+                kind="query",
+                duration_ms=outcome.cpu_s * 1000.0,
+                success=outcome.encoded is not None,
+                log_lines=list(outcome.log_lines),
+                error=outcome.failure_detail,
+                timestamp_ms=time.time() * 1000.0,
+            )
+        )
+        self._keep(subscription, result, outcome.read_set, outcome.journal)
+
+    def _keep(self, subscription: Subscription, result: QueryResult, read_set: ReadSet | None, journal: str | None) -> None:
+        self.query_executions += 1
+        self.executions_by_path[subscription.path] += 1
+        self._unregister(subscription)
+        if read_set is not None:
+            subscription.registration = self._index.add(subscription, read_set.intervals)
+            subscription.searches = list(read_set.searches)
+            for table in {search.table_number for search in subscription.searches}:
+                self._searches.setdefault(table, set()).add(subscription)
+        if journal is not None:
+            self._paginating.add(subscription.path)
+        if result.failure_message is None:
+            subscription.journal = journal
         previous = subscription.result
         if previous is None or previous.fingerprint != result.fingerprint:
             subscription.result = result
@@ -357,6 +525,9 @@ class SubscriptionManager:
         """Match a durable commit group against the read sets; re-running is left to a later phase."""
         try:
             for commit in commits:
+                if self._elsewhere:
+                    created = any(write.table_number not in self._known_tables for write in commit.writes)
+                    self._recent.append((commit, created))
                 self._match(commit)
                 self.ts = max(self.ts, commit.ts)
             self._schedule_flush()
@@ -402,6 +573,9 @@ class SubscriptionManager:
         if self._phase is None:
             if not self._stale:
                 return
+            if self._processes_ready():
+                self._dispatch()
+                return
             loop = asyncio.get_running_loop()
             if loop.time() < self._next_phase_at:
                 if self._phase_timer is None:
@@ -413,7 +587,9 @@ class SubscriptionManager:
                 snapshot.close()
                 return
             self._phase, self._phase_started = snapshot, loop.time()
-            self._queue = self._fair_order([s for s in self._stale if s.needs_ts <= snapshot.ts])
+            self._queue = self._fair_order(
+                [s for s in self._stale if s.needs_ts <= snapshot.ts and s not in self._elsewhere]
+            )
             # Run nothing in this turn: what the commit woke (responses, their frames) goes out first.
             self._schedule_flush()
             return
@@ -425,7 +601,12 @@ class SubscriptionManager:
         with self.database.use_snapshot(phase):
             while self._queue and time.perf_counter() - started < knobs.SYNC_RERUN_STEP_S:
                 subscription = self._queue.pop()
-                if subscription.stale and subscription.needs_ts <= phase.ts and subscription.watchers:
+                due = subscription.stale and subscription.needs_ts <= phase.ts and subscription.watchers
+                if not due or subscription in self._elsewhere:
+                    continue
+                if subscription.slow:
+                    self._move(subscription, time.perf_counter())
+                else:
                     self._run(subscription, phase.ts)
         if self._queue:
             self._schedule_flush()
@@ -439,6 +620,104 @@ class SubscriptionManager:
         self._next_phase_at = now + (now - self._phase_started)
         if self._stale:
             self._schedule_flush()
+
+    # --- re-runs on worker processes -----------------------------------------------------------
+    def _processes_ready(self) -> bool:
+        """Whether re-runs go to worker processes now (starting them if they are due)."""
+        if self._processes_off:
+            return False
+        if self._processes is None:
+            try:
+                self._processes = RerunProcesses(self.executor, knobs.RERUN_PROCESSES)
+            except Exception:  # noqa: BLE001 - without processes, re-runs stay on the loop
+                logger.exception("could not start the re-run worker processes; re-runs stay on the event loop")
+                self._processes_off = True
+                return False
+        return self._processes.ready
+
+    def _stop_processes(self) -> None:
+        if self._processes is not None:
+            self._processes.close()
+            self._processes = None
+        for subscription, token in list(self._elsewhere.items()):
+            if token in self._batch_tokens:
+                self._abandon_move(subscription)  # stale still: it runs again
+        self._batch_tokens.clear()
+
+    def _dispatch(self) -> None:
+        """Send the stale subscriptions to the processes, a connection's together, as far as they take them."""
+        processes = self._processes
+        assert processes is not None
+        capacity = processes.count * knobs.RERUN_BATCHES_PER_PROCESS - self._batches_in_flight
+        if capacity <= 0:
+            return  # a batch coming back flushes again
+        due = [s for s in self._stale if s not in self._elsewhere and s.watchers and s.function is not None]
+        batches: list[list[Subscription]] = []
+        batch: list[Subscription] = []
+        for subscription in due:
+            if subscription.slow:  # past a process's budget last time: a thread of this process takes it
+                self._move(subscription, time.perf_counter())
+        for owner in self._owners_in_turn([s for s in due if not s.slow]):
+            batch.extend(owner)
+            if len(batch) >= knobs.RERUN_BATCH_SIZE:
+                batches.append(batch)
+                batch = []
+        if batch:
+            batches.append(batch)
+        for batch in batches[:capacity]:
+            self._send(processes, batch)
+
+    def _send(self, processes: RerunProcesses, batch: list[Subscription]) -> None:
+        token = object()
+        self._batch_tokens.add(token)
+        requests = []
+        for subscription in batch:
+            self._send_away(subscription, token)
+            caller = subscription.caller
+            requests.append(
+                RerunRequest(subscription.path, subscription.args, caller.identity, subscription.journal, subscription.connection)
+            )
+        self._batches_in_flight += 1
+
+        async def sent() -> None:
+            outcome: RerunBatch | None = None
+            try:
+                outcome = await processes.run(requests)
+            except asyncio.CancelledError:
+                pass  # the processes were stopped or replaced: these run again
+            except Exception:  # noqa: BLE001 - a dead process or a runtime failure: back to the loop
+                logger.exception("a re-run worker process failed; re-runs stay on the event loop from now on")
+                self._processes_off = True
+                self._stop_processes()
+            self._batches_in_flight -= 1
+            self._batch_tokens.discard(token)
+            self._schedule_flush()
+            if outcome is None:
+                for subscription in batch:
+                    if self._elsewhere.get(subscription) is token:
+                        self._abandon_move(subscription)
+                return
+            self.process_batches += 1
+            for subscription, result in zip(batch, outcome.outcomes):
+                if self._elsewhere.get(subscription) is not token:
+                    continue  # dropped, or new code since: not wanted
+                if result.over_budget:
+                    subscription.slow = True
+                    self._move(subscription, time.perf_counter())
+                else:
+                    self._record_remote(subscription, result)
+                    self._land(subscription, outcome.ts, result.read_set)
+
+        asyncio.get_running_loop().create_task(sent(), name="opencom-rerun-batch")
+
+    def _owners_in_turn(self, subscriptions: list[Subscription]) -> list[list[Subscription]]:
+        """``subscriptions`` grouped by connection (the first watching each), a different one first each time."""
+        queues: dict[Watcher | None, list[Subscription]] = {}
+        for subscription in subscriptions:
+            queues.setdefault(next(iter(subscription.watchers), None), []).append(subscription)
+        owners = list(queues.values())
+        self._turn = (self._turn + 1) % max(len(owners), 1)
+        return owners[self._turn :] + owners[: self._turn]
 
     def _fair_order(self, subscriptions: list[Subscription]) -> list[Subscription]:
         """One subscription from each connection in turn, the first to run last (``_queue`` pops)."""
@@ -461,7 +740,10 @@ class SubscriptionManager:
         self._schedule_flush()
 
     def _deliver(self) -> None:
-        """Transitions to the newest ts, or else to the last phase's snapshot, whichever is whole."""
+        """Transitions to the newest ts, else to the last phase's snapshot or a landed result's, whichever is whole."""
+        earlier = sorted({ts for ts in (self._phase_ts, *self._landed) if ts < self.ts}, reverse=True)
+        del earlier[DELIVERY_CANDIDATES:]
+        self._landed.clear()
         for watcher in list(self._pending):
-            if watcher.deliver(self.ts) or (self._phase_ts < self.ts and watcher.deliver(self._phase_ts)):
+            if watcher.deliver(self.ts) or any(watcher.deliver(ts) for ts in earlier):
                 self._pending.discard(watcher)

@@ -1,4 +1,5 @@
-"""Pure computation: a cheap query and mutation, and ones that burn the CPU for as long as asked."""
+"""Pure computation: a cheap query and mutation, ones that burn the CPU for as long as asked, and a
+subscribed query that does so once poked."""
 
 import time
 
@@ -33,3 +34,23 @@ async def burn_write(ctx, args):
     while time.thread_time() < until:
         pass
     return await ctx.db.insert("burns", {"ms": args["ms"]})
+
+
+@mutation(args={})
+async def poke(ctx, args):
+    """Insert a row into ``pokes``: every subscription to ``burn_once_poked`` runs again."""
+    await ctx.db.insert("pokes", {"at": time.time()})
+
+
+@query(args={"ms": v.float64()})
+async def burn_once_poked(ctx, args):
+    """Nothing until a poke exists, then ``burn``'s computation: a subscribed query that runs away later.
+
+    It reads every poke, so that each new one runs it again.
+    """
+    if not await ctx.db.query("pokes").collect():
+        return 0.0
+    until = time.thread_time() + args["ms"] / 1000
+    while time.thread_time() < until:
+        pass
+    return args["ms"]

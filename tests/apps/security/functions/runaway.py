@@ -40,6 +40,15 @@ async def burn(ctx, args):
     return args.get("tag")
 
 
+@query(args={"signal": v.string()})
+async def spin_on_signal(ctx, args):
+    """Count the notes, or compute for 2.5 s of CPU once a note says ``signal``: runaway after a write."""
+    notes = await ctx.db.query("notes").collect()
+    if any(note["text"] == args["signal"] for note in notes):
+        _compute(2500.0)
+    return len(notes)
+
+
 @action(args={})
 async def spin_action(ctx, args):
     """Loop forever in an action, after a query: nothing is awaited while it loops."""
