@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from runtime.executor import Executor
 
 INTERRUPTED_ACTION = "Transient error while executing action"
+_YIELD_POLL_S = 0.0005  # how often a scheduled mutation deferring to queued ones looks again
 _log = logging.getLogger("opencom.scheduler")
 
 
@@ -243,12 +244,27 @@ class JobRunner:
                 running_job.reset(token)
                 transaction.close_scans()
 
+        await self._after_queued_mutations()
         try:
             await self._database.mutate(body)
         except _UserFailure as failure:
             await self._record_failure(job_id, failure.message, PENDING)
         finally:
             _emit_logs(name, buffer.finish())
+
+    async def _after_queued_mutations(self) -> None:
+        """Let the mutations already waiting for the writer (mostly clients') commit first, for at most
+        ``knobs.SCHEDULER_YIELD_MAX_S``: a client then never shares a commit group with, nor waits
+        behind, a scheduled mutation that became due after it asked. The queue must be empty twice
+        across a turn of the loop, as the writer empties it a turn before it runs what it took."""
+        deadline = time.monotonic() + knobs.SCHEDULER_YIELD_MAX_S
+        while time.monotonic() < deadline:
+            if self._database.queued_mutations():
+                await asyncio.sleep(_YIELD_POLL_S)
+                continue
+            await asyncio.sleep(0)
+            if not self._database.queued_mutations():
+                return
 
     async def _run_action(self, job_id: str, name: str, function: FunctionDefinition, arguments: Any) -> None:
         def claim(transaction: Transaction) -> bool:
