@@ -1646,6 +1646,25 @@ campaign_tables = {
     )
     .index("by_progress", ["progressId"])
     .index("by_block", ["blockId"]),
+    "seriesBlockTelemetry": define_table(
+        {
+            "seriesId": v.id("series"),
+            "blockId": v.id("seriesBlocks"),
+            "entered": number,
+            "completed": number,
+            "skipped": number,
+            "failed": number,
+            "deliveryAttempts": number,
+            "deliveryFailures": number,
+            "yesBranchCount": opt(number),
+            "noBranchCount": opt(number),
+            "defaultBranchCount": opt(number),
+            "lastResult": opt(json_record),
+            "updatedAt": number,
+        }
+    )
+    .index("by_series", ["seriesId"])
+    .index("by_series_block", ["seriesId", "blockId"]),
     "notificationEvents": define_table(
         {
             "workspaceId": v.id("workspaces"),
