@@ -94,20 +94,27 @@ async def notify_agents(
     return event_id
 
 
+async def notify_visitor(
+    ctx: Any, visitor: Doc, event_type: str, scope: str, title: str, body: str, *, actor_user_id: str | None = None,
+    by_email: bool = True, **fields: Any,
+) -> None:  # fmt: skip
+    """Record the event for ``visitor`` and, ``by_email``, email them (once per ``scope`` a window) when they have an address."""
+    event_id = await _event(ctx, visitor["workspaceId"], event_type, scope, title, body, audience="visitor",
+                            actorType="agent" if actor_user_id else "system", actorUserId=actor_user_id, **fields)  # fmt: skip
+    if by_email and visitor.get("email"):
+        key = f"{scope}:visitor:{visitor['_id']}:email"
+        if await _first_in_burst(ctx, event_id, key, visitor["workspaceId"], "email", {"recipientType": "visitor", "visitorId": visitor["_id"]}):
+            await _email(ctx, visitor["workspaceId"], visitor["email"], title, body)
+
+
 async def notify_visitor_of_reply(ctx: Any, conversation: Doc, agent_id: str, content: str) -> None:
-    """An agent answered: email the visitor when they are away (not seen for ``AWAY_AFTER_MS``)."""
+    """An agent answered: tell the visitor when they are away (not seen for ``AWAY_AFTER_MS``)."""
     visitor = await ctx.db.get(conversation["visitorId"]) if conversation.get("visitorId") else None
     if visitor is None:
         return
-    scope = f"conversation:{conversation['_id']}"
-    title = "New reply to your conversation"
-    event_id = await _event(ctx, conversation["workspaceId"], "chat_message", scope, title, content, domain="chat",
-                            actorType="agent", actorUserId=agent_id, conversationId=conversation["_id"], audience="visitor")  # fmt: skip
     away = now_ms() - visitor.get("lastSeenAt", 0) >= AWAY_AFTER_MS
-    if away and visitor.get("email"):
-        key = f"{scope}:visitor:{visitor['_id']}:email"
-        if await _first_in_burst(ctx, event_id, key, conversation["workspaceId"], "email", {"recipientType": "visitor", "visitorId": visitor["_id"]}):
-            await _email(ctx, conversation["workspaceId"], visitor["email"], title, content)
+    await notify_visitor(ctx, visitor, "chat_message", f"conversation:{conversation['_id']}", "New reply to your conversation",
+                         content, actor_user_id=agent_id, by_email=away, domain="chat", conversationId=conversation["_id"])  # fmt: skip
 
 
 async def on_message(ctx: Any, conversation: Doc, sender_type: str, sender_id: str, content: str) -> None:

@@ -65,3 +65,34 @@ async def test_an_agent_reply_emails_a_visitor_only_while_away(backend: Backend,
     second = await backend.visitor_conversation(other)
     await backend.call("messages:send", {**reply, "conversationId": second, "content": "Hi"}, as_=team.admin)
     assert all(to != "bob@example.com" for to, _ in await sent(backend))
+
+
+async def test_ticket_changes_reach_the_visitor_assignee_and_agents_debounced_per_ticket(backend: Backend, team: Team):
+    agent = await backend.add_member(team, "agent")
+    visitor = await backend.boot(team.workspace_id)
+    await backend.patch(visitor.visitor_id, {"email": "ann@example.com"})
+    own = {"visitorId": visitor.visitor_id, "sessionToken": visitor.token}
+    ticket = await backend.call("tickets:create", {"workspaceId": team.workspace_id, **own, "subject": "Refund", "formData": {}})
+    await backend.call("tickets:update", {"id": ticket, "assigneeId": agent.user_id}, as_=team.admin)
+    await backend.call("tickets:update", {"id": ticket, "status": "in_progress"}, as_=agent)
+    await backend.call("tickets:update", {"id": ticket, "status": "in_progress"}, as_=agent)  # no change: no news
+    await backend.call("tickets:addComment", {"ticketId": ticket, "content": "Looking into it"}, as_=agent)
+    await backend.call("tickets:addComment", {"ticketId": ticket, "content": "note to self", "isInternal": True}, as_=agent)
+    await backend.call("tickets:addComment", {"ticketId": ticket, **own, "content": "Thanks!"})
+    await backend.call("tickets:resolve", {"id": ticket, "resolutionSummary": "Refunded"}, as_=agent)
+    events = [(e["eventType"], e["audience"]) for e in (await backend.dump())["notificationEvents"] if e["domain"] == "ticket"]
+    assert events == [
+        ("ticket_created", "agent"), ("ticket_assigned", "agent"), ("ticket_status_changed", "visitor"),
+        ("ticket_comment", "visitor"), ("ticket_customer_reply", "agent"), ("ticket_resolved", "visitor"),
+    ]  # fmt: skip
+    mails = await sent(backend)
+    assert [subject for to, subject in mails if to == "ann@example.com"] == ["Ticket update"]  # one per ticket a window
+    assert [subject for to, subject in mails if to == agent.email] == ["New ticket", "Ticket assigned"]  # the reply: same window
+    for row in (await backend.dump())["notificationDedupeKeys"]:
+        await backend.patch(row["_id"], {"createdAt": row["createdAt"] - 60_000.0})  # the window has passed
+    await backend.call("tickets:update", {"id": ticket, "status": "submitted"}, as_=agent)
+    await backend.call("tickets:addComment", {"ticketId": ticket, **own, "content": "It came back"})
+    mails = await sent(backend)
+    assert [subject for to, subject in mails if to == "ann@example.com"] == ["Ticket update", "Ticket update"]
+    assert [subject for to, subject in mails if to == agent.email][-1] == "Customer replied to ticket"
+    assert [subject for to, subject in mails if to == team.admin.email] == ["New ticket"]  # replies go to the assignee
