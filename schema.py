@@ -1548,7 +1548,9 @@ campaign_tables = {
             "userId": opt(v.id("users")),
             "visitorId": opt(v.id("visitors")),
             "tokenCount": opt(number),
-            "status": literals("delivered", "suppressed", "failed"),
+            # "pending"/"sending": a push waiting for, or handed to, the transport (lib/push_dispatch).
+            "status": literals("delivered", "suppressed", "failed", "pending", "sending"),
+            "tokenIds": opt(v.array(string)),
             "reason": opt(string),
             "error": opt(string),
             "metadata": opt(json_record),

@@ -16,8 +16,8 @@ from .campaign_email import DEFAULT_SENDER, substitute
 from .clock import now_ms
 from .email_provider import OutgoingEmail, new_message_id, send_email, text_to_html
 from .identity import Doc
+from .push_dispatch import push
 from .push_send import enabled_tokens
-from .push_transport import NO_TRANSPORT
 from .series_graph import Graph
 from .series_triggers import notify_tagged
 from .threads import SYSTEM_SENDER, append_message, new_conversation
@@ -142,16 +142,10 @@ async def _push(ctx: Any, block: Doc, config: dict, visitor: Doc, progress: Doc,
     if not tokens:
         return _undeliverable("Visitor push token is required for push block delivery.")
     event_key = f"series:{block['seriesId']}:{block['_id']}"
-    await ctx.db.insert(
-        "notificationDeliveries",
-        {
-            "workspaceId": visitor["workspaceId"], "eventKey": event_key, "dedupeKey": f"{event_key}:visitor:{visitor['_id']}:push",
-            "channel": "push", "recipientType": "visitor", "visitorId": visitor["_id"], "tokenCount": float(len(tokens)),
-            "status": "suppressed", "reason": NO_TRANSPORT,
-            "metadata": {"title": config["title"], "body": config["body"]}, "createdAt": now_ms(),
-        },
-    )  # fmt: skip
-    return Step("completed", following, result={"recorded": NO_TRANSPORT}, delivery_attempted=True)
+    delivery = {"workspaceId": visitor["workspaceId"], "eventKey": event_key, "dedupeKey": f"{event_key}:visitor:{visitor['_id']}:push",
+                "recipientType": "visitor", "visitorId": visitor["_id"]}  # fmt: skip
+    status = await push(ctx, delivery, tokens, config["title"], config["body"])
+    return Step("completed", following, result={"push": status}, delivery_attempted=True)
 
 
 async def _post(ctx: Any, block: Doc, config: dict, visitor: Doc, progress: Doc, following: str | None) -> Step:
