@@ -90,6 +90,7 @@ class JobRunner:
         self._attempts: dict[str, int] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._turn = asyncio.Lock()  # first come, first served: see _mutate_in_turn
         self._loop_task: asyncio.Task[None] | None = None
         self._next_collection = 0.0
         self._database.add_commit_listener(self._on_commits)
@@ -244,13 +245,22 @@ class JobRunner:
                 running_job.reset(token)
                 transaction.close_scans()
 
-        await self._after_queued_mutations()
         try:
-            await self._database.mutate(body)
+            await self._mutate_in_turn(body)
         except _UserFailure as failure:
             await self._record_failure(job_id, failure.message, PENDING)
         finally:
             _emit_logs(name, buffer.finish())
+
+    async def _mutate_in_turn(self, body: Callable[[Transaction], None]) -> None:
+        """Run a scheduled mutation's ``body`` once the writer's queue is clear (``_after_queued_mutations``).
+        Scheduled mutations take their turns in the order they were started, so jobs due together
+        still reach the writer in scheduling order."""
+        async with self._turn:
+            await self._after_queued_mutations()
+            mutation = asyncio.ensure_future(self._database.mutate(body))
+            await asyncio.sleep(0)  # the mutation takes its place in the writer's queue
+        await mutation
 
     async def _after_queued_mutations(self) -> None:
         """Let the mutations already waiting for the writer (mostly clients') commit first, for at most
