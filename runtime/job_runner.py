@@ -263,10 +263,10 @@ class JobRunner:
         await mutation
 
     async def _after_queued_mutations(self) -> None:
-        """Let the mutations already waiting for the writer (mostly clients') commit first, for at most
-        ``knobs.SCHEDULER_YIELD_MAX_S``: a client then never shares a commit group with, nor waits
-        behind, a scheduled mutation that became due after it asked. The queue must be empty twice
-        across a turn of the loop, as the writer empties it a turn before it runs what it took."""
+        """Let the mutations already waiting for the writer (mostly clients') go first, waiting at most
+        ``knobs.SCHEDULER_YIELD_MAX_S``: a client's mutation queued before a scheduled one became due
+        is neither grouped with it nor made to wait for it. The queue must be empty twice across a
+        turn of the loop, as the writer empties it a turn before it runs what it took."""
         deadline = time.monotonic() + knobs.SCHEDULER_YIELD_MAX_S
         while time.monotonic() < deadline:
             if self._database.queued_mutations():
