@@ -298,6 +298,7 @@ inbox_tables = {
     .index("by_ai_state_status_last_message", ["workspaceId", "aiWorkflowState", "status", "lastMessageAt"])
     # Reporting reads conversations by creation time over a date range.
     .index("by_workspace_created", ["workspaceId", "createdAt"])
+    .index("by_workspace_updated", ["workspaceId", "updatedAt"])  # what changed since a report snapshot
     .index("by_assignee", ["workspaceId", "assignedAgentId"]),
     "messages": define_table(
         {
@@ -408,9 +409,12 @@ content_tables = {
             "authorId": opt(v.id("users")),
             "audienceRules": opt(audience_rules),
             "tags": opt(v.array(string)),
+            "importSourceId": opt(v.id("helpCenterImportSources")),
+            "importPath": opt(string),
         }
     )
     .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_import_source", ["workspaceId", "importSourceId"])
     .index("by_collection", ["collectionId"])
     .index("by_slug", ["workspaceId", "slug"])
     .index("by_slug_only", ["slug"])
@@ -463,11 +467,14 @@ help_center_tables = {
             "icon": opt(string),
             "parentId": opt(v.id("collections")),
             "order": number,
+            "importSourceId": opt(v.id("helpCenterImportSources")),
+            "importPath": opt(string),
             "createdAt": number,
             "updatedAt": number,
         }
     )
     .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_import_source", ["workspaceId", "importSourceId"])
     .index("by_slug", ["workspaceId", "slug"])
     .index("by_parent", ["workspaceId", "parentId"]),
     "helpCenterImportSources": define_table(
@@ -892,7 +899,9 @@ messenger_tables = {
             "createdAt": number,
             "updatedAt": number,
         }
-    ).index("by_workspace", ["workspaceId"]),
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_logo_storage", ["logoStorageId"]),  # which file is a logo (lib/article_assets refuses it)
     "commonIssueButtons": define_table(
         {
             "workspaceId": v.id("workspaces"),
@@ -1708,6 +1717,98 @@ campaign_tables = {
     .index("by_workspace", ["workspaceId"]),
 }
 
+# --- carousels, article assets, report snapshots (dashboard screens) ---------------------------
+carousel_button = v.object(
+    {"text": string, "action": literals("url", "dismiss", "next", "deeplink"), "url": opt(string), "deepLink": opt(string)}
+)
+carousel_screen = v.object(
+    {"id": string, "title": opt(string), "body": opt(string), "imageUrl": opt(string), "buttons": opt(v.array(carousel_button))}
+)
+dashboard_content_tables = {
+    "carousels": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "name": string,
+            "screens": v.array(carousel_screen),
+            "audienceRules": opt(audience_rules_or_segment),
+            "targeting": opt(audience_rules_or_segment),
+            "status": literals("draft", "active", "paused", "archived"),
+            "priority": opt(number),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_status", ["workspaceId", "status"]),
+    "carouselImpressions": define_table(
+        {
+            "carouselId": v.id("carousels"),
+            "visitorId": v.id("visitors"),
+            "action": literals("shown", "completed", "dismissed"),
+            "screenIndex": opt(number),
+            "createdAt": number,
+        }
+    )
+    .index("by_carousel", ["carouselId"])
+    .index("by_visitor", ["visitorId"])
+    .index("by_visitor_carousel", ["visitorId", "carouselId"]),
+    "articleAssets": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "articleId": opt(v.id("articles")),
+            "importSourceId": opt(v.id("helpCenterImportSources")),
+            "importPath": opt(string),
+            "storageId": v.id("_storage"),
+            "fileName": string,
+            "mimeType": string,
+            "size": number,
+            "createdBy": opt(v.id("users")),
+            "createdAt": number,
+            "updatedAt": number,
+        }
+    )
+    .index("by_workspace", ["workspaceId"])
+    .index("by_workspace_article", ["workspaceId", "articleId"])
+    .index("by_storage", ["storageId"])
+    .index("by_import_source_path", ["importSourceId", "importPath"]),
+    # One workspace's conversations of one local day, pre-aggregated (functions/lib/report_snapshots.py).
+    "reportSnapshots": define_table(
+        {
+            "workspaceId": v.id("workspaces"),
+            "dayStart": number,
+            "dayEnd": number,
+            "timezone": string,
+            "computedAt": number,
+            "total": number,
+            "byStatus": v.record(string, number),
+            "email": number,
+            "responseDurations": v.array(number),
+            "resolutionDurations": v.array(number),
+            "responseSum": number,
+            "responses": number,
+            "resolutionSum": number,
+            "resolutions": number,
+            "agents": v.array(
+                v.object(
+                    {
+                        "agentId": v.id("users"),
+                        "handled": number,
+                        "responseSum": number,
+                        "responses": number,
+                        "resolutionSum": number,
+                        "resolutions": number,
+                    }
+                )
+            ),
+            # AI-handled conversations and the others, with the CSAT ratings they have had so far.
+            "groups": v.record(
+                string,
+                v.object({"count": number, "responseSum": number, "responses": number, "ratingSum": number, "ratings": number}),
+            ),
+        }
+    ).index("by_workspace_day", ["workspaceId", "dayStart"]),
+}
+
 
 schema = define_schema(
     {
@@ -1723,5 +1824,6 @@ schema = define_schema(
         **messenger_tables,
         **engagement_tables,
         **campaign_tables,
+        **dashboard_content_tables,
     }
 )

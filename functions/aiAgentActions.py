@@ -6,7 +6,8 @@ articles by default, see ``knowledgeSources``) and must say it cannot answer oth
 the conversation to a human, never inventing an answer, when the agent is off, no LLM provider is
 configured (``lib/llm_provider``), nothing relevant was found, the provider fails, the model
 declines, or the best source's similarity is below the confidence threshold. A human reply or an
-earlier hand-off silences the AI for the rest of the conversation.
+earlier hand-off silences the AI for the rest of the conversation. Answers (hand-offs included)
+are rate-limited per workspace and per visitor (``lib/ai_rate_limits``).
 """
 
 import time
@@ -24,6 +25,7 @@ from .lib.ai_answers import (
     stored_settings,
     with_defaults,
 )
+from .lib.ai_rate_limits import limits_from_env, spend_answer
 from .lib.clock import now_ms
 from .lib.conversation_access import conversation_for_reader
 from .lib.errors import INVALID_INPUT, fail
@@ -71,6 +73,14 @@ async def prepare(ctx, args):
     return {"settings": with_defaults(await stored_settings(ctx, args["workspaceId"])), "silenced": silenced}
 
 
+@internal_mutation(args={"conversationId": v.id("conversations")})
+async def spendAnswer(ctx, args):
+    """Spend one answer of the conversation's workspace and visitor allowances (RATE_LIMITED when none is left)."""
+    conversation = await ctx.db.get(args["conversationId"])
+    visitor = conversation.get("visitorId") or conversation["_id"]
+    await spend_answer(ctx, conversation["workspaceId"], visitor, limits_from_env(ctx.env))
+
+
 @internal_query(args={"workspaceId": v.id("workspaces"), "hits": v.array(v.any())})
 async def groundingSources(ctx, args):
     """The hits whose content may ground a visitor answer, with their current text (published articles only)."""
@@ -109,14 +119,19 @@ async def recordHandoff(ctx, args):
 async def recordAnswer(ctx, args):
     """Post the AI's answer as a bot message, store it with its sources, mark the conversation AI-handled."""
     conversation = await ctx.db.get(args["conversationId"])
-    answer = args["answer"]
+    answer, now = args["answer"], now_ms()
     message_id = await append_message(
         ctx, conversation, sender_type="bot", sender_id=AI_SENDER, content=answer["response"]
     )
     response_id = await store_answer(ctx, conversation, {**answer, "messageId": message_id, "handedOff": False})
     await ctx.db.patch(
         conversation["_id"],
-        {"aiWorkflowState": "ai_handled", "aiLastConfidence": answer["confidence"], "aiLastResponseAt": now_ms()},
+        {
+            "aiWorkflowState": "ai_handled",
+            "aiLastConfidence": answer["confidence"],
+            "aiLastResponseAt": now,
+            "updatedAt": now,
+        },
     )
     return {"messageId": message_id, "responseId": response_id}
 
@@ -156,6 +171,7 @@ async def generateResponse(ctx, args):
     if prepared["silenced"]:
         return {"response": "", "confidence": 0.0, "sources": [], "handoff": True,
                 "handoffReason": prepared["silenced"], "messageId": None}  # fmt: skip
+    await ctx.run_mutation(spendAnswer, {"conversationId": args["conversationId"]})
     llm = llm_from_env(ctx.env)
     record = {"query": args["query"], "model": settings["model"], "provider": llm.label if llm else "none"}
 

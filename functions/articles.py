@@ -1,8 +1,9 @@
 """Help-center articles: authoring (draft → published → archived), reading, search and feedback.
 
-Agents author with ``articles.create`` / ``articles.publish`` / ``articles.delete`` and read with
-``articles.read``; the public and widget visitors read published public articles (see
-``lib/help_center`` for the access policy). Publishing, or changing a published article's text,
+Agents author with ``articles.create`` (images too: ``lib/article_assets``) / ``articles.publish``
+/ ``articles.delete`` and read with ``articles.read``; the public and widget visitors read
+published public articles (see ``lib/help_center`` for the access policy). Publishing, or
+changing a published article's text,
 schedules ``embeddings:generateInternal``; unpublishing, archiving and deleting schedule
 ``embeddings:remove``, so semantic search only ever finds what is published.
 """
@@ -11,6 +12,7 @@ from typing import Any
 
 from runtime import UNDEFINED, mutation, query, v
 
+from .lib.article_assets import described, referencing_titles, rendered, save_asset
 from .lib.article_search import search_articles
 from .lib.clock import now_ms
 from .lib.embedding_jobs import content_type, schedule_embedding, schedule_removal
@@ -31,11 +33,6 @@ from .lib.sessions import resolve_session
 SEARCH_LIMIT = 20
 status_validator = v.union(v.literal("draft"), v.literal("published"), v.literal("archived"))
 visibility_validator = v.union(v.literal("public"), v.literal("internal"))
-
-
-def with_rendered_content(article: Doc) -> Doc:
-    """The article as the frontends render it (no asset references to resolve here)."""
-    return {**article, "renderedContent": article["content"]}
 
 
 async def _article(ctx: Any, article_id: str, permission: str) -> Doc:
@@ -222,7 +219,7 @@ async def get(ctx, args):
         return None
     if "visibility" in args and article.get("visibility", "public") != args["visibility"]:
         return None
-    return with_rendered_content(article)
+    return await rendered(ctx, article)
 
 
 @query(
@@ -344,7 +341,7 @@ async def listForVisitor(ctx, args):
         for a in published
         if visitor_readable(a) and ("collectionId" not in args or a.get("collectionId") == args["collectionId"])
     ]
-    return [with_rendered_content(a) for a in sorted(articles, key=lambda a: a["order"])]
+    return [await rendered(ctx, a) for a in sorted(articles, key=lambda a: a["order"])]
 
 
 @query(args={**WIDGET_VISITOR_ARGS, "query": v.string()})
@@ -354,7 +351,7 @@ async def searchForVisitor(ctx, args):
     if visitor is None:
         return []
     matches = await search_articles(ctx, args["workspaceId"], args["query"], "published")
-    return [with_rendered_content(a) for a in matches if visitor_readable(a)][:SEARCH_LIMIT]
+    return [await rendered(ctx, a) for a in matches if visitor_readable(a)][:SEARCH_LIMIT]
 
 
 @query(args={"id": v.id("articles"), **WIDGET_VISITOR_ARGS})
@@ -366,4 +363,76 @@ async def getForVisitor(ctx, args):
     article = await ctx.db.get(args["id"])
     if article is None or article["workspaceId"] != args["workspaceId"] or not visitor_readable(article):
         return None
-    return with_rendered_content(article)
+    return await rendered(ctx, article)
+
+
+ASSET_LIST_LIMIT = 500
+
+
+async def _workspace_article(ctx: Any, workspace_id: str, article_id: str | None) -> str | None:
+    if article_id is None:
+        return None
+    article = await ctx.db.get(article_id)
+    if article is None or article["workspaceId"] != workspace_id:
+        not_found("Article")
+    return article["_id"]
+
+
+@mutation(args={"workspaceId": v.id("workspaces")})
+async def generateAssetUploadUrl(ctx, args):
+    """A single-use URL to POST one article image to (``articles.create``)."""
+    await require_permission(ctx, args["workspaceId"], "articles.create")
+    return await ctx.storage.generate_upload_url()
+
+
+@mutation(
+    args={
+        "workspaceId": v.id("workspaces"),
+        "articleId": v.optional(v.id("articles")),
+        "importSourceId": v.optional(v.id("helpCenterImportSources")),
+        "importPath": v.optional(v.string()),
+        "storageId": v.id("_storage"),
+        "fileName": v.optional(v.string()),
+    }
+)
+async def saveAsset(ctx, args):
+    """Keep an uploaded image as an asset: ``{assetId, reference, url, fileName, mimeType, size}``."""
+    agent = await require_permission(ctx, args["workspaceId"], "articles.create")
+    article_id = await _workspace_article(ctx, args["workspaceId"], args.get("articleId"))
+    source_id = args.get("importSourceId")
+    if source_id is not None:
+        source = await ctx.db.get(source_id)
+        if source is None or source["workspaceId"] != args["workspaceId"]:
+            not_found("Import source")
+    return await save_asset(
+        ctx, args["workspaceId"], args["storageId"], file_name=args.get("fileName"), user_id=agent.id,
+        article_id=article_id, import_source_id=source_id, import_path=args.get("importPath"),
+    )  # fmt: skip
+
+
+@query(args={"workspaceId": v.id("workspaces"), "articleId": v.optional(v.id("articles"))})
+async def listAssets(ctx, args):
+    """The workspace's (or one article's) newest ``ASSET_LIST_LIMIT`` images, newest first, with URLs."""
+    await require_permission(ctx, args["workspaceId"], "articles.read")
+    article_id = await _workspace_article(ctx, args["workspaceId"], args.get("articleId"))
+    if article_id is not None:
+        index = ("by_workspace_article", lambda q: q.eq("workspaceId", args["workspaceId"]).eq("articleId", article_id))
+    else:
+        index = ("by_workspace", lambda q: q.eq("workspaceId", args["workspaceId"]))
+    assets = await ctx.db.query("articleAssets").with_index(*index).order("desc").take(ASSET_LIST_LIMIT)
+    return [await described(ctx, asset) for asset in sorted(assets, key=lambda asset: asset["createdAt"], reverse=True)]
+
+
+@mutation(args={"workspaceId": v.id("workspaces"), "assetId": v.id("articleAssets")})
+async def deleteAsset(ctx, args):
+    """Delete an image no article references any more, and its file: ``{success: true}``."""
+    await require_permission(ctx, args["workspaceId"], "articles.delete")
+    asset = await ctx.db.get(args["assetId"])
+    if asset is None or asset["workspaceId"] != args["workspaceId"]:
+        not_found("Asset")
+    titles = await referencing_titles(ctx, args["workspaceId"], asset["_id"])
+    if titles:
+        fail(INVALID_INPUT, f"Asset is still referenced by {len(titles)} article(s): {', '.join(titles[:3])}")
+    await ctx.storage.delete(asset["storageId"])
+    await ctx.db.delete(asset["_id"])
+    return {"success": True}

@@ -10,3 +10,4 @@ crons.daily("visitor census", {"hourUTC": 4, "minuteUTC": 23}, "segments:refresh
 crons.interval("stalled campaign sends", {"minutes": 5}, "emailCampaigns:resumeStalledSends")
 crons.interval("stalled push campaign sends", {"minutes": 5}, "pushCampaigns:resumeStalledSends")
 crons.interval("series waits backstop", {"minutes": 5}, "series:processWaitingProgress")
+crons.interval("report snapshots", {"minutes": 10}, "reporting:refreshReportSnapshots")

@@ -88,7 +88,8 @@ async def _chat(ctx: Any, workspace_id: str, admin_id: str, chat: tuple) -> None
         await append_message(ctx, conversation, sender_type=sender, sender_id=sender_id, content=content)
         conversation = await ctx.db.get(conversation["_id"])
     if closed:
-        await ctx.db.patch(conversation["_id"], {"status": "closed", "resolvedAt": now_ms()})
+        closed_at = now_ms()
+        await ctx.db.patch(conversation["_id"], {"status": "closed", "resolvedAt": closed_at, "updatedAt": closed_at})
 
 
 @internal_mutation(args={"passwordHash": v.string()})

@@ -1,15 +1,21 @@
-"""Help-center Markdown imports, read side: the import sources and the history of what re-imports
-removed, which the dashboard's articles screen lists beside the articles.
+"""Help-center Markdown folders: import (``syncMarkdownFolder``), the sources and the history of what
+re-imports removed, restoring a run, and export — the articles screen's import/export panel.
 
-Both need ``articles.read`` (Opencom's rule). Lists are bounded: a workspace's sources newest first
-(at most ``MAX_SOURCES``), and the history grouped by import run from the newest
-``MAX_HISTORY_ENTRIES`` archived entries.
+Importing and restoring need ``articles.create``, exporting ``data.export``, reading the lists
+``articles.read`` (Opencom's rules). The work is in ``lib/help_center_sync``,
+``lib/help_center_restore`` and ``lib/help_center_export``. Lists are bounded: a workspace's
+sources newest first (at most ``MAX_SOURCES``), and the history grouped by import run from the
+newest ``MAX_HISTORY_ENTRIES`` archived entries.
 """
 
 from typing import Any
 
-from runtime import query, v
+from runtime import mutation, query, v
 
+from .lib.errors import not_found
+from .lib.help_center_export import export_markdown
+from .lib.help_center_restore import RunRestore
+from .lib.help_center_sync import FolderSync
 from .lib.identity import Doc
 from .lib.permissions import require_permission
 
@@ -88,3 +94,58 @@ async def listHistory(ctx, args):
         group["totalEntries"] += 1
     newest = sorted(groups.values(), key=lambda group: group["deletedAt"], reverse=True)[:runs]
     return [{**group, "restorableEntries": group["totalEntries"] - group["restoredEntries"]} for group in newest]
+
+
+markdown_file = v.object({"relativePath": v.string(), "content": v.string()})
+import_asset = v.object(
+    {
+        "relativePath": v.string(),
+        "storageId": v.optional(v.id("_storage")),
+        "mimeType": v.optional(v.string()),
+        "size": v.optional(v.number()),
+    }
+)
+
+
+@mutation(
+    args={
+        "workspaceId": v.id("workspaces"),
+        "sourceKey": v.optional(v.string()),
+        "sourceName": v.string(),
+        "rootCollectionId": v.optional(v.id("collections")),
+        "files": v.array(markdown_file),
+        "assets": v.optional(v.array(import_asset)),
+        "publishByDefault": v.optional(v.boolean()),
+        "dryRun": v.optional(v.boolean()),
+    }
+)
+async def syncMarkdownFolder(ctx, args):
+    """Import (or, with ``dryRun``, preview importing) a Markdown folder; answers counts and changed paths."""
+    agent = await require_permission(ctx, args["workspaceId"], "articles.create")
+    return await FolderSync(ctx, args, agent.id).run()
+
+
+@mutation(
+    args={"workspaceId": v.id("workspaces"), "sourceId": v.id("helpCenterImportSources"), "importRunId": v.string()}
+)
+async def restoreRun(ctx, args):
+    """Bring back what one import run removed: ``{restoredCollections, restoredArticles}``."""
+    await require_permission(ctx, args["workspaceId"], "articles.create")
+    source = await ctx.db.get(args["sourceId"])
+    if source is None or source["workspaceId"] != args["workspaceId"]:
+        not_found("Import source")
+    return await RunRestore(ctx, source, args["importRunId"]).run()
+
+
+@query(
+    args={
+        "workspaceId": v.id("workspaces"),
+        "sourceId": v.optional(v.id("helpCenterImportSources")),
+        "rootCollectionId": v.optional(v.id("collections")),
+        "includeDrafts": v.optional(v.boolean()),
+    }
+)
+async def exportMarkdown(ctx, args):
+    """The workspace's (or one source's or collection's) articles as Markdown files with their images."""
+    await require_permission(ctx, args["workspaceId"], "data.export")
+    return await export_markdown(ctx, args)

@@ -21,6 +21,7 @@ from .lib.messenger import (
     public_settings,
 )
 from .lib.permissions import agent_with_permission, require_permission
+from .lib.stored_files import require_unclaimed
 
 _WS = {"workspaceId": v.id("workspaces")}
 _NULLABLE_STRING = v.optional(v.union(v.string(), v.null()))
@@ -164,6 +165,7 @@ async def saveLogo(ctx, args):
     if url is None:
         fail(NOT_FOUND, "Uploaded file not found")
     existing = await _settings(ctx, args["workspaceId"])
+    await require_unclaimed(ctx, args["storageId"], existing["_id"] if existing is not None else None)
     if existing is not None and "logoStorageId" in existing and existing["logoStorageId"] != args["storageId"]:
         await ctx.storage.delete(existing["logoStorageId"])
     return await _save(ctx, args["workspaceId"], {"logoStorageId": args["storageId"], "logo": url})

@@ -1,8 +1,11 @@
 """Reports for agents, and customer satisfaction (CSAT) as the widget collects it.
 
 Reports (``conversations.read``) cover a date range in the workspace's time zone and read only that
-range's rows from indexes (``lib/report_sources``): conversation volume, first-response and
-resolution times, per-agent metrics and workload, CSAT and the AI agent.
+range from indexes (``lib/report_sources``): conversation volume, first-response and resolution
+times, per-agent metrics and workload, CSAT and the AI agent. The conversation reports add up
+daily snapshots for the range's whole past days and read rows only for the rest
+(``lib/report_snapshots``); the ``report snapshots`` cron job keeps the snapshots fresh through
+``refreshReportSnapshots``.
 
 A rating is asked for only when the workspace turned ``askForRatingEnabled`` on, the conversation
 is closed, and nobody rated it yet; one rating (1 to 5, with optional feedback) per conversation,
@@ -12,12 +15,14 @@ by its visitor or its workspace's agents.
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from runtime import mutation, query, v
+from runtime import internal_mutation, mutation, query, v
 
+from .lib import report_snapshots as snapshots
 from .lib import report_sources as sources
 from .lib import reports
 from .lib.clock import now_ms
 from .lib.conversation_access import conversation_for_reader
+from .lib.conversation_facts import ConversationFacts, facts_of
 from .lib.errors import INVALID_INPUT, fail
 from .lib.identity import Doc
 from .lib.report_math import average, ratio
@@ -114,39 +119,75 @@ _OPTIONAL_RANGE = {
     "endDate": v.optional(v.number()),
 }
 _SCAN = {"scanLimit": v.optional(v.number())}
+REFRESH_FAN_OUT = 200  # workspaces one step of the snapshot cron job schedules
+
+
+async def _conversation_facts(ctx: Any, args: Doc) -> tuple[ConversationFacts, bool, ZoneInfo]:
+    """Checks the caller; ``(facts, truncated, time zone)`` of the range's conversations."""
+    tz = await sources.require_report_reader(ctx, args["workspaceId"])
+    facts, truncated = await snapshots.conversation_facts(
+        ctx, args["workspaceId"], args["startDate"], args["endDate"], tz, sources.SCAN_LIMIT
+    )
+    return facts, truncated, tz
 
 
 @query(args={**_RANGE, "granularity": _granularity, **_SCAN})
 async def getConversationMetrics(ctx, args):
     """Conversations created in the range: volume per period, by status and by channel."""
-    tz = await sources.require_report_reader(ctx, args["workspaceId"])
-    rows, truncated = await sources.conversations_in_range(ctx, args)
-    return {**reports.conversation_metrics(rows, args.get("granularity", "day"), tz), "truncated": truncated}
+    facts, truncated, tz = await _conversation_facts(ctx, args)
+    return {**facts.conversation_metrics(args.get("granularity", "day"), tz), "truncated": truncated}
 
 
 @query(args={**_RANGE, **_SCAN})
 async def getResponseTimeMetrics(ctx, args):
     """First-response times of the range's conversations: count, average, median, p90, p95."""
-    await sources.require_report_reader(ctx, args["workspaceId"])
-    rows, truncated = await sources.conversations_in_range(ctx, args)
-    return {**reports.response_times(rows), "truncated": truncated}
+    facts, truncated, _ = await _conversation_facts(ctx, args)
+    return {**facts.response_times(), "truncated": truncated}
 
 
 @query(args={**_RANGE, **_SCAN})
 async def getResolutionTimeMetrics(ctx, args):
     """Resolution times of the range's conversations: count, average, median, p90, p95."""
-    await sources.require_report_reader(ctx, args["workspaceId"])
-    rows, truncated = await sources.conversations_in_range(ctx, args)
-    return {**reports.resolution_times(rows), "truncated": truncated}
+    facts, truncated, _ = await _conversation_facts(ctx, args)
+    return {**facts.resolution_times(), "truncated": truncated}
 
 
 @query(args={**_RANGE, **_SCAN})
 async def getAgentMetrics(ctx, args):
     """Per agent, over the range's conversations assigned to them: handled, resolved, mean times."""
-    await sources.require_report_reader(ctx, args["workspaceId"])
-    rows, _ = await sources.conversations_in_range(ctx, args)
-    agents = {row["assignedAgentId"] for row in rows if row.get("assignedAgentId")}
-    return reports.agent_metrics(rows, await sources.agent_names(ctx, agents))
+    facts, _, _ = await _conversation_facts(ctx, args)
+    return facts.agent_metrics(await sources.agent_names(ctx, set(facts.agents)))
+
+
+@internal_mutation(args={"after": v.optional(v.number())})
+async def refreshReportSnapshots(ctx, args):
+    """The cron job: schedule a snapshot refresh for each workspace that has conversations.
+
+    Workspaces are taken ``REFRESH_FAN_OUT`` at a time (oldest first); a full batch schedules the next.
+    """
+    batch = await (
+        ctx.db.query("workspaces")
+        .with_index("by_creation_time", lambda q: q.gt("_creationTime", args.get("after", -1.0)))
+        .take(REFRESH_FAN_OUT)
+    )
+    for workspace in batch:
+        conversations = ctx.db.query("conversations").with_index(
+            "by_workspace_created", lambda q, w=workspace: q.eq("workspaceId", w["_id"])
+        )
+        if await conversations.first() is not None:
+            await ctx.scheduler.run_after(0, "reporting:refreshWorkspaceSnapshots", {"workspaceId": workspace["_id"]})
+    if len(batch) == REFRESH_FAN_OUT:
+        await ctx.scheduler.run_after(0, "reporting:refreshReportSnapshots", {"after": batch[-1]["_creationTime"]})
+
+
+@internal_mutation(args={"workspaceId": v.id("workspaces")})
+async def refreshWorkspaceSnapshots(ctx, args):
+    """Recompute the workspace's days that need it, newest first, within one step's budgets; then the next step."""
+    tz = await sources.workspace_zone(ctx, args["workspaceId"])
+    done, remaining = await snapshots.refresh_step(ctx, args["workspaceId"], tz, now_ms())
+    if remaining:
+        await ctx.scheduler.run_after(0, "reporting:refreshWorkspaceSnapshots", args)
+    return {"refreshed": float(done), "remaining": float(remaining)}
 
 
 @query(args={"workspaceId": v.id("workspaces"), **_SCAN})
@@ -218,21 +259,16 @@ async def getAiAgentMetrics(ctx, args):
 )
 async def getDashboardSummary(ctx, args):
     """The reports page's headline numbers over the range."""
-    await sources.require_report_reader(ctx, args["workspaceId"])
-    conversations, conversations_cut = await sources.conversations_in_range(ctx, args)
+    facts, conversations_cut, _ = await _conversation_facts(ctx, args)
     ratings, ratings_cut = await sources.csat_in_range(ctx, args)
     answers, answers_cut = await sources.ai_answers_in_range(ctx, args)
-    statuses = reports.conversation_metrics(conversations, "day", ZoneInfo("UTC"))["byStatus"]
+    response_ms, resolution_ms = facts.averages()
     return {
-        "totalConversations": float(len(conversations)),
-        "openConversations": statuses["open"],
-        "closedConversations": statuses["closed"],
-        "avgResponseTimeMs": average(
-            [r["firstResponseAt"] - r["createdAt"] for r in conversations if r.get("firstResponseAt")]
-        ),
-        "avgResolutionTimeMs": average(
-            [r["resolvedAt"] - r["createdAt"] for r in conversations if r.get("resolvedAt")]
-        ),
+        "totalConversations": float(facts.total),
+        "openConversations": float(facts.statuses["open"]),
+        "closedConversations": float(facts.statuses["closed"]),
+        "avgResponseTimeMs": response_ms,
+        "avgResolutionTimeMs": resolution_ms,
         "avgCsatRating": average([r["rating"] for r in ratings]),
         "csatResponseCount": float(len(ratings)),
         "aiResponseCount": float(len(answers)),
@@ -244,10 +280,18 @@ async def getDashboardSummary(ctx, args):
 @query(args={**_RANGE, "conversationScanLimit": v.optional(v.number()), "csatScanLimit": v.optional(v.number())})
 async def getAiVsHumanComparison(ctx, args):
     """The range's conversations the AI agent took part in against the others: volume, speed, CSAT."""
-    await sources.require_report_reader(ctx, args["workspaceId"])
-    conversations, conversations_cut = await sources.conversations_in_range(ctx, args)
+    tz = await sources.require_report_reader(ctx, args["workspaceId"])
+    if args["endDate"] >= now_ms():  # every rating so far is in the range: the snapshots' ratings count
+        facts, conversations_cut = await snapshots.conversation_facts(
+            ctx, args["workspaceId"], args["startDate"], args["endDate"], tz, sources.SCAN_LIMIT
+        )
+    else:
+        rows, conversations_cut = await sources.conversations_in_range(ctx, args)
+        facts = facts_of(rows, [])
     ratings, ratings_cut = await sources.csat_in_range(ctx, args)
-    return {**reports.ai_vs_human(conversations, ratings), "truncated": conversations_cut or ratings_cut}
+    for rating in ratings:
+        facts.add_rating(rating)
+    return {**facts.ai_vs_human(), "truncated": conversations_cut or ratings_cut}
 
 
 @query(

@@ -13,7 +13,8 @@ from runtime import internal_mutation, mutation, v
 from .lib.actors import workspace_actor
 from .lib.attachments import normalize_file_name, rejection, stage
 from .lib.clock import now_ms
-from .lib.errors import NOT_AUTHORIZED, NOT_FOUND, fail
+from .lib.errors import NOT_FOUND, fail
+from .lib.stored_files import require_unclaimed
 
 CLEANUP_BATCH = 100
 
@@ -47,9 +48,7 @@ async def finalizeUpload(ctx, args):
     metadata = await ctx.storage.get_metadata(args["storageId"])
     if metadata is None:
         fail(NOT_FOUND, "Uploaded file not found")
-    claimed = ctx.db.query("supportAttachments").with_index("by_storage", lambda q: q.eq("storageId", args["storageId"]))
-    if await claimed.first() is not None:
-        fail(NOT_AUTHORIZED, "Uploaded file already belongs to an attachment")
+    await require_unclaimed(ctx, args["storageId"])
     refused = rejection(file_name, metadata["size"])
     if refused is not None:
         await ctx.storage.delete(args["storageId"])

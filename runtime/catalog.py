@@ -86,10 +86,14 @@ class Catalog:
         self.indexes: dict[tuple[int, str], IndexInfo] = {}
         # Every index of each table (both system indexes included): what every write must maintain.
         self.stored_indexes: dict[int, list[IndexInfo]] = {}
+        # Changes with every change to the view: a mutation run against an older one is run again.
+        self.version = 0
 
     def load(self, rows: Rows) -> None:
         """Replace this view with what the store holds."""
+        version = self.version
         self.__init__()  # type: ignore[misc]
+        self.version = version + 1
         for table_number, name in rows.load_tables():
             self.table_numbers[name] = table_number
             self.table_names[table_number] = name
@@ -97,6 +101,7 @@ class Catalog:
             self._remember(IndexInfo(index_id, table_number, self.table_names[table_number], name, tuple(json.loads(fields_json))))
 
     def _remember(self, info: IndexInfo) -> None:
+        self.version += 1
         self.indexes[(info.table_number, info.name)] = info
         self.stored_indexes.setdefault(info.table_number, []).append(info)
 
@@ -117,6 +122,7 @@ class Catalog:
         elif number is None:
             number = max([FIRST_USER_TABLE_NUMBER - 1, *(n for n in self.table_names if n >= FIRST_USER_TABLE_NUMBER)]) + 1
         rows.add_table(number, name)
+        self.version += 1
         self.table_numbers[name] = number
         self.table_names[number] = name
         self.add_index(rows, number, BY_ID, ())
@@ -131,5 +137,6 @@ class Catalog:
 
     def drop_index(self, rows: Rows, info: IndexInfo) -> None:
         rows.drop_index(info.index_id)
+        self.version += 1
         del self.indexes[(info.table_number, info.name)]
         self.stored_indexes[info.table_number].remove(info)

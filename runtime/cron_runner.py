@@ -216,16 +216,18 @@ class CronRunner:
 
     # --- one tick ---------------------------------------------------------------------------
     async def _run_mutation(self, row: dict[str, Value], function: Any) -> None:
-        buffer = logs.LogBuffer()
+        buffers = [logs.LogBuffer()]  # the last attempt's (see Executor.mutate_within_budget)
         started = time.monotonic()
 
-        def body(transaction: Transaction) -> None:
+        def attempt(transaction: Transaction, budget: float | None) -> None:
+            buffers[:] = [logs.LogBuffer()]
+            buffer = buffers[0]
             current = transaction.get(str(row["_id"]), system=True)
             if not _same_tick(current, row, PENDING):
                 return
             try:
                 with logs.capture(buffer):
-                    result = self._executor.run_in_transaction(function, row["args"], transaction)
+                    result = self._executor.run_in_transaction(function, row["args"], transaction, budget)
             except sqlite3.Error:
                 raise  # the store failed, not the job: the tick stays due and is retried
             except Exception as error:  # the job's own failure
@@ -236,12 +238,12 @@ class CronRunner:
             self._finish_tick(transaction, current, {"type": "success", "result": result}, list(buffer.lines), started)
 
         try:
-            await self._database.mutate(body)
+            await self._executor.mutate_within_budget(attempt)
         except _UserFailure as failure:
             _log.warning("cron job %r (%s) failed: %s", row["name"], row["function"], failure)
-            await self._record(row, {"type": "err", "error": str(failure)}, list(buffer.lines), started, PENDING)
+            await self._record(row, {"type": "err", "error": str(failure)}, list(buffers[0].lines), started, PENDING)
         finally:
-            _emit(row, buffer.finish())
+            _emit(row, buffers[0].finish())
 
     async def _run_action(self, row: dict[str, Value], function: Any) -> None:
         started = time.monotonic()

@@ -5,7 +5,9 @@ Concurrency policy (the whole of it):
 - Function code runs on the event loop thread and never suspends inside a query or mutation, so
   each execution is one uninterrupted run of Python against a SQLite connection; no ``ctx.db``
   call pays a thread hop. A function past the loop's CPU budget runs again on a worker thread
-  (``runtime.off_loop``); a mutation's body then raises ``OffLoop`` and the writer awaits it.
+  (``runtime.off_loop``): a mutation beside the writer at a snapshot, its buffered writes replayed
+  by the writer once checked against ``recent_commits`` (``runtime.optimistic``), or, when only the
+  writer can run it, inside the writer's transaction (its body raises ``OffLoop``; the writer awaits it).
 - Queries use the reader connection, each inside one SQLite read transaction: one consistent
   snapshot, whose timestamp is read from the snapshot itself.
 - Mutations go through one queue to one writer, which runs them one at a time in commit order
@@ -25,6 +27,7 @@ import asyncio
 import logging
 import math
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +41,7 @@ from runtime.catalog import BY_CREATION_TIME, BY_ID, SYSTEM_TABLE_NUMBERS, Catal
 from runtime.document_import import ImportMode, plan_import, write_import
 from runtime.off_loop import OffLoop
 from runtime.read_set import Commit
+from runtime.recent_commits import RecentCommits
 from runtime.schema_change import check_stored_documents
 from runtime.search import SearchIndexes
 from runtime.storage import Rows, decode_document
@@ -137,6 +141,8 @@ class Database:
             self.catalog.load(self._writer_rows)
             # Highest timestamp handed out (committed, or committing in the current group).
             self.last_ts: int = int(self._writer_rows.get_meta("ts") or 0)
+            # Timestamp of the last durable commit: no reader's snapshot is older once it opens.
+            self.committed_ts: int = self.last_ts
             self._creation_time: float = float(self._writer_rows.get_meta("creation_time") or 0.0)
         except store.StoreError:
             raise  # PostgreSQL failed: no file is damaged
@@ -155,6 +161,12 @@ class Database:
         self._checkpoint: Future[Any] | None = None
         self._checkpointed_at = 0.0
         self._listeners: list[CommitListener] = []
+        # What recent commits wrote, for mutations run off the writer to be checked against (runtime.optimistic).
+        self.recent_commits = RecentCommits()
+        # Creation times are also handed out on worker threads (runtime.optimistic); one taken there is
+        # never handed out again, even when the writer rewinds its own after a failed mutation.
+        self._creation_lock = threading.Lock()
+        self._creation_lent: float = 0.0
         self._snapshot_depth = 0
         self._snapshot_ts = 0
         self.search_indexes = SearchIndexes()
@@ -270,11 +282,23 @@ class Database:
         """Create a table on its first insert (inside the inserting mutation's transaction)."""
         return self.catalog.create_table(rows, name)
 
-    def next_creation_time(self) -> float:
-        """A ``_creationTime``: now in ms, but strictly after every one handed out before."""
-        now = clock.now_ms()
-        self._creation_time = now if now > self._creation_time else math.nextafter(self._creation_time, math.inf)
-        return self._creation_time
+    def next_creation_time(self, *, lent: bool = False) -> float:
+        """A ``_creationTime``: now in ms, but strictly after every one handed out before.
+
+        ``lent``: for a mutation running off the writer, whose rewinds (``_rewind_creation_time``)
+        must never go below it.
+        """
+        with self._creation_lock:
+            now = clock.now_ms()
+            self._creation_time = now if now > self._creation_time else math.nextafter(self._creation_time, math.inf)
+            if lent:
+                self._creation_lent = self._creation_time
+            return self._creation_time
+
+    def _rewind_creation_time(self, saved: float) -> None:
+        """Forget creation times the writer handed out since ``saved`` (their mutation failed)."""
+        with self._creation_lock:
+            self._creation_time = max(saved, self._creation_lent)
 
     # --- reads ------------------------------------------------------------------------------
     @contextmanager
@@ -413,7 +437,9 @@ class Database:
         try:
             await self._commit_group(batch)
         except Exception as error:  # noqa: BLE001 - the store's failure is every waiting caller's
-            self.last_ts, self._creation_time = ts_before, creation_before
+            self.last_ts = ts_before
+            self._rewind_creation_time(creation_before)
+            self.recent_commits.discard_after(ts_before)
             for job in batch:
                 if not job.future.done():
                     job.future.set_exception(error)
@@ -475,7 +501,7 @@ class Database:
                     connection.execute("ROLLBACK TO mutation")
                     if len(self.catalog.table_names) != tables_before:
                         self.catalog.load(rows)
-                    self._creation_time = creation_job_before
+                    self._rewind_creation_time(creation_job_before)
                     changes_before = connection.total_changes
                     transaction = Transaction(self, rows, self.last_ts, writable=True)
                     value = await moved.rerun(transaction)
@@ -484,7 +510,7 @@ class Database:
                 connection.execute("RELEASE mutation")
                 if len(self.catalog.table_names) != tables_before:
                     self.catalog.load(rows)
-                self._creation_time = creation_job_before
+                self._rewind_creation_time(creation_job_before)
                 outcomes.append((job, error, None, None))
                 continue
             connection.execute("RELEASE mutation")
@@ -492,6 +518,7 @@ class Database:
             writes = transaction.coalesced_writes()
             if writes:
                 commits.append(Commit(self._next_ts(), writes))
+                self.recent_commits.add(commits[-1])
             transaction.ts = self.last_ts
             outcomes.append((job, None, value, transaction))
         try:
@@ -505,11 +532,15 @@ class Database:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
             self.catalog.load(rows)
-            self.last_ts, self._creation_time = ts_before, creation_before
+            self.last_ts = ts_before
+            self._rewind_creation_time(creation_before)
+            self.recent_commits.discard_after(ts_before)
             for job, _, _, _ in outcomes:
                 if not job.future.done():
                     job.future.set_exception(error)
             return
+        self.committed_ts = self.last_ts
+        self.recent_commits.durable(self.committed_ts)
         if changed:
             self._start_checkpoint()
         for job, failure, value, transaction in outcomes:

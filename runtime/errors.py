@@ -67,6 +67,10 @@ class LimitExceededError(Exception):
     """A transaction limit of Convex (reads, writes, scheduled functions) was exceeded."""
 
 
+class OptimisticConcurrencyControlFailure(Exception):
+    """A mutation whose reads kept being changed by other commits, on every retry (Convex's OCC failure)."""
+
+
 class InvalidCursorError(Exception):
     """A pagination cursor that belongs to another query or cannot be decoded."""
 
@@ -75,7 +79,9 @@ class InvalidCursorError(Exception):
 
 def error_message(error: BaseException) -> str:
     """The text a caller sees for ``error``, in Convex's ``Uncaught <Name>: <message>`` form."""
-    if isinstance(error, (ArgumentValidationError, ReturnsValidationError, FunctionNotFoundError)):
+    if isinstance(
+        error, (ArgumentValidationError, ReturnsValidationError, FunctionNotFoundError, OptimisticConcurrencyControlFailure)
+    ):
         return str(error)
     if isinstance(error, ConvexError):
         return f"Uncaught {type(error).__name__}: {error}"

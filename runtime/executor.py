@@ -10,25 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from runtime import knobs, logs
 from runtime.app_loader import App, load_app
 from runtime.auth.deployment import DeploymentAuth
 from runtime.connection import NO_CONNECTION, Connection, Proof
 from runtime.context import ActionCtx, Execution, Identity, MutationCtx, QueryCtx
-from runtime.database import Database
+from runtime.database import Database, MutationResult
 from runtime.errors import ConvexValueError, FunctionNotFoundError, LimitExceededError
 from runtime.file_storage import FileStorage
 from runtime.function_clock import function_time
 from runtime.functions import FunctionDefinition, Kind
 from runtime.cron_runner import CronRunner
 from runtime.job_runner import JobRunner
-from runtime.off_loop import OffLoop, Workers
+from runtime.off_loop import Workers
+from runtime.optimistic import OffWriter, run_optimistically
 from runtime.queries import Query
 from runtime.read_set import ReadSet
 from runtime.return_values import StoredDocuments, checked_return_value
@@ -38,6 +40,7 @@ from runtime.transaction import Transaction
 from runtime.validators import validate_args, validate_returns
 from runtime.values import UNDEFINED, Value, binary_size, check_value, strip_undefined, value_size
 
+T = TypeVar("T")
 DEFAULT_DATA_DIR = ".opencom"
 STORAGE_DIR = "storage"  # file storage, inside the data directory
 
@@ -263,8 +266,6 @@ class Executor:
         self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int, connection: Connection
     ) -> FunctionResult:
         await self.start()
-        # The body runs on the writer task: give it the caller's context (the scheduled job it runs under).
-        caller_context = contextvars.copy_context()
         # The last attempt's execution and logs: a run moved off the loop drops the first attempt's.
         executions: list[Execution] = []
         buffers = [logs.LogBuffer()]
@@ -279,30 +280,43 @@ class Executor:
                 finally:
                     transaction.close_scans()
 
-        async def rerun(transaction: Transaction) -> Value:
-            return await self.workers.run(self._on_worker, caller_context, attempt, transaction)
-
-        def body(transaction: Transaction) -> Value:
-            try:
-                return caller_context.run(attempt, transaction, knobs.LOOP_CPU_BUDGET_S)
-            except LoopBudgetSpent:
-                raise OffLoop(rerun) from None
-
         try:
-            result = await self.database.mutate(body)
+            result = await self.mutate_within_budget(attempt)
         except Exception as error:  # noqa: BLE001
             return FunctionResult(error=error, log_lines=buffers[0].finish())
         proofs = tuple(executions[0].proofs.recorded)
-        read_set = result.transaction.read_set
+        read_set = executions[0].transaction.read_set if executions[0].transaction is not None else None
         return FunctionResult(
             value=result.value, log_lines=buffers[0].finish(), ts=result.ts, read_set=read_set, proofs=proofs
         )
 
+    async def mutate_within_budget(self, attempt: Callable[[Transaction, float | None], T]) -> MutationResult[T]:
+        """``attempt(transaction, budget)`` as one mutation, committed once; its exceptions propagate.
+
+        It runs first on the writer, stopped by ``LoopBudgetSpent`` past ``budget`` (the event loop's
+        CPU budget); then, rolled back, again from the start beside the writer with its full time
+        limit (``budget`` None), optimistically (``runtime.optimistic``), so that it never holds
+        other callers' mutations. Each run gets the caller's context (the scheduled job it runs under).
+        """
+        caller_context = contextvars.copy_context()
+
+        def body(transaction: Transaction) -> T:
+            try:
+                return caller_context.run(attempt, transaction, knobs.LOOP_CPU_BUDGET_S)
+            except LoopBudgetSpent:
+                raise OffWriter from None
+
+        try:
+            return await self.database.mutate(body)
+        except OffWriter:
+            off_loop = functools.partial(self._on_worker, caller_context, attempt)
+            return await run_optimistically(self.database, self.workers, off_loop)
+
     @staticmethod
     def _on_worker(
-        context: contextvars.Context, attempt: Callable[[Transaction, float | None], Value], transaction: Transaction
-    ) -> Value:
-        """A mutation's second attempt, on a worker thread: its time limit counts this thread's CPU."""
+        context: contextvars.Context, attempt: Callable[[Transaction, float | None], T], transaction: Transaction
+    ) -> T:
+        """A mutation's later attempt, on a worker thread: its time limit counts this thread's CPU."""
         transaction.deadline = function_time() + knobs.QUERY_TIME_LIMIT_S
         return context.run(attempt, transaction, None)
 
@@ -325,9 +339,14 @@ class Executor:
                 return FunctionResult(error=error, log_lines=buffer.finish())
         return FunctionResult(value=value, log_lines=buffer.finish())
 
-    def run_in_transaction(self, function: FunctionDefinition, args: Any, transaction: Transaction) -> Value:
-        """Run a query or mutation with no identity inside ``transaction`` (how scheduled mutations run)."""
-        return self._invoke_within_limit(Execution(self, function, None, transaction=transaction), args)
+    def run_in_transaction(
+        self, function: FunctionDefinition, args: Any, transaction: Transaction, budget: float | None = None
+    ) -> Value:
+        """Run a query or mutation with no identity inside ``transaction`` (how scheduled mutations run).
+
+        ``budget``: the one ``mutate_within_budget`` hands its attempt.
+        """
+        return self._invoke_within_limit(Execution(self, function, None, transaction=transaction), args, budget)
 
     # --- nested calls -----------------------------------------------------------------------
     def resolve(self, reference: Any) -> FunctionDefinition:

@@ -225,17 +225,18 @@ class JobRunner:
             await self._run_action(job_id, name, function, arguments)
 
     async def _run_mutation(self, job_id: str, name: str, function: FunctionDefinition, arguments: Any) -> None:
-        buffer = logs.LogBuffer()
+        buffers = [logs.LogBuffer()]  # the last attempt's (see Executor.mutate_within_budget)
 
-        def body(transaction: Transaction) -> None:
+        def attempt(transaction: Transaction, budget: float | None) -> None:
+            buffers[:] = [logs.LogBuffer()]
             job = transaction.get(job_id, system=True)
             if job is None or job_state(job) != PENDING:
                 return
             transaction.patch(job_id, {"state": {"kind": IN_PROGRESS}}, system=True)
             token = running_job.set(RunningJob(job_id, "mutation"))
             try:
-                with logs.capture(buffer):
-                    self._executor.run_in_transaction(function, arguments, transaction)
+                with logs.capture(buffers[0]):
+                    self._executor.run_in_transaction(function, arguments, transaction, budget)
                 finish(transaction, job_id, {"kind": SUCCESS})
             except sqlite3.Error:
                 raise  # the store failed, not the user's code: the job stays pending and is retried
@@ -246,19 +247,19 @@ class JobRunner:
                 transaction.close_scans()
 
         try:
-            await self._mutate_in_turn(body)
+            await self._mutate_in_turn(attempt)
         except _UserFailure as failure:
             await self._record_failure(job_id, failure.message, PENDING)
         finally:
-            _emit_logs(name, buffer.finish())
+            _emit_logs(name, buffers[0].finish())
 
-    async def _mutate_in_turn(self, body: Callable[[Transaction], None]) -> None:
-        """Run a scheduled mutation's ``body`` once the writer's queue is clear (``_after_queued_mutations``).
+    async def _mutate_in_turn(self, attempt: Callable[[Transaction, float | None], None]) -> None:
+        """Run a scheduled mutation's ``attempt`` once the writer's queue is clear (``_after_queued_mutations``).
         Scheduled mutations take their turns in the order they were started, so jobs due together
         still reach the writer in scheduling order."""
         async with self._turn:
             await self._after_queued_mutations()
-            mutation = asyncio.ensure_future(self._database.mutate(body))
+            mutation = asyncio.ensure_future(self._executor.mutate_within_budget(attempt))
             await asyncio.sleep(0)  # the mutation takes its place in the writer's queue
         await mutation
 

@@ -97,6 +97,15 @@ def encode_key(values: Sequence[Value]) -> bytes:
     return bytes(out)
 
 
+def trailing_id(key: bytes) -> str:
+    """The document id that ends every index key (``IndexInfo.key_of``), without decoding the rest.
+
+    An id is encoded as ``TAG_STR``, its ASCII characters, ``0x00``; ids are written in a base32
+    alphabet of digits and letters, so the last ``TAG_STR`` byte of the key is where it starts.
+    """
+    return key[key.rindex(TAG_STR, 0, len(key) - 1) + 1 : -1].decode("ascii")
+
+
 def decode_key(key: bytes) -> list[Value]:
     """Decode a concatenation of encoded values back into the values (inverse of ``encode_key``).
 

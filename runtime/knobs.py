@@ -47,6 +47,11 @@ QUERY_TIME_LIMIT_S = _float("QUERY_TIME_LIMIT_S", 1.0)  # user code time of a qu
 # start on a worker thread (runtime.off_loop), so that one long function cannot stall other clients.
 LOOP_CPU_BUDGET_S = _float("LOOP_CPU_BUDGET_S", 0.03)
 OFF_LOOP_WORKERS = _int("OFF_LOOP_WORKERS", 4)  # worker threads for those re-runs
+# How often a server hands the interpreter lock between threads (CPython's default is 5 ms): a
+# function computing on a worker delays the event loop's every wake-up by up to this much.
+GIL_SWITCH_INTERVAL_S = _float("GIL_SWITCH_INTERVAL_S", 0.001)
+# Times a mutation run off the writer (runtime.optimistic) is run again after a conflicting commit.
+MUTATION_OCC_RETRIES = _int("MUTATION_OCC_RETRIES", 4)
 ACTION_TIME_LIMIT_S = _float("ACTION_TIME_LIMIT_S", 600.0)  # wall time of one action
 
 # --- storage ----------------------------------------------------------------------------------
@@ -130,6 +135,9 @@ AUTH_SCRYPT_P = _int("AUTH_SCRYPT_P", 1)  # scrypt parallelism
 SYNC_PING_INTERVAL_S = _float("SYNC_PING_INTERVAL_S", 15.0)  # idle time before a JSON Ping (clients give up at 30 s)
 SYNC_MAX_MESSAGE_BYTES = _int("SYNC_MAX_MESSAGE_BYTES", 32 << 20)  # largest WebSocket frame a client may send
 SYNC_MAX_QUERIES = _int("SYNC_MAX_QUERIES", 4096)  # queries in one connection's query set
+# How long the first query set of a fresh connection waits for an Authenticate that may follow it
+# (a page load subscribes before its auth library has read the token): see runtime.server.sync_session.
+SYNC_AUTH_GRACE_S = _float("SYNC_AUTH_GRACE_S", 0.05)
 SYNC_MAX_PENDING_MESSAGES = _int("SYNC_MAX_PENDING_MESSAGES", 10_000)  # unsent frames before a connection is dropped
 SYNC_MAX_RESULT_BYTES = _int("SYNC_MAX_RESULT_BYTES", 64 << 20)  # result bytes one connection's queries may hold
 SYNC_MAX_CONNECTION_PROOFS = _int("SYNC_MAX_CONNECTION_PROOFS", 32)  # ctx.connection proofs one connection keeps

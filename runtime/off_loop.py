@@ -10,12 +10,14 @@ it every few milliseconds (the GIL's switch interval), goes on answering other c
   connection's latest snapshot (a query that had no snapshot imposed on it: it is as if it had
   arrived a moment later), and reports that snapshot's timestamp. Queries that must share an open
   snapshot (a subscription round, ``query_at_ts``) are not moved: they keep the loop until done.
-- A mutation's first attempt is rolled back to its savepoint by the writer (``OffLoop``), which
-  then awaits the second attempt, on the worker, on the writer's connection, inside the same
-  SQLite transaction: no other mutation runs in between, so commit order and serializability are
-  those of the fast path. Mutations are deterministic over the same state, as Convex requires, so
-  the second attempt does what the first would have done; its logs, read set and proofs are the
-  ones returned (the first attempt's are dropped).
+- A mutation's first attempt is rolled back by the writer, and the mutation runs again beside the
+  writer at a snapshot, its writes buffered, and commits only if nothing it read has changed since
+  (``runtime.optimistic``): other mutations keep committing meanwhile. Mutations are deterministic
+  over the same state, as Convex requires, so a later attempt does what the first would have
+  done; its logs, read set and proofs are the ones returned (the first attempt's are dropped).
+- A mutation that needs the writer itself (``runtime.write_buffer.NeedsWriter``) runs its next
+  attempt on the worker but on the writer's connection, inside the writer's SQLite transaction
+  (``OffLoop``): no other mutation runs in between, so the commit order is that of the fast path.
 """
 
 from __future__ import annotations

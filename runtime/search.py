@@ -221,7 +221,8 @@ def search_documents(transaction: Transaction, plan: SearchPlan) -> Iterator[dic
     expression = plan.match_expression
     if expression is None:
         return
-    text_search = getattr(transaction.rows.connection, "text_search", None)
+    connection = transaction.search_connection(plan.table_number)
+    text_search = getattr(connection, "text_search", None)
     if text_search is not None:
         bodies = text_search.search(plan, knobs.MAX_SEARCH_RESULTS)
         yield from _checked_results(transaction, bodies)
@@ -235,7 +236,7 @@ def search_documents(transaction: Transaction, plan: SearchPlan) -> Iterator[dic
         f'SELECT d.body FROM "{plan.fts_name}" s JOIN documents d ON d.id = s.doc_id '
         f"WHERE {' AND '.join(conditions)} ORDER BY bm25(\"{plan.fts_name}\"), s.creation_time DESC LIMIT ?"
     )
-    rows = transaction.rows.connection.execute(sql, (*parameters, knobs.MAX_SEARCH_RESULTS)).fetchall()
+    rows = connection.execute(sql, (*parameters, knobs.MAX_SEARCH_RESULTS)).fetchall()
     yield from _checked_results(transaction, [body for (body,) in rows])
 
 

@@ -9,7 +9,10 @@ next bytecode boundary of the running code, wherever it is.
 What keeps the injection from ever hitting anything but the runaway function:
 
 - A run is registered by ``start`` and removed by ``finish``, both under one lock; the watchdog
-  injects only under that lock and only while the run is still registered, at most once per run.
+  injects only under that lock and only while the run is still registered.
+- CPython drops an exception raised inside a garbage-collection callback or a finalizer (it prints
+  "Exception ignored in …"), and an asynchronous one can land there: a run still registered
+  ``REFIRE_S`` of its own time after an injection is therefore interrupted again.
 - An injection not yet delivered when the run finishes (it ended in the same instant) is
   cancelled by ``finish``, still under the lock.
 - If the exception arrives inside ``finish`` itself, it propagates from the guarded region like
@@ -67,6 +70,9 @@ def _thread_clock(thread_id: int) -> Callable[[], float]:
     return lambda: time.clock_gettime(clock_id) - collection_seconds(thread_id)
 
 
+REFIRE_S = 0.05  # a run's time after an injection at which, still running, it gets another
+
+
 @dataclass(eq=False, slots=True)
 class Run:
     """One guarded run: the thread it executes on, its clock, and when by that clock it must end."""
@@ -75,7 +81,7 @@ class Run:
     clock: Callable[[], float]
     deadline: float
     error: type[BaseException] = FunctionTimeout  # what the watchdog raises in the thread at the deadline
-    fired: bool = False
+    fired: bool = False  # injected at least once: ``finish`` cancels one not yet delivered
 
 
 class Watchdog:
@@ -154,13 +160,15 @@ class Watchdog:
                 remaining: list[float] = []
                 for thread_id, stack in self._runs.items():
                     run = stack[-1]
-                    if run.fired or thread_id in self._shielded:
+                    if thread_id in self._shielded:
                         continue
                     left = run.deadline - run.clock()
                     if left > 0:
                         remaining.append(left)
                         continue
                     run.fired = True
+                    run.deadline += REFIRE_S - left  # REFIRE_S from now, if this one is swallowed (see above)
+                    remaining.append(REFIRE_S)
                     ctypes.pythonapi.PyThreadState_SetAsyncExc(
                         ctypes.c_ulong(run.thread_id), ctypes.py_object(run.error)
                     )

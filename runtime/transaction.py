@@ -4,13 +4,17 @@ A transaction works directly on one SQLite connection inside an open SQLite tran
 savepoint per mutation), so its own writes are visible to its own reads in index order for free,
 and a rollback is SQLite's. It records every index interval it reads (the read set) and every
 document it changes (the write set), and enforces Convex's per-transaction limits.
+
+A mutation too long for the writer runs instead in a ``BufferedTransaction`` (``runtime.write_buffer``)
+against a read snapshot, its writes kept in memory: the few steps that differ are methods here that
+it overrides (creating a table, text indexing, savepoints).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runtime import knobs
 from runtime.catalog import BY_ID, FIRST_USER_TABLE_NUMBER, IndexInfo
@@ -217,11 +221,11 @@ class Transaction:
                 raise ConvexValueError(
                     f'Invalid argument `table` for `db.insert`: invalid table name "{table}". {problem}'
                 )
-            table_number = self.database.create_table(self.rows, table)
+            table_number = self._create_table(table)
         doc_id = new_id(table_number)
         if "_id" in value:
             raise ConvexValueError(f"Provided document ID {doc_id} doesn't match '_id' field {display(value['_id'])}")
-        creation_time = self.database.next_creation_time()
+        creation_time = self._next_creation_time()
         if "_creationTime" in value:
             raise ConvexValueError(
                 f"Provided creation time {creation_time} doesn't match '_creationTime' field {display(value['_creationTime'])}"
@@ -345,24 +349,48 @@ class Transaction:
             self.rows.delete_document(doc_id)
         else:
             self.rows.put_document(doc_id, table_number, encode_document(new), size if size is not None else value_size(new))
-        self.database.search_indexes.on_write(self.rows.connection, table_number, old, new)
+        self._index_text(table_number, old, new)
         self.writes.append(DocumentWrite(table_number, doc_id, old, new, tuple(keys)))
+
+    # --- what a transaction that buffers its writes does differently (runtime.write_buffer) ---
+    def _create_table(self, table: str) -> int:
+        """Create ``table`` for its first insert, in this transaction."""
+        return self.database.create_table(self.rows, table)
+
+    def _next_creation_time(self) -> float:
+        return self.database.next_creation_time()
+
+    def _index_text(self, table_number: int, old: dict[str, Value] | None, new: dict[str, Value] | None) -> None:
+        """Keep the table's search indexes in step with one document write."""
+        self.database.search_indexes.on_write(self.rows.connection, table_number, old, new)
+
+    def search_connection(self, table_number: int) -> Any:
+        """The connection a text search of ``table_number`` runs on (it sees this transaction's writes)."""
+        return self.rows.connection
+
+    def _savepoint(self, name: str) -> None:
+        self.rows.connection.execute(f"SAVEPOINT {name}")
+
+    def _roll_back_to(self, name: str) -> None:
+        self.rows.connection.execute(f"ROLLBACK TO {name}")
+        self.rows.connection.execute(f"RELEASE {name}")
+
+    def _release(self, name: str) -> None:
+        self.rows.connection.execute(f"RELEASE {name}")
 
     @contextmanager
     def subtransaction(self) -> Iterator[None]:
         """A nested mutation: if the block raises, only the block's writes are undone."""
         self._savepoints += 1
         name = f"nested_{self._savepoints}"
-        connection = self.rows.connection
-        connection.execute(f"SAVEPOINT {name}")
+        self._savepoint(name)
         writes_before = len(self.writes)
         tables_before = len(self.catalog.table_names)
         written_before = self.metrics.written()
         try:
             yield
         except BaseException:
-            connection.execute(f"ROLLBACK TO {name}")
-            connection.execute(f"RELEASE {name}")
+            self._roll_back_to(name)
             del self.writes[writes_before:]
             self.metrics.restore_written(written_before)
             if len(self.catalog.table_names) != tables_before:
@@ -370,7 +398,7 @@ class Transaction:
             raise
         finally:
             self._savepoints -= 1
-        connection.execute(f"RELEASE {name}")
+        self._release(name)
 
     def coalesced_writes(self) -> tuple[DocumentWrite, ...]:
         """One write per document: its first old version and last new version.

@@ -1,5 +1,6 @@
-"""The time limit's clock and its interruptions: garbage collection is not a function's time, and
-code inside ``WATCHDOG.shielded()`` (a database driver mid-statement) is never cut in half."""
+"""The time limit's clock and its interruptions: garbage collection is not a function's time,
+code inside ``WATCHDOG.shielded()`` (a database driver mid-statement) is never cut in half, and an
+interruption that lands where CPython drops it is made again."""
 
 from __future__ import annotations
 
@@ -44,3 +45,24 @@ def test_an_interruption_waits_for_the_shielded_region_to_end() -> None:
     finally:
         WATCHDOG.finish(run)
     assert reached_end_of_region
+
+
+def test_an_interruption_swallowed_where_python_drops_it_is_made_again() -> None:
+    """An asynchronous exception delivered inside a finalizer is printed and dropped by CPython."""
+    swallowed: list[BaseException] = []
+
+    class Finalized:
+        def __del__(self) -> None:
+            try:
+                _spin(0.2)  # the deadline passes in here, so the interruption lands in here
+            except BaseException as error:  # noqa: BLE001 - what CPython would drop anyway
+                swallowed.append(error)
+
+    run = WATCHDOG.start(0.02)
+    try:
+        with pytest.raises(FunctionTimeout):
+            Finalized()  # dropped at once: its finalizer runs now
+            _spin(2.0)  # the watchdog strikes again here
+    finally:
+        WATCHDOG.finish(run)
+    assert [type(error) for error in swallowed] == [FunctionTimeout]

@@ -173,7 +173,7 @@ async def test_pipelined_mutations_run_in_arrival_order(server: RunningServer) -
             await connection.send(mutation(request_id, "messages:send", {"channel": room, "body": str(request_id)}))
         responses: list[dict[str, object]] = []
         newest_transition_ts = 0
-        while len(responses) < 20 or connection.value(0) != [str(i) for i in range(20)]:
+        while len(responses) < 20 or 0 not in connection.results or connection.value(0) != [str(i) for i in range(20)]:
             frame = await connection.receive()
             if frame["type"] == "MutationResponse":
                 # No Transition covering a mutation's ts may arrive before its response.

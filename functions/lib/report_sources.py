@@ -19,6 +19,11 @@ SCAN_LIMIT = 20_000  # rows one report reads from a range (Opencom's largest sca
 async def require_report_reader(ctx: Any, workspace_id: str) -> ZoneInfo:
     """Refuse callers without ``conversations.read``; returns the workspace's time zone (office hours, else UTC)."""
     await require_permission(ctx, workspace_id, "conversations.read")
+    return await workspace_zone(ctx, workspace_id)
+
+
+async def workspace_zone(ctx: Any, workspace_id: str) -> ZoneInfo:
+    """The time zone the workspace's reports use: its office hours' zone, else UTC."""
     hours = (
         await ctx.db.query("officeHours")
         .with_index("by_workspace", lambda q: q.eq("workspaceId", workspace_id))

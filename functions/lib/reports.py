@@ -1,4 +1,5 @@
-"""Building each report from the rows of its range (``lib/report_sources``) with ``lib/report_math``.
+"""Building the reports read from rows (``lib/report_sources``) with ``lib/report_math``: workload,
+CSAT, the AI agent; the conversation reports are ``lib/conversation_facts``'.
 
 Shapes follow Opencom's reporting queries; periods are in the workspace's time zone.
 """
@@ -7,58 +8,7 @@ from collections import Counter, defaultdict
 from zoneinfo import ZoneInfo
 
 from .identity import Doc
-from .report_math import average, first_response_ms, period_key, ratio, resolution_ms, summarize_durations
-
-STATUSES = ("open", "closed", "snoozed")
-
-
-def conversation_metrics(rows: list[Doc], granularity: str, tz: ZoneInfo) -> Doc:
-    """Volume per period and by status and channel."""
-    volume = Counter(period_key(row["createdAt"], granularity, tz) for row in rows)
-    statuses = Counter(row["status"] for row in rows)
-    email = sum(1 for row in rows if row.get("channel") == "email")
-    return {
-        "total": float(len(rows)),
-        "volumeByPeriod": [{"period": key, "count": float(volume[key])} for key in sorted(volume)],
-        "byStatus": {status: float(statuses[status]) for status in STATUSES},
-        "byChannel": {"chat": float(len(rows) - email), "email": float(email)},
-    }
-
-
-def response_times(rows: list[Doc]) -> Doc:
-    """First-response time summary over the conversations answered."""
-    return summarize_durations(d for d in map(first_response_ms, rows) if d is not None)
-
-
-def resolution_times(rows: list[Doc]) -> Doc:
-    """Resolution time summary over the conversations resolved."""
-    return summarize_durations(d for d in map(resolution_ms, rows) if d is not None)
-
-
-def agent_metrics(rows: list[Doc], names: dict[str, str]) -> list[Doc]:
-    """Per assigned agent: conversations handled, resolved, mean response and resolution times."""
-    stats: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"handled": [], "response": [], "resolution": []})
-    for row in rows:
-        agent = row.get("assignedAgentId")
-        if agent is None:
-            continue
-        stats[agent]["handled"].append(1.0)
-        if row.get("firstResponseAt"):
-            stats[agent]["response"].append(row["firstResponseAt"] - row["createdAt"])
-        if row.get("resolvedAt"):
-            stats[agent]["resolution"].append(row["resolvedAt"] - row["createdAt"])
-    metrics = [
-        {
-            "agentId": agent,
-            "agentName": names.get(agent, "Unknown"),
-            "conversationsHandled": float(len(s["handled"])),
-            "resolved": float(len(s["resolution"])),
-            "avgResponseTimeMs": average(s["response"]),
-            "avgResolutionTimeMs": average(s["resolution"]),
-        }
-        for agent, s in stats.items()
-    ]
-    return sorted(metrics, key=lambda m: (-m["conversationsHandled"], m["agentId"]))
+from .report_math import average, period_key, ratio
 
 
 def workload(open_rows: list[Doc], names: dict[str, str]) -> Doc:
@@ -143,32 +93,6 @@ def ai_metrics(rows: list[Doc], granularity: str, tz: ZoneInfo) -> Doc:
         "totalTokensUsed": float(sum(row.get("tokensUsed", 0.0) for row in rows)),
         "trendByPeriod": trend,
     }
-
-
-def ai_involved(conversation: Doc) -> bool:
-    """Whether the AI agent answered or handed off in the conversation."""
-    return conversation.get("aiLastResponseAt") is not None or conversation.get("aiWorkflowState", "none") != "none"
-
-
-def ai_vs_human(conversations: list[Doc], ratings: list[Doc]) -> Doc:
-    """Conversations the AI took part in against the others: count, mean first response, CSAT."""
-    groups = {
-        "ai": [c for c in conversations if ai_involved(c)],
-        "human": [c for c in conversations if not ai_involved(c)],
-    }
-    result = {}
-    for name, group in groups.items():
-        ids = {conversation["_id"] for conversation in group}
-        rated = [rating["rating"] for rating in ratings if rating["conversationId"] in ids]
-        result[name] = {
-            "conversationCount": float(len(group)),
-            "avgResponseTimeMs": average(
-                [c["firstResponseAt"] - c["createdAt"] for c in group if c.get("firstResponseAt")]
-            ),
-            "avgCsatRating": average(rated),
-            "csatResponseCount": float(len(rated)),
-        }
-    return result
 
 
 def knowledge_gaps(answers: list[Doc], limit: int) -> list[Doc]:

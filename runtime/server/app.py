@@ -30,6 +30,7 @@ import logging
 import os
 import signal
 import ssl
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -267,6 +268,17 @@ def tune_garbage_collection() -> None:
     gc.set_threshold(knobs.GC_GENERATION0_THRESHOLD, 20, 20)
 
 
+def tune_thread_switching() -> None:
+    """Hand the interpreter lock between threads every ``knobs.GIL_SWITCH_INTERVAL_S``.
+
+    A function that computes on a worker thread (``runtime.off_loop``, ``runtime.optimistic``)
+    holds the lock until asked to give it up; the event loop, serving everyone else, asks each
+    time it wakes. CPython's 5 ms default makes each of a request's several wake-ups wait up to
+    that long behind a runaway; a shorter interval only costs when threads compete at all.
+    """
+    sys.setswitchinterval(knobs.GIL_SWITCH_INTERVAL_S)
+
+
 def _url(scheme: str, host: str, port: int) -> str:
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
@@ -327,6 +339,7 @@ async def serve(
             except (NotImplementedError, RuntimeError):
                 pass  # not the main thread: the caller stops us by cancelling instead
         tune_garbage_collection()
+        tune_thread_switching()
         if ready is not None:
             ready(url, site_url)
         await stop.wait()

@@ -14,6 +14,12 @@ the client's view of the protocol (convex-protocol §6):
 - Mutations run one at a time in arrival order on a worker task; each ``MutationResponse`` is
   queued before the Transition that covers its timestamp (``subscriptions`` explains why), and
   every response is followed by a Transition, even an empty one. Actions run concurrently.
+- A page load may subscribe before its auth library has read the stored token, so ``Authenticate``
+  follows the first ``ModifyQuerySet`` by a few milliseconds; answering in between would show the
+  page a signed-out user (``currentUser`` is null) and send it to its sign-in page. So on a fresh
+  connection (``connectionCount`` 0: a reconnecting client authenticates before it subscribes)
+  that has not authenticated, Transitions wait up to ``knobs.SYNC_AUTH_GRACE_S`` after the first
+  query set, and an ``Authenticate`` arriving meanwhile is answered with them, in one Transition.
 - ``connection`` is what functions see as ``ctx.connection`` (``runtime.connection``): the
   client's address and the proofs its committed mutations recorded. A mutation runs with the
   proofs of every mutation before it; when a commit adds proofs, every query of the connection
@@ -102,6 +108,9 @@ class SyncSession:
         self._closed = False
         self._socket = socket
         self._expiry: asyncio.TimerHandle | None = None  # when the current user token runs out
+        self._fresh = False  # the client's first connection (``Connect.connectionCount`` 0)
+        # While set, no Transition leaves: the first query set waits for a following Authenticate.
+        self._auth_grace: asyncio.TimerHandle | None = None
 
     # --- the connection's life ----------------------------------------------------------------
     async def run(self) -> None:
@@ -131,6 +140,7 @@ class SyncSession:
     def _close(self) -> None:
         self._closed = True
         self._watch_expiry(None)
+        self._end_auth_grace()
         self.manager.forget(self)
         for subscription in self.queries.values():
             self.manager.unsubscribe(subscription, self)
@@ -171,6 +181,7 @@ class SyncSession:
         if self.session_id is not None:
             raise ProtocolError("Connect may only be sent once, as the first message")
         self.session_id = message.sessionId
+        self._fresh = message.connectionCount == 0
         if message.clientTs:
             self._clock_skew = message.clientTs - time.time() * 1000.0
         if message.maxObservedTimestamp is not None:
@@ -205,6 +216,9 @@ class SyncSession:
                 live.discard(modification.queryId)
         if len(live) > knobs.SYNC_MAX_QUERIES:
             raise ProtocolError(f"Too many queries: a connection may subscribe to {knobs.SYNC_MAX_QUERIES} at most")
+        if self._fresh and self.query_set_version == 0 and self.identity_version == 0:
+            loop = asyncio.get_running_loop()
+            self._auth_grace = loop.call_later(knobs.SYNC_AUTH_GRACE_S, self._end_auth_grace)
         for modification in message.modifications:
             query_id = modification.queryId
             if isinstance(modification, Add):
@@ -244,6 +258,7 @@ class SyncSession:
         self.caller = caller
         self._watch_expiry(token_expiry(message.value) if message.tokenType == "User" else None)
         self._resubscribe()
+        self._end_auth_grace()
         self._request_transition()
 
     def _resubscribe(self) -> None:
@@ -261,6 +276,14 @@ class SyncSession:
         self.connection = connection
         if connection.key != previous.key and not self._closed:
             self._resubscribe()
+
+    def _end_auth_grace(self) -> None:
+        """Let Transitions leave again (the grace passed, the client authenticated or left)."""
+        if self._auth_grace is not None:
+            self._auth_grace.cancel()
+            self._auth_grace = None
+            if not self._closed:
+                self.manager.request_transition(self)
 
     def _watch_expiry(self, expires_at: float | None) -> None:
         """Tell the client when its token runs out, as Convex does, so it can fetch a fresh one."""
@@ -357,6 +380,8 @@ class SyncSession:
         """Queue the Transition to ``ts`` this client is owed, if any (see ``subscriptions.Watcher``)."""
         if self._closed:
             return True
+        if self._auth_grace is not None:
+            return False  # asked again when the grace ends
         # One snapshot for all its queries, never older than what the client was shown or told.
         if ts < self._end_ts or not all(subscription.valid_at(ts) for subscription in self.queries.values()):
             return False

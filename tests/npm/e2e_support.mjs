@@ -80,6 +80,15 @@ export function signIn(client, flow, email, password) {
   return client.action("auth:signIn", { provider: "password", params });
 }
 
+// Signs a new agent up on the client and waits until the server sees them; returns their user
+// (with `workspaceId`, the workspace sign-up created).
+export async function signUpAgent(client, email, password) {
+  const signedUp = await signIn(client, "signUp", email, password);
+  await authenticate(client, signedUp.tokens.token);
+  const me = await new Live(client, "auth:currentUser", {}).until((value) => value !== null, "the signed-in user");
+  return me.user;
+}
+
 // Hands the client a token and resolves once the server has accepted (or refused) it.
 export function authenticate(client, token) {
   const changed = new Promise((resolve) => client.setAuth(async () => token, resolve));

@@ -40,6 +40,7 @@ MODULES = (
     "segments", "events", "tours", "tourSteps", "tourProgress", "tooltips", "authoringSessions",
     "tooltipAuthoringSessions", "surveys", "checklists", "outboundMessages",
     "articles", "collections", "suggestions", "knowledge", "workspaceMembers", "contentFolders", "aiAgentActions",
+    "carousels", "embeddings", "helpCenterImports",
 )  # fmt: skip
 REFUSALS = {"NOT_AUTHENTICATED", "NOT_AUTHORIZED", "PERMISSION_DENIED", "NOT_WORKSPACE_MEMBER", "SESSION_EXPIRED"}
 GUESSED_TOKEN = "wst_" + "0" * 64
@@ -632,6 +633,38 @@ ARGS: dict[str, Args] = {
         "visitorId": w.victim.visitor_id,
         **s.session(),
     },
+    "carousels:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "matrix", "screens": [{"id": "a", "title": "x"}]},
+    "carousels:update": lambda w, s: {"id": w.ids["carousel"], "name": "matrix"},
+    **{
+        f"carousels:{name}": lambda w, s: {"id": w.ids["carousel"]}
+        for name in ("get", "getStats", "duplicate", "activate", "pause", "archive", "remove")
+    },
+    "carousels:list": lambda w, s: {"workspaceId": w.workspace_id},
+    "carousels:listActive": lambda w, s: {"workspaceId": w.workspace_id, "visitorId": w.victim.visitor_id, **s.session()},
+    "carousels:recordImpression": lambda w, s: {
+        "carouselId": w.ids["carousel"],
+        "action": "dismissed",
+        "visitorId": w.victim.visitor_id,
+        **s.session(),
+    },
+    "articles:generateAssetUploadUrl": lambda w, s: {"workspaceId": w.workspace_id},
+    "articles:saveAsset": lambda w, s: {"workspaceId": w.workspace_id, "storageId": w.ids["spareUpload"], "fileName": "x.png"},
+    "articles:listAssets": lambda w, s: {"workspaceId": w.workspace_id},
+    "articles:deleteAsset": lambda w, s: {"workspaceId": w.workspace_id, "assetId": w.ids["asset"]},
+    "embeddings:backfillExisting": lambda w, s: {"workspaceId": w.workspace_id},
+    "helpCenterImports:listSources": lambda w, s: {"workspaceId": w.workspace_id},
+    "helpCenterImports:listHistory": lambda w, s: {"workspaceId": w.workspace_id},
+    "helpCenterImports:syncMarkdownFolder": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "sourceName": "Victim docs",
+        "files": [{"relativePath": "hijack.md", "content": "# Hijacked"}],
+    },
+    "helpCenterImports:restoreRun": lambda w, s: {
+        "workspaceId": w.workspace_id,
+        "sourceId": w.ids["importSource"],
+        "importRunId": w.ids["importRun"],
+    },
+    "helpCenterImports:exportMarkdown": lambda w, s: {"workspaceId": w.workspace_id},
 }
 
 Allowed = Callable[[Any, World, Stranger], bool]
@@ -758,6 +791,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         **await _support_records(backend, team.workspace_id, team.admin, victim, conversation),
         **await _engagement_records(backend, team.workspace_id, team.admin, victim),
         **await _campaign_records(backend, team.workspace_id, team.admin, victim),
+        **await _dashboard_records(backend, team.workspace_id, team.admin, victim),
     }
     folder = await backend.call("contentFolders:create", {**ws, "name": "Private"}, as_=team.admin)
     other_visitor = await backend.boot(team.workspace_id, sessionId="neighbour-browser")
@@ -782,6 +816,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         *(ids[name] for name in PRIVATE_SUPPORT_RECORDS),
         *(ids[name] for name in PRIVATE_ENGAGEMENT_RECORDS),
         *(ids[name] for name in PRIVATE_CAMPAIGN_RECORDS),
+        *(ids[name] for name in PRIVATE_DASHBOARD_RECORDS),
         "my secret ticket",
         article,
         "unannounced plans",
@@ -1097,4 +1132,33 @@ async def _campaign_records(backend: Backend, workspace_id: str, owner: Person, 
         "emailCampaign": sent,
         "campaignRecipient": recipient["_id"],
         "trackingToken": recipient["trackingToken"],
+    }
+
+
+# The import source's id is not among them: published imported articles carry it, as collection ids.
+PRIVATE_DASHBOARD_RECORDS = ("carousel", "carouselImpression", "asset", "importedSecret")
+
+
+async def _dashboard_records(backend: Backend, workspace_id: str, owner: Person, victim: Visitor) -> dict[str, str]:
+    """An active carousel the victim saw, an article image, and a Markdown import run that removed an article."""
+    ws = {"workspaceId": workspace_id}
+    carousel = await backend.call("carousels:create", {**ws, "name": "Tour", "screens": [{"id": "a", "title": "Hi"}]}, as_=owner)
+    await backend.call("carousels:activate", {"id": carousel}, as_=owner)
+    impression = await backend.call("carousels:recordImpression", {"carouselId": carousel, "sessionToken": victim.token, "action": "shown"})
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+    saved = await backend.call("articles:saveAsset", {**ws, "storageId": await backend.executor.file_storage.store(png, "image/png")}, as_=owner)
+    spare = await backend.executor.file_storage.store(png, "image/png")
+    files = [{"relativePath": "plans.md", "content": "# Internal plans"}, {"relativePath": "intro.md", "content": "# Intro"}]
+    handbook = {**ws, "sourceName": "Handbook", "publishByDefault": False}  # drafts: nothing public to read
+    imported = await backend.call("helpCenterImports:syncMarkdownFolder", {**handbook, "files": files}, as_=owner)
+    secret = next(a["_id"] for a in (await backend.dump())["articles"] if a["title"] == "Internal plans")
+    run = await backend.call("helpCenterImports:syncMarkdownFolder", {**handbook, "files": files[1:]}, as_=owner)
+    return {
+        "carousel": carousel,
+        "carouselImpression": impression,
+        "asset": saved["assetId"],
+        "spareUpload": spare,
+        "importSource": imported["sourceId"],
+        "importedSecret": secret,
+        "importRun": run["importRunId"],
     }

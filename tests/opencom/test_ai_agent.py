@@ -156,3 +156,24 @@ async def test_the_model_declining_or_a_low_similarity_hands_off_with_the_candid
                                   as_=team.admin)  # fmt: skip
     assert stored["generatedResponseContext"]["response"] == "Maybe." and stored["deliveredResponseContext"]["sources"] == []
     assert json.dumps(stored).count("Let me connect you") >= 1
+
+
+async def test_answers_are_rate_limited_per_visitor_and_per_workspace(backend: Backend, team: Team):
+    await set_env(backend.executor.database, "AI_ANSWERS_PER_VISITOR_PER_10_MIN", "2")
+    await set_env(backend.executor.database, "AI_ANSWERS_PER_WORKSPACE_PER_HOUR", "3")
+    visitor = await backend.boot(team.workspace_id)
+
+    async def ask(asker) -> Any:
+        conversation = await backend.visitor_conversation(asker)
+        args = {"workspaceId": team.workspace_id, "conversationId": conversation, "sessionToken": asker.token, "query": "hi"}
+        return await backend.run("aiAgentActions:generateResponse", args)
+
+    for _ in range(2):
+        assert (await ask(visitor)).value["handoffReason"] == "AI Agent is disabled"
+    refused = await ask(visitor)
+    assert refused.error.data == {"code": "RATE_LIMITED", "message": "Too many AI agent questions from this visitor; try again in 300 seconds"}
+    answered = [m for m in (await backend.dump())["messages"] if m["senderId"] == "ai-agent"]
+    assert len(answered) == 2  # the refused question got no hand-off message
+    assert (await ask(await backend.boot(team.workspace_id))).value["handoff"] is True
+    refused = await ask(await backend.boot(team.workspace_id))
+    assert refused.error.data["code"] == "RATE_LIMITED" and "workspace" in refused.error.data["message"]

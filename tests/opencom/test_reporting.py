@@ -50,8 +50,9 @@ def _summary(values: list[float]) -> dict:
             "p90Ms": pick(0.9), "p95Ms": pick(0.95)}  # fmt: skip
 
 
-async def _seed(backend: Backend, team: Team, agents: list, generated: list[dict], tz: str) -> None:
+async def _seed(backend: Backend, team: Team, agents: list, generated: list[dict], tz: str) -> list[str]:
     now = BASE
+    ids = []
     await backend.insert("officeHours", {"workspaceId": team.workspace_id, "timezone": tz, "schedule": [],
                                          "createdAt": now, "updatedAt": now})  # fmt: skip
     for row in generated:
@@ -66,21 +67,40 @@ async def _seed(backend: Backend, team: Team, agents: list, generated: list[dict
         if row["resolution"] is not None:
             doc["resolvedAt"] = row["createdAt"] + row["resolution"]
         conversation = await backend.insert("conversations", doc)
+        ids.append(conversation)
         if row["rating"] is not None:
             rating = {"workspaceId": team.workspace_id, "conversationId": conversation, "rating": row["rating"],
                       "createdAt": row["createdAt"]}  # fmt: skip
             if "assignedAgentId" in doc:
                 rating["agentId"] = doc["assignedAgentId"]
             await backend.insert("csatResponses", rating)
+    return ids
 
 
-async def _check(generated: list[dict], window: tuple[float, float], tz: str, granularity: str) -> None:
+async def _snapshot_every_day(backend: Backend, team: Team, tz: str) -> None:
+    """Daily snapshots of every local day the generated data can fall in (as the cron job keeps them)."""
+    snapshots = backend.lib("report_snapshots")
+    zone = ZoneInfo(tz)
+    for day in snapshots.whole_days(BASE - 3 * DAY, BASE + 44 * DAY, zone):
+
+        async def refresh(ctx, day=day) -> None:
+            await snapshots.refresh_day(ctx, team.workspace_id, day, zone, snapshots.STEP_LOOKUPS)
+
+        await backend.t.run(refresh)
+
+
+async def _check(generated: list[dict], window: tuple[float, float], tz: str, granularity: str, through_snapshots: bool) -> None:
     with tempfile.TemporaryDirectory() as directory:
         backend = await open_backend(Path(directory) / "data")
         try:
             team = await backend.seed_team()
             agents = [await backend.add_member(team, "agent") for _ in range(3)]
-            await _seed(backend, team, agents, generated, tz)
+            ids = await _seed(backend, team, agents, generated, tz)
+            if through_snapshots:
+                await _snapshot_every_day(backend, team, tz)
+                if generated:  # a change after the snapshots: its day must be read from rows again
+                    generated[0]["status"] = "closed"
+                    await backend.patch(ids[0], {"status": "closed", "updatedAt": backend.t.now_ms()})
             start, end = window
             args = {"workspaceId": team.workspace_id, "startDate": start, "endDate": end}
             inside = [row for row in generated if start <= row["createdAt"] <= end]
@@ -124,11 +144,11 @@ async def _check(generated: list[dict], window: tuple[float, float], tz: str, gr
             await backend.close()
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(generated=conversations, window=ranges, tz=st.sampled_from(ZONES),
-       granularity=st.sampled_from(("day", "week", "month")))  # fmt: skip
-def test_reports_match_a_brute_force_computation(generated, window, tz, granularity):
-    asyncio.run(_check(generated, window, tz, granularity))
+       granularity=st.sampled_from(("day", "week", "month")), through_snapshots=st.booleans())  # fmt: skip
+def test_reports_match_a_brute_force_computation(generated, window, tz, granularity, through_snapshots):
+    asyncio.run(_check(generated, window, tz, granularity, through_snapshots))
 
 
 async def test_reports_are_for_agents_who_may_read_conversations(backend: Backend, team: Team):

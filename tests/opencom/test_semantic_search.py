@@ -111,6 +111,20 @@ async def test_backfill_reembeds_only_what_changed(backend: Backend, team: Team)
     assert await backend.internal("embeddings:backfill", {}) == {"scheduled": 2}
 
 
+async def test_the_articles_screens_backfill_embeds_what_is_missing(backend: Backend, team: Team):
+    for key in ARTICLES:  # published, their scheduled embedding jobs not run
+        await _publish(backend, team, key)
+    ws = {"workspaceId": team.workspace_id}
+    articles_only = {**ws, "contentTypes": ["article", "internalArticle"]}
+    assert await backend.call("embeddings:backfillExisting", articles_only, as_=team.admin) == {"total": 3, "processed": 3, "skipped": 0}
+    assert len({row["contentId"] for row in (await backend.dump())["contentEmbeddings"]}) == 3
+    assert await backend.call("embeddings:backfillExisting", articles_only, as_=team.admin) == {"total": 3, "processed": 0, "skipped": 3}
+    agent = await backend.add_member(team, "agent")
+    await backend.refused("embeddings:backfillExisting", ws, as_=agent, code="PERMISSION_DENIED")
+    await backend.refused("embeddings:backfillExisting", ws, as_=(await backend.seed_team()).admin, code="NOT_WORKSPACE_MEMBER")
+    await backend.refused("embeddings:backfillExisting", ws, code="NOT_AUTHENTICATED")
+
+
 async def test_snippets_are_searchable_knowledge(backend: Backend, team: Team):
     ids = await _library(backend, team)
     ws = {"workspaceId": team.workspace_id}

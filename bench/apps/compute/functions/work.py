@@ -1,8 +1,8 @@
-"""Pure computation: a cheap query, and one that burns the CPU for as long as asked."""
+"""Pure computation: a cheap query and mutation, and ones that burn the CPU for as long as asked."""
 
 import time
 
-from runtime import query, v
+from runtime import mutation, query, v
 
 
 @query(args={})
@@ -18,3 +18,18 @@ async def burn(ctx, args):
     while time.thread_time() < until:
         pass
     return args["ms"]
+
+
+@mutation(args={})
+async def tick(ctx, args):
+    """A cheap mutation: one insert."""
+    return await ctx.db.insert("ticks", {"n": 1})
+
+
+@mutation(args={"ms": v.float64()})
+async def burn_write(ctx, args):
+    """Compute for ``ms`` milliseconds of CPU time, then write: past the time limit, nothing is written."""
+    until = time.thread_time() + args["ms"] / 1000
+    while time.thread_time() < until:
+        pass
+    return await ctx.db.insert("burns", {"ms": args["ms"]})

@@ -54,6 +54,14 @@ def _compute(ms: float) -> None:
         pass
 
 
+@mutation(args={"ms": v.float64()})
+async def write_then_compute(ctx, args):
+    """Write a note, then compute for ``ms`` of CPU: past the time limit, the write must not survive."""
+    await ctx.db.insert("notes", {"owner": "runaway", "text": "half-done"})
+    _compute(args["ms"])
+    return "finished"
+
+
 @query(args={"ms": v.float64()})
 async def slow_read(ctx, args):
     """Read the notes, log, compute for ``ms`` of CPU, schedule nothing: slow but finishes."""
