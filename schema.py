@@ -1557,7 +1557,9 @@ campaign_tables = {
             "userId": opt(v.id("users")),
             "visitorId": opt(v.id("visitors")),
             "tokenCount": opt(number),
-            "status": literals("delivered", "suppressed", "failed"),
+            # "pending"/"sending": a push waiting for, or handed to, the transport (lib/push_dispatch).
+            "status": literals("delivered", "suppressed", "failed", "pending", "sending"),
+            "tokenIds": opt(v.array(string)),
             "reason": opt(string),
             "error": opt(string),
             "metadata": opt(json_record),
@@ -1655,6 +1657,25 @@ campaign_tables = {
     )
     .index("by_progress", ["progressId"])
     .index("by_block", ["blockId"]),
+    "seriesBlockTelemetry": define_table(
+        {
+            "seriesId": v.id("series"),
+            "blockId": v.id("seriesBlocks"),
+            "entered": number,
+            "completed": number,
+            "skipped": number,
+            "failed": number,
+            "deliveryAttempts": number,
+            "deliveryFailures": number,
+            "yesBranchCount": opt(number),
+            "noBranchCount": opt(number),
+            "defaultBranchCount": opt(number),
+            "lastResult": opt(json_record),
+            "updatedAt": number,
+        }
+    )
+    .index("by_series", ["seriesId"])
+    .index("by_series_block", ["seriesId", "blockId"]),
     "notificationEvents": define_table(
         {
             "workspaceId": v.id("workspaces"),

@@ -4,7 +4,7 @@ Authoring needs ``settings.workspace``. ``activate`` refuses a series whose read
 (``SERIES_READINESS_BLOCKED`` with ``blockers`` and ``warnings``). The runtime lives in
 ``lib/series_runtime``; events and identification reach it through ``lib/series_triggers``. The
 API reference's names (``deactivate``, ``readiness``, ``getProgress``, ``listProgress``) and
-Opencom's (``pause``, ``getReadiness``, ``getStats``, ``getWithBlocks``) are both served.
+Opencom's (``pause``, ``getReadiness``, ``getStats``, ``getWithBlocks``, ``getTelemetry``) are both served.
 """
 
 from runtime import ConvexError, internal_mutation, internal_query, mutation, query, v
@@ -18,6 +18,7 @@ from .lib.permissions import require_permission
 from .lib.series_graph import GRAPH_LIMIT, Graph
 from .lib.series_readiness import readiness as check_readiness
 from .lib.series_runtime import EMPTY_STATS, enroll, process, process_due, resume_for_event
+from .lib.series_telemetry import COUNTERS as TELEMETRY_COUNTERS
 
 MANAGE = "settings.workspace"
 LIST_LIMIT, MAX_LIST_LIMIT = 100, 500
@@ -73,7 +74,7 @@ async def update(ctx, args):
 
 @mutation(args={"id": v.id("series")})
 async def remove(ctx, args):
-    """Delete the series with its blocks, connections, progress and history."""
+    """Delete the series with its blocks, connections, progress, history and block counters."""
     series, _ = await managed(ctx, args["id"], "Series", MANAGE)
     graph = await Graph.load(ctx, series["_id"])
     for doc in [*graph.blocks.values(), *graph.connections, *graph.dangling]:
@@ -82,6 +83,8 @@ async def remove(ctx, args):
     for row in progress:
         async for entry in ctx.db.query("seriesProgressHistory").with_index("by_progress", lambda q, pid=row["_id"]: q.eq("progressId", pid)):
             await ctx.db.delete(entry["_id"])
+        await ctx.db.delete(row["_id"])
+    for row in await ctx.db.query("seriesBlockTelemetry").with_index("by_series", lambda q: q.eq("seriesId", series["_id"])).take(GRAPH_LIMIT):
         await ctx.db.delete(row["_id"])
     await ctx.db.delete(series["_id"])
     return None
@@ -304,6 +307,17 @@ async def getStats(ctx, args):
         "goalRate": counts["goal_reached"] / total * 100 if total else 0.0,
         "truncated": len(rows) >= limit,
     }  # fmt: skip
+
+
+@query(args={"id": v.id("series"), "limit": v.optional(v.number())})
+async def getTelemetry(ctx, args):
+    """Per-block counters (``lib/series_telemetry``), each with its block (null once removed), and their totals."""
+    series, _ = await managed(ctx, args["id"], "Series", MANAGE)
+    limit = clamp_limit(args.get("limit"), GRAPH_LIMIT // 4, GRAPH_LIMIT)
+    rows = await ctx.db.query("seriesBlockTelemetry").with_index("by_series", lambda q: q.eq("seriesId", series["_id"])).order("desc").take(limit)
+    graph = await Graph.load(ctx, series["_id"])
+    totals = {name: float(sum(row[name] for row in rows)) for name in TELEMETRY_COUNTERS}
+    return {"totals": totals, "blocks": [{**row, "block": graph.blocks.get(row["blockId"])} for row in rows]}
 
 
 # --- runtime (internal) --------------------------------------------------------------------------

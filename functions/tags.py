@@ -1,4 +1,5 @@
-"""Tags: workspace labels agents put on conversations.
+"""Tags: workspace labels agents put on conversations; a new tag on a visitor's conversation can
+enroll the visitor in series (``lib/series_triggers``).
 
 Names are unique per workspace (exact match). Deleting a tag removes it from every conversation
 and deletes the auto-tag rules that apply it.
@@ -12,6 +13,7 @@ from .lib.clock import now_ms
 from .lib.errors import ALREADY_EXISTS, INVALID_INPUT, NOT_AUTHORIZED, fail, not_found
 from .lib.identity import require_user
 from .lib.permissions import Agent, agent_with_permission, require_permission
+from .lib.series_triggers import notify_tagged
 
 READ = "conversations.read"
 MANAGE = "checklists.manage"  # Opencom gates tag authoring on this permission (agents have it)
@@ -141,6 +143,7 @@ async def addToConversation(ctx, args):
     existing = await _link(ctx, conversation["_id"], tag["_id"])
     if existing is not None:
         return existing["_id"]
+    await notify_tagged(ctx, conversation, tag["name"])
     return await ctx.db.insert(
         "conversationTags",
         {

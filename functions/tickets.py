@@ -11,6 +11,7 @@ from typing import Any
 
 from runtime import UNDEFINED, mutation, query, v
 
+from .lib import ticket_notifications
 from .lib.actors import Actor, workspace_actor
 from .lib.attachments import bind_staged, with_attachments
 from .lib.clock import now_ms
@@ -197,7 +198,7 @@ async def getForAdminView(ctx, args):
 )
 async def update(ctx, args):
     """Change status, priority, assignee (a member of the workspace) or team (``conversations.reply``)."""
-    ticket, _ = await _agent_on(ctx, args["id"])
+    ticket, agent_id = await _agent_on(ctx, args["id"])
     if "assigneeId" in args and await find_membership(ctx, args["assigneeId"], ticket["workspaceId"]) is None:
         fail(INVALID_INPUT, "Assignee is not a member of this workspace")
     now = now_ms()
@@ -205,15 +206,20 @@ async def update(ctx, args):
     if args.get("status") == "resolved":
         fields["resolvedAt"] = now
     await ctx.db.patch(ticket["_id"], {**fields, "updatedAt": now})
+    if "status" in args:
+        await ticket_notifications.on_status_change(ctx, ticket, args["status"], agent_id)
+    if "assigneeId" in args:
+        await ticket_notifications.on_assigned(ctx, ticket, args["assigneeId"], agent_id)
     return ticket["_id"]
 
 
 @mutation(args={"id": v.id("tickets"), "resolutionSummary": v.optional(v.string())})
 async def resolve(ctx, args):
     """Resolve the ticket; a summary is kept and posted as a public system comment."""
-    ticket, _ = await _agent_on(ctx, args["id"])
+    ticket, agent_id = await _agent_on(ctx, args["id"])
     now = now_ms()
     summary = args.get("resolutionSummary")
+    await ticket_notifications.on_status_change(ctx, ticket, "resolved", agent_id, summary)
     await ctx.db.patch(
         ticket["_id"],
         {"status": "resolved", "resolutionSummary": summary if summary is not None else UNDEFINED,
@@ -288,17 +294,16 @@ async def addComment(ctx, args):
     if not actor.is_agent and ticket.get("visitorId") != actor.id:
         fail(NOT_AUTHORIZED, "Not authorized to comment on this ticket")
     now = now_ms()
-    comment_id = await ctx.db.insert(
-        "ticketComments",
-        {
-            "ticketId": ticket["_id"],
-            "authorId": actor.id,
-            "authorType": actor.kind,
-            "content": args["content"],
-            "isInternal": bool(args.get("isInternal")) and actor.is_agent,
-            "createdAt": now,
-        },
-    )
+    comment = {
+        "ticketId": ticket["_id"],
+        "authorId": actor.id,
+        "authorType": actor.kind,
+        "content": args["content"],
+        "isInternal": bool(args.get("isInternal")) and actor.is_agent,
+        "createdAt": now,
+    }
+    comment_id = await ctx.db.insert("ticketComments", comment)
+    await ticket_notifications.on_comment(ctx, ticket, comment)
     attached = await bind_staged(
         ctx, ticket["workspaceId"], args.get("attachmentIds"), actor, "ticketComment", comment_id
     )

@@ -426,6 +426,10 @@ class Database:
         self._queue.put_nowait(_Job(body, future))  # type: ignore[arg-type]  # unbounded: never blocks
         return await future
 
+    def queued_mutations(self) -> int:
+        """Mutations waiting for the writer, not yet in a commit group (scheduled work defers to them)."""
+        return 0 if self._queue is None else self._queue.qsize()
+
     async def import_documents(
         self,
         tables: Mapping[str, Sequence[dict[str, Value]]],

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from runtime.executor import Executor
 
 INTERRUPTED_ACTION = "Transient error while executing action"
+_YIELD_POLL_S = 0.0005  # how often a scheduled mutation deferring to queued ones looks again
 _log = logging.getLogger("opencom.scheduler")
 
 
@@ -89,6 +90,7 @@ class JobRunner:
         self._attempts: dict[str, int] = {}
         self._running: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._turn = asyncio.Lock()  # first come, first served: see _mutate_in_turn
         self._loop_task: asyncio.Task[None] | None = None
         self._next_collection = 0.0
         self._database.add_commit_listener(self._on_commits)
@@ -247,11 +249,35 @@ class JobRunner:
                 transaction.close_scans()
 
         try:
-            await self._executor.mutate_within_budget(attempt)
+            await self._mutate_in_turn(attempt)
         except _UserFailure as failure:
             await self._record_failure(job_id, failure.message, PENDING)
         finally:
             _emit_logs(name, buffers[0].finish())
+
+    async def _mutate_in_turn(self, attempt: Callable[[Transaction, float | None], None]) -> None:
+        """Run a scheduled mutation's ``attempt`` once the writer's queue is clear (``_after_queued_mutations``).
+        Scheduled mutations take their turns in the order they were started, so jobs due together
+        still reach the writer in scheduling order."""
+        async with self._turn:
+            await self._after_queued_mutations()
+            mutation = asyncio.ensure_future(self._executor.mutate_within_budget(attempt))
+            await asyncio.sleep(0)  # the mutation takes its place in the writer's queue
+        await mutation
+
+    async def _after_queued_mutations(self) -> None:
+        """Let the mutations already waiting for the writer (mostly clients') go first, waiting at most
+        ``knobs.SCHEDULER_YIELD_MAX_S``: a client's mutation queued before a scheduled one became due
+        is neither grouped with it nor made to wait for it. The queue must be empty twice across a
+        turn of the loop, as the writer empties it a turn before it runs what it took."""
+        deadline = time.monotonic() + knobs.SCHEDULER_YIELD_MAX_S
+        while time.monotonic() < deadline:
+            if self._database.queued_mutations():
+                await asyncio.sleep(_YIELD_POLL_S)
+                continue
+            await asyncio.sleep(0)
+            if not self._database.queued_mutations():
+                return
 
     async def _run_action(self, job_id: str, name: str, function: FunctionDefinition, arguments: Any) -> None:
         def claim(transaction: Transaction) -> bool:

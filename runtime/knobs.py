@@ -99,6 +99,8 @@ CLIENT_HTTP_TIMEOUT_S = _float("CLIENT_HTTP_TIMEOUT_S", 660.0)  # one HTTP API c
 SCHEDULER_PARALLELISM = _int("SCHEDULER_PARALLELISM", 8)  # scheduled jobs running at once
 SCHEDULING_HORIZON_DAYS = _int("SCHEDULING_HORIZON_DAYS", 5 * 366)  # furthest runAt/runAfter from now
 SCHEDULED_JOB_RETENTION_S = _float("SCHEDULED_JOB_RETENTION_S", 7 * 86_400.0)  # completed jobs kept this long
+# A due scheduled mutation waits while client mutations are queued for the writer, at most this long.
+SCHEDULER_YIELD_MAX_S = _float("SCHEDULER_YIELD_MAX_S", 0.05)
 SCHEDULER_GC_INTERVAL_S = _float("SCHEDULER_GC_INTERVAL_S", 3600.0)  # how often old completed jobs are deleted
 SCHEDULER_GC_BATCH = _int("SCHEDULER_GC_BATCH", 100)  # job records deleted or recovered per transaction
 SCHEDULER_RETRY_INITIAL_S = _float("SCHEDULER_RETRY_INITIAL_S", 0.5)  # first retry after a system error; doubles

@@ -359,3 +359,29 @@ async def test_an_action_interrupted_by_a_kill_fails_and_never_reruns(
     await executor.call("jobs:schedule", {"delay": 0.0, "tag": "later"})
     await settled(executor, 2)
     assert await executor.call("jobs:effects") == ["started", "later"]
+
+
+# --- scheduled mutations defer to queued client mutations -----------------------------------------
+async def test_a_due_scheduled_mutation_waits_while_mutations_are_queued(
+    app_executor: Executor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued = [1]  # what the writer's queue reports: a client mutation waiting
+    monkeypatch.setattr(knobs, "SCHEDULER_YIELD_MAX_S", DEADLINE_S)
+    monkeypatch.setattr(app_executor.database, "queued_mutations", lambda: queued[0])
+    await app_executor.call("jobs:schedule", {"delay": 0.0, "tag": "background"})
+    for _ in range(20):  # the job is due all along, and clients still get through
+        await app_executor.call("jobs:jobs")
+    assert await app_executor.call("jobs:effects") == []
+    queued[0] = 0
+    await settled(app_executor, 1)
+    assert await app_executor.call("jobs:effects") == ["background"]
+
+
+async def test_a_scheduled_mutation_waits_for_queued_ones_only_so_long(
+    app_executor: Executor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(knobs, "SCHEDULER_YIELD_MAX_S", 0.01)
+    monkeypatch.setattr(app_executor.database, "queued_mutations", lambda: 1)  # never empty
+    await app_executor.call("jobs:schedule", {"delay": 0.0, "tag": "background"})
+    await settled(app_executor, 1)
+    assert await app_executor.call("jobs:effects") == ["background"]

@@ -28,9 +28,10 @@ from .email_provider import send_email
 from .identity import Doc
 from .send_chain import Chain, live, next_step, record_answers
 from .smtp_provider import smtp_settings
+from .step_budget import StepBudget
 from .visitor_census import visitors_after
 
-RESOLVE_PAGE = 25  # visitors one step examines: a short step keeps the writer free for other mutations
+RESOLVE_PAGE = 25  # the most visitors one step examines; its time budget (``step_budget``) usually stops it sooner
 SMTP_BATCH = 25  # recipients one SMTP action claims
 MAX_ATTEMPTS = 3  # SMTP refusals before a recipient counts as bounced
 STAT_NAMES = ("pending", "sent", "delivered", "opened", "clicked", "bounced", "unsubscribed")
@@ -90,14 +91,10 @@ async def unsubscribed(ctx: Any, workspace_id: str, email: str) -> bool:
     return await rows.first() is not None
 
 
-
-
-
-
-
-
 async def resolve_page(ctx: Any, campaign_id: str, run: float) -> None:
-    """One step: examine the next page of visitors, add (and with the outbox, deliver to) the recipients."""
+    """One step: examine the next page of visitors, add (and with the outbox, deliver to) the recipients,
+    stopping early once the step's time budget is spent (the cursor records the last visitor examined)."""
+    budget = StepBudget()
     campaign = await live(ctx, campaign_id, run)
     if campaign is None or campaign.get("sendPhase") != "resolving":
         return
@@ -107,8 +104,11 @@ async def resolve_page(ctx: Any, campaign_id: str, run: float) -> None:
     site_url = ctx.env.get("CONVEX_SITE_URL", "")
     sender = ctx.env.get("OPENCOM_CAMPAIGN_FROM") or DEFAULT_SENDER
     page = await visitors_after(ctx, campaign["workspaceId"], campaign.get("sendCursor")).take(RESOLVE_PAGE)
-    stats, now, added = stats_of(campaign), now_ms(), 0
+    stats, now, added, examined = stats_of(campaign), now_ms(), 0, 0
     for visitor in page:
+        if examined and budget.spent():
+            break
+        examined += 1
         if not await rule.accepts(visitor):
             continue
         added += 1
@@ -132,9 +132,9 @@ async def resolve_page(ctx: Any, campaign_id: str, run: float) -> None:
         "lastStepAt": now,
         "updatedAt": now,
     }
-    if page:
-        changes["sendCursor"] = page[-1]["_creationTime"]
-    if len(page) < RESOLVE_PAGE:
+    if examined:
+        changes["sendCursor"] = page[examined - 1]["_creationTime"]
+    if len(page) < RESOLVE_PAGE and examined == len(page):
         if smtp is None:
             changes |= {"sendPhase": "done", "status": "sent", "sentAt": now}
         else:

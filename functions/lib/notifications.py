@@ -1,11 +1,12 @@
 """Telling people something happened: agents (new conversation, visitor reply, assignment, ticket) and
-visitors (an agent replied while they were away).
+visitors (an agent replied while they were away, their ticket changed).
 
 Every event becomes a ``notificationEvents`` row (the in-app feed). Each recipient then gets email
-(through the email provider, the outbox by default) and push (recorded undelivered unless a
-transport is configured) as their preferences allow. Deliveries are debounced per recipient,
-channel and conversation (or ticket): within ``DEBOUNCE_MS`` of the last one, a burst of messages
-adds events to the feed but sends nothing more. All of it happens in the caller's transaction.
+(through the email provider, the outbox by default) and, agents, push (``push_dispatch``: Expo
+when configured, else recorded undelivered) as their preferences allow. Deliveries are debounced
+per recipient, channel and conversation (or ticket): within ``DEBOUNCE_MS`` of the last one, a
+burst of messages adds events to the feed but sends nothing more. All of it happens in the
+caller's transaction (a push to Expo is sent by a job that transaction schedules).
 """
 
 from typing import Any
@@ -15,7 +16,7 @@ from .clock import now_ms
 from .email_provider import OutgoingEmail, new_message_id, send_email, text_to_html
 from .identity import Doc
 from .notification_preferences import agent_wants
-from .push_transport import NO_TRANSPORT
+from .push_dispatch import push
 
 DEBOUNCE_MS = 60_000.0
 AWAY_AFTER_MS = 5 * 60_000.0  # a visitor unseen this long gets an email for an agent's reply
@@ -59,14 +60,8 @@ async def _push_agent(ctx: Any, workspace_id: str, event_id: str, key: str, user
     tokens = ctx.db.query("pushTokens").with_index("by_user", lambda q: q.eq("userId", user_id))
     enabled = [token async for token in tokens if token.get("notificationsEnabled") is not False]
     if enabled:
-        await ctx.db.insert(
-            "notificationDeliveries",
-            {
-                "workspaceId": workspace_id, "eventId": event_id, "eventKey": key, "dedupeKey": key, "channel": "push",
-                "recipientType": "agent", "userId": user_id, "tokenCount": float(len(enabled)), "status": "suppressed",
-                "reason": NO_TRANSPORT, "metadata": {"title": title, "body": body[:PREVIEW]}, "createdAt": now_ms(),
-            },
-        )  # fmt: skip
+        delivery = {"workspaceId": workspace_id, "eventId": event_id, "eventKey": key, "dedupeKey": key, "recipientType": "agent", "userId": user_id}
+        await push(ctx, delivery, enabled, title, body[:PREVIEW])
 
 
 async def notify_agents(
@@ -94,20 +89,27 @@ async def notify_agents(
     return event_id
 
 
+async def notify_visitor(
+    ctx: Any, visitor: Doc, event_type: str, scope: str, title: str, body: str, *, actor_user_id: str | None = None,
+    by_email: bool = True, **fields: Any,
+) -> None:  # fmt: skip
+    """Record the event for ``visitor`` and, ``by_email``, email them (once per ``scope`` a window) when they have an address."""
+    event_id = await _event(ctx, visitor["workspaceId"], event_type, scope, title, body, audience="visitor",
+                            actorType="agent" if actor_user_id else "system", actorUserId=actor_user_id, **fields)  # fmt: skip
+    if by_email and visitor.get("email"):
+        key = f"{scope}:visitor:{visitor['_id']}:email"
+        if await _first_in_burst(ctx, event_id, key, visitor["workspaceId"], "email", {"recipientType": "visitor", "visitorId": visitor["_id"]}):
+            await _email(ctx, visitor["workspaceId"], visitor["email"], title, body)
+
+
 async def notify_visitor_of_reply(ctx: Any, conversation: Doc, agent_id: str, content: str) -> None:
-    """An agent answered: email the visitor when they are away (not seen for ``AWAY_AFTER_MS``)."""
+    """An agent answered: tell the visitor when they are away (not seen for ``AWAY_AFTER_MS``)."""
     visitor = await ctx.db.get(conversation["visitorId"]) if conversation.get("visitorId") else None
     if visitor is None:
         return
-    scope = f"conversation:{conversation['_id']}"
-    title = "New reply to your conversation"
-    event_id = await _event(ctx, conversation["workspaceId"], "chat_message", scope, title, content, domain="chat",
-                            actorType="agent", actorUserId=agent_id, conversationId=conversation["_id"], audience="visitor")  # fmt: skip
     away = now_ms() - visitor.get("lastSeenAt", 0) >= AWAY_AFTER_MS
-    if away and visitor.get("email"):
-        key = f"{scope}:visitor:{visitor['_id']}:email"
-        if await _first_in_burst(ctx, event_id, key, conversation["workspaceId"], "email", {"recipientType": "visitor", "visitorId": visitor["_id"]}):
-            await _email(ctx, conversation["workspaceId"], visitor["email"], title, content)
+    await notify_visitor(ctx, visitor, "chat_message", f"conversation:{conversation['_id']}", "New reply to your conversation",
+                         content, actor_user_id=agent_id, by_email=away, domain="chat", conversationId=conversation["_id"])  # fmt: skip
 
 
 async def on_message(ctx: Any, conversation: Doc, sender_type: str, sender_id: str, content: str) -> None:

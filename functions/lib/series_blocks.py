@@ -1,23 +1,26 @@
 """What each kind of series block does for one visitor, inside the processing mutation.
 
 A block returns a ``Step``: "completed" (go on to ``next_block``), "waiting" (until ``wait_until``
-or the event ``wait_event``) or "failed" (``error``; the runtime retries with back-off). Email and
-push blocks deliver in the same transaction as the progress they advance, so a step commits
-together with its message or not at all: a retry or a restart never sends twice.
+or the event ``wait_event``) or "failed" (``error``; the runtime retries with back-off). Email,
+push, chat and post blocks deliver in the same transaction as the progress they advance, so a
+step commits together with its message or not at all: a retry or a restart never sends twice.
+Chat and post blocks post their body as a bot message in the visitor's latest conversation (a new
+one when the visitor has none); a carousel is shown by the widget.
 """
 
 from dataclasses import dataclass
 from typing import Any
-
 
 from .audience import Evaluation
 from .campaign_email import DEFAULT_SENDER, substitute
 from .clock import now_ms
 from .email_provider import OutgoingEmail, new_message_id, send_email, text_to_html
 from .identity import Doc
+from .push_dispatch import push
 from .push_send import enabled_tokens
-from .push_transport import NO_TRANSPORT
 from .series_graph import Graph
+from .series_triggers import notify_tagged
+from .threads import SYSTEM_SENDER, append_message, new_conversation
 
 UNIT_MS = {"minutes": 60_000.0, "hours": 3_600_000.0, "days": 86_400_000.0}
 
@@ -32,6 +35,9 @@ class Step:
     wait_event: str | None = None
     error: str | None = None
     result: dict[str, Any] | None = None
+    delivery_attempted: bool = False  # a message block tried to reach the visitor
+    delivery_failed: bool = False  # ... and could not (or was not configured to)
+    branch: str | None = None  # the connection a rule block took: "yes", "no" or "default"
 
 
 async def execute(ctx: Any, graph: Graph, block: Doc, visitor: Doc, progress: Doc) -> Step:
@@ -43,7 +49,10 @@ async def execute(ctx: Any, graph: Graph, block: Doc, visitor: Doc, progress: Do
             return Step("failed", error="Rule block has no rules.")
         matched = await Evaluation(ctx, visitor, now).rule(config["rules"])
         branch = "yes" if matched else "no"
-        return Step("completed", graph.next_block(block["_id"], branch), result={"branch": branch})
+        connection = graph.next_connection(block["_id"], branch)
+        taken = "default" if connection is None else connection.get("condition")
+        following = None if connection is None else connection["toBlockId"]
+        return Step("completed", following, result={"branch": branch}, branch=taken)
     if kind == "wait":
         return _wait(config, now)
     if kind == "tag":
@@ -52,7 +61,9 @@ async def execute(ctx: Any, graph: Graph, block: Doc, visitor: Doc, progress: Do
         return await _email(ctx, block, config, visitor, progress, following)
     if kind == "push":
         return await _push(ctx, block, config, visitor, progress, following)
-    return Step("completed", following, result={"delivered": kind})  # chat/post/carousel: shown by the widget
+    if kind in ("chat", "post"):
+        return await _post(ctx, block, config, visitor, progress, following)
+    return Step("completed", following, result={"delivered": kind}, delivery_attempted=True)  # carousel: the widget shows it
 
 
 def _wait(config: dict, now: float) -> Step:
@@ -87,6 +98,7 @@ async def _tag(ctx: Any, config: dict, visitor: Doc, following: str | None) -> S
         if config["tagAction"] == "add" and link is None:
             row = {"conversationId": conversation["_id"], "tagId": tag["_id"], "appliedBy": "auto", "createdAt": now_ms()}
             await ctx.db.insert("conversationTags", row)
+            await notify_tagged(ctx, conversation, name)
         elif config["tagAction"] == "remove" and link is not None:
             await ctx.db.delete(link["_id"])
     return Step("completed", following, result={"tagged": True})
@@ -105,12 +117,12 @@ async def _email(ctx: Any, block: Doc, config: dict, visitor: Doc, progress: Doc
     if await _already_done(ctx, progress, block):
         return Step("completed", following, result={"skipped": "already sent"})
     if not (config.get("subject") and config.get("body")):
-        return Step("failed", error="Email block needs a subject and a body.")
+        return Step("failed", error="Email block needs a subject and a body.", delivery_failed=True)
     if not visitor.get("email"):
-        return Step("failed", error="Visitor email is required for email block delivery.")
+        return _undeliverable("Visitor email is required for email block delivery.")
     channel = await ctx.db.query("emailConfigs").with_index("by_workspace", lambda q: q.eq("workspaceId", visitor["workspaceId"])).first()
     if channel is None or not channel.get("enabled"):
-        return Step("failed", error="The workspace's email channel is not enabled.")
+        return _undeliverable("The workspace's email channel is not enabled.")
     sender = ctx.env.get("OPENCOM_CAMPAIGN_FROM") or channel.get("fromEmail") or DEFAULT_SENDER
     body = substitute(config["body"], visitor, escape=False)
     email = OutgoingEmail(
@@ -118,25 +130,38 @@ async def _email(ctx: Any, block: Doc, config: dict, visitor: Doc, progress: Doc
         text=body, html=text_to_html(body), message_id=new_message_id(sender), workspace_id=visitor["workspaceId"],
     )  # fmt: skip
     delivery = await send_email(ctx, email)
-    return Step("completed", following, result={"provider": delivery.provider, "status": delivery.status})
+    return Step("completed", following, result={"provider": delivery.provider, "status": delivery.status}, delivery_attempted=True)
 
 
 async def _push(ctx: Any, block: Doc, config: dict, visitor: Doc, progress: Doc, following: str | None) -> Step:
     if await _already_done(ctx, progress, block):
         return Step("completed", following, result={"skipped": "already sent"})
     if not (config.get("title") and config.get("body")):
-        return Step("failed", error="Push block needs a title and a body.")
+        return Step("failed", error="Push block needs a title and a body.", delivery_failed=True)
     tokens = await enabled_tokens(ctx, visitor)
     if not tokens:
-        return Step("failed", error="Visitor push token is required for push block delivery.")
+        return _undeliverable("Visitor push token is required for push block delivery.")
     event_key = f"series:{block['seriesId']}:{block['_id']}"
-    await ctx.db.insert(
-        "notificationDeliveries",
-        {
-            "workspaceId": visitor["workspaceId"], "eventKey": event_key, "dedupeKey": f"{event_key}:visitor:{visitor['_id']}:push",
-            "channel": "push", "recipientType": "visitor", "visitorId": visitor["_id"], "tokenCount": float(len(tokens)),
-            "status": "suppressed", "reason": NO_TRANSPORT,
-            "metadata": {"title": config["title"], "body": config["body"]}, "createdAt": now_ms(),
-        },
-    )  # fmt: skip
-    return Step("completed", following, result={"recorded": NO_TRANSPORT})
+    delivery = {"workspaceId": visitor["workspaceId"], "eventKey": event_key, "dedupeKey": f"{event_key}:visitor:{visitor['_id']}:push",
+                "recipientType": "visitor", "visitorId": visitor["_id"]}  # fmt: skip
+    status = await push(ctx, delivery, tokens, config["title"], config["body"])
+    return Step("completed", following, result={"push": status}, delivery_attempted=True)
+
+
+async def _post(ctx: Any, block: Doc, config: dict, visitor: Doc, progress: Doc, following: str | None) -> Step:
+    """A chat or post block: its body, personalised, as a bot message in the visitor's latest conversation."""
+    if await _already_done(ctx, progress, block):
+        return Step("completed", following, result={"skipped": "already sent"})
+    body = substitute(config.get("body") or "", visitor, escape=False).strip()
+    if not body:
+        return Step("completed", following, result={"posted": False})  # readiness warned: nothing to say
+    conversations = ctx.db.query("conversations").with_index("by_visitor", lambda q: q.eq("visitorId", visitor["_id"]))
+    conversation = await conversations.order("desc").first() or await new_conversation(ctx, visitor["workspaceId"], visitor["_id"])
+    message_id = await append_message(ctx, conversation, sender_type="bot", sender_id=SYSTEM_SENDER, content=body)
+    result = {"conversationId": conversation["_id"], "messageId": message_id}
+    return Step("completed", following, result=result, delivery_attempted=True)
+
+
+def _undeliverable(error: str) -> Step:
+    """A message block that tried to reach the visitor and found no way to."""
+    return Step("failed", error=error, delivery_attempted=True, delivery_failed=True)

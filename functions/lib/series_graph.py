@@ -44,6 +44,11 @@ class Graph:
 
     def next_block(self, block_id: str, branch: str | None = None) -> str | None:
         """Where a block leads: its ``branch`` ("yes"/"no") connection, else default, else unlabeled, else the first."""
+        connection = self.next_connection(block_id, branch)
+        return None if connection is None else connection["toBlockId"]
+
+    def next_connection(self, block_id: str, branch: str | None = None) -> Doc | None:
+        """The connection ``next_block`` follows (None when the block leads nowhere)."""
         outgoing = self.outgoing(block_id)
         preferences = [lambda c: c.get("condition") == "default", lambda c: "condition" not in c, lambda c: True]
         if branch is not None:
@@ -51,5 +56,5 @@ class Graph:
         for preferred in preferences:
             for connection in outgoing:
                 if preferred(connection):
-                    return connection["toBlockId"]
+                    return connection
         return None

@@ -11,6 +11,7 @@ Invariants:
   the progress fails. Waits and retries are ``waiting`` rows with ``waitUntil``; a backstop cron
   (``process_due``) wakes any whose scheduled job was lost.
 * ``series.stats`` counts progress rows by status: every status change moves one count.
+* Each block's counters (``series_telemetry``) change in the transaction of the step they count.
 """
 
 from typing import Any
@@ -20,8 +21,9 @@ from runtime import UNDEFINED
 from .audience import Evaluation, resolve_targeting
 from .clock import now_ms
 from .identity import Doc
-from .series_blocks import execute
+from .series_blocks import Step, execute
 from .series_graph import Graph
+from .series_telemetry import count
 
 MAX_DEPTH = 50  # blocks one processing run executes before it continues in a new job
 MAX_ATTEMPTS = 3
@@ -147,9 +149,12 @@ async def process(ctx: Any, progress_id: str) -> None:
         if series.get("exitRules") and await _matches(ctx, visitor, series["exitRules"]):
             if progress.get("currentBlockId"):
                 await _history(ctx, progress_id, progress["currentBlockId"], "skipped", {"reason": "exit_rules_matched"})
+                await count(ctx, series_id, progress["currentBlockId"], {"skipped": 1}, {"reason": "exit_rules_matched"})
             await _move(ctx, series_id, progress, "exited")
             return
         if series.get("goalRules") and await _matches(ctx, visitor, series["goalRules"]):
+            if progress.get("currentBlockId"):
+                await count(ctx, series_id, progress["currentBlockId"], {"skipped": 1}, {"reason": "goal_rules_matched"})
             await _move(ctx, series_id, progress, "goal_reached")
             return
         block = graph.blocks.get(progress.get("currentBlockId") or "")
@@ -157,6 +162,7 @@ async def process(ctx: Any, progress_id: str) -> None:
             await _move(ctx, series_id, progress, "completed")
             return
         step = await execute(ctx, graph, block, visitor, progress)
+        await _count_step(ctx, series_id, block["_id"], step)
         if step.status == "failed":
             await _fail(ctx, series_id, progress, block, step.error or "failed")
             return
@@ -181,10 +187,22 @@ async def _wake(ctx: Any, graph: Graph, series_id: str, progress: Doc) -> Doc:
     if block is None or block["type"] != "wait":
         return await _move(ctx, series_id, progress, "active", cleared)
     await _history(ctx, progress["_id"], block["_id"], "completed")
+    await count(ctx, series_id, block["_id"], {"completed": 1}, {"status": "wait_resumed"})
     following = graph.next_block(block["_id"])
     if following is None:
         return await _move(ctx, series_id, progress, "completed")
     return await _move(ctx, series_id, progress, "active", {**cleared, "currentBlockId": following})
+
+
+async def _count_step(ctx: Any, series_id: str, block_id: str, step: Step) -> None:
+    """One execution of a block: entered, its outcome, a message's delivery and a rule's branch."""
+    counts = {
+        "entered": 1, "completed": float(step.status == "completed"), "failed": float(step.status == "failed"),
+        "deliveryAttempts": float(step.delivery_attempted), "deliveryFailures": float(step.delivery_failed),
+    }  # fmt: skip
+    if step.branch in ("yes", "no", "default"):
+        counts[f"{step.branch}BranchCount"] = 1
+    await count(ctx, series_id, block_id, counts, {"status": step.status, **({"error": step.error} if step.error else {})})
 
 
 async def _fail(ctx: Any, series_id: str, progress: Doc, block: Doc, error: str) -> None:

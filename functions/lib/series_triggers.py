@@ -1,5 +1,9 @@
 """Where visitors' activity reaches series: events, identification and tags schedule enrollment.
 
+A tag put on one of a visitor's conversations is the trigger context ``{source:
+"visitor_state_changed", attributeKey: "tag", toValue: <tag name>}``, so a series whose trigger
+names that tag (Opencom's trigger shape has no source of its own for tags) enrolls the visitor.
+
 The caller's mutation only schedules (``series:evaluateEnrollmentForVisitor`` and, for events,
 ``series:resumeWaitingForEvent``), and only when the workspace has an active series or the visitor
 is waiting, so tracking an event stays cheap for workspaces without series.
@@ -8,6 +12,7 @@ is waiting, so tracking an event stays cheap for workspaces without series.
 from typing import Any
 
 MAX_ATTRIBUTE_TRIGGERS = 10  # attribute changes one identify offers to series
+TAG_KEY = "tag"
 
 
 async def notify(ctx: Any, workspace_id: str, visitor_id: str, context: dict[str, Any]) -> None:
@@ -41,3 +46,10 @@ def _text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+async def notify_tagged(ctx: Any, conversation: dict[str, Any], tag_name: str) -> None:
+    """A tag was newly put on ``conversation``: its visitor (if any) is offered to series triggered by it."""
+    if conversation.get("visitorId"):
+        context = {"source": "visitor_state_changed", "attributeKey": TAG_KEY, "toValue": tag_name}
+        await notify(ctx, conversation["workspaceId"], conversation["visitorId"], context)

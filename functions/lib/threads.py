@@ -53,24 +53,24 @@ async def append_message(
     return message_id
 
 
+async def new_conversation(ctx: Any, workspace_id: str, visitor_id: str) -> Doc:
+    """An open, empty conversation of the visitor's (for a message the workspace starts); returns it."""
+    now = now_ms()
+    conversation_id = await ctx.db.insert(
+        "conversations",
+        {"workspaceId": workspace_id, "visitorId": visitor_id, "status": "open", "createdAt": now, "updatedAt": now,
+         "lastMessageAt": now, "aiWorkflowState": "none"},
+    )  # fmt: skip
+    return await ctx.db.get(conversation_id)
+
+
 async def open_visitor_conversation(ctx: Any, workspace_id: str, visitor_id: str) -> Doc:
     """Start an open conversation for a visitor with the welcome bot message; returns the document.
 
     The welcome message is not counted as unread: the visitor sees it as the conversation opens.
     """
-    now = now_ms()
-    conversation_id = await ctx.db.insert(
-        "conversations",
-        {
-            "workspaceId": workspace_id,
-            "visitorId": visitor_id,
-            "status": "open",
-            "createdAt": now,
-            "updatedAt": now,
-            "lastMessageAt": now,
-            "aiWorkflowState": "none",
-        },
-    )
+    conversation = await new_conversation(ctx, workspace_id, visitor_id)
+    conversation_id, now = conversation["_id"], conversation["createdAt"]
     await ctx.db.insert(
         "messages",
         {
@@ -84,7 +84,7 @@ async def open_visitor_conversation(ctx: Any, workspace_id: str, visitor_id: str
     scope = f"conversation:{conversation_id}"
     await notify_agents(ctx, workspace_id, "new_conversation", scope, "New conversation", "A visitor started a conversation",
                         domain="chat", actorType="visitor", actorVisitorId=visitor_id, conversationId=conversation_id)  # fmt: skip
-    return await ctx.db.get(conversation_id)
+    return conversation
 
 
 async def newest_message(ctx: Any, conversation_id: str) -> Doc | None:

@@ -453,6 +453,7 @@ ARGS: dict[str, Args] = {
     "series:getProgress": lambda w, s: {"seriesId": w.ids["series"], "visitorId": w.victim.visitor_id},
     "series:listProgress": lambda w, s: {"seriesId": w.ids["series"]},
     "series:getStats": lambda w, s: {"id": w.ids["series"]},
+    "series:getTelemetry": lambda w, s: {"id": w.ids["series"]},
     "pushCampaigns:create": lambda w, s: {"workspaceId": w.workspace_id, "name": "m", "title": "m", "body": "m"},
     "pushCampaigns:update": lambda w, s: {"id": w.ids["pushCampaign"], "name": "m"},
     "pushCampaigns:send": lambda w, s: {"id": w.ids["pushCampaign"]},

@@ -157,11 +157,30 @@ async def test_pause_stops_a_send_and_resume_finishes_it_without_duplicates(back
     await backend.call("emailCampaigns:send", {"id": campaign_id}, as_=team.admin)
     first_run = (await backend.get(campaign_id))["sendRun"]
     await backend.internal("emailCampaigns:sendStep", {"campaignId": campaign_id, "run": first_run})
+    one_step = len(await campaign_outbox(backend, campaign_id))
+    assert 1 <= one_step <= 25  # at most a page, fewer once the step's time budget is spent
     await backend.call("emailCampaigns:pause", {"id": campaign_id}, as_=team.admin)
     await backend.internal("emailCampaigns:sendStep", {"campaignId": campaign_id, "run": first_run})
-    assert len(await campaign_outbox(backend, campaign_id)) == 25  # one step: one page
+    assert len(await campaign_outbox(backend, campaign_id)) == one_step  # paused: the step does nothing
     await backend.call("emailCampaigns:resume", {"id": campaign_id}, as_=team.admin)
     await backend.internal("emailCampaigns:sendStep", {"campaignId": campaign_id, "run": first_run})  # stale run: nothing
     await drain(backend, campaign_id)
     emails = await campaign_outbox(backend, campaign_id)
     assert len(emails) == 150 and len({e["to"][0] for e in emails}) == 150
+
+
+async def test_a_step_that_spends_its_time_budget_leaves_the_rest_of_its_page_to_the_next(
+    backend: Backend, team: Team, monkeypatch: Any
+):
+    await visitors(backend, team, 4)
+    monkeypatch.setattr(backend.lib("step_budget").StepBudget, "spent", lambda self: True)  # every step: one visitor
+    campaign_id = await backend.call(
+        "emailCampaigns:create", {"workspaceId": team.workspace_id, "name": "Slow", "subject": "S", "content": "x"}, as_=team.admin
+    )
+    await backend.call("emailCampaigns:send", {"id": campaign_id}, as_=team.admin)
+    run = (await backend.get(campaign_id))["sendRun"]
+    await backend.internal("emailCampaigns:sendStep", {"campaignId": campaign_id, "run": run})
+    assert [e["to"] for e in await campaign_outbox(backend, campaign_id)] == [["v0@example.com"]]
+    assert (await drain(backend, campaign_id))["status"] == "sent"
+    emails = sorted(e["to"][0] for e in await campaign_outbox(backend, campaign_id))
+    assert emails == [f"v{number}@example.com" for number in range(4)]

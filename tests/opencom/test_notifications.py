@@ -65,3 +65,86 @@ async def test_an_agent_reply_emails_a_visitor_only_while_away(backend: Backend,
     second = await backend.visitor_conversation(other)
     await backend.call("messages:send", {**reply, "conversationId": second, "content": "Hi"}, as_=team.admin)
     assert all(to != "bob@example.com" for to, _ in await sent(backend))
+
+
+async def test_ticket_changes_reach_the_visitor_assignee_and_agents_debounced_per_ticket(backend: Backend, team: Team):
+    agent = await backend.add_member(team, "agent")
+    visitor = await backend.boot(team.workspace_id)
+    await backend.patch(visitor.visitor_id, {"email": "ann@example.com"})
+    own = {"visitorId": visitor.visitor_id, "sessionToken": visitor.token}
+    ticket = await backend.call("tickets:create", {"workspaceId": team.workspace_id, **own, "subject": "Refund", "formData": {}})
+    await backend.call("tickets:update", {"id": ticket, "assigneeId": agent.user_id}, as_=team.admin)
+    await backend.call("tickets:update", {"id": ticket, "status": "in_progress"}, as_=agent)
+    await backend.call("tickets:update", {"id": ticket, "status": "in_progress"}, as_=agent)  # no change: no news
+    await backend.call("tickets:addComment", {"ticketId": ticket, "content": "Looking into it"}, as_=agent)
+    await backend.call("tickets:addComment", {"ticketId": ticket, "content": "note to self", "isInternal": True}, as_=agent)
+    await backend.call("tickets:addComment", {"ticketId": ticket, **own, "content": "Thanks!"})
+    await backend.call("tickets:resolve", {"id": ticket, "resolutionSummary": "Refunded"}, as_=agent)
+    events = [(e["eventType"], e["audience"]) for e in (await backend.dump())["notificationEvents"] if e["domain"] == "ticket"]
+    assert events == [
+        ("ticket_created", "agent"), ("ticket_assigned", "agent"), ("ticket_status_changed", "visitor"),
+        ("ticket_comment", "visitor"), ("ticket_customer_reply", "agent"), ("ticket_resolved", "visitor"),
+    ]  # fmt: skip
+    mails = await sent(backend)
+    assert [subject for to, subject in mails if to == "ann@example.com"] == ["Ticket update"]  # one per ticket a window
+    assert [subject for to, subject in mails if to == agent.email] == ["New ticket", "Ticket assigned"]  # the reply: same window
+    for row in (await backend.dump())["notificationDedupeKeys"]:
+        await backend.patch(row["_id"], {"createdAt": row["createdAt"] - 60_000.0})  # the window has passed
+    await backend.call("tickets:update", {"id": ticket, "status": "submitted"}, as_=agent)
+    await backend.call("tickets:addComment", {"ticketId": ticket, **own, "content": "It came back"})
+    mails = await sent(backend)
+    assert [subject for to, subject in mails if to == "ann@example.com"] == ["Ticket update", "Ticket update"]
+    assert [subject for to, subject in mails if to == agent.email][-1] == "Customer replied to ticket"
+    assert [subject for to, subject in mails if to == team.admin.email] == ["New ticket"]  # replies go to the assignee
+
+
+async def with_expo(backend: Backend, url: str) -> None:
+    await backend.t.set_env("OPENCOM_PUSH_TRANSPORT", "expo")
+    await backend.t.set_env("OPENCOM_EXPO_PUSH_URL", url)
+
+
+async def run_due_jobs(backend: Backend) -> None:
+    await backend.t.advance_time(0)
+    await backend.t.finish_in_progress_scheduled_functions()
+
+
+async def test_agent_pushes_go_to_expo_once_and_a_dead_device_is_switched_off(
+    backend: Backend, team: Team, expo: tuple[list[Any], str]
+):
+    received, url = expo
+    await with_expo(backend, url)
+    agent = await backend.add_member(team, "agent")
+    for token in ("ExponentPushToken[phone]", "ExponentPushToken[dead]"):
+        await backend.call("pushTokens:register", {"token": token, "userId": agent.user_id, "platform": "ios"}, as_=agent)
+    visitor = await backend.boot(team.workspace_id)
+    await backend.visitor_conversation(visitor)
+    [row] = [d for d in (await backend.dump())["notificationDeliveries"] if d.get("userId") == agent.user_id]
+    assert row["status"] == "pending" and received == []  # sent by a job the conversation's transaction scheduled
+    await run_due_jobs(backend)
+    await backend.internal("notifications:dispatchPush", {"deliveryId": row["_id"]})  # a repeated job sends nothing
+    [batch] = received
+    assert sorted(m["to"] for m in batch) == ["ExponentPushToken[dead]", "ExponentPushToken[phone]"]
+    assert batch[0]["title"] == "New conversation"
+    assert (await backend.get(row["_id"]))["status"] == "delivered"
+    tokens = {t["token"]: t for t in (await backend.dump())["pushTokens"]}
+    assert tokens["ExponentPushToken[dead]"]["notificationsEnabled"] is False
+    assert tokens["ExponentPushToken[phone]"].get("notificationsEnabled") is not False
+
+
+async def test_a_series_push_block_reaches_the_visitors_device_through_expo(
+    backend: Backend, team: Team, expo: tuple[list[Any], str]
+):
+    received, url = expo
+    await with_expo(backend, url)
+    series = await backend.call("series:create", {"workspaceId": team.workspace_id, "name": "Nudge"}, as_=team.admin)
+    block = {"seriesId": series, "type": "push", "position": {"x": 0.0, "y": 0.0}, "config": {"title": "Hi", "body": "Come back"}}
+    await backend.call("series:addBlock", block, as_=team.admin)
+    await backend.call("series:activate", {"id": series}, as_=team.admin)
+    visitor = await backend.boot(team.workspace_id)
+    device = {"visitorId": visitor.visitor_id, "token": "ExponentPushToken[ann]", "platform": "ios", "sessionToken": visitor.token}
+    await backend.call("visitorPushTokens:register", device)
+    await backend.internal("series:evaluateEntry", {"seriesId": series, "visitorId": visitor.visitor_id})
+    await run_due_jobs(backend)
+    assert [[(m["to"], m["body"]) for m in batch] for batch in received] == [[("ExponentPushToken[ann]", "Come back")]]
+    [row] = [d for d in (await backend.dump())["notificationDeliveries"] if d.get("visitorId") == visitor.visitor_id]
+    assert row["status"] == "delivered"

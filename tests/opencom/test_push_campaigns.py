@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest_asyncio
-from aiohttp import web
 from opencom_backend import Backend, Team, Visitor
-
 
 
 async def device(backend: Backend, visitor: Visitor, token: str, platform: str = "ios") -> dict[str, Any]:
@@ -90,32 +85,6 @@ async def test_without_a_transport_every_payload_is_recorded_undelivered(backend
     assert record["metadata"] == {"title": "Sale", "body": "50% off", "data": {"campaignId": campaign_id, "deepLink": "app://sale"}}
     stats = await backend.call("pushCampaigns:getStats", {"id": campaign_id}, as_=team.admin)
     assert (stats["total"], stats["failed"], stats["sent"], stats["truncated"]) == (1, 1, 0, False)
-
-
-@pytest_asyncio.fixture
-async def expo() -> AsyncIterator[tuple[list[Any], str]]:
-    """An Expo stand-in on 127.0.0.1: tokens containing "dead" get DeviceNotRegistered tickets."""
-    received: list[Any] = []
-
-    async def push(request: web.Request) -> web.Response:
-        messages = await request.json()
-        received.append(messages)
-        tickets = [
-            {"status": "error", "message": "not registered", "details": {"error": "DeviceNotRegistered"}}
-            if "dead" in message["to"] else {"status": "ok", "id": f"ticket-{index}"}
-            for index, message in enumerate(messages)
-        ]  # fmt: skip
-        return web.Response(text=json.dumps({"data": tickets}), content_type="application/json")
-
-    app = web.Application()
-    app.router.add_post("/push", push)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield received, f"http://127.0.0.1:{port}/push"
-    await runner.cleanup()
 
 
 async def test_expo_delivers_and_dead_tokens_are_pruned(backend: Backend, team: Team, expo: tuple[list[Any], str]):

@@ -176,3 +176,87 @@ async def test_waits_for_an_event_and_exit_rules_end_a_journey(backend: Backend,
     assert (await progress_of(backend, team, built.series_id, bob.visitor_id))["status"] == "exited"
     stats = await backend.call("series:getStats", {"id": built.series_id}, as_=team.admin)
     assert (stats["total"], stats["completed"], stats["exited"], stats["completionRate"]) == (2, 1, 1, 50.0)
+
+
+async def bot_messages(backend: Backend, conversation_id: str) -> list[str]:
+    rows = (await backend.dump())["messages"]
+    return [row["content"] for row in rows if row["conversationId"] == conversation_id and row["senderType"] == "bot"]
+
+
+async def test_chat_and_post_blocks_post_one_message_each_into_the_visitors_conversation(backend: Backend, team: Team):
+    built = await new_series(backend, team, entryTriggers=[])
+    chat = await built.block("chat", body="Hi {{user.name}}, need a hand?")
+    wait = await built.block("wait", waitType="duration", waitDuration=1.0, waitUnit="hours")
+    post = await built.block("post", body="What's new this week")
+    await built.connect(chat, wait)
+    await built.connect(wait, post)
+    await backend.call("series:activate", {"id": built.series_id}, as_=team.admin)
+    ann = await backend.boot(team.workspace_id)
+    await backend.patch(ann.visitor_id, {"name": "Ann"})
+    conversation = await backend.visitor_conversation(ann)
+    before = await bot_messages(backend, conversation)
+    entered = await backend.internal("series:evaluateEntry", {"seriesId": built.series_id, "visitorId": ann.visitor_id})
+    assert await bot_messages(backend, conversation) == [*before, "Hi Ann, need a hand?"]
+    await backend.t.advance_time(3600)
+    for _ in range(2):  # the wake-up and a duplicate of it
+        await process(backend, entered["progressId"])
+    assert await bot_messages(backend, conversation) == [*before, "Hi Ann, need a hand?", "What's new this week"]
+    assert (await backend.get(conversation))["unreadByVisitor"] >= 2
+
+    bob = await backend.boot(team.workspace_id)  # no conversation yet: the chat block starts one
+    await backend.internal("series:evaluateEntry", {"seriesId": built.series_id, "visitorId": bob.visitor_id})
+    [started] = [row for row in (await backend.dump())["conversations"] if row.get("visitorId") == bob.visitor_id]
+    [message] = await bot_messages(backend, started["_id"])  # no welcome message, just the block's
+    assert message.startswith("Hi") and message.endswith("need a hand?")
+
+
+async def test_block_telemetry_counts_entries_outcomes_deliveries_branches_and_skips(backend: Backend, team: Team):
+    built = await new_series(backend, team, entryTriggers=[], exitRules=PRO)
+    rule = await built.block("rule", rules={**PRO, "value": "team"})
+    push = await built.block("push", title="Hi", body="there")
+    wait = await built.block("wait", waitType="duration", waitDuration=1.0, waitUnit="hours")
+    chat = await built.block("chat", body="Hello")
+    await built.connect(rule, push, "yes")
+    await built.connect(rule, wait, "no")
+    await built.connect(wait, chat)
+    await backend.call("series:activate", {"id": built.series_id}, as_=team.admin)
+    visitors = [await backend.boot(team.workspace_id) for _ in range(3)]
+    await backend.patch(visitors[0].visitor_id, {"customAttributes": {"plan": "team"}})  # yes: push, no token
+    progress = {}
+    for visitor in visitors:
+        entered = await backend.internal("series:evaluateEntry", {"seriesId": built.series_id, "visitorId": visitor.visitor_id})
+        progress[visitor.visitor_id] = entered["progressId"]
+    await backend.patch(visitors[2].visitor_id, {"customAttributes": {"plan": "pro"}})  # exits while waiting
+    await backend.t.advance_time(3600)
+    for visitor in visitors[1:]:
+        await process(backend, progress[visitor.visitor_id])
+    telemetry = await backend.call("series:getTelemetry", {"id": built.series_id}, as_=team.admin)
+    by_block = {row["blockId"]: row for row in telemetry["blocks"]}
+    counters = ("entered", "completed", "skipped", "failed", "deliveryAttempts", "deliveryFailures")
+    assert [by_block[rule][name] for name in counters] == [3, 3, 0, 0, 0, 0]
+    assert (by_block[rule]["yesBranchCount"], by_block[rule]["noBranchCount"]) == (1, 2)
+    assert [by_block[push][name] for name in counters] == [3, 0, 0, 3, 3, 3]  # no push token: three failed attempts
+    assert by_block[push]["lastResult"]["error"] == "Visitor push token is required for push block delivery."
+    assert [by_block[wait][name] for name in counters] == [2, 2, 0, 0, 0, 0]  # both waits end...
+    assert [by_block[chat][name] for name in counters] == [1, 1, 1, 0, 1, 0]  # ...then one visitor exits on the chat
+    assert telemetry["totals"]["entered"] == 9 and by_block[chat]["block"]["type"] == "chat"
+    await backend.refused("series:getTelemetry", {"id": built.series_id}, as_=(await backend.seed_team()).admin)
+
+
+async def test_a_tag_put_on_a_visitors_conversation_enrolls_them_in_series_triggered_by_it(backend: Backend, team: Team):
+    trigger = {"source": "visitor_state_changed", "attributeKey": "tag", "toValue": "vip"}
+    built = await new_series(backend, team, entryTriggers=[trigger])
+    await built.block("chat", body="Welcome to VIP support")
+    await backend.call("series:activate", {"id": built.series_id}, as_=team.admin)
+    ann = await backend.boot(team.workspace_id)
+    conversation = await backend.visitor_conversation(ann)
+    later_tag = await backend.call("tags:create", {"workspaceId": team.workspace_id, "name": "later"}, as_=team.admin)
+    vip_tag = await backend.call("tags:create", {"workspaceId": team.workspace_id, "name": "vip"}, as_=team.admin)
+    for tag_id in (later_tag, vip_tag, vip_tag):  # the second vip is already there: no new offer
+        await backend.call("tags:addToConversation", {"conversationId": conversation, "tagId": tag_id}, as_=team.admin)
+    jobs = [job for job in (await backend.dump())["_scheduled_functions"] if job["name"] == "series.js:evaluateEnrollmentForVisitor"]
+    assert [job["args"][0]["triggerContext"]["toValue"] for job in jobs] == ["later", "vip"]
+    await backend.t.finish_all_scheduled_functions()
+    progress = await progress_of(backend, team, built.series_id, ann.visitor_id)
+    assert progress["status"] == "completed" and progress["lastTriggerSource"] == "visitor_state_changed"
+    assert (await bot_messages(backend, conversation))[-1] == "Welcome to VIP support"

@@ -1,10 +1,13 @@
 """Series runtime against a reference interpreter (hypothesis state machine).
 
-Each run builds a random series that passes readiness — a chain of chat, rule, duration-wait and
-event-wait blocks where a rule's "no" branch may skip ahead — then enrolls visitors, flips their
-plan (which rules test), fires the awaited event and advances the clock (the scheduler wakes due
-waits on the way; every row is then woken once more, which must change nothing). After every step each visitor's stored progress (status, current
-block, wait, blocks completed so far) must equal what a small interpreter of the same graph says.
+Each run builds a random series that passes readiness — a chain of chat, post, rule,
+duration-wait and event-wait blocks where a rule's "no" branch may skip ahead, triggered by the tag
+"vip" — then enrolls visitors (directly, or by tagging their conversation), flips their plan (which
+rules test), fires the awaited event and advances the clock (the scheduler wakes due waits on the
+way; every row is then woken once more, which must change nothing). After every step each
+visitor's stored progress (status, current block, wait, blocks completed so far) must equal what a
+small interpreter of the same graph says, and their conversation must hold exactly one bot message
+per chat or post block they passed.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from opencom_backend import open_backend
 MINUTE = 60_000.0  # minutes keep the clock jumps short (every cron on the way runs)
 VISITORS = 3
 EVENT = "upgraded"
-KINDS = ("chat", "rule", "wait_minutes", "wait_event")
+KINDS = ("chat", "post", "rule", "wait_minutes", "wait_event")
+MESSAGES = ("chat", "post")  # blocks that post a message
+TAG = "vip"
+TAGGED = {"source": "visitor_state_changed", "attributeKey": "tag", "toValue": TAG}
 
 
 @st.composite
@@ -30,7 +36,7 @@ def graphs(draw: Any) -> list[dict[str, Any]]:
     size = draw(st.integers(2, 5))
     blocks = []
     for index in range(size):
-        kind = draw(st.sampled_from(KINDS if index < size - 1 else ("chat", "wait_minutes", "wait_event")))
+        kind = draw(st.sampled_from(KINDS if index < size - 1 else ("chat", "post", "wait_minutes", "wait_event")))
         spec: dict[str, Any] = {"kind": kind}
         if kind == "wait_minutes":
             spec["minutes"] = draw(st.integers(1, 30))
@@ -66,7 +72,7 @@ class Journey:
             if spec["kind"] == "wait_event":
                 self.status, self.wait_event = "waiting", EVENT
                 return
-            following = (self.block or 0) + 1 if spec["kind"] == "chat" or plan == "pro" else spec["no"]
+            following = (self.block or 0) + 1 if spec["kind"] in MESSAGES or plan == "pro" else spec["no"]
             self.history.append(self.block or 0)
             self.goto(graph, following)
 
@@ -99,9 +105,11 @@ class SeriesModel(RuleBasedStateMachine):
     def build(self, graph: list[dict[str, Any]]) -> None:
         self.graph = graph
         self.team = self.loop.run_until_complete(self.backend.seed_team())
-        self.series_id = self.call("series:create", {"workspaceId": self.team.workspace_id, "name": "Model"})
+        series = {"workspaceId": self.team.workspace_id, "name": "Model", "entryTriggers": [TAGGED]}
+        self.series_id = self.call("series:create", series)
         configs = {
             "chat": lambda spec: {"body": "hello"},
+            "post": lambda spec: {"body": "news"},
             "rule": lambda spec: {"rules": {"type": "condition", "property": {"source": "custom", "key": "plan"}, "operator": "equals", "value": "pro"}},
             "wait_minutes": lambda spec: {"waitType": "duration", "waitDuration": float(spec["minutes"]), "waitUnit": "minutes"},
             "wait_event": lambda spec: {"waitType": "until_event", "waitUntilEvent": EVENT},
@@ -118,19 +126,39 @@ class SeriesModel(RuleBasedStateMachine):
             else:
                 self.call("series:addConnection", link)
         self.call("series:activate", {"id": self.series_id})
-        self.visitors = [self.loop.run_until_complete(self.backend.boot(self.team.workspace_id)).visitor_id for _ in range(VISITORS)]
+        booted = [self.loop.run_until_complete(self.backend.boot(self.team.workspace_id)) for _ in range(VISITORS)]
+        self.visitors = [visitor.visitor_id for visitor in booted]
+        self.conversations = [self.loop.run_until_complete(self.backend.visitor_conversation(visitor)) for visitor in booted]
+        self.tag_id = self.call("tags:create", {"workspaceId": self.team.workspace_id, "name": TAG})
+        self.tagged: set[int] = set()
 
     def now(self) -> float:
         return float(int(self.backend.t.now_ms()))
 
     @rule(visitor=st.integers(0, VISITORS - 1))
     def enroll(self, visitor: int) -> None:
-        entered = self.call("series:evaluateEntry", {"seriesId": self.series_id, "visitorId": self.visitors[visitor]}, internal=True)
+        args = {"seriesId": self.series_id, "visitorId": self.visitors[visitor], "triggerContext": TAGGED}
+        entered = self.call("series:evaluateEntry", args, internal=True)
         assert entered["entered"] == (visitor not in self.journeys), entered
         if visitor not in self.journeys:
             self.progress[visitor] = entered["progressId"]
-            self.journeys[visitor] = Journey()
-            self.journeys[visitor].run(self.graph, self.plans[visitor], self.now())
+            self.start(visitor)
+
+    @rule(visitor=st.integers(0, VISITORS - 1))
+    def tag(self, visitor: int) -> None:
+        """Tag the visitor's conversation: the first time, a not yet enrolled visitor enters (the offer runs now)."""
+        self.call("tags:addToConversation", {"conversationId": self.conversations[visitor], "tagId": self.tag_id})
+        self.loop.run_until_complete(self.backend.t.advance_time(0))  # starts the offer, due now
+        self.loop.run_until_complete(self.backend.t.finish_in_progress_scheduled_functions())
+        first, self.tagged = visitor not in self.tagged, self.tagged | {visitor}
+        if first and visitor not in self.journeys:
+            stored = self.call("series:getProgress", {"seriesId": self.series_id, "visitorId": self.visitors[visitor]})
+            self.progress[visitor] = stored["_id"]
+            self.start(visitor)
+
+    def start(self, visitor: int) -> None:
+        self.journeys[visitor] = Journey()
+        self.journeys[visitor].run(self.graph, self.plans[visitor], self.now())
 
     @rule(visitor=st.integers(0, VISITORS - 1), plan=st.sampled_from(["free", "pro"]))
     def set_plan(self, visitor: int, plan: str) -> None:
@@ -173,6 +201,12 @@ class SeriesModel(RuleBasedStateMachine):
             assert completed == [self.blocks[index] for index in journey.history], (self.graph, stored, journey)
             if journey.status == "waiting":
                 assert (stored.get("waitUntil"), stored.get("waitEventName")) == (journey.wait_until, journey.wait_event)
+        posted = self.loop.run_until_complete(self.backend.dump())["messages"]
+        for visitor in range(VISITORS):
+            journey = self.journeys.get(visitor, Journey(history=[]))
+            expected = sorted({"chat": "hello", "post": "news"}[self.graph[index]["kind"]] for index in journey.history if self.graph[index]["kind"] in MESSAGES)
+            found = sorted(m["content"] for m in posted if m["conversationId"] == self.conversations[visitor] and m["content"] in ("hello", "news"))
+            assert found == expected, (self.graph, visitor, found, journey)
 
 
 SeriesModel.TestCase.settings = settings(
