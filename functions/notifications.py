@@ -1,9 +1,28 @@
-"""Delivering notification pushes through the push transport (see ``lib/push_dispatch``); internal only."""
+"""Delivering agents' notifications (``lib/notifications``) and their pushes through the push transport
+(``lib/push_dispatch``); internal only."""
 
 from runtime import internal_action, internal_mutation, v
 
+from .lib.notifications import deliver_to_agents
 from .lib.push_dispatch import claim, record
 from .lib.push_transport import expo_settings, send_expo
+
+
+@internal_mutation(
+    args={
+        "eventId": v.id("notificationEvents"),
+        "scope": v.string(),
+        "title": v.string(),
+        "body": v.string(),
+        "only": v.union(v.array(v.id("users")), v.null()),
+        "actorUserId": v.union(v.id("users"), v.null()),
+    }
+)
+async def deliverToAgents(ctx, args):
+    """Tell the agents of a recorded event (scheduled by ``notify_agents``)."""
+    await deliver_to_agents(
+        ctx, args["eventId"], args["scope"], args["title"], args["body"], args["only"], args["actorUserId"]
+    )
 
 
 @internal_mutation(args={"deliveryId": v.id("notificationDeliveries")})

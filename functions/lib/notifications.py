@@ -5,8 +5,9 @@ Every event becomes a ``notificationEvents`` row (the in-app feed). Each recipie
 (through the email provider, the outbox by default) and, agents, push (``push_dispatch``: Expo
 when configured, else recorded undelivered) as their preferences allow. Deliveries are debounced
 per recipient, channel and conversation (or ticket): within ``DEBOUNCE_MS`` of the last one, a
-burst of messages adds events to the feed but sends nothing more. All of it happens in the
-caller's transaction (a push to Expo is sent by a job that transaction schedules).
+burst of messages adds events to the feed but sends nothing more. A visitor's deliveries happen in
+the caller's transaction; agents' in a mutation that transaction schedules (a workspace can have
+many agents), and a push to Expo is sent by a job scheduled in turn.
 """
 
 from typing import Any
@@ -68,8 +69,26 @@ async def notify_agents(
     ctx: Any, workspace_id: str, event_type: str, scope: str, title: str, body: str, *,
     only: list[str] | None = None, actor_user_id: str | None = None, **fields: Any,
 ) -> str:  # fmt: skip
-    """Record the event and notify ``only`` these agents (default: every member), never the actor."""
+    """Record the event and schedule telling ``only`` these agents (default: every member), never the actor.
+
+    The fan-out (each agent's preferences, debounce window, email and push) runs in its own scheduled
+    mutation, as Opencom's does, so the visitor's or agent's write that caused it stays short however
+    many agents the workspace has.
+    """
     event_id = await _event(ctx, workspace_id, event_type, scope, title, body, audience="agent", actorUserId=actor_user_id, **fields)
+    job = {"eventId": event_id, "scope": scope, "title": title, "body": body, "only": only, "actorUserId": actor_user_id}
+    await ctx.scheduler.run_after(0, "notifications:deliverToAgents", job)
+    return event_id
+
+
+async def deliver_to_agents(
+    ctx: Any, event_id: str, scope: str, title: str, body: str, only: list[str] | None, actor_user_id: str | None
+) -> None:
+    """Email and push each agent of the event's audience as their preferences and debounce windows allow."""
+    event = await ctx.db.get(event_id)
+    if event is None:
+        return
+    workspace_id = event["workspaceId"]
     if only is None:
         members = ctx.db.query("workspaceMembers").with_index("by_workspace", lambda q: q.eq("workspaceId", workspace_id))
         only = [member["userId"] for member in await members.take(MAX_AGENTS)]
@@ -86,7 +105,6 @@ async def notify_agents(
             key = f"{scope}:agent:{user_id}:push"
             if await _first_in_burst(ctx, event_id, key, workspace_id, "push", recipient):
                 await _push_agent(ctx, workspace_id, event_id, key, user_id, title, body)
-    return event_id
 
 
 async def notify_visitor(

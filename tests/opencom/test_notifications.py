@@ -8,7 +8,15 @@ from typing import Any
 from opencom_backend import Backend, Team
 
 
+async def run_due_jobs(backend: Backend) -> None:
+    """Run the jobs due now: agents' deliveries are scheduled by the write that caused them."""
+    await backend.t.advance_time(0)
+    await backend.t.finish_in_progress_scheduled_functions()
+
+
 async def sent(backend: Backend) -> list[tuple[str, str]]:
+    """Notification emails in the outbox, once the deliveries due now have run."""
+    await run_due_jobs(backend)
     return [(row["to"][0], row["subject"]) for row in (await backend.dump())["outbox"] if row["purpose"] == "notification"]
 
 
@@ -27,6 +35,7 @@ async def test_a_burst_of_visitor_messages_gives_each_agent_one_email_and_one_pu
         await backend.patch(row["_id"], {"createdAt": row["createdAt"] - 60_000.0})  # the window has passed
     for text in ("hello??", "please"):
         await backend.call("messages:send", {**message, "content": text})
+    await run_due_jobs(backend)
     dump = await backend.dump()
     chat_events = [e for e in dump["notificationEvents"] if e["eventType"] == "chat_message"]
     assert [e["bodyPreview"] for e in chat_events] == ["hello", "anyone?", "hello??", "please"]  # the in-app feed has all
@@ -103,11 +112,6 @@ async def with_expo(backend: Backend, url: str) -> None:
     await backend.t.set_env("OPENCOM_EXPO_PUSH_URL", url)
 
 
-async def run_due_jobs(backend: Backend) -> None:
-    await backend.t.advance_time(0)
-    await backend.t.finish_in_progress_scheduled_functions()
-
-
 async def test_agent_pushes_go_to_expo_once_and_a_dead_device_is_switched_off(
     backend: Backend, team: Team, expo: tuple[list[Any], str]
 ):
@@ -118,6 +122,7 @@ async def test_agent_pushes_go_to_expo_once_and_a_dead_device_is_switched_off(
         await backend.call("pushTokens:register", {"token": token, "userId": agent.user_id, "platform": "ios"}, as_=agent)
     visitor = await backend.boot(team.workspace_id)
     await backend.visitor_conversation(visitor)
+    await run_due_jobs(backend)  # the agents' delivery
     [row] = [d for d in (await backend.dump())["notificationDeliveries"] if d.get("userId") == agent.user_id]
     assert row["status"] == "pending" and received == []  # sent by a job the conversation's transaction scheduled
     await run_due_jobs(backend)
