@@ -40,10 +40,10 @@ def effective(preference: Doc | None, defaults: dict[str, bool]) -> dict[str, bo
     return {"email": chosen.get("email", defaults["email"]), "push": push}
 
 
-async def agent_wants(ctx: Any, user_id: str, workspace_id: str) -> dict[str, bool]:
-    """The agent's effective ``{email, push}`` for new visitor messages in the workspace."""
+async def agents_wants(ctx: Any, user_ids: list[str], workspace_id: str) -> dict[str, dict[str, bool]]:
+    """Each agent's effective ``{email, push}`` for new visitor messages in the workspace (defaults read once)."""
     defaults = defaults_of(await workspace_defaults_row(ctx, workspace_id))
-    return effective(await preference_row(ctx, user_id, workspace_id), defaults)
+    return {user_id: effective(await preference_row(ctx, user_id, workspace_id), defaults) for user_id in user_ids}
 
 
 def merged_events(row: Doc | None, args: dict) -> dict | None:

@@ -16,7 +16,7 @@ from .campaign_email import DEFAULT_SENDER
 from .clock import now_ms
 from .email_provider import OutgoingEmail, new_message_id, send_email, text_to_html
 from .identity import Doc
-from .notification_preferences import agent_wants
+from .notification_preferences import agents_wants
 from .push_dispatch import push
 
 DEBOUNCE_MS = 60_000.0
@@ -92,10 +92,9 @@ async def deliver_to_agents(
     if only is None:
         members = ctx.db.query("workspaceMembers").with_index("by_workspace", lambda q: q.eq("workspaceId", workspace_id))
         only = [member["userId"] for member in await members.take(MAX_AGENTS)]
-    for user_id in dict.fromkeys(only):
-        if user_id == actor_user_id:
-            continue
-        user, wants = await ctx.db.get(user_id), await agent_wants(ctx, user_id, workspace_id)
+    recipients = [user_id for user_id in dict.fromkeys(only) if user_id != actor_user_id]
+    for user_id, wants in (await agents_wants(ctx, recipients, workspace_id)).items():
+        user = await ctx.db.get(user_id)
         recipient = {"recipientType": "agent", "userId": user_id}
         if wants["email"] and user and user.get("email"):
             key = f"{scope}:agent:{user_id}:email"
