@@ -13,8 +13,8 @@ import random
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import suppress
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
