@@ -95,6 +95,10 @@ class Executor:
         self._scheduler_lease: Any = None  # on PostgreSQL, one server of the deployment runs the jobs
         self._started = False
         self._reload_listeners: list[Callable[[App], None]] = [lambda app: self.cron_runner.app_changed()]
+        # Function path → CPU seconds of its last run, if that run left the writer: while that is past
+        # the loop's budget, its next run starts beside the writer (``mutate_within_budget``). Written
+        # from worker threads too; one entry per mutation of the app at most.
+        self._mutation_cpu: dict[str | None, float] = {}
 
     @classmethod
     def open(
@@ -309,7 +313,7 @@ class Executor:
                     transaction.close_scans()
 
         try:
-            result = await self.mutate_within_budget(attempt)
+            result = await self.mutate_within_budget(attempt, function)
         except Exception as error:  # noqa: BLE001
             return FunctionResult(error=error, log_lines=buffers[0].finish())
         proofs = tuple(executions[0].proofs.recorded)
@@ -318,35 +322,56 @@ class Executor:
             value=result.value, log_lines=buffers[0].finish(), ts=result.ts, read_set=read_set, proofs=proofs
         )
 
-    async def mutate_within_budget(self, attempt: Callable[[Transaction, float | None], T]) -> MutationResult[T]:
+    async def mutate_within_budget(
+        self, attempt: Callable[[Transaction, float | None], T], function: FunctionDefinition | None = None
+    ) -> MutationResult[T]:
         """``attempt(transaction, budget)`` as one mutation, committed once; its exceptions propagate.
 
         It runs first on the writer, stopped by ``LoopBudgetSpent`` past ``budget`` (the event loop's
         CPU budget); then, rolled back, again from the start beside the writer with its full time
         limit (``budget`` None), optimistically (``runtime.optimistic``), so that it never holds
         other callers' mutations. Each run gets the caller's context (the scheduled job it runs under).
+        A ``function`` whose last run spent the budget starts beside the writer: a mutation that is
+        long every time (a fan-out to every agent) does not pay for a wasted first attempt each time.
         """
         caller_context = contextvars.copy_context()
+        path = function.path if function is not None else None
+        off_loop = functools.partial(self._on_worker, caller_context, attempt, path)
+        if self._mutation_cpu.get(path, 0.0) < knobs.LOOP_CPU_BUDGET_S:
 
-        def body(transaction: Transaction) -> T:
+            def body(transaction: Transaction) -> T:
+                try:
+                    return caller_context.run(attempt, transaction, knobs.LOOP_CPU_BUDGET_S)
+                except LoopBudgetSpent:
+                    raise OffWriter from None
+
             try:
-                return caller_context.run(attempt, transaction, knobs.LOOP_CPU_BUDGET_S)
-            except LoopBudgetSpent:
-                raise OffWriter from None
+                result = await self.database.mutate(body)
+            except OffWriter:
+                self._remember_cpu(path, knobs.LOOP_CPU_BUDGET_S)
+            else:
+                self._mutation_cpu.pop(path, None)
+                return result
+        return await run_optimistically(self.database, self.workers, off_loop)
 
-        try:
-            return await self.database.mutate(body)
-        except OffWriter:
-            off_loop = functools.partial(self._on_worker, caller_context, attempt)
-            return await run_optimistically(self.database, self.workers, off_loop)
+    def _remember_cpu(self, path: str | None, seconds: float) -> None:
+        if path is not None:
+            self._mutation_cpu[path] = seconds
 
-    @staticmethod
     def _on_worker(
-        context: contextvars.Context, attempt: Callable[[Transaction, float | None], T], transaction: Transaction
+        self,
+        context: contextvars.Context,
+        attempt: Callable[[Transaction, float | None], T],
+        path: str | None,
+        transaction: Transaction,
     ) -> T:
         """A mutation's later attempt, on a worker thread: its time limit counts this thread's CPU."""
-        transaction.deadline = function_time() + knobs.QUERY_TIME_LIMIT_S
-        return context.run(attempt, transaction, None)
+        started = function_time()
+        transaction.deadline = started + knobs.QUERY_TIME_LIMIT_S
+        try:
+            return context.run(attempt, transaction, None)
+        finally:
+            self._remember_cpu(path, function_time() - started)
 
     async def _run_action(
         self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int, connection: Connection

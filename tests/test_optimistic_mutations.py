@@ -93,6 +93,19 @@ async def test_a_mutation_moved_off_the_writer_does_what_the_writer_would(
     assert await executor.call("occ:search", {"word": "changed"}) == ["changed", "changed"]
 
 
+async def test_a_mutation_long_last_time_starts_beside_the_writer_until_it_is_short_again(executor: Executor) -> None:
+    runs = executor.app.lookup("occ:counted").handler.__globals__["RUNS"]
+    runs.clear()
+    handed = worker_runs(executor)
+    for label, ms in (("long", SLOW_MS), ("long again", SLOW_MS), ("short", 0.0), ("short again", 0.0)):
+        await executor.call("occ:counted", {"ms": ms, "label": label})
+    # The first run spent the budget on the writer and ran again; the second started beside the
+    # writer; so did the third, which took little, so the fourth ran on the writer again.
+    assert runs == ["long", "long", "long again", "short", "short again"]
+    assert handed == ["_run_buffered", "_run_buffered", "_run_buffered"]
+    assert await executor.call("occ:group", {"group": "counted"}) == ["long", "long again", "short", "short again"]
+
+
 async def test_a_commit_changing_what_it_read_makes_it_run_again(executor: Executor) -> None:
     counter = await executor.call("occ:create", {"value": 0})
     read_done, proceed = gate(executor)
