@@ -1,10 +1,12 @@
 """The time limit's clock and its interruptions: garbage collection is not a function's time,
-code inside ``WATCHDOG.shielded()`` (a database driver mid-statement) is never cut in half, and an
-interruption that lands where CPython drops it is made again."""
+code inside ``WATCHDOG.shielded()`` (a database driver mid-statement) is never cut in half, an
+interruption that lands where CPython drops it is made again, and a short run started while the
+watchdog sleeps for a long one is still stopped at its own deadline."""
 
 from __future__ import annotations
 
 import gc
+import threading
 import time
 
 import pytest
@@ -66,3 +68,27 @@ def test_an_interruption_swallowed_where_python_drops_it_is_made_again() -> None
     finally:
         WATCHDOG.finish(run)
     assert [type(error) for error in swallowed] == [FunctionTimeout]
+
+
+def test_a_short_run_is_stopped_while_the_watchdog_waits_for_a_long_one() -> None:
+    started, done = threading.Event(), threading.Event()
+
+    def long_run() -> None:
+        run = WATCHDOG.start(60.0)  # the watchdog now sleeps for up to a minute
+        started.set()
+        done.wait(10)
+        WATCHDOG.finish(run)
+
+    other = threading.Thread(target=long_run)
+    other.start()
+    try:
+        assert started.wait(10)
+        run = WATCHDOG.start(0.02)
+        try:
+            with pytest.raises(FunctionTimeout):
+                _spin(5.0)  # stopped long before the long run's deadline
+        finally:
+            WATCHDOG.finish(run)
+    finally:
+        done.set()
+        other.join()
