@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import math
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -95,10 +96,10 @@ class Executor:
         self._scheduler_lease: Any = None  # on PostgreSQL, one server of the deployment runs the jobs
         self._started = False
         self._reload_listeners: list[Callable[[App], None]] = [lambda app: self.cron_runner.app_changed()]
-        # Function path → CPU seconds of its last run, if that run left the writer: while that is past
-        # the loop's budget, its next run starts beside the writer (``mutate_within_budget``). Written
-        # from worker threads too; one entry per mutation of the app at most.
-        self._mutation_cpu: dict[str | None, float] = {}
+        # Mutation path → how long its last run took (on the writer, wall time; beside it, CPU time):
+        # past ``knobs.WRITER_HOLD_S``, its next run starts beside the writer (``mutate_within_budget``).
+        # Written from worker threads too; one entry per mutation of the app at most.
+        self._mutation_seconds: dict[str, float] = {}
 
     @classmethod
     def open(
@@ -331,32 +332,34 @@ class Executor:
         CPU budget); then, rolled back, again from the start beside the writer with its full time
         limit (``budget`` None), optimistically (``runtime.optimistic``), so that it never holds
         other callers' mutations. Each run gets the caller's context (the scheduled job it runs under).
-        A ``function`` whose last run spent the budget starts beside the writer: a mutation that is
-        long every time (a fan-out to every agent) does not pay for a wasted first attempt each time.
+        A ``function`` whose last run took longer than ``knobs.WRITER_HOLD_S`` starts beside the
+        writer: a mutation that is long every time (a fan-out to every agent) neither holds the loop
+        nor pays for a wasted first attempt.
         """
         caller_context = contextvars.copy_context()
         path = function.path if function is not None else None
         off_loop = functools.partial(self._on_worker, caller_context, attempt, path)
-        if self._mutation_cpu.get(path, 0.0) < knobs.LOOP_CPU_BUDGET_S:
+        if path is None or self._mutation_seconds.get(path, 0.0) <= knobs.WRITER_HOLD_S:
 
             def body(transaction: Transaction) -> T:
+                started = time.perf_counter()
                 try:
-                    return caller_context.run(attempt, transaction, knobs.LOOP_CPU_BUDGET_S)
+                    value = caller_context.run(attempt, transaction, knobs.LOOP_CPU_BUDGET_S)
                 except LoopBudgetSpent:
+                    self._remember_seconds(path, math.inf)  # longer than the budget: how long, the next run says
                     raise OffWriter from None
+                self._remember_seconds(path, time.perf_counter() - started)
+                return value
 
             try:
-                result = await self.database.mutate(body)
+                return await self.database.mutate(body)
             except OffWriter:
-                self._remember_cpu(path, knobs.LOOP_CPU_BUDGET_S)
-            else:
-                self._mutation_cpu.pop(path, None)
-                return result
+                pass
         return await run_optimistically(self.database, self.workers, off_loop)
 
-    def _remember_cpu(self, path: str | None, seconds: float) -> None:
+    def _remember_seconds(self, path: str | None, seconds: float) -> None:
         if path is not None:
-            self._mutation_cpu[path] = seconds
+            self._mutation_seconds[path] = seconds
 
     def _on_worker(
         self,
@@ -371,7 +374,7 @@ class Executor:
         try:
             return context.run(attempt, transaction, None)
         finally:
-            self._remember_cpu(path, function_time() - started)
+            self._remember_seconds(path, function_time() - started)
 
     async def _run_action(
         self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int, connection: Connection

@@ -82,6 +82,7 @@ async def test_a_mutation_moved_off_the_writer_does_what_the_writer_would(
     moved = await executor.call("occ:shuffle", {"ms": SLOW_MS, "group": "g"})
     assert handed == ["_run_buffered"]
     monkeypatch.setattr(knobs, "LOOP_CPU_BUDGET_S", 10.0)
+    monkeypatch.setattr(knobs, "WRITER_HOLD_S", 10.0)  # its last run was long: it would start beside the writer
     on_writer = await executor.call("occ:shuffle", {"ms": SLOW_MS, "group": "h"})
     assert handed == ["_run_buffered"]
     assert moved == on_writer
@@ -100,7 +101,7 @@ async def test_a_mutation_long_last_time_starts_beside_the_writer_until_it_is_sh
     for label, ms in (("long", SLOW_MS), ("long again", SLOW_MS), ("short", 0.0), ("short again", 0.0)):
         await executor.call("occ:counted", {"ms": ms, "label": label})
     # The first run spent the budget on the writer and ran again; the second started beside the
-    # writer; so did the third, which took little, so the fourth ran on the writer again.
+    # writer (knobs.WRITER_HOLD_S); so did the third, which took little, so the fourth ran on the writer.
     assert runs == ["long", "long", "long again", "short", "short again"]
     assert handed == ["_run_buffered", "_run_buffered", "_run_buffered"]
     assert await executor.call("occ:group", {"group": "counted"}) == ["long", "long again", "short", "short again"]
