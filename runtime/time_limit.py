@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.function_clock import collection_seconds
+from runtime.function_clock import collection_seconds, function_time_bound
 
 
 class FunctionTimeout(BaseException):
@@ -122,7 +122,9 @@ class Watchdog:
             due = wall_deadline
         else:
             clock = _thread_clock(thread_id)
-            run = Run(thread_id, clock, clock() + limit_s, error)
+            # The thread's own CPU clock, read for a bound only (``function_time_bound``).
+            started = clock() if clock is time.monotonic else function_time_bound()
+            run = Run(thread_id, clock, started + limit_s, error)
             due = now + limit_s  # a CPU clock runs no faster than wall time: not due before then
         with self._mutex:
             self._runs.setdefault(thread_id, []).append(run)

@@ -25,7 +25,7 @@ from runtime.keys import encode_value
 from runtime.read_set import DocumentWrite, Interval, ReadSet, point_interval
 from runtime.return_values import StoredDocuments
 from runtime.storage import Rows, decode_document, encode_document
-from runtime.function_clock import function_time
+from runtime.function_clock import function_time, function_time_bound
 from runtime.time_limit import timeout_message
 from runtime.validators import identifier_error
 from runtime.values import UNDEFINED, Value, check_value, display, value_size, values_equal
@@ -86,7 +86,7 @@ class Transaction:
         # The time limit counts CPU time of this thread, where function code runs: a loaded machine
         # that leaves the function waiting for a CPU must not make it fail.
         # It may be moved later (a run that starts over elsewhere), never earlier.
-        self.deadline = function_time() + knobs.QUERY_TIME_LIMIT_S
+        self.deadline = function_time_bound() + knobs.QUERY_TIME_LIMIT_S
         # Before this ``time.perf_counter`` instant the CPU clock cannot have reached ``deadline``: a
         # thread's CPU time grows no faster than wall time.
         self._clock_check_at = time.perf_counter() + knobs.QUERY_TIME_LIMIT_S

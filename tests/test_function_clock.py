@@ -1,7 +1,8 @@
 """The time limit's clock and its interruptions: garbage collection is not a function's time,
 code inside ``WATCHDOG.shielded()`` (a database driver mid-statement) is never cut in half, an
-interruption that lands where CPython drops it is made again, and a short run started while the
-watchdog sleeps for a long one is still stopped at its own deadline."""
+interruption that lands where CPython drops it is made again, a short run started while the
+watchdog sleeps for a long one is still stopped at its own deadline, and the bound deadlines are
+taken from never falls below the clock while it reads the clock only once in a while."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import time
 
 import pytest
 
-from runtime.function_clock import function_time
+from runtime import knobs
+from runtime.function_clock import function_time, function_time_bound
 from runtime.time_limit import WATCHDOG, FunctionTimeout
 
 
@@ -92,3 +94,24 @@ def test_a_short_run_is_stopped_while_the_watchdog_waits_for_a_long_one() -> Non
     finally:
         done.set()
         other.join()
+
+
+def test_the_bound_never_falls_below_the_clock_and_reads_it_once_in_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[float] = []
+    thread_time = time.thread_time
+
+    def counted() -> float:
+        reads.append(0.0)
+        return thread_time()
+
+    monkeypatch.setattr(knobs, "CPU_CLOCK_REUSE_S", 3600.0)
+    function_time_bound()  # a fresh reading, reused from now on
+    monkeypatch.setattr(time, "thread_time", counted)
+    for _ in range(100):
+        sum(range(20_000))  # some CPU between the readings
+        now = function_time()
+        assert function_time_bound() >= now
+    assert len(reads) == 100  # the exact clock's reads only
+    monkeypatch.setattr(knobs, "CPU_CLOCK_REUSE_S", 0.0)
+    function_time_bound()
+    assert len(reads) == 101
