@@ -75,9 +75,8 @@ async def claim_windows(
     return due
 
 
-async def agents_of(ctx: Any, workspace_id: str, audience: Audience | None, actor_user_id: str | None) -> list[str]:
-    """The agents an ``audience`` names, never the actor."""
+def agents_of(audience: Audience | None, everyone: list[str], actor_user_id: str | None) -> list[str]:
+    """The agents an ``audience`` names (``everyone``: the members), never the actor."""
     if audience is None:
         return []
-    user_ids = await members(ctx, workspace_id) if audience == EVERYONE else audience
-    return [user_id for user_id in user_ids if user_id != actor_user_id]
+    return [user_id for user_id in (everyone if audience == EVERYONE else audience) if user_id != actor_user_id]

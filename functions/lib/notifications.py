@@ -5,14 +5,14 @@ Every event becomes a ``notificationEvents`` row (the in-app feed). Each recipie
 (through the email provider, the outbox by default) and, agents, push (``push_dispatch``: Expo
 when configured, else recorded undelivered) as their preferences allow. Deliveries are debounced
 per channel and conversation (or ticket): within ``DEBOUNCE_MS`` of the last one, a burst of
-messages adds events to the feed but sends nothing more (agents' windows: ``agent_windows``). A visitor's deliveries happen in
-the caller's transaction; agents' in a mutation that transaction schedules (a workspace can have
-many agents), and a push to Expo is sent by a job scheduled in turn.
+messages adds events to the feed but sends nothing more (agents' windows: ``agent_windows``). A
+visitor's deliveries happen in the caller's transaction; agents' in a mutation that transaction
+schedules (a workspace can have many agents), and a push to Expo is sent by a job scheduled in turn.
 """
 
 from typing import Any
 
-from .agent_windows import DEBOUNCE_MS, Audience, agents_of, claim_windows, window_key
+from .agent_windows import DEBOUNCE_MS, EVERYONE, Audience, agents_of, claim_windows, members, window_key
 from .campaign_email import DEFAULT_SENDER
 from .clock import now_ms
 from .email_provider import OutgoingEmail, new_message_id, send_email, text_to_html
@@ -76,7 +76,8 @@ async def notify_agents(
     is scheduled at all.
     """
     event_id = await _event(ctx, workspace_id, event_type, scope, title, body, audience="agent", actorUserId=actor_user_id, **fields)
-    due = await claim_windows(ctx, event_id, scope, workspace_id, only)
+    audience = None if only is None else [user_id for user_id in only if user_id != actor_user_id]
+    due = await claim_windows(ctx, event_id, scope, workspace_id, audience)
     if due:
         job = {"eventId": event_id, "scope": scope, "title": title, "body": body, "actorUserId": actor_user_id, **due}
         await ctx.scheduler.run_after(0, "notifications:deliverToAgents", job)
@@ -91,8 +92,9 @@ async def deliver_to_agents(
     if event is None:
         return
     workspace_id = event["workspaceId"]
-    email_to = await agents_of(ctx, workspace_id, due.get("email"), actor_user_id)
-    push_to = await agents_of(ctx, workspace_id, due.get("push"), actor_user_id)
+    everyone = await members(ctx, workspace_id) if EVERYONE in due.values() else []
+    email_to = agents_of(due.get("email"), everyone, actor_user_id)
+    push_to = agents_of(due.get("push"), everyone, actor_user_id)
     wants = await agents_wants(ctx, list(dict.fromkeys(email_to + push_to)), workspace_id)
     for user_id in email_to:
         user = await ctx.db.get(user_id) if wants[user_id]["email"] else None
