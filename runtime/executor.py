@@ -515,8 +515,7 @@ class Executor:
             )
         if value is UNDEFINED:
             value = None  # returning `undefined` returns null, as in Convex
-        value = checked_return_value(value, stored or set())
-        size = value_size(value)
+        value, size = checked_return_value(value, stored or {})
         if size > knobs.MAX_FUNCTION_RESULT_SIZE:
             raise ConvexValueError(
                 f"Function {function.path} return value is too large "

@@ -96,7 +96,7 @@ class Transaction:
         # Every (index id, interval) already in the read set, so repeated reads are recorded once.
         self._recorded: set[tuple[int, Interval]] = set()
         # The stored bytes of every document handed out: results need not re-check those (see return_values).
-        self.stored_documents: StoredDocuments = set()
+        self.stored_documents: StoredDocuments = {}
 
     # --- limits -----------------------------------------------------------------------------
     def check_time(self) -> None:
@@ -193,11 +193,7 @@ class Transaction:
             return None
         body, size = row
         self._count_read(table_number, size)
-        return self.decode(body)
-
-    def decode(self, body: bytes) -> dict[str, Value]:
-        """A stored document as handed to function code, its bytes remembered (see ``stored_documents``)."""
-        self.stored_documents.add(body)
+        self.stored_documents[body] = size
         return decode_document(body)
 
     def scan(self, index: IndexInfo, interval: Interval, *, descending: bool, batch: int | None = None) -> IndexScan:
@@ -477,7 +473,7 @@ class IndexScan:
         # This loop runs once for every row any query scans, so it is kept flat, on local names.
         transaction = self.transaction
         metrics = transaction.metrics
-        remember = transaction.stored_documents.add
+        remember = transaction.stored_documents
         counted = self.counts_reads
         max_documents, max_bytes = knobs.MAX_DOCUMENTS_READ, knobs.MAX_BYTES_READ
         batch = self._first_batch
@@ -492,7 +488,7 @@ class IndexScan:
                     metrics.bytes_read += size
                     if metrics.documents_read > max_documents or metrics.bytes_read > max_bytes:
                         transaction._check_reads()
-                remember(body)
+                remember[body] = size
                 yield key, decode_document(body)
             if len(rows) < batch or self.closed:
                 # A short batch means the interval holds nothing more: no need to ask again.
