@@ -78,6 +78,9 @@ MAX_SEARCH_FILTER_CONDITIONS = _int("MAX_SEARCH_FILTER_CONDITIONS", 8)  # search
 MAX_SEARCH_RESULTS = _int("MAX_SEARCH_RESULTS", 1024)  # candidates one text search may pull
 MAX_VECTOR_RESULTS = _int("MAX_VECTOR_RESULTS", 256)  # largest `limit` of a vector search
 MAX_VECTOR_FILTER_EXPRESSIONS = _int("MAX_VECTOR_FILTER_EXPRESSIONS", 64)  # or-ed eq filters per vector search
+# On PostgreSQL with the pgvector extension, vector indexes are HNSW indexes (runtime/store/pg_vectors.py);
+# 0 keeps the exact scan. Every server of a deployment must use the same setting.
+PGVECTOR = _int("PGVECTOR", 1)
 MAX_HTTP_RESPONSE_SIZE = _int("MAX_HTTP_RESPONSE_SIZE", 20 << 20)  # bytes of one HTTP action response
 MAX_HTTP_REQUEST_SIZE = _int("MAX_HTTP_REQUEST_SIZE", 20 << 20)  # bytes of one HTTP action request body
 

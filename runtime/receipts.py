@@ -82,4 +82,4 @@ def encode_outcome(value: Value, log_lines: list[str], proofs: list[Proof]) -> b
 def decode_outcome(stored: bytes, ts: int) -> RecordedOutcome:
     """Inverse of ``encode_outcome``, with the commit ts stored beside it."""
     value, log_lines, proofs = _decoder.decode(stored)
-    return RecordedOutcome(value, log_lines, tuple(proofs), ts)  # type: ignore[arg-type]
+    return RecordedOutcome(value, log_lines, tuple(proofs), ts)

@@ -42,6 +42,7 @@ from psycopg.types.json import Jsonb
 from runtime.receipts import ReceiptKey
 from runtime.store import StoreError
 from runtime.store.pg_search import PgTextSearch
+from runtime.store.pg_vectors import PgVectors
 from runtime.time_limit import WATCHDOG
 
 # An arbitrary constant naming "the writer of this database" among advisory locks.
@@ -116,6 +117,7 @@ class PgConnection:
         self._transaction_open = False
         self.total_changes = 0
         self.text_search = PgTextSearch(self)
+        self.vectors = PgVectors(self)
 
     @property
     def in_transaction(self) -> bool:
@@ -211,6 +213,7 @@ def create_schema(connection: PgConnection) -> None:
     try:
         connection.modify(_SCHEMA)
         connection.text_search.create_schema()
+        connection.vectors.create_schema()
         if PgRows(connection).get_meta("format") is None:
             PgRows(connection).set_meta("format", FORMAT_VERSION)
         connection.execute("COMMIT")
