@@ -2,7 +2,7 @@
 
 The client, as npm's does, reconnects with the same session id and resends the mutation under the
 same request id, to the same server restarted (SQLite) or to another server of the deployment
-(PostgreSQL). The server killed here may already have written the reply to its socket: the client
+(PostgreSQL); the last test has the official npm client do it by itself. The server killed here may already have written the reply to its socket: the client
 never reads it, which is what a reply lost with the process looks like from the client's side.
 """
 
@@ -22,11 +22,14 @@ from runtime import knobs
 from runtime.executor import Executor
 from runtime.receipts import Receipt
 from runtime.store import DATABASE_URL_VARIABLE
+from tests.driver_process import Driver
+from tests.npm_support import NPM_DIR, node_with_convex
 from tests.server_fixtures import RunningServer, SyncConnection, mutation, start_server
 from tests.store_fixtures import BOTH_STORES, Stores
 
 APP = Path(__file__).parent / "apps" / "cluster"
 WAIT_S = 20.0
+RECONNECT_TIMEOUT_S = 60.0  # npm backs off ~1 s after a lost socket, doubling with jitter
 
 
 async def messages(node: RunningServer) -> list[dict[str, Any]]:
@@ -153,3 +156,83 @@ async def test_receipts_past_their_age_are_deleted_by_a_later_commit(
     monkeypatch.setattr(knobs, "MUTATION_RECEIPTS_KEPT_S", 0.0)
     await executor.run("chat:send", {"author": "ada", "body": "new"})
     assert stored_receipts(executor) == 0
+
+
+# --- the official npm client's own reconnect path ----------------------------------------------
+
+
+class ReplyDroppingProxy:
+    """A TCP proxy in front of a server that can swallow everything the server sends (``hold``) and
+    cut every connection (``cut``): a reply that never reaches the client, then a lost socket."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.hold = False
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        try:
+            server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_writer.close()
+            return
+        self._writers += [client_writer, server_writer]
+        await asyncio.gather(
+            self._pipe(client_reader, server_writer, from_server=False),
+            self._pipe(server_reader, client_writer, from_server=True),
+            return_exceptions=True,
+        )
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, from_server: bool) -> None:
+        try:
+            while data := await reader.read(1 << 16):
+                if not (from_server and self.hold):
+                    writer.write(data)
+                    await writer.drain()
+        finally:
+            writer.close()
+
+    def cut(self) -> None:
+        """Drop every open connection, both sides."""
+        for writer in self._writers:
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def test_the_npm_client_resending_after_a_crash_gets_its_first_result(tmp_path: Path) -> None:
+    node = node_with_convex()
+    server = start_server(APP, tmp_path / "data")
+    proxy = ReplyDroppingProxy(server.port)
+    driver: Driver | None = None
+    try:
+        driver = await Driver.start([node, "driver.mjs", await proxy.start()], cwd=str(NPM_DIR))
+        await driver.call("mutation", path="chat:send", args={"author": "js", "body": "warm-up"})
+        proxy.hold = True
+        pending = driver.send("mutation", path="chat:send", args={"author": "js", "body": "once"})
+        deadline = time.monotonic() + WAIT_S
+        while not (found := [m for m in await messages(server) if m["body"] == "once"]):
+            assert time.monotonic() < deadline, "the mutation never committed"
+            await asyncio.sleep(0.02)
+        server.kill()
+        proxy.cut()
+        proxy.hold = False
+        await asyncio.to_thread(server.restart)
+        assert await driver.result(pending, timeout=RECONNECT_TIMEOUT_S) == found[0]["_id"]
+        assert [m["body"] for m in await messages(server)] == ["warm-up", "once"]
+    finally:
+        if driver is not None:
+            await driver.close()
+        await proxy.close()
+        server.stop()
