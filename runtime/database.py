@@ -597,9 +597,10 @@ class Database:
             self.last_ts = ts_before
             self._rewind_creation_time(creation_before)
             self.recent_commits.discard_after(ts_before)
-            for job, _, _, _ in outcomes:
+            for job, failure, _, _ in outcomes:
                 if not job.future.done():
-                    job.future.set_exception(error)
+                    # A receipt read in this transaction is of an earlier commit: still the answer.
+                    job.future.set_exception(failure if isinstance(failure, AlreadyCommitted) else error)
             return
         self.committed_ts = self.last_ts
         self.recent_commits.durable(self.committed_ts)
