@@ -17,6 +17,7 @@ import pytest
 from runtime import knobs
 from runtime.executor import Executor
 from tests.store_fixtures import Stores
+from tests.test_search import add
 
 APP = Path(__file__).parent / "apps" / "search"
 PGVECTOR_MISSING = (
@@ -52,13 +53,6 @@ async def executor(
 def uses_pgvector(executor: Executor) -> bool:
     vectors = getattr(executor.database._reader_connection, "vectors", None)
     return vectors is not None and vectors.enabled
-
-
-async def add(executor: Executor, body: str, channel: str = "general", embedding: list[float] | None = None) -> str:
-    args = {"body": body, "channel": channel}
-    if embedding is not None:
-        args["embedding"] = embedding
-    return await executor.call("notes:add", args)
 
 
 async def test_vector_search_orders_by_cosine_similarity(executor: Executor) -> None:

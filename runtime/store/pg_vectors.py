@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Final
 from runtime import knobs
 from runtime.catalog import field_value
 from runtime.keys import encode_value
-from runtime.storage import decode_document
 from runtime.store import StoreError
+from runtime.store.pg_search import rebuild_changed
 
 if TYPE_CHECKING:
     from runtime.schema import VectorIndexDefinition
@@ -94,23 +94,15 @@ class PgVectors:
 
     def apply(self, wanted: dict[str, tuple[int, VectorIndexDefinition, str]]) -> None:
         """Make the stored indexes match ``wanted`` (name -> table number, definition, signature)."""
-        existing = dict(self.connection.query("SELECT name, signature FROM vector_indexes"))
-        for name, (table_number, index, signature) in wanted.items():
-            if existing.get(name) == signature:
-                continue
-            self._drop(name)
-            self.connection.modify("INSERT INTO vector_indexes (name, signature) VALUES (%s, %s)", (name, signature))
-            if index.dimensions <= MAX_INDEXED_DIMENSIONS:
-                # Literal name and dimensions: the planner matches a partial index only to constants.
-                self.connection.modify(
-                    f"CREATE INDEX {_hnsw_name(name)} ON vector_entries USING hnsw "
-                    f"((embedding::vector({index.dimensions})) vector_cosine_ops) WHERE index_name = '{name}'"
-                )
-            for (body,) in self.connection.query("SELECT body FROM documents WHERE table_number = %s", (table_number,)):
-                self.insert(name, index, decode_document(body))
-        for name in existing:
-            if name not in wanted:
-                self._drop(name)
+        rebuild_changed(self.connection, "vector_indexes", wanted, self._drop, self._create, self.insert)
+
+    def _create(self, name: str, index: VectorIndexDefinition) -> None:
+        if index.dimensions <= MAX_INDEXED_DIMENSIONS:
+            # Literal name and dimensions: the planner matches a partial index only to constants.
+            self.connection.modify(
+                f"CREATE INDEX {_hnsw_name(name)} ON vector_entries USING hnsw "
+                f"((embedding::vector({index.dimensions})) vector_cosine_ops) WHERE index_name = '{name}'"
+            )
 
     def _drop(self, name: str) -> None:
         self.connection.modify(f"DROP INDEX IF EXISTS {_hnsw_name(name)}")
