@@ -203,7 +203,7 @@ class Database:
         else:
             from runtime.store import postgres  # psycopg is only imported by deployments that use it
 
-            rows = postgres.PgRows(postgres.connect(database.database_url, writer=False))
+            rows = postgres.PgRows(postgres.connect(database.database_url))
         database._reader_connection, database._reader_rows = rows.connection, rows
         database._pinned = None
         database._snapshot_depth = database._snapshot_ts = 0
