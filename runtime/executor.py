@@ -34,6 +34,7 @@ from runtime.off_loop import Workers
 from runtime.optimistic import OffWriter, run_optimistically
 from runtime.queries import Query
 from runtime.read_set import ReadSet
+from runtime.receipts import AlreadyCommitted, Receipt, encode_outcome
 from runtime.return_values import StoredDocuments, checked_return_value
 from runtime.steps import run_to_completion
 from runtime.time_limit import WATCHDOG, FunctionTimeout, LoopBudgetSpent, StepLimited, timeout_message
@@ -180,16 +181,21 @@ class Executor:
         kind: Kind | None = None,
         journal: str | None = None,
         connection: Connection = NO_CONNECTION,
+        receipt: Receipt | None = None,
     ) -> FunctionResult:
         """Run the function at ``path``. Internal functions need ``admin``; ``kind`` is checked.
 
         ``connection`` is the caller's (``runtime.connection``): the server passes it, others need not.
+        ``receipt``: a client mutation's identity (``runtime.receipts``); one that committed before
+        is not run again, and the result is its first outcome.
         """
         try:
             function = self.app.lookup(path, kind=kind, allow_internal=admin)
         except FunctionNotFoundError as error:
             return FunctionResult(error=error)
         args = {} if args is None else args
+        if function.kind == "mutation":
+            return await self._run_mutation(function, args, identity, 0, connection, receipt)
         return await self.run_function(function, args, identity=identity, journal=journal, connection=connection)
 
     async def call(self, path: str, args: Any = None, *, identity: Identity | None = None, admin: bool = False) -> Value:
@@ -296,7 +302,13 @@ class Executor:
         )
 
     async def _run_mutation(
-        self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int, connection: Connection
+        self,
+        function: FunctionDefinition,
+        args: Any,
+        identity: Identity | None,
+        depth: int,
+        connection: Connection,
+        receipt: Receipt | None = None,
     ) -> FunctionResult:
         await self.start()
         # The last attempt's execution and logs: a run moved off the loop drops the first attempt's.
@@ -309,12 +321,18 @@ class Executor:
             buffers[:] = [logs.LogBuffer()]
             with logs.capture(buffers[0]):
                 try:
-                    return self._invoke_within_limit(execution, args, budget)
+                    value = self._invoke_within_limit(execution, args, budget)
                 finally:
                     transaction.close_scans()
+            if receipt is not None:
+                receipt.outcome = encode_outcome(value, buffers[0].finish(), execution.proofs.recorded)
+            return value
 
         try:
-            result = await self.mutate_within_budget(attempt, function)
+            result = await self.mutate_within_budget(attempt, receipt, function=function)
+        except AlreadyCommitted as committed:
+            first = committed.outcome
+            return FunctionResult(value=first.value, log_lines=first.log_lines, ts=first.ts, proofs=first.proofs)
         except Exception as error:  # noqa: BLE001
             return FunctionResult(error=error, log_lines=buffers[0].finish())
         proofs = tuple(executions[0].proofs.recorded)
@@ -324,7 +342,11 @@ class Executor:
         )
 
     async def mutate_within_budget(
-        self, attempt: Callable[[Transaction, float | None], T], function: FunctionDefinition | None = None
+        self,
+        attempt: Callable[[Transaction, float | None], T],
+        receipt: Receipt | None = None,
+        *,
+        function: FunctionDefinition | None = None,
     ) -> MutationResult[T]:
         """``attempt(transaction, budget)`` as one mutation, committed once; its exceptions propagate.
 
@@ -332,9 +354,9 @@ class Executor:
         CPU budget); then, rolled back, again from the start beside the writer with its full time
         limit (``budget`` None), optimistically (``runtime.optimistic``), so that it never holds
         other callers' mutations. Each run gets the caller's context (the scheduled job it runs under).
-        A ``function`` whose last run took longer than ``knobs.WRITER_HOLD_S`` starts beside the
-        writer: a mutation that is long every time (a fan-out to every agent) neither holds the loop
-        nor pays for a wasted first attempt.
+        ``receipt``: see ``Database.mutate``. A ``function`` whose last run took longer than
+        ``knobs.WRITER_HOLD_S`` starts beside the writer: a mutation that is long every time (a
+        fan-out to every agent) neither holds the loop nor pays for a wasted first attempt.
         """
         caller_context = contextvars.copy_context()
         path = function.path if function is not None else None
@@ -352,10 +374,10 @@ class Executor:
                 return value
 
             try:
-                return await self.database.mutate(body)
+                return await self.database.mutate(body, receipt)
             except OffWriter:
                 pass
-        return await run_optimistically(self.database, self.workers, off_loop)
+        return await run_optimistically(self.database, self.workers, off_loop, receipt)
 
     def _remember_seconds(self, path: str | None, seconds: float) -> None:
         if path is not None:

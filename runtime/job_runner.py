@@ -263,7 +263,7 @@ class JobRunner:
         still reach the writer in scheduling order."""
         async with self._turn:
             await self._after_queued_mutations()
-            mutation = asyncio.ensure_future(self._executor.mutate_within_budget(attempt, function))
+            mutation = asyncio.ensure_future(self._executor.mutate_within_budget(attempt, function=function))
             await asyncio.sleep(0)  # the mutation takes its place in the writer's queue
         await mutation
 
