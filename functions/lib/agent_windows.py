@@ -31,7 +31,8 @@ def window_key(scope: str, channel: str) -> str:
     return f"{scope}:agents:{channel}"
 
 
-async def _window(ctx: Any, key: str) -> Doc | None:
+async def dedupe_row(ctx: Any, key: str) -> Doc | None:
+    """The ``notificationDedupeKeys`` row of ``key`` (a window), or None."""
     return (
         await ctx.db.query("notificationDedupeKeys")
         .with_index("by_dedupe_key", lambda q: q.eq("dedupeKey", key))
@@ -50,7 +51,7 @@ async def claim_windows(
     due: dict[str, Audience] = {}
     for channel in CHANNELS:
         key = window_key(scope, channel)
-        row = await _window(ctx, key)
+        row = await dedupe_row(ctx, key)
         covered: Audience = row.get("agents", []) if row is not None and now - row["createdAt"] < DEBOUNCE_MS else []
         if covered == EVERYONE:
             continue

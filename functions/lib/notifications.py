@@ -12,7 +12,7 @@ schedules (a workspace can have many agents), and a push to Expo is sent by a jo
 
 from typing import Any
 
-from .agent_windows import DEBOUNCE_MS, EVERYONE, Audience, agents_of, claim_windows, members, window_key
+from .agent_windows import DEBOUNCE_MS, EVERYONE, Audience, agents_of, claim_windows, dedupe_row, members, window_key
 from .campaign_email import DEFAULT_SENDER
 from .clock import now_ms
 from .email_provider import OutgoingEmail, new_message_id, send_email, text_to_html
@@ -34,7 +34,7 @@ async def _event(ctx: Any, workspace_id: str, event_type: str, scope: str, title
 
 async def _first_in_burst(ctx: Any, event_id: str, key: str, workspace_id: str, channel: str, recipient: dict) -> bool:
     """Claim the debounce window for ``key``; False when a delivery already went out within it."""
-    existing = await ctx.db.query("notificationDedupeKeys").with_index("by_dedupe_key", lambda q: q.eq("dedupeKey", key)).first()
+    existing = await dedupe_row(ctx, key)
     now = now_ms()
     if existing is not None and now - existing["createdAt"] < DEBOUNCE_MS:
         return False
