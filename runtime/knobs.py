@@ -44,13 +44,13 @@ MAX_INDEXES_PER_TABLE = _int("MAX_INDEXES_PER_TABLE", 32)  # index, search and v
 MAX_INDEX_FIELDS = _int("MAX_INDEX_FIELDS", 16)  # fields per index, _creationTime included
 QUERY_TIME_LIMIT_S = _float("QUERY_TIME_LIMIT_S", 1.0)  # user code time of a query or mutation
 # CPU time a query or mutation may use on the event loop thread; past it, it is run again from the
-# start on a worker thread (runtime.off_loop), so that one long function cannot stall other clients.
+# start on a worker thread (runtime.database.off_loop), so that one long function cannot stall other clients.
 LOOP_CPU_BUDGET_S = _float("LOOP_CPU_BUDGET_S", 0.03)
 OFF_LOOP_WORKERS = _int("OFF_LOOP_WORKERS", 4)  # worker threads for those re-runs
 # How often a server hands the interpreter lock between threads (CPython's default is 5 ms): a
 # function computing on a worker delays the event loop's every wake-up by up to this much.
 GIL_SWITCH_INTERVAL_S = _float("GIL_SWITCH_INTERVAL_S", 0.001)
-# Times a mutation run off the writer (runtime.optimistic) is run again after a conflicting commit.
+# Times a mutation run off the writer (runtime.database.optimistic) is run again after a conflicting commit.
 MUTATION_OCC_RETRIES = _int("MUTATION_OCC_RETRIES", 4)
 ACTION_TIME_LIMIT_S = _float("ACTION_TIME_LIMIT_S", 600.0)  # wall time of one action
 
@@ -149,7 +149,7 @@ RERUN_PROCESSES = _int("RERUN_PROCESSES", max((os.cpu_count() or 1) - 1, 0))
 RERUN_BATCH_SIZE = _int("RERUN_BATCH_SIZE", 8)  # queries a process runs in one snapshot (a connection's stay together)
 RERUN_BATCHES_PER_PROCESS = _int("RERUN_BATCHES_PER_PROCESS", 2)  # batches sent to each process at a time
 # CPU time a re-run may use on a worker process; past it, it finishes on a worker thread of the server
-# (runtime/off_loop.py), so that a runaway query cannot keep a process from everyone else's re-runs.
+# (runtime/database/off_loop.py), so that a runaway query cannot keep a process from everyone else's re-runs.
 RERUN_PROCESS_BUDGET_S = _float("RERUN_PROCESS_BUDGET_S", 0.25)
 SYNC_CLOSE_TIMEOUT_S = _float("SYNC_CLOSE_TIMEOUT_S", 5.0)  # time a closing connection gets to take its last frames
 HTTP_MAX_BODY_BYTES = _int("HTTP_MAX_BODY_BYTES", 32 << 20)  # largest HTTP API request body

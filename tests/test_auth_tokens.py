@@ -16,9 +16,9 @@ from aiohttp.test_utils import TestServer
 
 from runtime import knobs
 from runtime.auth import AuthConfig, AuthError, BuiltinProvider, CustomJwtProvider, OidcProvider
-from runtime.auth.issuer import BuiltinIssuer
-from runtime.auth.jwks import JwksCache
-from runtime.auth.verifier import OIDC_FAILURE, TokenVerifier
+from runtime.tokens.issuer import BuiltinIssuer
+from runtime.tokens.jwks import JwksCache
+from runtime.tokens.verifier import OIDC_FAILURE, TokenVerifier
 from tests.jwt_keys import AUDIENCE, ISSUER, SigningKey, claims, forged_hs256, jwks, unsigned
 
 SITE_URL = "http://127.0.0.1:3211"

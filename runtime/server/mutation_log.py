@@ -17,7 +17,7 @@ import asyncio
 from collections import OrderedDict
 
 from runtime import knobs
-from runtime.connection import Proof
+from runtime.functions.connection import Proof
 from runtime.server.protocol import MutationResponse
 
 Key = tuple[str, int, str]  # session id, request id, caller principal

@@ -1,9 +1,9 @@
-"""PostgreSQL persistence: the same rows as ``runtime.storage``, in a PostgreSQL database.
+"""PostgreSQL persistence: the same rows as ``runtime.store.sqlite``, in a PostgreSQL database.
 
 The layout mirrors the SQLite store (``meta``, ``tables``, ``indexes``, ``documents``,
 ``index_entries``), with ``bytea`` keys: PostgreSQL compares ``bytea`` byte by byte, so the
 order-preserving index keys scan in the same order as in SQLite. Meta values are ``jsonb``.
-``commit_log`` holds recent commit groups for the other servers of the deployment (``runtime.cluster``).
+``commit_log`` holds recent commit groups for the other servers of the deployment (``runtime.database.commit_feed``).
 
 Commits: several servers may serve one database, and their writers take turns. A writer's
 transaction starts by taking a transaction-level advisory lock (``COMMITTER_LOCK``), held until its
@@ -21,7 +21,7 @@ outside a transaction; until PostgreSQL answers again every statement fails at o
 bounded by ``CONNECT_TIMEOUT_S``), so callers hear an error instead of waiting on a dead socket.
 
 The driver is psycopg 3 in its synchronous form: function code runs without suspending (see
-``runtime.database``), so every row access must be a plain call, as it is with ``sqlite3``; an
+``runtime.database.database``), so every row access must be a plain call, as it is with ``sqlite3``; an
 async-only driver (asyncpg) would need a thread hop or a second event loop per call. It was also
 the fastest for this access pattern: 2,000 single-row inserts in one transaction then 2,000 point
 selects over loopback took 1.7 s with synchronous psycopg, 2.1 s with asyncpg and 3.8 s with
@@ -88,7 +88,7 @@ CREATE TABLE IF NOT EXISTS commit_log (
 class PgConnection:
     """A psycopg connection that speaks the store interface's transaction-control vocabulary.
 
-    ``execute`` takes exactly the statements ``runtime.database`` issues; ``BEGIN IMMEDIATE`` (the
+    ``execute`` takes exactly the statements ``runtime.database.database`` issues; ``BEGIN IMMEDIATE`` (the
     writer's) becomes a read-committed transaction, which is serializable here because the
     committer lock makes this connection the only writer; ``BEGIN`` (a reader's) becomes a
     read-only repeatable-read snapshot. Row SQL goes through ``query``/``modify``. Every psycopg
@@ -210,7 +210,7 @@ def create_schema(connection: PgConnection) -> None:
 
 
 class PgRows:
-    """Row-level reads and writes on one connection (``runtime.storage.Rows``'s interface)."""
+    """Row-level reads and writes on one connection (``runtime.store.Rows``)."""
 
     def __init__(self, connection: PgConnection) -> None:
         self.connection = connection
