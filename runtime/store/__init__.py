@@ -1,13 +1,13 @@
 """Where a deployment's rows live: the embedded SQLite file (default) or a PostgreSQL database.
 
-Both stores offer the same narrow interface, ``Connection`` and ``Rows`` below, which
-``runtime.store.sqlite`` and ``runtime.store.postgres`` implement and ``runtime.database`` drives:
+Both stores offer the same narrow interface, which ``runtime.store.sqlite`` and
+``runtime.store.postgres`` implement and ``runtime.database`` drives:
 
 - a *connection* that takes the transaction-control statements the database issues (``BEGIN``,
   ``BEGIN IMMEDIATE`` for the writer, ``SAVEPOINT``/``ROLLBACK TO``/``RELEASE``, ``COMMIT``,
   ``ROLLBACK``) and reports ``total_changes`` and ``in_transaction``;
 - a *rows* object (``get_meta``/``set_meta``, the catalog, documents, index entries and byte-ordered
-  range scans) bound to that connection.
+  range scans) bound to that connection: ``Rows`` below.
 
 Text search is the one place the SQL differs beyond rows: ``runtime.database.search`` hands it to the
 PostgreSQL connection's ``text_search`` when the store is PostgreSQL.
@@ -45,29 +45,17 @@ class StoreError(sqlite3.DatabaseError):
     """
 
 
-class Connection(Protocol):
-    """One session with the store: transaction control, and whether anything was written."""
-
-    @property
-    def in_transaction(self) -> bool: ...
-
-    @property
-    def total_changes(self) -> int:
-        """Rows changed since the connection opened, so a writer can tell whether a commit wrote anything."""
-        ...
-
-    def execute(self, statement: str, /) -> object:
-        """Run one transaction-control statement (``BEGIN``, ``SAVEPOINT name``, ``COMMIT``, ...)."""
-        ...
-
-
 class Rows(Protocol):
     """Row-level reads and writes on one connection, inside whatever transaction it has open."""
 
     @property
-    def connection(self) -> Any: ...
+    def connection(self) -> Any:
+        """The store's connection these rows use (``sqlite3.Connection`` or ``PgConnection``)."""
+        ...
 
-    def get_meta(self, key: str) -> object: ...
+    def get_meta(self, key: str) -> Any:
+        """The value ``set_meta`` stored under ``key``, or None."""
+        ...
 
     def set_meta(self, key: str, value: object) -> None: ...
 
@@ -112,11 +100,11 @@ class Rows(Protocol):
 class OpenStore:
     """The writer's, the reader's and the pinned reader's connections and rows of one opened store."""
 
-    writer_connection: Connection
-    reader_connection: Connection
+    writer_connection: Any
+    reader_connection: Any
     writer_rows: Rows
     reader_rows: Rows
-    pinned_connection: Connection
+    pinned_connection: Any
     pinned_rows: Rows
 
 
