@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from runtime import knobs
-from runtime.store import Rows, sqlite
+from runtime.store import sqlite
 
 if TYPE_CHECKING:
     from runtime.database.transaction import Transaction

@@ -23,7 +23,10 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from runtime.store.receipts import ReceiptKey
 
 DATABASE_URL_VARIABLE = "OPENCOM_DATABASE_URL"
 _SCHEMES = ("postgresql://", "postgres://")
@@ -93,6 +96,18 @@ class Rows(Protocol):
         self, index_id: int, low: bytes, high: bytes | None, *, descending: bool, limit: int
     ) -> list[tuple[bytes, bytes, int]]:
         """Up to ``limit`` (key, body, Convex size) rows with ``low <= key < high`` in key order."""
+        ...
+
+    def find_receipts(self, keys: list[ReceiptKey]) -> dict[ReceiptKey, tuple[int, bytes]]:
+        """The (ts, stored outcome) of those of ``keys`` that have a receipt: one statement."""
+        ...
+
+    def add_receipts(self, receipts: list[tuple[ReceiptKey, int, bytes]]) -> None:
+        """Store receipts (key, commit ts, stored outcome): one statement; a key already stored is kept."""
+        ...
+
+    def prune_receipts(self, before_ts: int) -> None:
+        """Delete the receipts of mutations committed before ``before_ts``."""
         ...
 
 
