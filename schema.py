@@ -6,9 +6,8 @@ Only the tables the implemented modules touch are declared; later modules add th
 sign-in tables (``authSessions``, ``authAccounts``, ...) are the auth library's.
 """
 
+from runtime import define_schema, define_table, v
 from runtime.auth import auth_tables
-from runtime.schema import define_schema, define_table
-from runtime.validators import v
 
 number = v.number()
 string = v.string()

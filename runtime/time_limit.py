@@ -52,7 +52,7 @@ class LoopBudgetSpent(BaseException):
     """Raised into the event loop thread when a function used up its CPU budget there.
 
     Not an error: the executor discards the attempt and runs the function again, from the start,
-    on a worker thread (``runtime.off_loop``), so that other clients keep being served.
+    on a worker thread (``runtime.database.off_loop``), so that other clients keep being served.
     """
 
 

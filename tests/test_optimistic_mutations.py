@@ -1,7 +1,7 @@
 """Mutations too long for the writer run beside it and commit only if nothing they read changed.
 
 A mutation past the loop's CPU budget runs again on a worker at a snapshot, its writes buffered
-(``runtime.optimistic``). These tests check that it does what the writer would have done, that a
+(``runtime.database.optimistic``). These tests check that it does what the writer would have done, that a
 commit changing what it read makes it run again (the final state is a serial one), that it fails
 with Convex's OCC error when that keeps happening, and that what the buffer cannot do goes back to
 the writer. The slow increment reports when it has read its counter and waits for the test
@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from runtime import knobs
-from runtime.errors import OptimisticConcurrencyControlFailure
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
+from runtime.values.errors import OptimisticConcurrencyControlFailure
 from tests.store_fixtures import BOTH_STORES
 
 pytestmark = BOTH_STORES

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.errors import ConvexValueError
-from runtime.return_values import checked_return_value
-from runtime.storage import encode_document
-from runtime.values import UNDEFINED, value_size
+from runtime.database.return_values import checked_return_value
+from runtime.store.sqlite import encode_document
+from runtime.values.errors import ConvexValueError
+from runtime.values.values import UNDEFINED, value_size
 
 DOCUMENTS = [{"_id": f"doc{index}", "_creationTime": 1.0 + index, "text": "x" * index} for index in range(3)]
 
