@@ -107,6 +107,18 @@ async def test_a_mutation_long_last_time_starts_beside_the_writer_until_it_is_sh
     assert await executor.call("occ:group", {"group": "counted"}) == ["long", "long again", "short", "short again"]
 
 
+async def test_a_mutation_that_waited_on_the_writer_but_computed_little_stays_there(executor: Executor) -> None:
+    runs = executor.app.lookup("occ:counted").handler.__globals__["RUNS"]
+    runs.clear()
+    handed = worker_runs(executor)
+    # The first held the writer 40 ms of wall time but used almost no CPU: what counts is the CPU,
+    # as it is beside the writer, so the second runs on the writer too.
+    await executor.call("occ:counted", {"ms": 0.0, "label": "waits", "wait_ms": 40.0})
+    await executor.call("occ:counted", {"ms": 0.0, "label": "after waiting"})
+    assert runs == ["waits", "after waiting"]
+    assert handed == []
+
+
 async def test_a_commit_changing_what_it_read_makes_it_run_again(executor: Executor) -> None:
     counter = await executor.call("occ:create", {"value": 0})
     read_done, proceed = gate(executor)

@@ -120,9 +120,13 @@ async def job_state(ctx, args):
 RUNS: list[str] = []  # the ``label`` of each run of ``counted``, first attempts included
 
 
-@mutation(args={"ms": v.float64(), "label": v.string()})
+@mutation(args={"ms": v.float64(), "label": v.string(), "wait_ms": v.optional(v.float64())})
 async def counted(ctx, args):
-    """Compute for ``ms`` of CPU, write one item; each run (a rolled back one too) is recorded in ``RUNS``."""
+    """Compute for ``ms`` of CPU (after waiting ``wait_ms`` of wall time), write one item.
+
+    Each run (a rolled back one too) is recorded in ``RUNS``.
+    """
     RUNS.append(args["label"])
+    time.sleep(args.get("wait_ms", 0.0) / 1000.0)
     _compute(args["ms"])
     await ctx.db.insert("items", {"group": "counted", "rank": 0.0, "text": args["label"]})
