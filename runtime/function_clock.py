@@ -36,8 +36,13 @@ gc.callbacks.append(_on_collection)
 
 
 def collection_seconds(thread_id: int) -> float:
-    """CPU seconds ``thread_id`` has spent collecting garbage so far."""
+    """CPU seconds ``thread_id`` has spent collecting garbage so far (collections that have finished)."""
     return _collecting.get(thread_id, 0.0)
+
+
+def collection_started(thread_id: int) -> float | None:
+    """``thread_id``'s CPU clock when the collection now running in it started; None when none runs."""
+    return _started.get(thread_id)
 
 
 def function_time() -> float:

@@ -11,8 +11,11 @@ What keeps the injection from ever hitting anything but the runaway function:
 - A run is registered by ``start`` and removed by ``finish``, both under one lock; the watchdog
   injects only under that lock and only while the run is still registered.
 - CPython drops an exception raised inside a garbage-collection callback or a finalizer (it prints
-  "Exception ignored in …"), and an asynchronous one can land there: a run still registered
-  ``REFIRE_S`` of its own time after an injection is therefore interrupted again.
+  "Exception ignored in …"), and an asynchronous one can land there. The watchdog holds its fire
+  while the thread collects garbage (whose time is not the function's: its clock stands still),
+  since an injection made then lands in the callback that ends the collection; and a run still
+  registered ``REFIRE_S`` of its own time after an injection (one that landed in a finalizer) is
+  interrupted again.
 - An injection not yet delivered when the run finishes (it ended in the same instant) is
   cancelled by ``finish``, still under the lock.
 - If the exception arrives inside ``finish`` itself, it propagates from the guarded region like
@@ -41,7 +44,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.function_clock import collection_seconds, function_time_bound
+from runtime.function_clock import collection_seconds, collection_started, function_time_bound
 
 
 class FunctionTimeout(BaseException):
@@ -63,15 +66,26 @@ def timeout_message(limit_s: float) -> str:
 
 
 def _thread_clock(thread_id: int) -> Callable[[], float]:
-    """A clock of the CPU time ``thread_id`` has used, readable from any thread."""
+    """A clock of the CPU time ``thread_id`` has used, readable from any thread, stopped while it collects.
+
+    A collection's time is subtracted only once it ends; meanwhile the clock stays where the
+    collection began, or a long collection would pass a run's deadline and the interruption would
+    land in the garbage-collection callback that ends it, where CPython drops it.
+    """
     try:
         clock_id = time.pthread_getcpuclockid(thread_id)
     except (AttributeError, OSError):
         return time.monotonic
-    return lambda: time.clock_gettime(clock_id) - collection_seconds(thread_id)
+
+    def clock() -> float:
+        began = collection_started(thread_id)
+        return (time.clock_gettime(clock_id) if began is None else began) - collection_seconds(thread_id)
+
+    return clock
 
 
 REFIRE_S = 0.05  # a run's time after an injection at which, still running, it gets another
+COLLECTION_POLL_S = 0.001  # how soon the watchdog looks again at a due run whose thread is collecting garbage
 
 
 @dataclass(eq=False, slots=True)
@@ -182,6 +196,11 @@ class Watchdog:
                     left = run.deadline - run.clock()
                     if left > 0:
                         remaining.append(left)
+                        continue
+                    if collection_started(thread_id) is not None:
+                        # Due, but collecting: an interruption now would land in the collection's
+                        # callback and be dropped. Look again once it has likely ended.
+                        remaining.append(COLLECTION_POLL_S)
                         continue
                     run.fired = True
                     run.deadline += REFIRE_S - left  # REFIRE_S from now, if this one is swallowed (see above)

@@ -7,6 +7,7 @@ taken from never falls below the clock while it reads the clock only once in a w
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import time
 
@@ -35,6 +36,27 @@ def test_collections_do_not_count_as_function_time() -> None:
     spent_function = function_time() - before_function
     assert spent_cpu > 0.01
     assert spent_function < spent_cpu / 10
+
+
+def test_a_deadline_passing_during_a_collection_is_not_lost_in_its_callback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A collection longer than the run's limit: no interruption lands (and is dropped) in its callback."""
+    dropped: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", dropped.append)
+    garbage = [[index] for index in range(300_000)]
+    for item in garbage:
+        item.append(item)  # cycles: only a collection frees them
+    del garbage
+    run = WATCHDOG.start(0.02)
+    try:
+        with pytest.raises(FunctionTimeout):
+            collection_cpu = time.thread_time()
+            gc.collect()  # past the run's limit in CPU, none of it the function's
+            collection_cpu = time.thread_time() - collection_cpu
+            _spin(2.0)  # the interruption lands here
+    finally:
+        WATCHDOG.finish(run)
+    assert collection_cpu > 0.02
+    assert dropped == []
 
 
 def test_an_interruption_waits_for_the_shielded_region_to_end() -> None:
