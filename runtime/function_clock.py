@@ -69,3 +69,22 @@ def function_time_bound() -> float:
     value = function_time()
     _last_reading.value = (value, now)
     return value
+
+
+def run_started() -> tuple[float, float]:
+    """The start of a run for ``cpu_seconds_since``: (a bound of this thread's CPU clock, the wall clock)."""
+    return function_time_bound(), time.perf_counter()
+
+
+def cpu_seconds_since(started: tuple[float, float], enough: float) -> float:
+    """About the CPU seconds this thread has used since ``started`` (``run_started``), exactly past ``enough``.
+
+    A thread's CPU time grows no faster than wall time, so a run that took no more than ``enough``
+    of wall time is answered with its wall time (no more than ``enough`` either way), and the CPU
+    clock, a system call, is read only for longer runs. Its start being a bound, the answer then
+    may fall short by up to ``knobs.CPU_CLOCK_REUSE_S``.
+    """
+    wall = time.perf_counter() - started[1]
+    if wall <= enough:
+        return wall
+    return max(function_time() - started[0], 0.0)

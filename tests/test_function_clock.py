@@ -14,7 +14,7 @@ import time
 import pytest
 
 from runtime import knobs
-from runtime.function_clock import function_time, function_time_bound
+from runtime.function_clock import cpu_seconds_since, function_time, function_time_bound, run_started
 from runtime.time_limit import WATCHDOG, FunctionTimeout
 
 
@@ -137,3 +137,23 @@ def test_the_bound_never_falls_below_the_clock_and_reads_it_once_in_a_while(monk
     monkeypatch.setattr(knobs, "CPU_CLOCK_REUSE_S", 0.0)
     function_time_bound()
     assert len(reads) == 101
+
+
+def test_a_run_is_timed_in_cpu_with_a_clock_read_only_past_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[float] = []
+    thread_time = time.thread_time
+
+    def counted() -> float:
+        reads.append(0.0)
+        return thread_time()
+
+    short = run_started()
+    monkeypatch.setattr(time, "thread_time", counted)
+    assert cpu_seconds_since(short, 10.0) < 10.0
+    assert reads == []  # its wall time answered: the CPU time is no more
+    monkeypatch.setattr(time, "thread_time", thread_time)
+    waited = run_started()
+    time.sleep(0.05)  # wall time, no CPU
+    monkeypatch.setattr(time, "thread_time", counted)
+    assert cpu_seconds_since(waited, 0.01) < 0.01  # past 10 ms of wall time: the CPU clock says how little
+    assert len(reads) == 1

@@ -25,7 +25,7 @@ from runtime.database.optimistic import OffWriter, run_optimistically
 from runtime.database.read_set import ReadSet
 from runtime.database.return_values import StoredDocuments, checked_return_value
 from runtime.database.transaction import Transaction
-from runtime.function_clock import function_time_bound
+from runtime.function_clock import cpu_seconds_since, run_started
 from runtime.functions import logs
 from runtime.functions.app_loader import App, load_app
 from runtime.functions.connection import NO_CONNECTION, Connection, Proof
@@ -99,8 +99,8 @@ class Executor:
         self._scheduler_lease: Any = None  # on PostgreSQL, one server of the deployment runs the jobs
         self._started = False
         self._reload_listeners: list[Callable[[App], None]] = [lambda app: self.cron_runner.app_changed()]
-        # Mutation path → the CPU time of its last run, on the writer or beside it alike (a bound read by
-        # ``function_time_bound``): past ``knobs.WRITER_HOLD_S``, its next run starts beside the writer
+        # Mutation path → the CPU time of its last run, on the writer or beside it alike (``cpu_seconds_since``:
+        # no clock read for a short run): past ``knobs.WRITER_HOLD_S``, its next run starts beside the writer
         # (``mutate_within_budget``). Both sides measure the same thing so that a mutation whose work is
         # long stays beside the writer: wall time on the loop, which counts other threads' turns with the
         # interpreter lock, against CPU time on a worker, sent a long fan-out back and forth.
@@ -369,13 +369,13 @@ class Executor:
         if path is None or self._mutation_seconds.get(path, 0.0) <= knobs.WRITER_HOLD_S:
 
             def body(transaction: Transaction) -> T:
-                started = function_time_bound()
+                started = run_started()
                 try:
                     value = caller_context.run(attempt, transaction, knobs.LOOP_CPU_BUDGET_S)
                 except LoopBudgetSpent:
                     self._remember_seconds(path, math.inf)  # longer than the budget: how long, the next run says
                     raise OffWriter from None
-                self._remember_seconds(path, function_time_bound() - started)
+                self._remember_seconds(path, cpu_seconds_since(started, knobs.WRITER_HOLD_S))
                 return value
 
             try:
@@ -396,12 +396,12 @@ class Executor:
         transaction: Transaction,
     ) -> T:
         """A mutation's later attempt, on a worker thread: its time limit counts this thread's CPU."""
-        started = function_time_bound()
-        transaction.deadline = started + knobs.QUERY_TIME_LIMIT_S
+        started = run_started()
+        transaction.deadline = started[0] + knobs.QUERY_TIME_LIMIT_S
         try:
             return context.run(attempt, transaction, None)
         finally:
-            self._remember_seconds(path, function_time_bound() - started)
+            self._remember_seconds(path, cpu_seconds_since(started, knobs.WRITER_HOLD_S))
 
     async def _run_action(
         self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int, connection: Connection
