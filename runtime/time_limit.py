@@ -33,6 +33,7 @@ clock exists, and for actions, whose limit is wall time as in Convex).
 from __future__ import annotations
 
 import ctypes
+import math
 import threading
 import time
 from collections.abc import Callable, Coroutine, Generator, Iterator
@@ -99,6 +100,10 @@ class Watchdog:
         # checked again once the inner one has finished.
         self._runs: dict[int, list[Run]] = {}
         self._thread: threading.Thread | None = None
+        # The ``time.monotonic()`` instant the watchdog wakes at next by itself (inf: not before it is
+        # notified). A run that cannot be due before then needs no wake-up: most runs end long before
+        # their limit, and waking the watchdog twice per run costs every request a thread switch.
+        self._wakes_at = -math.inf
         # Thread id → how many ``shielded`` regions it is inside: no interruption lands there.
         self._shielded: dict[int, int] = {}
 
@@ -113,15 +118,18 @@ class Watchdog:
         thread_id = threading.get_ident()
         if wall_deadline is not None:
             run = Run(thread_id, time.monotonic, wall_deadline, error)
+            due_from = wall_deadline
         else:
             clock = _thread_clock(thread_id)
             run = Run(thread_id, clock, clock() + limit_s, error)
+            due_from = time.monotonic() + limit_s  # a CPU clock runs no faster than wall time
         with self._mutex:
             self._runs.setdefault(thread_id, []).append(run)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, name="opencom-watchdog", daemon=True)
                 self._thread.start()
-            self._lock.notify()
+            if due_from < self._wakes_at:
+                self._lock.notify()
         return run
 
     def finish(self, run: Run) -> None:
@@ -130,11 +138,12 @@ class Watchdog:
             stack = self._runs.get(run.thread_id, [])
             if run in stack:
                 stack.remove(run)
-            if not stack:
+            if stack:
+                self._lock.notify()  # the outer run may be due already
+            else:
                 self._runs.pop(run.thread_id, None)
             if run.fired:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(run.thread_id), None)
-            self._lock.notify()  # an outer run may be due already
 
     @contextmanager
     def shielded(self) -> Iterator[None]:
@@ -177,7 +186,9 @@ class Watchdog:
                     ctypes.pythonapi.PyThreadState_SetAsyncExc(
                         ctypes.c_ulong(run.thread_id), ctypes.py_object(run.error)
                     )
-                self._lock.wait(min(remaining) if remaining else None)
+                timeout = min(remaining) if remaining else None
+                self._wakes_at = math.inf if timeout is None else time.monotonic() + timeout
+                self._lock.wait(timeout)
 
 
 WATCHDOG = Watchdog()

@@ -118,7 +118,9 @@ def _middlewares(trusted_proxies: str) -> list[Any]:
 async def sync_socket(request: web.Request) -> web.StreamResponse:
     """``/api/sync``: one ``SyncSession`` per connection."""
     state = state_of(request.app)
-    socket = web.WebSocketResponse(max_msg_size=knobs.SYNC_MAX_MESSAGE_BYTES)
+    # No permessage-deflate, as Convex's server: frames are small JSON, compressing each costs more CPU
+    # than it saves on the wire, and an uncompressed frame can be written without a task (``outbox``).
+    socket = web.WebSocketResponse(max_msg_size=knobs.SYNC_MAX_MESSAGE_BYTES, compress=False)
     await socket.prepare(request)
     session = SyncSession(state, socket, request.transport)
     state.sockets.add(socket)

@@ -37,7 +37,6 @@ import time
 from typing import Any
 
 import jwt
-import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 from msgspec import UNSET, Raw, UnsetType
 
@@ -115,7 +114,6 @@ class SyncSession:
     # --- the connection's life ----------------------------------------------------------------
     async def run(self) -> None:
         """Serve the connection until the client leaves or is sent away."""
-        writer = self.outbox.start()
         self.state.spawn(self._run_mutations(), "opencom-sync-mutations")
         try:
             async for frame in self._socket:
@@ -133,8 +131,7 @@ class SyncSession:
             self.outbox.close(WSCloseCode.INTERNAL_ERROR, "InternalServerError")
         finally:
             self._close()
-        _, pending = await asyncio.wait([writer], timeout=knobs.SYNC_CLOSE_TIMEOUT_S)
-        if pending:
+        if not await self.outbox.closed(knobs.SYNC_CLOSE_TIMEOUT_S):
             self.outbox.abort("the client did not take its last frames in time")
 
     def _close(self) -> None:
@@ -408,6 +405,8 @@ class SyncSession:
         self.outbox.push(
             Transition(self._end, end, modifications, serverTs=time.time_ns(), clientClockSkew=self._clock_skew)
         )
+        # A Transition ends what this step has to say to the client: out now, with any response before it.
+        self.outbox.flush()
         self._end = end
         self._transition_due = False
         return True
