@@ -84,20 +84,29 @@ class Outbox:
         return len(self._queue)
 
     def push(self, message: ServerMessage) -> None:
-        """Queue a frame, written at the end of this step of the loop; a Transition joins one waiting at the tail."""
+        """Queue a frame, written at the end of this step of the loop."""
+        if self._enqueue(message) and self._flush_due is None and self._drainer is None:
+            self._flush_due = asyncio.get_running_loop().call_soon(self.flush)
+
+    def send(self, message: ServerMessage) -> None:
+        """Queue a frame that ends what this step has to say, and write the queue now."""
+        if self._enqueue(message):
+            self.flush()
+
+    def _enqueue(self, message: ServerMessage) -> bool:
+        """Queue ``message``, a Transition joining one waiting at the tail; whether a write is due."""
         if self._closing is not None:
-            return
+            return False
         queue = self._queue
         if isinstance(message, Transition) and queue and isinstance(queue[-1], Transition):
             queue[-1] = merge_transitions(queue[-1], message)
             self.merged += 1
-            return
+            return True
         queue.append(message)
         if len(queue) > knobs.SYNC_MAX_PENDING_MESSAGES:
             self.abort("the client is not reading what it is sent")
-            return
-        if self._flush_due is None and self._drainer is None:
-            self._flush_due = asyncio.get_running_loop().call_soon(self.flush)
+            return False
+        return True
 
     def flush(self) -> None:
         """Write every queued frame now, in one write, unless the client is behind on reading."""
@@ -110,7 +119,8 @@ class Outbox:
         if transport is None or transport.is_closing() or self._socket.closed:
             queue.clear()  # the connection is going: its reader ends the session
             return
-        if transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]:
+        buffered = transport.get_write_buffer_size()
+        if buffered and buffered > transport.get_write_buffer_limits()[1]:
             self._drainer = asyncio.get_running_loop().create_task(self._drain(), name="opencom-sync-drain")
             return
         data = b"".join([text_frame(encode(message)) for message in queue])

@@ -402,11 +402,10 @@ class SyncSession:
             return True
         self._end_ts = ts
         end = StateVersion(self.query_set_version, self.identity_version, encode_ts(self._end_ts))
-        self.outbox.push(
+        # A Transition ends what this step has to say to the client: out now, with any response before it.
+        self.outbox.send(
             Transition(self._end, end, modifications, serverTs=time.time_ns(), clientClockSkew=self._clock_skew)
         )
-        # A Transition ends what this step has to say to the client: out now, with any response before it.
-        self.outbox.flush()
         self._end = end
         self._transition_due = False
         return True
