@@ -35,8 +35,10 @@ Timestamps, and why every Transition is consistent:
   there: the phase goes on without it, and a runaway query ends with Convex's time-out error while
   everyone else is served. A worker reads its own latest snapshot, not the phase's; when its result
   lands (``_land``) it is kept from that snapshot's ts and checked against the write sets of the
-  commits matched since (``_recent``, kept while any run is elsewhere): one that wrote into the new
-  read set ends its validity there, exactly as if it had been matched after the run.
+  commits matched since (the database's ``RecentCommits``, held from ``self.ts`` when the run was
+  sent): one that wrote into the new read set ends its validity there, exactly as if it had been
+  matched after the run. A commit that creates a table touches every query of it, read or not: it
+  drops every run elsewhere, which then runs again.
 - With worker processes (``knobs.RERUN_PROCESSES``, ``rerun_processes``), once one has started
   no phase runs on the loop: the stale subscriptions go to the processes in batches, a connection's together, each batch read
   in one snapshot, and land as a worker thread's results do. The loop only matches commits, keeps
@@ -72,6 +74,7 @@ from runtime.errors import ArgumentValidationError, ConvexValueError, FunctionNo
 from runtime.executor import Executor, FunctionResult
 from runtime.functions import FunctionDefinition
 from runtime.read_set import Commit, ReadSet, SearchRead
+from runtime.recent_commits import Hold
 from runtime.server.authenticator import Caller
 from runtime.server.events import EventBus, FunctionEvent, event_for
 from runtime.server.failures import Failure, describe, next_request_id
@@ -232,12 +235,10 @@ class SubscriptionManager:
         self._paginating: set[str] = set()  # paths whose runs paginated: only their journals matter
         self._turn = 0  # which connection a phase starts with, so no connection always goes first
         # Runs under way on a worker (``_move``, ``_send``): each subscription's token, to know its
-        # result is still wanted, and ``self.ts`` when it was sent: its snapshot is no older.
+        # result is still wanted, and its hold on the commits after ``self.ts`` when it was sent (its
+        # snapshot is no older): a landing result is checked against those its snapshot did not see.
         self._elsewhere: dict[Subscription, object] = {}
-        self._sent_at: dict[Subscription, int] = {}
-        # Commits matched since the oldest run elsewhere was sent (and whether each created a table):
-        # checked against a landing result's read set for the commits its snapshot did not see.
-        self._recent: list[tuple[Commit, bool]] = []
+        self._holds: dict[Subscription, Hold] = {}
         self._landed: set[int] = set()  # snapshot ts of the results workers brought back since the last delivery
         # Worker processes for re-runs (``rerun_processes``): started with the first re-run, off for
         # good once they fail (re-runs then stay on the loop), replaced when the code changes.
@@ -298,7 +299,7 @@ class SubscriptionManager:
         return {
             "rerunProcesses": self._processes.count if self._processes is not None and self._processes.ready else 0,
             "rerunProcessBatches": self.process_batches,
-            "commitsKeptForWorkers": len(self._recent),
+            "commitsKeptForWorkers": len(self.database.recent_commits),
             "ts": self.ts,
             "subscriptions": len(self._subscriptions),
             "staleSubscriptions": len(self._stale),
@@ -424,28 +425,17 @@ class SubscriptionManager:
     def _send_away(self, subscription: Subscription, token: object) -> None:
         """``subscription`` runs on a worker now; only a result that comes back with ``token`` is kept."""
         self._elsewhere[subscription] = token
-        self._sent_at[subscription] = self.ts
+        self._holds[subscription] = self.database.recent_commits.hold(self.ts)
 
     def _abandon_move(self, subscription: Subscription) -> None:
         """Whatever a worker is running for ``subscription`` will be dropped when it comes back."""
-        if self._elsewhere.pop(subscription, None) is None:
-            return
-        del self._sent_at[subscription]
-        # Keep only the commits some run still elsewhere may not have seen.
-        oldest = min(self._sent_at.values(), default=None)
-        if oldest is None:
-            self._recent.clear()
-            return
-        seen = next((index for index, (commit, _) in enumerate(self._recent) if commit.ts > oldest), len(self._recent))
-        del self._recent[:seen]
+        if self._elsewhere.pop(subscription, None) is not None:
+            self._holds.pop(subscription).release()
 
     def _land(self, subscription: Subscription, ts: int, read_set: ReadSet | None) -> None:
         """A worker's result (kept already), read at ``ts``: it holds until the first later commit touching it."""
-        touched = [
-            commit.ts
-            for commit, created in self._recent
-            if commit.ts > ts and (created or self._touches(commit, read_set))
-        ]
+        recent = self.database.recent_commits.between(ts, self.ts)
+        touched = [commit.ts for commit in recent if self._touches(commit, read_set)]
         self._abandon_move(subscription)
         subscription.result_ts = ts
         if touched:
@@ -525,9 +515,6 @@ class SubscriptionManager:
         """Match a durable commit group against the read sets; re-running is left to a later phase."""
         try:
             for commit in commits:
-                if self._elsewhere:
-                    created = any(write.table_number not in self._known_tables for write in commit.writes)
-                    self._recent.append((commit, created))
                 self._match(commit)
                 self.ts = max(self.ts, commit.ts)
             self._schedule_flush()
@@ -537,10 +524,12 @@ class SubscriptionManager:
     def _match(self, commit: Commit) -> None:
         for write in commit.writes:
             if write.table_number not in self._known_tables:
-                # Queries of a missing table record no read; the table's creation touches them all.
+                # Queries of a missing table record no read; the table's creation touches them all,
+                # and a run elsewhere may have read from before it (``_land`` could not tell).
                 self._known_tables.add(write.table_number)
                 for subscription in self._subscriptions.values():
                     self._invalidate(subscription, commit.ts)
+                    self._abandon_move(subscription)
             for index_id, key in write.keys:
                 for subscription in self._index.owners_at(index_id, key):
                     self._invalidate(subscription, commit.ts)
