@@ -123,9 +123,11 @@ class Outbox:
         if buffered and buffered > transport.get_write_buffer_limits()[1]:
             self._drainer = asyncio.get_running_loop().create_task(self._drain(), name="opencom-sync-drain")
             return
-        data = b"".join([text_frame(encode(message)) for message in queue])
-        queue.clear()
-        transport.write(data)
+        if len(queue) == 1:
+            transport.write(text_frame(encode(queue.popleft())))
+        else:
+            transport.write(b"".join([text_frame(encode(message)) for message in queue]))
+            queue.clear()
         self._last_sent = time.monotonic()
 
     async def _drain(self) -> None:
