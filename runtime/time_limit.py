@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.function_clock import collection_seconds
+from runtime.function_clock import collection_seconds, function_time_bound
 
 
 class FunctionTimeout(BaseException):
@@ -52,7 +52,7 @@ class LoopBudgetSpent(BaseException):
     """Raised into the event loop thread when a function used up its CPU budget there.
 
     Not an error: the executor discards the attempt and runs the function again, from the start,
-    on a worker thread (``runtime.off_loop``), so that other clients keep being served.
+    on a worker thread (``runtime.database.off_loop``), so that other clients keep being served.
     """
 
 
@@ -100,10 +100,10 @@ class Watchdog:
         # checked again once the inner one has finished.
         self._runs: dict[int, list[Run]] = {}
         self._thread: threading.Thread | None = None
-        # The ``time.monotonic()`` instant the watchdog wakes at next by itself (inf: not before it is
-        # notified). A run that cannot be due before then needs no wake-up: most runs end long before
-        # their limit, and waking the watchdog twice per run costs every request a thread switch.
-        self._wakes_at = -math.inf
+        # When the watchdog thread looks at the runs next (``time.monotonic``; inf while it waits for
+        # one): ``start`` wakes it only for a run that may be due before then, and ``finish`` only for
+        # an outer run, so that guarding a short function costs no thread switch.
+        self._wakes_at = math.inf
         # Thread id → how many ``shielded`` regions it is inside: no interruption lands there.
         self._shielded: dict[int, int] = {}
 
@@ -116,19 +116,22 @@ class Watchdog:
         ``error`` is the exception raised in the thread if it does not.
         """
         thread_id = threading.get_ident()
+        now = time.monotonic()
         if wall_deadline is not None:
             run = Run(thread_id, time.monotonic, wall_deadline, error)
-            due_from = wall_deadline
+            due = wall_deadline
         else:
             clock = _thread_clock(thread_id)
-            run = Run(thread_id, clock, clock() + limit_s, error)
-            due_from = time.monotonic() + limit_s  # a CPU clock runs no faster than wall time
+            # The thread's own CPU clock, read for a bound only (``function_time_bound``).
+            started = clock() if clock is time.monotonic else function_time_bound()
+            run = Run(thread_id, clock, started + limit_s, error)
+            due = now + limit_s  # a CPU clock runs no faster than wall time: not due before then
         with self._mutex:
             self._runs.setdefault(thread_id, []).append(run)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, name="opencom-watchdog", daemon=True)
                 self._thread.start()
-            if due_from < self._wakes_at:
+            if self._wakes_at > due:
                 self._lock.notify()
         return run
 
@@ -138,12 +141,12 @@ class Watchdog:
             stack = self._runs.get(run.thread_id, [])
             if run in stack:
                 stack.remove(run)
-            if stack:
-                self._lock.notify()  # the outer run may be due already
-            else:
+            if not stack:
                 self._runs.pop(run.thread_id, None)
             if run.fired:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(run.thread_id), None)
+            if stack:
+                self._lock.notify()  # an outer run may be due already
 
     @contextmanager
     def shielded(self) -> Iterator[None]:
