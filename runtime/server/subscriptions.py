@@ -67,11 +67,12 @@ from msgspec import UNSET, Raw, UnsetType
 from runtime import knobs
 from runtime.database.database import Snapshot
 from runtime.database.read_set import Commit, ReadSet, SearchRead
-from runtime.functions.app_loader import App, canonical_path
+from runtime.functions.app_loader import App
 from runtime.functions.connection import Connection
 from runtime.functions.definitions import FunctionDefinition
 from runtime.functions.executor import Executor, FunctionResult
 from runtime.functions.failures import Failure, describe, next_request_id
+from runtime.functions.paths import canonical_path
 from runtime.server import wire_json
 from runtime.server.authenticator import Caller
 from runtime.server.events import EventBus, FunctionEvent, event_for
