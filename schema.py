@@ -1708,6 +1708,7 @@ campaign_tables = {
             "recipientType": literals("agent", "visitor"),
             "userId": opt(v.id("users")),
             "visitorId": opt(v.id("visitors")),
+            "agents": opt(v.union(v.literal("all"), v.array(v.id("users")))),  # whom an agents' window covers
             "createdAt": number,
         }
     )

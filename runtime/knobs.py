@@ -47,9 +47,16 @@ QUERY_TIME_LIMIT_S = _float("QUERY_TIME_LIMIT_S", 1.0)  # user code time of a qu
 # start on a worker thread (runtime.database.off_loop), so that one long function cannot stall other clients.
 LOOP_CPU_BUDGET_S = _float("LOOP_CPU_BUDGET_S", 0.03)
 OFF_LOOP_WORKERS = _int("OFF_LOOP_WORKERS", 4)  # worker threads for those re-runs
+# A mutation whose last run held the writer (wall time) or computed beside it (CPU) longer than this
+# starts its next run beside the writer (runtime.database.optimistic), so that work known to be long does not
+# hold the event loop; one that then takes less goes back to the writer.
+WRITER_HOLD_S = _float("WRITER_HOLD_S", 0.015)
 # How often a server hands the interpreter lock between threads (CPython's default is 5 ms): a
 # function computing on a worker delays the event loop's every wake-up by up to this much.
 GIL_SWITCH_INTERVAL_S = _float("GIL_SWITCH_INTERVAL_S", 0.001)
+# How long a thread's reading of its CPU clock serves as a bound for the deadlines of the functions it
+# starts (runtime.function_clock): a limit may come late by this much, never early.
+CPU_CLOCK_REUSE_S = _float("CPU_CLOCK_REUSE_S", 0.005)
 # Times a mutation run off the writer (runtime.database.optimistic) is run again after a conflicting commit.
 MUTATION_OCC_RETRIES = _int("MUTATION_OCC_RETRIES", 4)
 ACTION_TIME_LIMIT_S = _float("ACTION_TIME_LIMIT_S", 600.0)  # wall time of one action

@@ -12,6 +12,7 @@ it overrides (creating a table, text indexing, savepoints).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from runtime import knobs
 from runtime.database.read_set import DocumentWrite, Interval, ReadSet, point_interval
 from runtime.database.return_values import StoredDocuments
-from runtime.function_clock import function_time
+from runtime.function_clock import function_time, function_time_bound
 from runtime.store import Rows
 from runtime.store.catalog import BY_ID, FIRST_USER_TABLE_NUMBER, Catalog, IndexInfo
 from runtime.store.sqlite import decode_document, encode_document
@@ -32,8 +33,6 @@ from runtime.values.values import UNDEFINED, Value, check_value, display, value_
 
 if TYPE_CHECKING:
     from runtime.values.schema import SchemaDefinition
-
-CLOCK_CHECK_INTERVAL = 16  # database calls per reading of the CPU clock (``Transaction.check_time``)
 
 
 class SearchIndexing(Protocol):
@@ -115,27 +114,34 @@ class Transaction:
         self.metrics = Metrics()
         # The time limit counts CPU time of this thread, where function code runs: a loaded machine
         # that leaves the function waiting for a CPU must not make it fail.
-        self.deadline = function_time() + knobs.QUERY_TIME_LIMIT_S
-        self._checks = 0  # calls of ``check_time``
+        # It may be moved later (a run that starts over elsewhere), never earlier.
+        self.deadline = function_time_bound() + knobs.QUERY_TIME_LIMIT_S
+        # Before this ``time.perf_counter`` instant the CPU clock cannot have reached ``deadline``: a
+        # thread's CPU time grows no faster than wall time.
+        self._clock_check_at = time.perf_counter() + knobs.QUERY_TIME_LIMIT_S
         self._savepoints = 0
         # Scans not closed yet; closing records their intervals (see ``close_scans``).
         self.open_scans: list[IndexScan] = []
         # Every (index id, interval) already in the read set, so repeated reads are recorded once.
         self._recorded: set[tuple[int, Interval]] = set()
         # The stored bytes of every document handed out: results need not re-check those (see return_values).
-        self.stored_documents: StoredDocuments = set()
+        self.stored_documents: StoredDocuments = {}
 
     # --- limits -----------------------------------------------------------------------------
     def check_time(self) -> None:
         """Stop a function past its time limit at a database call.
 
         The watchdog (``runtime.time_limit``) stops it wherever it is; this is the check at a safe
-        point. Reading the CPU clock costs more than most calls, so only one call in
-        ``CLOCK_CHECK_INTERVAL`` reads it.
+        point. Reading a thread's CPU clock is a system call, made while holding the interpreter
+        lock, and on a loaded machine one can cost the thread its time slice; so the CPU clock is
+        read only once the wall clock says the deadline may have passed.
         """
-        self._checks += 1
-        if self._checks % CLOCK_CHECK_INTERVAL == 0 and function_time() > self.deadline:
+        if time.perf_counter() < self._clock_check_at:
+            return
+        left = self.deadline - function_time()
+        if left < 0:
             raise LimitExceededError(timeout_message(knobs.QUERY_TIME_LIMIT_S))
+        self._clock_check_at = time.perf_counter() + left
 
     def _count_read(self, table_number: int, size: int) -> None:
         if table_number >= 10001:
@@ -216,11 +222,7 @@ class Transaction:
             return None
         body, size = row
         self._count_read(table_number, size)
-        return self.decode(body)
-
-    def decode(self, body: bytes) -> dict[str, Value]:
-        """A stored document as handed to function code, its bytes remembered (see ``stored_documents``)."""
-        self.stored_documents.add(body)
+        self.stored_documents[body] = size
         return decode_document(body)
 
     def scan(self, index: IndexInfo, interval: Interval, *, descending: bool, batch: int | None = None) -> IndexScan:
@@ -500,7 +502,7 @@ class IndexScan:
         # This loop runs once for every row any query scans, so it is kept flat, on local names.
         transaction = self.transaction
         metrics = transaction.metrics
-        remember = transaction.stored_documents.add
+        remember = transaction.stored_documents
         counted = self.counts_reads
         max_documents, max_bytes = knobs.MAX_DOCUMENTS_READ, knobs.MAX_BYTES_READ
         batch = self._first_batch
@@ -515,7 +517,7 @@ class IndexScan:
                     metrics.bytes_read += size
                     if metrics.documents_read > max_documents or metrics.bytes_read > max_bytes:
                         transaction._check_reads()
-                remember(body)
+                remember[body] = size
                 yield key, decode_document(body)
             if len(rows) < batch or self.closed:
                 # A short batch means the interval holds nothing more: no need to ask again.

@@ -239,7 +239,7 @@ class CronRunner:
             self._finish_tick(transaction, current, {"type": "success", "result": result}, list(buffer.lines), started)
 
         try:
-            await self._executor.mutate_within_budget(attempt)
+            await self._executor.mutate_within_budget(attempt, function=function)
         except _UserFailure as failure:
             _log.warning("cron job %r (%s) failed: %s", row["name"], row["function"], failure)
             await self._record(row, {"type": "err", "error": str(failure)}, list(buffers[0].lines), started, PENDING)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import math
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -99,6 +100,10 @@ class Executor:
         self._scheduler_lease: Any = None  # on PostgreSQL, one server of the deployment runs the jobs
         self._started = False
         self._reload_listeners: list[Callable[[App], None]] = [lambda app: self.cron_runner.app_changed()]
+        # Mutation path → how long its last run took (on the writer, wall time; beside it, CPU time):
+        # past ``knobs.WRITER_HOLD_S``, its next run starts beside the writer (``mutate_within_budget``).
+        # Written from worker threads too; one entry per mutation of the app at most.
+        self._mutation_seconds: dict[str, float] = {}
 
     @classmethod
     def open(
@@ -327,7 +332,7 @@ class Executor:
             return value
 
         try:
-            result = await self.mutate_within_budget(attempt, receipt)
+            result = await self.mutate_within_budget(attempt, receipt, function=function)
         except AlreadyCommitted as committed:
             first = committed.outcome
             return FunctionResult(value=first.value, log_lines=first.log_lines, ts=first.ts, proofs=first.proofs)
@@ -340,7 +345,11 @@ class Executor:
         )
 
     async def mutate_within_budget(
-        self, attempt: Callable[[Transaction, float | None], T], receipt: Receipt | None = None
+        self,
+        attempt: Callable[[Transaction, float | None], T],
+        receipt: Receipt | None = None,
+        *,
+        function: FunctionDefinition | None = None,
     ) -> MutationResult[T]:
         """``attempt(transaction, budget)`` as one mutation, committed once; its exceptions propagate.
 
@@ -348,29 +357,49 @@ class Executor:
         CPU budget); then, rolled back, again from the start beside the writer with its full time
         limit (``budget`` None), optimistically (``runtime.database.optimistic``), so that it never holds
         other callers' mutations. Each run gets the caller's context (the scheduled job it runs under).
-        ``receipt``: see ``Database.mutate``.
+        ``receipt``: see ``Database.mutate``. A ``function`` whose last run took longer than
+        ``knobs.WRITER_HOLD_S`` starts beside the writer: a mutation that is long every time (a
+        fan-out to every agent) neither holds the loop nor pays for a wasted first attempt.
         """
         caller_context = contextvars.copy_context()
+        path = function.path if function is not None else None
+        off_loop = functools.partial(self._on_worker, caller_context, attempt, path)
+        if path is None or self._mutation_seconds.get(path, 0.0) <= knobs.WRITER_HOLD_S:
 
-        def body(transaction: Transaction) -> T:
+            def body(transaction: Transaction) -> T:
+                started = time.perf_counter()
+                try:
+                    value = caller_context.run(attempt, transaction, knobs.LOOP_CPU_BUDGET_S)
+                except LoopBudgetSpent:
+                    self._remember_seconds(path, math.inf)  # longer than the budget: how long, the next run says
+                    raise OffWriter from None
+                self._remember_seconds(path, time.perf_counter() - started)
+                return value
+
             try:
-                return caller_context.run(attempt, transaction, knobs.LOOP_CPU_BUDGET_S)
-            except LoopBudgetSpent:
-                raise OffWriter from None
+                return await self.database.mutate(body, receipt)
+            except OffWriter:
+                pass
+        return await run_optimistically(self.database, self.workers, off_loop, receipt)
 
-        try:
-            return await self.database.mutate(body, receipt)
-        except OffWriter:
-            off_loop = functools.partial(self._on_worker, caller_context, attempt)
-            return await run_optimistically(self.database, self.workers, off_loop, receipt)
+    def _remember_seconds(self, path: str | None, seconds: float) -> None:
+        if path is not None:
+            self._mutation_seconds[path] = seconds
 
-    @staticmethod
     def _on_worker(
-        context: contextvars.Context, attempt: Callable[[Transaction, float | None], T], transaction: Transaction
+        self,
+        context: contextvars.Context,
+        attempt: Callable[[Transaction, float | None], T],
+        path: str | None,
+        transaction: Transaction,
     ) -> T:
         """A mutation's later attempt, on a worker thread: its time limit counts this thread's CPU."""
-        transaction.deadline = function_time() + knobs.QUERY_TIME_LIMIT_S
-        return context.run(attempt, transaction, None)
+        started = function_time()
+        transaction.deadline = started + knobs.QUERY_TIME_LIMIT_S
+        try:
+            return context.run(attempt, transaction, None)
+        finally:
+            self._remember_seconds(path, function_time() - started)
 
     async def _run_action(
         self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int, connection: Connection
@@ -511,8 +540,7 @@ class Executor:
             )
         if value is UNDEFINED:
             value = None  # returning `undefined` returns null, as in Convex
-        value = checked_return_value(value, stored or set())
-        size = value_size(value)
+        value, size = checked_return_value(value, stored or {})
         if size > knobs.MAX_FUNCTION_RESULT_SIZE:
             raise ConvexValueError(
                 f"Function {function.path} return value is too large "

@@ -248,19 +248,21 @@ class JobRunner:
                 transaction.close_scans()
 
         try:
-            await self._mutate_in_turn(attempt)
+            await self._mutate_in_turn(attempt, function)
         except _UserFailure as failure:
             await self._record_failure(job_id, failure.message, PENDING)
         finally:
             _emit_logs(name, buffers[0].finish())
 
-    async def _mutate_in_turn(self, attempt: Callable[[Transaction, float | None], None]) -> None:
+    async def _mutate_in_turn(
+        self, attempt: Callable[[Transaction, float | None], None], function: FunctionDefinition
+    ) -> None:
         """Run a scheduled mutation's ``attempt`` once the writer's queue is clear (``_after_queued_mutations``).
         Scheduled mutations take their turns in the order they were started, so jobs due together
         still reach the writer in scheduling order."""
         async with self._turn:
             await self._after_queued_mutations()
-            mutation = asyncio.ensure_future(self._executor.mutate_within_budget(attempt))
+            mutation = asyncio.ensure_future(self._executor.mutate_within_budget(attempt, function=function))
             await asyncio.sleep(0)  # the mutation takes its place in the writer's queue
         await mutation
 

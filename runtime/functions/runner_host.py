@@ -47,7 +47,11 @@ class RunnerHost(Protocol):
     ) -> Value: ...
 
     async def mutate_within_budget(
-        self, attempt: Callable[[Transaction, float | None], T], receipt: Receipt | None = None
+        self,
+        attempt: Callable[[Transaction, float | None], T],
+        receipt: Receipt | None = None,
+        *,
+        function: FunctionDefinition | None = None,
     ) -> MutationResult[T]: ...
 
     async def run_function(self, function: FunctionDefinition, args: Any) -> RunOutcome: ...
