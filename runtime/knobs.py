@@ -142,6 +142,10 @@ SYNC_MAX_PENDING_MESSAGES = _int("SYNC_MAX_PENDING_MESSAGES", 10_000)  # unsent 
 SYNC_MAX_RESULT_BYTES = _int("SYNC_MAX_RESULT_BYTES", 64 << 20)  # result bytes one connection's queries may hold
 SYNC_MAX_CONNECTION_PROOFS = _int("SYNC_MAX_CONNECTION_PROOFS", 32)  # ctx.connection proofs one connection keeps
 SYNC_MUTATION_LOG_SIZE = _int("SYNC_MUTATION_LOG_SIZE", 10_000)  # (session, request) outcomes kept for replays
+# Results of queries no connection watches any more, kept while no commit touches them, so that
+# reconnecting clients are served without runs (runtime.server.subscriptions): how many, how many bytes.
+SYNC_RETAINED_QUERIES = _int("SYNC_RETAINED_QUERIES", 20_000)
+SYNC_RETAINED_BYTES = _int("SYNC_RETAINED_BYTES", 64 << 20)
 GC_GENERATION0_THRESHOLD = _int("GC_GENERATION0_THRESHOLD", 20_000)  # allocations between young collections
 SYNC_RERUN_STEP_S = _float("SYNC_RERUN_STEP_S", 0.005)  # re-runs between two turns of the event loop
 # Worker processes running live-query re-runs (runtime/server/rerun_processes.py); 0: on the event loop.

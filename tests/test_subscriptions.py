@@ -101,6 +101,30 @@ async def test_identical_subscribers_share_one_execution_per_invalidation(server
         assert await executions(watchers[0], server, "messages:list") == before + 2
 
 
+async def test_a_reconnecting_client_is_served_from_the_retained_result_until_a_commit_touches_it(
+    server: RunningServer,
+) -> None:
+    room, other = name(), name()
+    async with SyncConnection.open(server) as writer:
+        await write(writer, 0, "messages:send", {"channel": room, "body": "before"})
+        async with SyncConnection.open(server) as first:
+            await first.send(modify(0, add_query(0, "messages:list", {"channel": room})))
+            await first.settle(lambda c: 0 in c.results and c.value(0) == ["before"])
+        runs = await executions(writer, server, "messages:list")
+        # Nobody watches it now; a commit elsewhere leaves it as it is.
+        await write(writer, 1, "messages:send", {"channel": other, "body": "elsewhere"})
+        async with SyncConnection.open(server) as again:
+            await again.send(modify(0, add_query(0, "messages:list", {"channel": room})))
+            await again.settle(lambda c: 0 in c.results and c.value(0) == ["before"])
+        assert await executions(writer, server, "messages:list") == runs
+        # A commit into its read set drops it: the next client gets a fresh run with the new message.
+        await write(writer, 2, "messages:send", {"channel": room, "body": "after"})
+        async with SyncConnection.open(server) as later:
+            await later.send(modify(0, add_query(0, "messages:list", {"channel": room})))
+            await later.settle(lambda c: 0 in c.results and c.value(0) == ["before", "after"])
+        assert await executions(writer, server, "messages:list") == runs + 1
+
+
 async def test_unchanged_results_are_not_resent(server: RunningServer) -> None:
     counter = name()
     async with SyncConnection.open(server) as connection:
