@@ -151,6 +151,7 @@ SYNC_RERUN_STEP_S = _float("SYNC_RERUN_STEP_S", 0.005)  # re-runs between two tu
 # Worker processes running live-query re-runs (runtime/server/rerun_processes.py); 0: on the event loop.
 RERUN_PROCESSES = _int("RERUN_PROCESSES", max((os.cpu_count() or 1) - 1, 0))
 RERUN_BATCH_SIZE = _int("RERUN_BATCH_SIZE", 8)  # queries a process runs in one snapshot (a connection's stay together)
+RERUN_MAX_BATCH_SIZE = _int("RERUN_MAX_BATCH_SIZE", 64)  # what a batch may grow to when many queries are due
 RERUN_BATCHES_PER_PROCESS = _int("RERUN_BATCHES_PER_PROCESS", 2)  # batches sent to each process at a time
 # CPU time a re-run may use on a worker process; past it, it finishes on a worker thread of the server
 # (runtime/off_loop.py), so that a runaway query cannot keep a process from everyone else's re-runs.

@@ -99,6 +99,10 @@ class Watchdog:
         # checked again once the inner one has finished.
         self._runs: dict[int, list[Run]] = {}
         self._thread: threading.Thread | None = None
+        # When (``time.monotonic``) the watchdog wakes next on its own, None while it waits for a
+        # notification: a run whose deadline cannot come sooner need not wake it (every query
+        # starts a run, and a notification is a thread switch).
+        self._wake_at: float | None = None
         # Thread id → how many ``shielded`` regions it is inside: no interruption lands there.
         self._shielded: dict[int, int] = {}
 
@@ -113,15 +117,18 @@ class Watchdog:
         thread_id = threading.get_ident()
         if wall_deadline is not None:
             run = Run(thread_id, time.monotonic, wall_deadline, error)
+            due = wall_deadline
         else:
             clock = _thread_clock(thread_id)
             run = Run(thread_id, clock, clock() + limit_s, error)
+            due = time.monotonic() + limit_s  # CPU time runs no faster than wall time
         with self._mutex:
             self._runs.setdefault(thread_id, []).append(run)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, name="opencom-watchdog", daemon=True)
                 self._thread.start()
-            self._lock.notify()
+            if self._wake_at is None or due < self._wake_at:
+                self._lock.notify()
         return run
 
     def finish(self, run: Run) -> None:
@@ -134,7 +141,8 @@ class Watchdog:
                 self._runs.pop(run.thread_id, None)
             if run.fired:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(run.thread_id), None)
-            self._lock.notify()  # an outer run may be due already
+            if stack:
+                self._lock.notify()  # an outer run may be due already
 
     @contextmanager
     def shielded(self) -> Iterator[None]:
@@ -177,7 +185,9 @@ class Watchdog:
                     ctypes.pythonapi.PyThreadState_SetAsyncExc(
                         ctypes.c_ulong(run.thread_id), ctypes.py_object(run.error)
                     )
-                self._lock.wait(min(remaining) if remaining else None)
+                timeout = min(remaining) if remaining else None
+                self._wake_at = None if timeout is None else time.monotonic() + timeout
+                self._lock.wait(timeout)
 
 
 WATCHDOG = Watchdog()

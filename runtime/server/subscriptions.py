@@ -190,6 +190,8 @@ class Subscription:
 
 
 def _identity_key(caller: Caller) -> str:
+    if caller.identity is None:
+        return "null"  # most live queries are anonymous (the widget's): no need to encode it
     return json.dumps(caller.identity, sort_keys=True, default=repr)
 
 
@@ -703,9 +705,13 @@ class SubscriptionManager:
         for subscription in due:
             if subscription.slow:  # past a process's budget last time: a thread of this process takes it
                 self._move(subscription, time.perf_counter())
+        # Batches grow when many are due (a storm of first runs), so that each dispatch, which looks
+        # at every stale subscription, sends a good share of them.
+        share = len(due) // (2 * processes.count * knobs.RERUN_BATCHES_PER_PROCESS)
+        size = min(max(knobs.RERUN_BATCH_SIZE, share), knobs.RERUN_MAX_BATCH_SIZE)
         for owner in self._owners_in_turn([s for s in due if not s.slow]):
             batch.extend(owner)
-            if len(batch) >= knobs.RERUN_BATCH_SIZE:
+            if len(batch) >= size:
                 batches.append(batch)
                 batch = []
         if batch:

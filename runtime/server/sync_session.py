@@ -105,6 +105,7 @@ class SyncSession:
         self._transition_due = False
         self._clock_skew: float | UnsetType = UNSET
         self._mutations: asyncio.Queue[tuple[Mutation, Caller] | None] = asyncio.Queue()
+        self._mutation_runner: asyncio.Task[None] | None = None  # started by the first Mutation
         self._closed = False
         self._socket = socket
         self._expiry: asyncio.TimerHandle | None = None  # when the current user token runs out
@@ -116,7 +117,6 @@ class SyncSession:
     async def run(self) -> None:
         """Serve the connection until the client leaves or is sent away."""
         writer = self.outbox.start()
-        self.state.spawn(self._run_mutations(), "opencom-sync-mutations")
         try:
             async for frame in self._socket:
                 if frame.type == WSMsgType.TEXT:
@@ -166,6 +166,8 @@ class SyncSession:
                 self._modify_query_set(message)
             elif isinstance(message, Mutation):
                 self._mutations.put_nowait((message, self.caller))
+                if self._mutation_runner is None:  # many connections (widgets) only ever subscribe
+                    self._mutation_runner = self.state.spawn(self._run_mutations(), "opencom-sync-mutations")
             elif isinstance(message, Action):
                 self.state.spawn(self._act(message, self.caller), "opencom-sync-action")
             elif isinstance(message, Authenticate):
