@@ -290,10 +290,10 @@ class SubscriptionManager:
         """``watcher`` watches ``subscription`` once less; the last one out retains or drops it.
 
         A result that still holds is retained, up to ``knobs.SYNC_RETAINED_QUERIES`` of them and
-        ``knobs.SYNC_RETAINED_BYTES`` of results (the oldest go first), its read set still indexed: the commits that touch it drop it, so one
-        that is still retained when a client subscribes again (a reconnecting widget) is that
-        query's result at ``self.ts`` and goes out without a run, as Convex serves it from its
-        query cache. Anything else is dropped at once.
+        ``knobs.SYNC_RETAINED_BYTES`` of results (the oldest go first), its read set still indexed:
+        the first commit that touches it drops it, so one still retained when a client subscribes
+        again (a reconnecting widget) is that query's result at ``self.ts`` and goes out without a
+        run, as Convex serves it from its query cache. Anything else is dropped at once.
         """
         subscription.watchers[watcher] -= 1
         if subscription.watchers[watcher] <= 0:
