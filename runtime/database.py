@@ -19,6 +19,8 @@ Concurrency policy (the whole of it):
   ``knobs.CHECKPOINT_WAL_BYTES`` (SQLite's own threshold), so no caller waits for one.
 - Every mutation that wrote gets a strictly increasing int64 timestamp (nanoseconds, never below
   the last one stored), persisted in the same commit, so timestamps survive restarts.
+- A client mutation's receipt (``runtime.receipts``) is stored in the commit that holds its writes,
+  and looked up, for one that may have run before, in the transaction that would run it again.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from runtime.catalog import BY_CREATION_TIME, BY_ID, SYSTEM_TABLE_NUMBERS, Catal
 from runtime.document_import import ImportMode, plan_import, write_import
 from runtime.off_loop import OffLoop
 from runtime.read_set import Commit
+from runtime.receipts import AlreadyCommitted, Receipt, ReceiptKey, RecordedOutcome, decode_outcome
 from runtime.recent_commits import RecentCommits
 from runtime.schema_change import check_stored_documents
 from runtime.search import SearchIndexes
@@ -70,6 +73,7 @@ class MutationResult(Generic[T]):
 class _Job:
     body: Callable[[Transaction], Any]
     future: asyncio.Future[MutationResult[Any]]
+    receipt: Receipt | None
 
 
 CommitListener = Callable[[list[Commit]], None]
@@ -173,6 +177,7 @@ class Database:
         self._snapshot_depth = 0
         self._snapshot_ts = 0
         self.search_indexes = SearchIndexes()
+        self._receipts_pruned_at = time.monotonic()  # old receipts are deleted now and then (runtime.receipts)
         try:
             self.apply_schema(schema)
         except store.StoreError:
@@ -198,7 +203,7 @@ class Database:
         else:
             from runtime.store import postgres  # psycopg is only imported by deployments that use it
 
-            rows = postgres.PgRows(postgres.connect(database.database_url, writer=False))
+            rows = postgres.PgRows(postgres.connect(database.database_url))
         database._reader_connection, database._reader_rows = rows.connection, rows
         database._pinned = None
         database._snapshot_depth = database._snapshot_ts = 0
@@ -414,16 +419,18 @@ class Database:
             return self._snapshot_rows().count_entries(by_creation.index_id)
 
     # --- writes -----------------------------------------------------------------------------
-    async def mutate(self, body: Callable[[Transaction], T]) -> MutationResult[T]:
+    async def mutate(self, body: Callable[[Transaction], T], receipt: Receipt | None = None) -> MutationResult[T]:
         """Run ``body`` as one serializable transaction; return once its commit is durable.
 
-        If ``body`` raises, its writes are discarded and the exception propagates.
+        If ``body`` raises, its writes are discarded and the exception propagates. With ``receipt``
+        (a client's mutation), its receipt is stored with its writes, and if it may have run before
+        and did commit, ``body`` does not run: ``AlreadyCommitted`` carries the first outcome.
         """
         if self._queue is None:
             await self.start()
         assert self._queue is not None
         future: asyncio.Future[MutationResult[T]] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(body, future))  # type: ignore[arg-type]  # unbounded: never blocks
+        self._queue.put_nowait(_Job(body, future, receipt))  # type: ignore[arg-type]  # unbounded: never blocks
         return await future
 
     def queued_mutations(self) -> int:
@@ -528,8 +535,13 @@ class Database:
         # Whether a mutation that succeeded changed any row; a group of only failed or read-only
         # mutations must leave the file byte-for-byte as it was, so it writes no meta either.
         changed = False
+        committed_before = self._committed_receipts(batch)
+        receipts: list[tuple[ReceiptKey, int, bytes]] = []
         for job in batch:
             if job.future.cancelled():
+                continue
+            if job.receipt is not None and job.receipt.key in committed_before:
+                outcomes.append((job, AlreadyCommitted(committed_before[job.receipt.key]), None, None))
                 continue
             connection.execute("SAVEPOINT mutation")
             tables_before = len(self.catalog.table_names)
@@ -558,17 +570,21 @@ class Database:
                 outcomes.append((job, error, None, None))
                 continue
             connection.execute("RELEASE mutation")
-            changed = changed or connection.total_changes != changes_before
+            wrote = connection.total_changes != changes_before
+            changed = changed or wrote
             writes = transaction.coalesced_writes()
             if writes:
                 commits.append(Commit(self._next_ts(), writes))
                 self.recent_commits.add(commits[-1])
             transaction.ts = self.last_ts
+            if wrote and job.receipt is not None and job.receipt.outcome is not None:
+                receipts.append((job.receipt.key, transaction.ts, job.receipt.outcome))
             outcomes.append((job, None, value, transaction))
         try:
             if changed:
                 rows.set_meta("ts", self.last_ts)
                 rows.set_meta("creation_time", self._creation_time)
+                self._write_receipts(receipts)
                 if self._feed is not None and commits:
                     self._feed.publish(rows, ts_before, commits)
                 await asyncio.get_running_loop().run_in_executor(self._commit_thread, connection.execute, "COMMIT")
@@ -581,9 +597,10 @@ class Database:
             self.last_ts = ts_before
             self._rewind_creation_time(creation_before)
             self.recent_commits.discard_after(ts_before)
-            for job, _, _, _ in outcomes:
+            for job, failure, _, _ in outcomes:
                 if not job.future.done():
-                    job.future.set_exception(error)
+                    # A receipt read in this transaction is of an earlier commit: still the answer.
+                    job.future.set_exception(failure if isinstance(failure, AlreadyCommitted) else error)
             return
         self.committed_ts = self.last_ts
         self.recent_commits.durable(self.committed_ts)
@@ -598,6 +615,27 @@ class Database:
                 assert transaction is not None
                 job.future.set_result(MutationResult(value, transaction.ts, transaction))
         self.deliver_commits(commits)
+
+    def _committed_receipts(self, batch: list[_Job]) -> dict[ReceiptKey, RecordedOutcome]:
+        """The recorded outcomes of the mutations of ``batch`` that may have run before and did commit.
+
+        Read inside the writer's transaction (on PostgreSQL, under the writers' lock), so a commit
+        of the same mutation by any server is either seen here or comes after this group's.
+        """
+        keys = [job.receipt.key for job in batch if job.receipt is not None and job.receipt.may_have_run()]
+        if not keys:
+            return {}
+        found = self._writer_rows.find_receipts(keys)
+        return {key: decode_outcome(outcome, ts) for key, (ts, outcome) in found.items()}
+
+    def _write_receipts(self, receipts: list[tuple[ReceiptKey, int, bytes]]) -> None:
+        """This group's receipts, and, now and then, the deletion of those past their age."""
+        if receipts:
+            self._writer_rows.add_receipts(receipts)
+        now = time.monotonic()
+        if now - self._receipts_pruned_at >= knobs.MUTATION_RECEIPTS_KEPT_S / 10:
+            self._receipts_pruned_at = now
+            self._writer_rows.prune_receipts(self.last_ts - int(knobs.MUTATION_RECEIPTS_KEPT_S * 1e9))
 
     def deliver_commits(self, commits: list[Commit]) -> None:
         """Hand ``commits`` (durable, in timestamp order) to the listeners, except those already handed.

@@ -33,6 +33,7 @@ from runtime.off_loop import Workers
 from runtime.optimistic import OffWriter, run_optimistically
 from runtime.queries import Query
 from runtime.read_set import ReadSet
+from runtime.receipts import AlreadyCommitted, Receipt, encode_outcome
 from runtime.return_values import StoredDocuments, checked_return_value
 from runtime.steps import run_to_completion
 from runtime.time_limit import WATCHDOG, FunctionTimeout, LoopBudgetSpent, StepLimited, timeout_message
@@ -175,16 +176,21 @@ class Executor:
         kind: Kind | None = None,
         journal: str | None = None,
         connection: Connection = NO_CONNECTION,
+        receipt: Receipt | None = None,
     ) -> FunctionResult:
         """Run the function at ``path``. Internal functions need ``admin``; ``kind`` is checked.
 
         ``connection`` is the caller's (``runtime.connection``): the server passes it, others need not.
+        ``receipt``: a client mutation's identity (``runtime.receipts``); one that committed before
+        is not run again, and the result is its first outcome.
         """
         try:
             function = self.app.lookup(path, kind=kind, allow_internal=admin)
         except FunctionNotFoundError as error:
             return FunctionResult(error=error)
         args = {} if args is None else args
+        if function.kind == "mutation":
+            return await self._run_mutation(function, args, identity, 0, connection, receipt)
         return await self.run_function(function, args, identity=identity, journal=journal, connection=connection)
 
     async def call(self, path: str, args: Any = None, *, identity: Identity | None = None, admin: bool = False) -> Value:
@@ -291,7 +297,13 @@ class Executor:
         )
 
     async def _run_mutation(
-        self, function: FunctionDefinition, args: Any, identity: Identity | None, depth: int, connection: Connection
+        self,
+        function: FunctionDefinition,
+        args: Any,
+        identity: Identity | None,
+        depth: int,
+        connection: Connection,
+        receipt: Receipt | None = None,
     ) -> FunctionResult:
         await self.start()
         # The last attempt's execution and logs: a run moved off the loop drops the first attempt's.
@@ -304,12 +316,18 @@ class Executor:
             buffers[:] = [logs.LogBuffer()]
             with logs.capture(buffers[0]):
                 try:
-                    return self._invoke_within_limit(execution, args, budget)
+                    value = self._invoke_within_limit(execution, args, budget)
                 finally:
                     transaction.close_scans()
+            if receipt is not None:
+                receipt.outcome = encode_outcome(value, buffers[0].finish(), execution.proofs.recorded)
+            return value
 
         try:
-            result = await self.mutate_within_budget(attempt)
+            result = await self.mutate_within_budget(attempt, receipt)
+        except AlreadyCommitted as committed:
+            first = committed.outcome
+            return FunctionResult(value=first.value, log_lines=first.log_lines, ts=first.ts, proofs=first.proofs)
         except Exception as error:  # noqa: BLE001
             return FunctionResult(error=error, log_lines=buffers[0].finish())
         proofs = tuple(executions[0].proofs.recorded)
@@ -318,13 +336,16 @@ class Executor:
             value=result.value, log_lines=buffers[0].finish(), ts=result.ts, read_set=read_set, proofs=proofs
         )
 
-    async def mutate_within_budget(self, attempt: Callable[[Transaction, float | None], T]) -> MutationResult[T]:
+    async def mutate_within_budget(
+        self, attempt: Callable[[Transaction, float | None], T], receipt: Receipt | None = None
+    ) -> MutationResult[T]:
         """``attempt(transaction, budget)`` as one mutation, committed once; its exceptions propagate.
 
         It runs first on the writer, stopped by ``LoopBudgetSpent`` past ``budget`` (the event loop's
         CPU budget); then, rolled back, again from the start beside the writer with its full time
         limit (``budget`` None), optimistically (``runtime.optimistic``), so that it never holds
         other callers' mutations. Each run gets the caller's context (the scheduled job it runs under).
+        ``receipt``: see ``Database.mutate``.
         """
         caller_context = contextvars.copy_context()
 
@@ -335,10 +356,10 @@ class Executor:
                 raise OffWriter from None
 
         try:
-            return await self.database.mutate(body)
+            return await self.database.mutate(body, receipt)
         except OffWriter:
             off_loop = functools.partial(self._on_worker, caller_context, attempt)
-            return await run_optimistically(self.database, self.workers, off_loop)
+            return await run_optimistically(self.database, self.workers, off_loop, receipt)
 
     @staticmethod
     def _on_worker(

@@ -78,6 +78,9 @@ MAX_SEARCH_FILTER_CONDITIONS = _int("MAX_SEARCH_FILTER_CONDITIONS", 8)  # search
 MAX_SEARCH_RESULTS = _int("MAX_SEARCH_RESULTS", 1024)  # candidates one text search may pull
 MAX_VECTOR_RESULTS = _int("MAX_VECTOR_RESULTS", 256)  # largest `limit` of a vector search
 MAX_VECTOR_FILTER_EXPRESSIONS = _int("MAX_VECTOR_FILTER_EXPRESSIONS", 64)  # or-ed eq filters per vector search
+# On PostgreSQL with the pgvector extension, vector indexes are HNSW indexes (runtime/store/pg_vectors.py);
+# 0 keeps the exact scan. Every server of a deployment must use the same setting.
+PGVECTOR = _int("PGVECTOR", 1)
 MAX_HTTP_RESPONSE_SIZE = _int("MAX_HTTP_RESPONSE_SIZE", 20 << 20)  # bytes of one HTTP action response
 MAX_HTTP_REQUEST_SIZE = _int("MAX_HTTP_REQUEST_SIZE", 20 << 20)  # bytes of one HTTP action request body
 
@@ -146,6 +149,9 @@ SYNC_MUTATION_LOG_SIZE = _int("SYNC_MUTATION_LOG_SIZE", 10_000)  # (session, req
 # reconnecting clients are served without runs (runtime.server.subscriptions): how many, how many bytes.
 SYNC_RETAINED_QUERIES = _int("SYNC_RETAINED_QUERIES", 20_000)
 SYNC_RETAINED_BYTES = _int("SYNC_RETAINED_BYTES", 64 << 20)
+# How long the store keeps a committed WebSocket mutation's receipt, which answers a resend of it
+# after a crash or on another server (runtime.receipts); a client resends within seconds of reconnecting.
+MUTATION_RECEIPTS_KEPT_S = _float("MUTATION_RECEIPTS_KEPT_S", 600.0)
 GC_GENERATION0_THRESHOLD = _int("GC_GENERATION0_THRESHOLD", 20_000)  # allocations between young collections
 SYNC_RERUN_STEP_S = _float("SYNC_RERUN_STEP_S", 0.005)  # re-runs between two turns of the event loop
 # Worker processes running live-query re-runs (runtime/server/rerun_processes.py); 0: on the event loop.

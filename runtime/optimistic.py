@@ -30,6 +30,7 @@ from runtime import knobs
 from runtime.errors import OptimisticConcurrencyControlFailure
 from runtime.off_loop import OffLoop, Workers
 from runtime.read_set import DocumentWrite
+from runtime.receipts import Receipt
 from runtime.transaction import Transaction
 from runtime.values import Value
 from runtime.write_buffer import BufferedTransaction, NeedsWriter
@@ -56,10 +57,13 @@ class WriteConflict(Exception):
         self.description = description
 
 
-async def run_optimistically(database: Database, workers: Workers, attempt: Attempt) -> MutationResult[Value]:
+async def run_optimistically(
+    database: Database, workers: Workers, attempt: Attempt, receipt: Receipt | None = None
+) -> MutationResult[Value]:
     """Run the mutation ``attempt`` off the writer and commit it (see the module docstring).
 
     ``attempt`` runs on a worker thread; errors it raises propagate, and nothing is written.
+    ``receipt``: see ``Database.mutate``.
     """
     conflict = WriteConflict("")
     for _ in range(knobs.MUTATION_OCC_RETRIES + 1):
@@ -67,9 +71,9 @@ async def run_optimistically(database: Database, workers: Workers, attempt: Atte
             try:
                 value, buffered = await workers.run(_run_buffered, database, workers, attempt)
             except NeedsWriter:
-                return await database.mutate(_on_writer(workers, attempt))
+                return await database.mutate(_on_writer(workers, attempt), receipt)
             try:
-                return await database.mutate(functools.partial(_commit, database, buffered, value))
+                return await database.mutate(functools.partial(_commit, database, buffered, value), receipt)
             except WriteConflict as error:
                 conflict = error
     raise OptimisticConcurrencyControlFailure(f"{conflict.description} {_OCC_HELP}")

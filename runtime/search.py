@@ -6,6 +6,10 @@ Tokens are runs of letters and digits, lower-cased, as in Convex; a document mat
 search field holds at least one query term, the last term also matching as a prefix; results come
 in BM25 relevance order, equally relevant documents newest first. Filter fields are stored beside
 the text as order-preserving key bytes, so ``eq`` filters use Convex's total-order equality.
+
+Vector search is an exact cosine scan of the table, except on PostgreSQL with the pgvector
+extension, where each vector index is an HNSW index kept in step by the same writes
+(``runtime.store.pg_vectors``) and the scan scores only the candidates it returns.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +27,7 @@ from runtime.errors import ConvexValueError
 from runtime.keys import encode_value
 from runtime.read_set import DocumentWrite, SearchRead
 from runtime.storage import decode_document
+from runtime.store.pg_vectors import vector_text
 from runtime.values import UNDEFINED, Value, check_value, compare_values
 
 if TYPE_CHECKING:
@@ -43,16 +48,24 @@ def fts_table(table_number: int, index_name: str) -> str:
     return f"{_FTS_PREFIX}{table_number}_{index_name}"
 
 
+def vector_entries_name(table_number: int, index_name: str) -> str:
+    """How PostgreSQL's pgvector rows name a vector index (``runtime.store.pg_vectors``)."""
+    return f"vector_{table_number}_{index_name}"
+
+
 def _filter_columns(index: SearchIndexDefinition) -> list[str]:
     return [f"f{position}" for position in range(len(index.filter_fields))]
 
 
 class SearchIndexes:
-    """Creates, backfills and maintains the FTS5 tables of a schema's search indexes."""
+    """Creates, backfills and maintains the FTS5 tables of a schema's search indexes (and, on
+    PostgreSQL with pgvector, its vector indexes)."""
 
     def __init__(self) -> None:
         # table number -> (FTS table, definition) for every declared search index
         self.by_table: dict[int, list[tuple[str, SearchIndexDefinition]]] = {}
+        # table number -> (pgvector name, definition) for every declared vector index
+        self.vectors_by_table: dict[int, list[tuple[str, VectorIndexDefinition]]] = {}
 
     def follow(
         self, schema: SchemaDefinition | None, table_numbers: dict[str, int]
@@ -68,11 +81,26 @@ class SearchIndexes:
         self.by_table = {}
         for name, (table_number, index) in wanted.items():
             self.by_table.setdefault(table_number, []).append((name, index))
+        self.vectors_by_table = {}
+        for table_name, table in (schema.tables if schema is not None else {}).items():
+            number = table_numbers[table_name]
+            for vector_index in table.vector_indexes:
+                entry = (vector_entries_name(number, vector_index.name), vector_index)
+                self.vectors_by_table.setdefault(number, []).append(entry)
         return wanted
 
     def apply(self, connection: sqlite3.Connection, schema: SchemaDefinition | None, table_numbers: dict[str, int]) -> None:
         """Make the FTS tables match the schema (inside the caller's transaction)."""
         wanted = self.follow(schema, table_numbers)
+        vectors = getattr(connection, "vectors", None)  # pgvector's, on PostgreSQL (runtime.store.pg_vectors)
+        if vectors is not None and vectors.enabled:
+            vectors.apply(
+                {
+                    name: (number, index, _vector_signature(index))
+                    for number, entries in self.vectors_by_table.items()
+                    for name, index in entries
+                }
+            )
         text_search = getattr(connection, "text_search", None)  # PostgreSQL keeps its own (runtime.store)
         if text_search is not None:
             text_search.apply({name: (number, index, _signature(index)) for name, (number, index) in wanted.items()})
@@ -117,6 +145,8 @@ class SearchIndexes:
         self, connection: sqlite3.Connection, table_number: int, old: dict[str, Value] | None, new: dict[str, Value] | None
     ) -> None:
         """Keep every search index of the table in step with one document write."""
+        if table_number in self.vectors_by_table:
+            self._vectors_on_write(connection, table_number, old, new)
         text_search = getattr(connection, "text_search", None)
         for name, index in self.by_table.get(table_number, ()):
             if text_search is not None:
@@ -130,6 +160,18 @@ class SearchIndexes:
             if new is not None:
                 self._insert(connection, name, index, new)
 
+    def _vectors_on_write(
+        self, connection: Any, table_number: int, old: dict[str, Value] | None, new: dict[str, Value] | None
+    ) -> None:
+        vectors = getattr(connection, "vectors", None)
+        if vectors is None or not vectors.enabled:
+            return  # the exact scan reads the documents themselves
+        for name, index in self.vectors_by_table[table_number]:
+            if old is not None:
+                vectors.delete(name, old["_id"])
+            if new is not None:
+                vectors.insert(name, index, new)
+
     @staticmethod
     def _insert(connection: sqlite3.Connection, name: str, index: SearchIndexDefinition, document: dict[str, Value]) -> None:
         text = field_value(document, index.search_field)
@@ -142,6 +184,10 @@ class SearchIndexes:
             f'INSERT INTO "{name}" ({columns}) VALUES ({placeholders})',
             (document["_id"], document["_creationTime"], *filters, text),
         )
+
+
+def _vector_signature(index: VectorIndexDefinition) -> str:
+    return f"{index.vector_field}|{index.dimensions}|{','.join(index.filter_fields)}"
 
 
 def _signature(index: SearchIndexDefinition) -> str:
@@ -301,7 +347,11 @@ def vector_search(
     limit: Any,
     filter_pairs: list[tuple[str, Value]],
 ) -> list[dict[str, Any]]:
-    """Exact cosine similarity over the table's indexed vectors: ``[{_id, _score}]``, best first."""
+    """Cosine similarity over the table's indexed vectors: ``[{_id, _score}]``, best first.
+
+    The documents scored are the whole table's, or on PostgreSQL with pgvector the nearest
+    ``limit`` its index finds (see the module docstring); the scores are exact either way.
+    """
     if not isinstance(vector, list) or not vector:
         raise ConvexValueError("`vector` must be a non-empty Array in vectorSearch")
     if len(vector) != index.dimensions:
@@ -317,8 +367,15 @@ def vector_search(
     table_number = transaction.catalog.table_numbers.get(table)
     if table_number is None:
         return []
+    vectors = getattr(transaction.rows.connection, "vectors", None)
+    text = vector_text(vector) if vectors is not None and vectors.enabled else None
+    if text is not None:
+        name = vector_entries_name(table_number, index.name)
+        bodies: Iterable[bytes] = vectors.candidates(name, index, text, int(limit), filter_pairs)
+    else:
+        bodies = transaction.rows.table_documents(table_number)
     scored: list[tuple[float, str]] = []
-    for body in transaction.rows.table_documents(table_number):
+    for body in bodies:
         document = decode_document(body)
         candidate = field_value(document, index.vector_field)
         if not isinstance(candidate, list) or len(candidate) != index.dimensions:

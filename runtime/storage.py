@@ -10,7 +10,9 @@ Everything the database keeps is in one file in WAL mode:
   a key is the order-preserving encoding of the indexed fields, ``_creationTime`` and ``_id``,
   so every index read is a byte-range scan;
 - ``tables`` and ``indexes``: the catalog, mapping names to the numbers that ids and keys use;
-- ``meta``: the last commit timestamp, so timestamps keep increasing across restarts.
+- ``meta``: the last commit timestamp, so timestamps keep increasing across restarts;
+- ``mutation_receipts``: the outcomes of recently committed client mutations, by (session id,
+  request id, principal), so that a resent one is answered instead of run again (``runtime.receipts``).
 
 Only plain ``sqlite3`` is used: callers decide which thread runs what (see ``database.py``).
 """
@@ -26,6 +28,7 @@ import msgspec
 
 from runtime import knobs
 from runtime.keys import encode_value
+from runtime.receipts import ReceiptKey
 from runtime.values import Value, value_size
 
 _SCHEMA = """
@@ -53,6 +56,15 @@ CREATE TABLE IF NOT EXISTS index_entries (
     doc_id TEXT NOT NULL,
     PRIMARY KEY (index_id, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mutation_receipts (
+    session TEXT NOT NULL,
+    request INTEGER NOT NULL,
+    principal TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    outcome BLOB NOT NULL,
+    PRIMARY KEY (session, request, principal)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS mutation_receipts_by_ts ON mutation_receipts (ts);
 """
 
 _encoder = msgspec.msgpack.Encoder()
@@ -203,3 +215,28 @@ class Rows:
             f"WHERE e.index_id = ? AND e.key >= ? AND e.key < ? ORDER BY e.key {order} LIMIT ?"
         )
         return self.connection.execute(sql, (index_id, low, high, limit)).fetchall()
+
+    # --- mutation receipts (runtime.receipts) -----------------------------------------------
+    def find_receipts(self, keys: list[ReceiptKey]) -> dict[ReceiptKey, tuple[int, bytes]]:
+        """The (ts, stored outcome) of those of ``keys`` that have a receipt: one statement."""
+        values = ", ".join(["(?, ?, ?)"] * len(keys))
+        sql = (
+            "SELECT session, request, principal, ts, outcome FROM mutation_receipts "
+            f"WHERE (session, request, principal) IN (VALUES {values})"
+        )
+        rows = self.connection.execute(sql, [part for key in keys for part in key]).fetchall()
+        return {(session, request, principal): (ts, outcome) for session, request, principal, ts, outcome in rows}
+
+    def add_receipts(self, receipts: list[tuple[ReceiptKey, int, bytes]]) -> None:
+        """Store receipts (key, commit ts, stored outcome): one statement; a key already stored is kept."""
+        values = ", ".join(["(?, ?, ?, ?, ?)"] * len(receipts))
+        parameters = [part for key, ts, outcome in receipts for part in (*key, ts, outcome)]
+        self.connection.execute(
+            f"INSERT INTO mutation_receipts (session, request, principal, ts, outcome) VALUES {values} "
+            "ON CONFLICT DO NOTHING",
+            parameters,
+        )
+
+    def prune_receipts(self, before_ts: int) -> None:
+        """Delete the receipts of mutations committed before ``before_ts``."""
+        self.connection.execute("DELETE FROM mutation_receipts WHERE ts < ?", (before_ts,))

@@ -184,8 +184,12 @@ class SyncConnection:
         connect: bool = True,
         session_id: str | None = None,
         max_observed_ts: str | None = None,
+        connection_count: int = 0,
     ) -> AsyncIterator[SyncConnection]:
-        """Connect (and send ``Connect``, unless ``connect=False``); closes the socket afterwards."""
+        """Connect (and send ``Connect``, unless ``connect=False``); closes the socket afterwards.
+
+        ``connection_count`` > 0 connects as the npm client reconnects (with the same ``session_id``).
+        """
         url = server.url if isinstance(server, RunningServer) else server
         session_id = session_id or str(uuid.uuid4())
         async with aiohttp.ClientSession() as http:
@@ -197,8 +201,8 @@ class SyncConnection:
                 frame: dict[str, Any] = {
                     "type": "Connect",
                     "sessionId": session_id,
-                    "connectionCount": 0,
-                    "lastCloseReason": "InitialConnect",
+                    "connectionCount": connection_count,
+                    "lastCloseReason": "InitialConnect" if connection_count == 0 else "closed with code 1006",
                     "clientTs": 0,
                 }
                 if max_observed_ts is not None:

@@ -93,7 +93,10 @@ async def test_a_server_whose_listening_connection_was_cut_catches_up_in_order(
     monkeypatch.setattr(commit_feed, "RECONNECT_DELAY_S", 0.3)
     seen = Seen(second)
     with psycopg.connect(url, autocommit=True) as admin:
-        listening = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%%'"
+        listening = (
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE query LIKE 'LISTEN%%' AND datname = current_database()"
+        )
         cut = admin.execute(listening).fetchall()
     assert len(cut) == 2
     stamps = [(await first.mutate(lambda t, n=n: t.insert("notes", {"n": n}))).ts for n in range(4)]

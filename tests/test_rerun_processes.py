@@ -12,7 +12,11 @@ import signal
 import uuid
 from pathlib import Path
 
+import pytest
+
+from runtime.store import DATABASE_URL_VARIABLE
 from tests.server_fixtures import RunningServer, SyncConnection, add_query, modify, mutation, start_server
+from tests.store_fixtures import Stores
 
 APP = Path(__file__).parent / "apps" / "sync"
 SERVER_ENV = {"OPENCOM_SQLITE_SYNCHRONOUS": "NORMAL", "OPENCOM_RERUN_PROCESSES": "1"}
@@ -80,3 +84,20 @@ async def test_workers_do_not_outlive_a_killed_server(tmp_path: Path) -> None:
             break
         await asyncio.sleep(0.05)
     assert not any(alive(pid) for pid in workers)
+
+
+@pytest.mark.parametrize("store_kind", ["postgres"], indirect=True)
+async def test_workers_read_a_postgresql_deployment(tmp_path: Path, store_kind: Stores) -> None:
+    data = tmp_path / "data"
+    env = {**SERVER_ENV, DATABASE_URL_VARIABLE: store_kind.url_for(data) or ""}
+    server = start_server(APP, data, env=env)
+    try:
+        counter = f"c-{uuid.uuid4().hex[:8]}"
+        async with SyncConnection.open(server) as connection:
+            await connection.send(modify(0, add_query(0, "counters:get", {"name": counter})))
+            await connection.settle(lambda client: 0 in client.results)
+            await bump_until_a_process_ran_it(server, connection, counter)
+            assert (await connection.stats(server))["rerunProcesses"] == 1
+    finally:
+        assert server.stop() == 0, server.log()
+    assert "a re-run worker process failed" not in server.log()

@@ -1,4 +1,4 @@
-"""Text search (FTS5 behind declared search indexes) and vector search, through the executor."""
+"""Text search (FTS5 behind declared search indexes), through the executor (vector search: test_vector_search)."""
 
 from __future__ import annotations
 
@@ -134,26 +134,6 @@ async def test_search_reads_join_the_read_set(executor: Executor) -> None:
     assert overlapping == [True, False, False]
 
 
-async def test_vector_search_orders_by_cosine_similarity(executor: Executor) -> None:
-    close = await add(executor, "close", embedding=[1.0, 0.0, 0.0])
-    middle = await add(executor, "middle", embedding=[1.0, 1.0, 0.0])
-    far = await add(executor, "far", "other", embedding=[-1.0, 0.0, 0.0])
-    await add(executor, "no vector")
-    results = await executor.call("notes:similar", {"vector": [1.0, 0.0, 0.0]})
-    assert [hit["_id"] for hit in results] == [close, middle, far]
-    assert results[0]["_score"] == pytest.approx(1.0)
-    assert results[2]["_score"] == pytest.approx(-1.0)
-    filtered = await executor.call("notes:similar", {"vector": [1.0, 0.0, 0.0], "channel": "other"})
-    assert [hit["_id"] for hit in filtered] == [far]
-    limited = await executor.call("notes:similar", {"vector": [1.0, 0.0, 0.0], "limit": 1.0})
-    assert [hit["_id"] for hit in limited] == [close]
-
-
-async def test_vector_search_rejects_wrong_dimensions(executor: Executor) -> None:
-    result = await executor.run("notes:similar", {"vector": [1.0, 0.0]})
-    assert "Expected a vector with dimensions 3, received 2." in str(result.error)
-
-
 async def test_a_page_of_search_results_that_fills_exactly_is_not_done(executor: Executor) -> None:
     """§3.12: no look-ahead, for search pages too: the next call returns [] with isDone true."""
     for number in range(3):
@@ -164,9 +144,3 @@ async def test_a_page_of_search_results_that_fills_exactly_is_not_done(executor:
     options = {"numItems": 3.0, "cursor": full["continueCursor"]}
     last = await executor.call("notes:search_page", {"text": "item", "paginationOpts": options})
     assert (last["page"], last["isDone"]) == ([], True)
-
-
-async def test_a_vector_filter_must_name_a_field(executor: Executor) -> None:
-    """§9.2: the first argument of the filter's `q.eq` is a field name."""
-    result = await executor.run("notes:similar_filtered_by_value", {"vector": [1.0, 0.0, 0.0]})
-    assert str(result.error) == "The first argument to `q.eq` must be a field name."

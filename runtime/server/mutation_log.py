@@ -5,6 +5,8 @@ same session id, including ones that already ran (convex-protocol §6.5). Answer
 from this log, instead of running the mutation again, makes every mutation run at most once per
 request id. An entry is made when the mutation starts, so a replay that arrives while the first
 run is still going waits for it. Only the newest ``knobs.SYNC_MUTATION_LOG_SIZE`` entries are kept.
+A resend this log does not hold (another server ran it, or this one before a restart) is answered
+from the store instead (``runtime.receipts``).
 
 The caller's principal is part of the key: a connection authenticated as someone else that
 presents another client's session and request ids runs its own mutation as a new request and

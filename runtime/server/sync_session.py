@@ -24,6 +24,10 @@ the client's view of the protocol (convex-protocol §6):
   client's address and the proofs its committed mutations recorded. A mutation runs with the
   proofs of every mutation before it; when a commit adds proofs, every query of the connection
   is subscribed again under them (as after ``Authenticate``), so its results follow.
+- A mutation's outcome is remembered in memory (``mutation_log``) and, once it commits a write,
+  in the store with its writes (``runtime.receipts``): a resend on a reconnected connection (a
+  ``Connect`` with ``connectionCount`` > 0), or a mutation whose connection closed before it
+  committed, is first looked up there, so it runs once even across restarts and servers.
 
 A frame the client should never have sent ends the connection with ``FatalError``; a refused
 credential with ``AuthError``. Neither disturbs any other connection.
@@ -46,6 +50,7 @@ from runtime.connection import Connection, Proof
 from runtime.errors import ArgumentValidationError, ConvexValueError
 from runtime.executor import FunctionResult
 from runtime.functions import Kind
+from runtime.receipts import Receipt
 from runtime.server.authenticator import ANONYMOUS, AuthenticationError, Caller
 from runtime.server.events import event_for
 from runtime.server.failures import describe, next_request_id
@@ -325,8 +330,9 @@ class SyncSession:
             await asyncio.wait([earlier])
             if not earlier.cancelled():
                 return earlier.result()
+        receipt = Receipt(key, self._may_have_run)
         try:
-            outcome = await self._execute(message.udfPath, message.args, caller, "mutation")
+            outcome = await self._execute(message.udfPath, message.args, caller, "mutation", receipt)
         except BaseException:
             log.abandon(key)
             raise
@@ -342,6 +348,11 @@ class SyncSession:
         log.record(key, (response, outcome.proofs))
         return response, outcome.proofs
 
+    def _may_have_run(self) -> bool:
+        """Whether a mutation of this connection may have committed before (``runtime.receipts``):
+        the client is resending after a reconnect, or has gone and may resend it elsewhere."""
+        return not self._fresh or self._closed
+
     async def _act(self, message: Action, caller: Caller) -> None:
         outcome = await self._execute(message.udfPath, message.args, caller, "action")
         if outcome.error is None:
@@ -354,7 +365,9 @@ class SyncSession:
         self.outbox.push(response)
         self._request_transition()
 
-    async def _execute(self, udf_path: str, raw_args: list[Any], caller: Caller, kind: Kind) -> FunctionResult:
+    async def _execute(
+        self, udf_path: str, raw_args: list[Any], caller: Caller, kind: Kind, receipt: Receipt | None = None
+    ) -> FunctionResult:
         started = time.perf_counter()
         try:
             args = function_args(raw_args)
@@ -367,8 +380,9 @@ class SyncSession:
             # Actions get the address only: what their nested mutations prove is not kept (runtime.connection).
             address = self.connection.client_address
             connection = self.connection if kind == "mutation" else Connection(client_address=address)
+            identity, admin = caller.identity, caller.admin
             outcome = await executor.run(
-                udf_path, args, identity=caller.identity, admin=caller.admin, kind=kind, connection=connection
+                udf_path, args, identity=identity, admin=admin, kind=kind, connection=connection, receipt=receipt
             )
         self.state.events.publish(event_for(udf_path, kind, started, outcome))
         return outcome

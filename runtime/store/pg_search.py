@@ -13,7 +13,8 @@ of the query's terms, more often, in shorter text first; exact ties are broken n
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runtime.catalog import field_value
 from runtime.keys import encode_value
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS search_entries (
 );
 CREATE INDEX IF NOT EXISTS search_entries_tokens ON search_entries USING gin (tokens);
 """
+Definition = TypeVar("Definition")  # a search or vector index definition
 # tsvector positions stop at 16383; later tokens are kept at that position.
 _MAX_POSITION = 16383
 
@@ -44,6 +46,31 @@ _MAX_POSITION = 16383
 def _tsvector(tokens: list[str]) -> str:
     """``tsvector`` input text for ``tokens`` (letters and digits only, so quoting is safe)."""
     return " ".join(f"'{token}':{min(position, _MAX_POSITION)}" for position, token in enumerate(tokens, start=1))
+
+
+def rebuild_changed(
+    connection: PgConnection,
+    registry: str,
+    wanted: dict[str, tuple[int, Definition, str]],
+    drop: Callable[[str], None],
+    create: Callable[[str, Definition], None],
+    insert: Callable[[str, Definition, dict[str, Value]], None],
+) -> None:
+    """Make the indexes recorded in the table ``registry`` (name, signature) match ``wanted`` (name ->
+    table number, definition, signature): one that is new or changed is dropped, ``create``d and
+    filled with every document of its table; one no longer wanted is dropped."""
+    existing = dict(connection.query(f"SELECT name, signature FROM {registry}"))
+    for name, (table_number, index, signature) in wanted.items():
+        if existing.get(name) == signature:
+            continue
+        drop(name)
+        connection.modify(f"INSERT INTO {registry} (name, signature) VALUES (%s, %s)", (name, signature))
+        create(name, index)
+        for (body,) in connection.query("SELECT body FROM documents WHERE table_number = %s", (table_number,)):
+            insert(name, index, decode_document(body))
+    for name in existing:
+        if name not in wanted:
+            drop(name)
 
 
 def tsquery(terms: tuple[str, ...]) -> str:
@@ -63,17 +90,7 @@ class PgTextSearch:
 
     def apply(self, wanted: dict[str, tuple[int, SearchIndexDefinition, str]]) -> None:
         """Make the stored indexes match ``wanted`` (name -> table number, definition, signature)."""
-        existing = dict(self.connection.query("SELECT name, signature FROM search_indexes"))
-        for name, (table_number, index, signature) in wanted.items():
-            if existing.get(name) == signature:
-                continue
-            self._drop(name)
-            self.connection.modify("INSERT INTO search_indexes (name, signature) VALUES (%s, %s)", (name, signature))
-            for (body,) in self.connection.query("SELECT body FROM documents WHERE table_number = %s", (table_number,)):
-                self.insert(name, index, decode_document(body))
-        for name in existing:
-            if name not in wanted:
-                self._drop(name)
+        rebuild_changed(self.connection, "search_indexes", wanted, self._drop, lambda name, index: None, self.insert)
 
     def _drop(self, name: str) -> None:
         self.connection.modify("DELETE FROM search_entries WHERE index_name = %s", (name,))

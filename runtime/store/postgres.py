@@ -3,7 +3,8 @@
 The layout mirrors the SQLite store (``meta``, ``tables``, ``indexes``, ``documents``,
 ``index_entries``), with ``bytea`` keys: PostgreSQL compares ``bytea`` byte by byte, so the
 order-preserving index keys scan in the same order as in SQLite. Meta values are ``jsonb``.
-``commit_log`` holds recent commit groups for the other servers of the deployment (``runtime.cluster``).
+``commit_log`` holds recent commit groups for the other servers of the deployment (``runtime.cluster``),
+``mutation_receipts`` the outcomes of recently committed client mutations (``runtime.receipts``).
 
 Commits: several servers may serve one database, and their writers take turns. A writer's
 transaction starts by taking a transaction-level advisory lock (``COMMITTER_LOCK``), held until its
@@ -38,8 +39,10 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
+from runtime.receipts import ReceiptKey
 from runtime.store import StoreError
 from runtime.store.pg_search import PgTextSearch
+from runtime.store.pg_vectors import PgVectors
 from runtime.time_limit import WATCHDOG
 
 # An arbitrary constant naming "the writer of this database" among advisory locks.
@@ -82,6 +85,15 @@ CREATE TABLE IF NOT EXISTS commit_log (
     node text NOT NULL,
     body bytea NOT NULL
 );
+CREATE TABLE IF NOT EXISTS mutation_receipts (
+    session text COLLATE "C" NOT NULL,
+    request bigint NOT NULL,
+    principal text COLLATE "C" NOT NULL,
+    ts bigint NOT NULL,
+    outcome bytea NOT NULL,
+    PRIMARY KEY (session, request, principal)
+);
+CREATE INDEX IF NOT EXISTS mutation_receipts_by_ts ON mutation_receipts (ts);
 """
 
 
@@ -105,6 +117,7 @@ class PgConnection:
         self._transaction_open = False
         self.total_changes = 0
         self.text_search = PgTextSearch(self)
+        self.vectors = PgVectors(self)
 
     @property
     def in_transaction(self) -> bool:
@@ -200,6 +213,7 @@ def create_schema(connection: PgConnection) -> None:
     try:
         connection.modify(_SCHEMA)
         connection.text_search.create_schema()
+        connection.vectors.create_schema()
         if PgRows(connection).get_meta("format") is None:
             PgRows(connection).set_meta("format", FORMAT_VERSION)
         connection.execute("COMMIT")
@@ -294,3 +308,28 @@ class PgRows:
             return self.connection.query(sql, (index_id, low, limit))  # type: ignore[return-value]
         sql = f"{select}WHERE e.index_id = %s AND e.key >= %s AND e.key < %s ORDER BY e.key {order} LIMIT %s"
         return self.connection.query(sql, (index_id, low, high, limit))  # type: ignore[return-value]
+
+    # --- mutation receipts (runtime.receipts) -----------------------------------------------
+    def find_receipts(self, keys: list[ReceiptKey]) -> dict[ReceiptKey, tuple[int, bytes]]:
+        """The (ts, stored outcome) of those of ``keys`` that have a receipt: one statement."""
+        values = ", ".join(["(%s, %s::bigint, %s)"] * len(keys))
+        sql = (
+            "SELECT session, request, principal, ts, outcome FROM mutation_receipts "
+            f"WHERE (session, request, principal) IN (VALUES {values})"
+        )
+        rows = self.connection.query(sql, tuple(part for key in keys for part in key))
+        return {(session, request, principal): (ts, outcome) for session, request, principal, ts, outcome in rows}
+
+    def add_receipts(self, receipts: list[tuple[ReceiptKey, int, bytes]]) -> None:
+        """Store receipts (key, commit ts, stored outcome): one statement; a key already stored is kept."""
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(receipts))
+        parameters = tuple(part for key, ts, outcome in receipts for part in (*key, ts, outcome))
+        self.connection.modify(
+            f"INSERT INTO mutation_receipts (session, request, principal, ts, outcome) VALUES {values} "
+            "ON CONFLICT DO NOTHING",
+            parameters,
+        )
+
+    def prune_receipts(self, before_ts: int) -> None:
+        """Delete the receipts of mutations committed before ``before_ts``."""
+        self.connection.modify("DELETE FROM mutation_receipts WHERE ts < %s", (before_ts,))

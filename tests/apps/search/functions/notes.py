@@ -55,3 +55,8 @@ async def similar(ctx, args):
 async def similar_filtered_by_value(ctx, args):
     """A filter whose first argument is a value rather than a field name."""
     return await ctx.vector_search("notes", "by_embedding", {"vector": args["vector"], "filter": lambda q: q.eq(1.0, "x")})
+
+
+@mutation(args={"id": v.id("notes"), "embedding": v.array(v.float64()), "channel": v.string()})
+async def move(ctx, args):
+    await ctx.db.patch(args["id"], {"embedding": args["embedding"], "channel": args["channel"]})
