@@ -6,9 +6,8 @@ Only the tables the implemented modules touch are declared; later modules add th
 sign-in tables (``authSessions``, ``authAccounts``, ...) are the auth library's.
 """
 
+from runtime import define_schema, define_table, v
 from runtime.auth import auth_tables
-from runtime.schema import define_schema, define_table
-from runtime.validators import v
 
 number = v.number()
 string = v.string()
@@ -1709,6 +1708,7 @@ campaign_tables = {
             "recipientType": literals("agent", "visitor"),
             "userId": opt(v.id("users")),
             "visitorId": opt(v.id("visitors")),
+            "agents": opt(v.union(v.literal("all"), v.array(v.id("users")))),  # whom an agents' window covers
             "createdAt": number,
         }
     )

@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO / "tests" / "opencom"))
 
 from opencom_backend import APP_ROOT, Backend, Team  # noqa: E402
 
-from runtime.executor import Executor  # noqa: E402
+from runtime.functions.executor import Executor  # noqa: E402
 
 RAW_BATCH = 25  # rows per transaction of the raw baseline: the most one send step resolves
 MESSAGE_EVERY_S = 0.01

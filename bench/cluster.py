@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.opencom_load import OpencomTarget, percentile, process_cpu, progress, run_phase  # noqa: E402
 from bench.versions import server_process  # noqa: E402
-from runtime.admin_key import read_admin_key  # noqa: E402
+from runtime.tokens.admin_key import read_admin_key  # noqa: E402
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 SETUPS = {"sqlite": 0, "pg1": 1, "pg2": 2, "pg3": 3}  # PostgreSQL servers per setup (0: one SQLite server)

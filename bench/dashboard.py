@@ -40,10 +40,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from server_fixtures import start_server  # noqa: E402
+
 from client import AsyncConvexClient  # noqa: E402
 from runtime import internal_mutation  # noqa: E402
-from runtime.executor import Executor  # noqa: E402
-from server_fixtures import start_server  # noqa: E402
+from runtime.functions.executor import Executor  # noqa: E402
 
 DAY_MS = 86_400_000.0
 SPREAD_DAYS = 45

@@ -39,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
 
 CHAT = REPO / "examples" / "chat"
 CONCURRENT_SENDERS = 32
@@ -48,8 +48,7 @@ FILL_CHUNK = 100
 
 PAGES_APP = {
     "schema.py": """
-        from runtime.schema import define_schema, define_table
-        from runtime.validators import v
+        from runtime import define_schema, define_table, v
 
         schema = define_schema(
             {

@@ -51,7 +51,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.versions import process_tree_cpu, server_process  # noqa: E402
-from runtime.admin_key import read_admin_key  # noqa: E402
+from runtime.tokens.admin_key import read_admin_key  # noqa: E402
 
 WATCHED = 3  # conversations every agent watches with messages:list
 SEED_CONCURRENCY = 16

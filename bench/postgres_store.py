@@ -28,7 +28,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mutations import CHAT, FILL_CHUNK, PAGE_SIZE, SLICE_S, Rate, mutations, write_pages_app  # noqa: E402
 
-from runtime.executor import Executor  # noqa: E402
+from runtime.functions.executor import Executor  # noqa: E402
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 

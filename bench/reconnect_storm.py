@@ -60,7 +60,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.opencom_load import Agent, OpencomTarget, Phase, SyncSocket, bounded, percentile, progress, spread  # noqa: E402
 from bench.versions import process_tree_cpu, server_process  # noqa: E402
-from runtime.admin_key import read_admin_key  # noqa: E402
+from runtime.tokens.admin_key import read_admin_key  # noqa: E402
 
 ORIGIN = "https://shop.example"
 QUERIES = (

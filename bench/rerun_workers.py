@@ -31,7 +31,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.versions import REPO, process_tree_cpu, running_server, spread  # noqa: E402
-from runtime.admin_key import read_admin_key  # noqa: E402
+from runtime.tokens.admin_key import read_admin_key  # noqa: E402
 
 APP = REPO / "bench" / "apps" / "reads"
 BUMP_INTERVAL_S = 0.01  # between two writes by the writer: far more often than the re-runs can follow

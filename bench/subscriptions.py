@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 from bench.versions import server_process  # noqa: E402
 from client import AsyncConvexClient  # noqa: E402
 from runtime import knobs  # noqa: E402
-from runtime.admin_key import read_admin_key  # noqa: E402
+from runtime.tokens.admin_key import read_admin_key  # noqa: E402
 
 APP = REPO / "bench" / "apps" / "feed"
 SECTIONS = ("latency", "fanout", "unaffected", "mutations")

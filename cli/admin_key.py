@@ -1,7 +1,7 @@
 """``opencom admin-key``: print the deployment's admin key (creating it on first use).
 
 The key is what ``Authorization: Convex <key>`` carries for operator calls; see
-``runtime.admin_key`` for where it is kept.
+``runtime.tokens.admin_key`` for where it is kept.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from cli.discovery import add_location_options, resolve_locations
 from cli.output import EXIT_OK
-from runtime.admin_key import ensure_admin_key
+from runtime.tokens.admin_key import ensure_admin_key
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:

@@ -18,11 +18,11 @@ from typing import Any
 from cli.data_lock import locked
 from cli.discovery import add_location_options, resolve_locations
 from cli.output import EXIT_FAILURE, EXIT_OK, CliError
-from runtime.catalog import SYSTEM_TABLE_NUMBERS
-from runtime.database import DATABASE_FILE, wal_path
-from runtime.executor import STORAGE_DIR
-from runtime.storage import decode_document
-from runtime.wal_check import inspect_wal
+from runtime.database.database import DATABASE_FILE, wal_path
+from runtime.functions.executor import STORAGE_DIR
+from runtime.store.catalog import SYSTEM_TABLE_NUMBERS
+from runtime.store.sqlite import decode_document
+from runtime.store.wal_check import inspect_wal
 
 MAX_PROBLEMS_SHOWN = 20
 

@@ -16,9 +16,9 @@ from cli.discovery import add_location_options, resolve_locations
 from cli.in_process import load_app_or_fail
 from cli.output import EXIT_OK
 from cli.store_reader import StoreReader
-from runtime.app_loader import App
-from runtime.cron_runner import CRON_JOB_LOGS, CRON_JOBS, declared_jobs
-from runtime.values import to_json
+from runtime.functions.app_loader import App
+from runtime.functions.cron_runner import CRON_JOB_LOGS, CRON_JOBS, declared_jobs
+from runtime.values.values import to_json
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:

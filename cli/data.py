@@ -15,7 +15,7 @@ from typing import Any
 from cli.discovery import add_location_options, resolve_locations
 from cli.output import EXIT_OK, CliError, render_table
 from cli.store_reader import StoreReader
-from runtime.values import Value, display, to_json
+from runtime.values.values import Value, display, to_json
 
 DEFAULT_LIMIT = 100
 MAX_CELL_WIDTH = 40

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cli.data_lock import DataDirLock
 from cli.output import CliError, UsageError
-from runtime.executor import DEFAULT_DATA_DIR
+from runtime.functions.executor import DEFAULT_DATA_DIR
 
 SERVER_FILE = "server.json"
 

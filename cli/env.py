@@ -1,7 +1,7 @@
 """``opencom env list|get|set|remove``: the deployment's environment variables (``ctx.env``).
 
 Like ``npx convex env``. Variables are rows of a system table in the deployment's database
-(``runtime.environment``): reading them needs only a read-only look at the store, so ``list`` and
+(``runtime.functions.environment``): reading them needs only a read-only look at the store, so ``list`` and
 ``get`` work with or without a server; changing them goes through the database's writer: the
 running server's (``POST /api/_opencom/env`` with the admin key), or in-process when none runs.
 """
@@ -20,9 +20,9 @@ from cli.in_process import open_executor
 from cli.output import EXIT_OK, CliError, notice
 from cli.store_reader import StoreReader
 from runtime import knobs
-from runtime.admin_key import read_admin_key
-from runtime.environment import ENVIRONMENT_VARIABLES, check_name, check_value, remove_env, set_env
-from runtime.errors import ConvexValueError
+from runtime.functions.environment import ENVIRONMENT_VARIABLES, check_name, check_value, remove_env, set_env
+from runtime.tokens.admin_key import read_admin_key
+from runtime.values.errors import ConvexValueError
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:

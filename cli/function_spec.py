@@ -16,8 +16,8 @@ from cli.crons import cron_listing
 from cli.discovery import add_location_options, resolve_app
 from cli.in_process import load_app_or_fail
 from cli.output import EXIT_OK
-from runtime.app_loader import App
-from runtime.validators import Validator
+from runtime.functions.app_loader import App
+from runtime.values.validators import Validator
 
 ANY: dict[str, Any] = {"type": "any"}
 

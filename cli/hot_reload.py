@@ -16,9 +16,9 @@ from pathlib import Path
 from cli.in_process import describe_load_error
 from cli.output import notice
 from runtime import knobs
-from runtime.app_loader import load_app
-from runtime.executor import Executor
-from runtime.schema_change import SchemaChangeError
+from runtime.database.schema_change import SchemaChangeError
+from runtime.functions.app_loader import load_app
+from runtime.functions.executor import Executor
 
 Snapshot = dict[Path, tuple[int, int]]
 WATCHED_FILES = ("schema.py", "auth_config.py")

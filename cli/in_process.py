@@ -14,9 +14,9 @@ from pathlib import Path
 
 from cli.data_lock import DataDirLock
 from cli.output import CliError
-from runtime.app_loader import App, load_app
-from runtime.database import Database
-from runtime.executor import Executor
+from runtime.database.database import Database
+from runtime.functions.app_loader import App, load_app
+from runtime.functions.executor import Executor
 
 
 def describe_load_error(app_dir: Path, error: BaseException) -> str:

@@ -20,7 +20,7 @@ import aiohttp
 from cli.discovery import add_location_options, remote_locations, require_server_url
 from cli.function_logs import format_log_line, prefix
 from cli.output import EXIT_OK, CliError, notice, one_line
-from runtime.admin_key import read_admin_key
+from runtime.tokens.admin_key import read_admin_key
 
 LOGS_ROUTE = "/api/_opencom/logs"
 _RETRY_DELAYS_S = (0.5, 1.0, 2.0, 5.0)

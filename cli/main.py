@@ -29,7 +29,7 @@ from cli import (
     snapshot_import,
 )
 from cli.output import EXIT_FAILURE, EXIT_USAGE, CliError, one_line
-from runtime.database import DamagedDatabaseError
+from runtime.database.database import DamagedDatabaseError
 from runtime.store import DATABASE_URL_VARIABLE
 
 DESCRIPTION = "Run, inspect and serve an opencom app: a Python app speaking Convex's protocol."

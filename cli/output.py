@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from runtime import knobs
-from runtime.values import Value, to_json
+from runtime.values.values import Value, to_json
 
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the function failed, or the user's data/files/state are wrong

@@ -20,9 +20,9 @@ from cli.output import EXIT_OK, CliError, notice, one_line, print_json
 from client import protocol
 from client.async_client import sync_url
 from runtime import knobs
-from runtime.context import Identity
-from runtime.functions import Kind
-from runtime.values import Value, from_json, to_json
+from runtime.functions.definitions import Kind
+from runtime.tokens.identity import Identity
+from runtime.values.values import Value, from_json, to_json
 
 _KINDS: tuple[Kind, ...] = ("query", "mutation", "action")
 _QUERY_ID = 0  # the one query a CLI connection subscribes to

@@ -3,7 +3,7 @@
 Both hold the data directory's lock for the server's whole life (a second server, or an
 in-process ``opencom run``, on the same data is refused) and announce the server in
 ``<data>/server.json`` so that the other commands find it; the file goes when the server stops.
-On PostgreSQL no lock is held: several servers may serve one deployment (``runtime.cluster``).
+On PostgreSQL no lock is held: several servers may serve one deployment (``docs/scaling.md``).
 ``dev`` also watches the app's files and hot-reloads new code into the running server without
 dropping its clients (``cli.hot_reload``); ``serve`` runs the code it started with. Both serve the
 app's HTTP actions on a second port, over TLS when given a certificate, and may sit behind a proxy.
@@ -31,12 +31,12 @@ from cli.hot_reload import snapshot, watch_and_reload
 from cli.in_process import load_app_or_fail
 from cli.output import EXIT_OK, CliError, UsageError, notice
 from runtime import knobs, store
-from runtime.admin_key import admin_key_path
-from runtime.database import Database
-from runtime.executor import DEFAULT_DATA_DIR, Executor
+from runtime.database.database import Database
+from runtime.functions.executor import DEFAULT_DATA_DIR, Executor
 from runtime.server.app import effective_site_port, serve
 from runtime.server.forwarded import TrustedProxies
 from runtime.server.tls import TlsConfigError, server_tls_context
+from runtime.tokens.admin_key import admin_key_path
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 3210
@@ -119,7 +119,7 @@ def _add_edge_options(parser: argparse.ArgumentParser) -> None:
 
 def _exclusive(data_dir: Path) -> AbstractContextManager[Any]:
     """The data directory's lock, held while serving a SQLite store. Several servers may serve one
-    PostgreSQL store from one (shared) data directory (``runtime.cluster``): then nothing is held."""
+    PostgreSQL store from one (shared) data directory (``docs/scaling.md``): then nothing is held."""
     try:
         clustered = store.database_url() is not None
     except ValueError as error:

@@ -24,8 +24,8 @@ from cli.snapshot_format import (
     encoded_line,
 )
 from cli.store_reader import StoreReader
-from runtime.executor import STORAGE_DIR
-from runtime.values import to_json
+from runtime.functions.executor import STORAGE_DIR
+from runtime.values.values import to_json
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:

@@ -24,8 +24,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.errors import ConvexValueError
-from runtime.values import Value, from_json, type_name
+from runtime.values.errors import ConvexValueError
+from runtime.values.values import Value, from_json, type_name
 
 TABLES_FILE = "_tables/documents.jsonl"
 DOCUMENTS_FILE = "documents.jsonl"

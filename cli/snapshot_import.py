@@ -34,9 +34,9 @@ from cli.snapshot_format import (
     read_jsonl,
     table_numbers,
 )
-from runtime.document_import import IMPORTABLE_SYSTEM_TABLES, ImportMode, ImportRejectedError
-from runtime.executor import Executor
-from runtime.values import Value
+from runtime.database.document_import import IMPORTABLE_SYSTEM_TABLES, ImportMode, ImportRejectedError
+from runtime.functions.executor import Executor
+from runtime.values.values import Value
 
 TABLE_FORMATS = (".jsonl", ".json", ".csv")
 

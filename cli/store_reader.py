@@ -17,10 +17,10 @@ from typing import Self
 
 from cli.output import CliError
 from runtime import store
-from runtime.catalog import BY_CREATION_TIME, Catalog
-from runtime.database import DATABASE_FILE
-from runtime.storage import Rows, decode_document
-from runtime.values import Value
+from runtime.database.database import DATABASE_FILE
+from runtime.store.catalog import BY_CREATION_TIME, Catalog
+from runtime.store.sqlite import Rows, decode_document
+from runtime.values.values import Value
 
 _BATCH = 256
 

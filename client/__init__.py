@@ -12,7 +12,7 @@ from client.http import AsyncConvexHttpClient
 from client.query_set import QueryResult
 from client.subscription import Subscription
 from client.sync_client import ConvexClient, SyncSubscription
-from runtime.errors import ConvexError
+from runtime.values.errors import ConvexError
 
 __all__ = [
     "AsyncConvexClient",

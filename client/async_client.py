@@ -33,9 +33,9 @@ from client.query_set import QuerySet
 from client.requests import RequestKind, RequestTracker
 from client.subscription import ErrorCallback, Subscription, UpdateCallback
 from runtime import knobs
-from runtime.app_loader import canonical_path
-from runtime.timestamps import decode_ts, encode_ts
-from runtime.values import Value
+from runtime.functions.app_loader import canonical_path
+from runtime.server.timestamps import decode_ts, encode_ts
+from runtime.values.values import Value
 
 logger = logging.getLogger(__name__)
 function_logger = logging.getLogger("client.function_logs")

@@ -1,6 +1,6 @@
 """What a failed call raises in the client, mirroring how the server reports failures.
 
-A function that throws ``ConvexError(data)`` reaches the caller as ``runtime.errors.ConvexError``
+A function that throws ``ConvexError(data)`` reaches the caller as ``runtime.values.errors.ConvexError``
 with ``data`` decoded, so application code catches the same class on both sides of the wire. Any
 other failure carries only the server's message, as ``ConvexFunctionError``.
 """
@@ -11,8 +11,8 @@ from typing import Any
 
 import msgspec
 
-from runtime.errors import ConvexError
-from runtime.values import from_json
+from runtime.values.errors import ConvexError
+from runtime.values.values import from_json
 
 
 class ConvexFunctionError(Exception):

@@ -14,7 +14,7 @@ import msgspec
 
 from client.errors import ConvexFunctionError, function_error
 from runtime import knobs
-from runtime.values import Value, from_json, to_json
+from runtime.values.values import Value, from_json, to_json
 
 
 class AsyncConvexHttpClient:

@@ -1,9 +1,9 @@
-"""The sync protocol as the client sees it: typed server frames, client frame builders, u64 stamps (``runtime.timestamps``).
+"""The sync protocol as the client sees it: typed server frames, client frame builders, u64 stamps (``runtime.server.timestamps``).
 
 Server frames are decoded into msgspec Structs (a tagged union on ``type``), so a malformed frame
 is rejected in one place with a message naming the bad field; the connection treats that as a
 protocol error and reconnects instead of acting on half-understood data. Values inside frames stay
-as Convex-encoded JSON here; ``runtime.values.from_json`` turns them into Python values where they
+as Convex-encoded JSON here; ``runtime.values.values.from_json`` turns them into Python values where they
 are handed to the caller.
 """
 
@@ -13,8 +13,8 @@ from typing import Any, Final
 
 import msgspec
 
-from runtime.timestamps import encode_ts
-from runtime.values import to_json
+from runtime.server.timestamps import encode_ts
+from runtime.values.values import to_json
 
 
 class ProtocolError(Exception):

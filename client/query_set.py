@@ -17,7 +17,7 @@ import msgspec
 
 from client import protocol
 from client.errors import function_error
-from runtime.values import Value, from_json, to_json
+from runtime.values.values import Value, from_json, to_json
 
 if TYPE_CHECKING:
     from client.subscription import Subscription

@@ -18,8 +18,8 @@ from typing import Literal
 
 from client import protocol
 from client.errors import ConvexConnectionError, function_error
-from runtime.timestamps import decode_ts
-from runtime.values import Value, from_json, to_json
+from runtime.server.timestamps import decode_ts
+from runtime.values.values import Value, from_json, to_json
 
 RequestKind = Literal["Mutation", "Action"]
 

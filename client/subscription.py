@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self
 
 from client.query_set import LiveQuery, QueryResult
-from runtime.values import Value
+from runtime.values.values import Value
 
 if TYPE_CHECKING:
     from client.async_client import AsyncConvexClient

@@ -17,7 +17,7 @@ from typing import Any, Self, TypeVar
 from client.async_client import AsyncConvexClient
 from client.errors import ConvexConnectionError
 from client.subscription import ErrorCallback, Subscription, UpdateCallback
-from runtime.values import Value
+from runtime.values.values import Value
 
 T = TypeVar("T")
 

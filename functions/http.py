@@ -19,7 +19,7 @@ import html
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
-from runtime.http_actions import HttpRouter, Response, http_action
+from runtime.functions.http_actions import HttpRouter, Response, http_action
 
 from .lib.campaign_email import CLICK_PATH, OPEN_PATH, UNSUBSCRIBE_PATH
 from .lib.discovery import discovery_cors_headers, discovery_response

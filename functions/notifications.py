@@ -3,9 +3,12 @@
 
 from runtime import internal_action, internal_mutation, v
 
+from .lib.agent_windows import CHANNELS, EVERYONE
 from .lib.notifications import deliver_to_agents
 from .lib.push_dispatch import claim, record
 from .lib.push_transport import expo_settings, send_expo
+
+_AUDIENCE = v.optional(v.union(v.literal(EVERYONE), v.array(v.id("users"))))
 
 
 @internal_mutation(
@@ -14,15 +17,15 @@ from .lib.push_transport import expo_settings, send_expo
         "scope": v.string(),
         "title": v.string(),
         "body": v.string(),
-        "only": v.union(v.array(v.id("users")), v.null()),
         "actorUserId": v.union(v.id("users"), v.null()),
+        "email": _AUDIENCE,
+        "push": _AUDIENCE,
     }
 )
 async def deliverToAgents(ctx, args):
-    """Tell the agents of a recorded event (scheduled by ``notify_agents``)."""
-    await deliver_to_agents(
-        ctx, args["eventId"], args["scope"], args["title"], args["body"], args["only"], args["actorUserId"]
-    )
+    """Tell the agents due on each channel of a recorded event (scheduled by ``notify_agents``)."""
+    due = {channel: args[channel] for channel in CHANNELS if channel in args}
+    await deliver_to_agents(ctx, args["eventId"], args["scope"], args["title"], args["body"], due, args["actorUserId"])
 
 
 @internal_mutation(args={"deliveryId": v.id("notificationDeliveries")})

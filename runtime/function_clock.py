@@ -12,6 +12,8 @@ import threading
 import time
 from typing import Any
 
+from runtime import knobs
+
 # Thread id → CPU seconds that thread has spent in garbage collection, in total. Each entry is written
 # only by its own thread (collections run in the thread that triggers them); readers may be any thread.
 _collecting: dict[int, float] = {}
@@ -41,3 +43,24 @@ def collection_seconds(thread_id: int) -> float:
 def function_time() -> float:
     """The calling thread's CPU seconds, garbage collection excluded (a clock: compare differences)."""
     return time.thread_time() - _collecting.get(threading.get_ident(), 0.0)
+
+
+# The calling thread's last reading of ``function_time``: (its value, ``time.perf_counter()`` just before).
+_last_reading = threading.local()
+
+
+def function_time_bound() -> float:
+    """At least ``function_time()`` now, and more by no more than ``knobs.CPU_CLOCK_REUSE_S``.
+
+    Reading a thread's CPU clock is a system call made while holding the interpreter lock, and on
+    a loaded machine one can cost the thread its time slice, every other thread waiting. A deadline
+    needs only a bound: a thread's CPU time grows no faster than wall time, so a reading taken
+    less than ``CPU_CLOCK_REUSE_S`` ago plus the wall time since is one.
+    """
+    now = time.perf_counter()
+    last = getattr(_last_reading, "value", None)
+    if last is not None and now - last[1] < knobs.CPU_CLOCK_REUSE_S:
+        return last[0] + (now - last[1])
+    value = function_time()
+    _last_reading.value = (value, now)
+    return value

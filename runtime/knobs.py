@@ -44,13 +44,20 @@ MAX_INDEXES_PER_TABLE = _int("MAX_INDEXES_PER_TABLE", 32)  # index, search and v
 MAX_INDEX_FIELDS = _int("MAX_INDEX_FIELDS", 16)  # fields per index, _creationTime included
 QUERY_TIME_LIMIT_S = _float("QUERY_TIME_LIMIT_S", 1.0)  # user code time of a query or mutation
 # CPU time a query or mutation may use on the event loop thread; past it, it is run again from the
-# start on a worker thread (runtime.off_loop), so that one long function cannot stall other clients.
+# start on a worker thread (runtime.database.off_loop), so that one long function cannot stall other clients.
 LOOP_CPU_BUDGET_S = _float("LOOP_CPU_BUDGET_S", 0.03)
 OFF_LOOP_WORKERS = _int("OFF_LOOP_WORKERS", 4)  # worker threads for those re-runs
+# A mutation whose last run held the writer (wall time) or computed beside it (CPU) longer than this
+# starts its next run beside the writer (runtime.database.optimistic), so that work known to be long does not
+# hold the event loop; one that then takes less goes back to the writer.
+WRITER_HOLD_S = _float("WRITER_HOLD_S", 0.015)
 # How often a server hands the interpreter lock between threads (CPython's default is 5 ms): a
 # function computing on a worker delays the event loop's every wake-up by up to this much.
 GIL_SWITCH_INTERVAL_S = _float("GIL_SWITCH_INTERVAL_S", 0.001)
-# Times a mutation run off the writer (runtime.optimistic) is run again after a conflicting commit.
+# How long a thread's reading of its CPU clock serves as a bound for the deadlines of the functions it
+# starts (runtime.function_clock): a limit may come late by this much, never early.
+CPU_CLOCK_REUSE_S = _float("CPU_CLOCK_REUSE_S", 0.005)
+# Times a mutation run off the writer (runtime.database.optimistic) is run again after a conflicting commit.
 MUTATION_OCC_RETRIES = _int("MUTATION_OCC_RETRIES", 4)
 ACTION_TIME_LIMIT_S = _float("ACTION_TIME_LIMIT_S", 600.0)  # wall time of one action
 
@@ -150,7 +157,7 @@ SYNC_MUTATION_LOG_SIZE = _int("SYNC_MUTATION_LOG_SIZE", 10_000)  # (session, req
 SYNC_RETAINED_QUERIES = _int("SYNC_RETAINED_QUERIES", 20_000)
 SYNC_RETAINED_BYTES = _int("SYNC_RETAINED_BYTES", 64 << 20)
 # How long the store keeps a committed WebSocket mutation's receipt, which answers a resend of it
-# after a crash or on another server (runtime.receipts); a client resends within seconds of reconnecting.
+# after a crash or on another server (runtime.store.receipts); a client resends within seconds of reconnecting.
 MUTATION_RECEIPTS_KEPT_S = _float("MUTATION_RECEIPTS_KEPT_S", 600.0)
 GC_GENERATION0_THRESHOLD = _int("GC_GENERATION0_THRESHOLD", 20_000)  # allocations between young collections
 SYNC_RERUN_STEP_S = _float("SYNC_RERUN_STEP_S", 0.005)  # re-runs between two turns of the event loop
@@ -160,7 +167,7 @@ RERUN_BATCH_SIZE = _int("RERUN_BATCH_SIZE", 8)  # queries a process runs in one 
 RERUN_MAX_BATCH_SIZE = _int("RERUN_MAX_BATCH_SIZE", 64)  # what a batch may grow to when many queries are due
 RERUN_BATCHES_PER_PROCESS = _int("RERUN_BATCHES_PER_PROCESS", 2)  # batches sent to each process at a time
 # CPU time a re-run may use on a worker process; past it, it finishes on a worker thread of the server
-# (runtime/off_loop.py), so that a runaway query cannot keep a process from everyone else's re-runs.
+# (runtime/database/off_loop.py), so that a runaway query cannot keep a process from everyone else's re-runs.
 RERUN_PROCESS_BUDGET_S = _float("RERUN_PROCESS_BUDGET_S", 0.25)
 SYNC_CLOSE_TIMEOUT_S = _float("SYNC_CLOSE_TIMEOUT_S", 5.0)  # time a closing connection gets to take its last frames
 HTTP_MAX_BODY_BYTES = _int("HTTP_MAX_BODY_BYTES", 32 << 20)  # largest HTTP API request body

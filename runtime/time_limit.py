@@ -33,6 +33,7 @@ clock exists, and for actions, whose limit is wall time as in Convex).
 from __future__ import annotations
 
 import ctypes
+import math
 import threading
 import time
 from collections.abc import Callable, Coroutine, Generator, Iterator
@@ -40,7 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.function_clock import collection_seconds
+from runtime.function_clock import collection_seconds, function_time_bound
 
 
 class FunctionTimeout(BaseException):
@@ -51,7 +52,7 @@ class LoopBudgetSpent(BaseException):
     """Raised into the event loop thread when a function used up its CPU budget there.
 
     Not an error: the executor discards the attempt and runs the function again, from the start,
-    on a worker thread (``runtime.off_loop``), so that other clients keep being served.
+    on a worker thread (``runtime.database.off_loop``), so that other clients keep being served.
     """
 
 
@@ -99,10 +100,10 @@ class Watchdog:
         # checked again once the inner one has finished.
         self._runs: dict[int, list[Run]] = {}
         self._thread: threading.Thread | None = None
-        # When (``time.monotonic``) the watchdog wakes next on its own, None while it waits for a
-        # notification: a run whose deadline cannot come sooner need not wake it (every query
-        # starts a run, and a notification is a thread switch).
-        self._wake_at: float | None = None
+        # When the watchdog thread looks at the runs next (``time.monotonic``; inf while it waits for
+        # one): ``start`` wakes it only for a run that may be due before then, and ``finish`` only for
+        # an outer run, so that guarding a short function costs no thread switch.
+        self._wakes_at = math.inf
         # Thread id → how many ``shielded`` regions it is inside: no interruption lands there.
         self._shielded: dict[int, int] = {}
 
@@ -115,19 +116,22 @@ class Watchdog:
         ``error`` is the exception raised in the thread if it does not.
         """
         thread_id = threading.get_ident()
+        now = time.monotonic()
         if wall_deadline is not None:
             run = Run(thread_id, time.monotonic, wall_deadline, error)
             due = wall_deadline
         else:
             clock = _thread_clock(thread_id)
-            run = Run(thread_id, clock, clock() + limit_s, error)
-            due = time.monotonic() + limit_s  # CPU time runs no faster than wall time
+            # The thread's own CPU clock, read for a bound only (``function_time_bound``).
+            started = clock() if clock is time.monotonic else function_time_bound()
+            run = Run(thread_id, clock, started + limit_s, error)
+            due = now + limit_s  # a CPU clock runs no faster than wall time: not due before then
         with self._mutex:
             self._runs.setdefault(thread_id, []).append(run)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._watch, name="opencom-watchdog", daemon=True)
                 self._thread.start()
-            if self._wake_at is None or due < self._wake_at:
+            if self._wakes_at > due:
                 self._lock.notify()
         return run
 
@@ -186,7 +190,7 @@ class Watchdog:
                         ctypes.c_ulong(run.thread_id), ctypes.py_object(run.error)
                     )
                 timeout = min(remaining) if remaining else None
-                self._wake_at = None if timeout is None else time.monotonic() + timeout
+                self._wakes_at = math.inf if timeout is None else time.monotonic() + timeout
                 self._lock.wait(timeout)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from runtime import clock
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
 from tests.store_fixtures import Stores, dump_postgres, store_kind  # noqa: F401 - fixtures
 
 CORE_APP = Path(__file__).parent / "apps" / "core"

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from runtime.values import Value, from_json, to_json
+from runtime.values.values import Value, from_json, to_json
 
 CALL_TIMEOUT_S = 30.0
 

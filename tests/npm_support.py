@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.values import from_json
+from runtime.values.values import from_json
 from tests.server_fixtures import REPO, start_server
 
 NPM_DIR = Path(__file__).parent / "npm"

@@ -33,8 +33,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from runtime.admin_key import read_admin_key
 from runtime.store import DATABASE_URL_VARIABLE
+from runtime.tokens.admin_key import read_admin_key
 from tests.store_fixtures import Stores
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from runtime.values import INT64_MAX, INT64_MIN, UNDEFINED
+from runtime.values.values import INT64_MAX, INT64_MIN, UNDEFINED
 
 
 def float_from_bits(bits: int) -> float:

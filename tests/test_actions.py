@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from runtime import knobs
-from runtime.errors import ConvexError
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
+from runtime.values.errors import ConvexError
 
 APP = Path(__file__).parent / "apps" / "actions"
 

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
 from tests.store_fixtures import BOTH_STORES
 
 pytestmark = BOTH_STORES

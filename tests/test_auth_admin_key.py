@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from runtime.admin_key import ADMIN_KEY_FILE, ensure_admin_key, split_admin_credential
 from runtime.auth import AuthError
-from runtime.auth.deployment import DeploymentAuth
-from runtime.auth.identity import identity_from_attributes
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
+from runtime.tokens.admin_key import ADMIN_KEY_FILE, ensure_admin_key, split_admin_credential
+from runtime.tokens.deployment import DeploymentAuth
+from runtime.tokens.identity import identity_from_attributes
 
 AUTH_APP = Path(__file__).parent / "apps" / "auth"
 

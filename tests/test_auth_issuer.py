@@ -15,10 +15,10 @@ from aiohttp.test_utils import TestServer
 
 from runtime import knobs
 from runtime.auth import OidcProvider
-from runtime.auth.issuer import KEY_FILE, BuiltinIssuer
-from runtime.auth.jwks import JwksCache
-from runtime.auth.verifier import TokenVerifier
-from runtime.auth.well_known import well_known_routes
+from runtime.tokens.issuer import KEY_FILE, BuiltinIssuer
+from runtime.tokens.jwks import JwksCache
+from runtime.tokens.verifier import TokenVerifier
+from runtime.tokens.well_known import well_known_routes
 
 
 def test_the_key_is_created_on_first_use_private_and_kept(tmp_path: Path) -> None:

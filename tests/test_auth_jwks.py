@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestServer
 
 from runtime import knobs
 from runtime.auth import AuthError, CustomJwtProvider, OidcProvider
-from runtime.auth.issuer import BuiltinIssuer
-from runtime.auth.jwks import JwksCache
-from runtime.auth.verifier import TokenVerifier
+from runtime.tokens.issuer import BuiltinIssuer
+from runtime.tokens.jwks import JwksCache
+from runtime.tokens.verifier import TokenVerifier
 from tests.jwt_keys import SigningKey, claims, jwks
 
 

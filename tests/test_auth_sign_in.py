@@ -12,11 +12,11 @@ import jwt
 import pytest
 
 from runtime import internal_query, knobs
-from runtime.app_loader import load_app
 from runtime.auth import AuthError
-from runtime.context import Identity
-from runtime.errors import ConvexError
-from runtime.executor import Executor
+from runtime.functions.app_loader import load_app
+from runtime.functions.executor import Executor
+from runtime.tokens.identity import Identity
+from runtime.values.errors import ConvexError
 
 AUTH_APP = Path(__file__).parent / "apps" / "auth"
 CORE_APP = Path(__file__).parent / "apps" / "core"  # an app with no auth_config.py
@@ -241,8 +241,7 @@ async def test_create_or_update_user_owns_the_users_table(
         {
             "schema.py": """
                 from runtime.auth import auth_tables
-                from runtime.schema import define_schema, define_table
-                from runtime.validators import v
+                from runtime import define_schema, define_table, v
                 schema = define_schema({**auth_tables(), "users": define_table({"email": v.string(), "logins": v.float64()})})
             """,
             "auth_config.py": """

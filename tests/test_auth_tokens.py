@@ -16,9 +16,9 @@ from aiohttp.test_utils import TestServer
 
 from runtime import knobs
 from runtime.auth import AuthConfig, AuthError, BuiltinProvider, CustomJwtProvider, OidcProvider
-from runtime.auth.issuer import BuiltinIssuer
-from runtime.auth.jwks import JwksCache
-from runtime.auth.verifier import OIDC_FAILURE, TokenVerifier
+from runtime.tokens.issuer import BuiltinIssuer
+from runtime.tokens.jwks import JwksCache
+from runtime.tokens.verifier import OIDC_FAILURE, TokenVerifier
 from tests.jwt_keys import AUDIENCE, ISSUER, SigningKey, claims, forged_hs256, jwks, unsigned
 
 SITE_URL = "http://127.0.0.1:3211"
@@ -65,16 +65,20 @@ def _tampered(token: str) -> str:
     return f"{header}.{payload}.{signature}"
 
 
-NOW = int(time.time())
+def now() -> int:
+    """The time in seconds, read when a token is made: a module-level constant goes stale in a slow run."""
+    return int(time.time())
+
+
 REJECTIONS: dict[str, tuple[Callable[[SigningKey, SigningKey], str], str]] = {
     "alg none": (lambda key, other: unsigned(claims(), "k1"), "'alg' header is 'none'"),
     "HS256 signed with the public key": (lambda key, other: forged_hs256(claims(), key), "'alg' header is 'HS256'"),
     "signed by another key": (lambda key, other: other.sign(claims()), "signature does not match"),
     "payload changed after signing": (lambda key, other: _tampered(key.sign(claims())), "signature does not match"),
-    "expired": (lambda key, other: key.sign(claims(iat=NOW - 7200, exp=NOW - 3600)), "the token has expired"),
-    "expired beyond the leeway": (lambda key, other: key.sign(claims(exp=NOW - 120)), "the token has expired"),
-    "issued in the future": (lambda key, other: key.sign(claims(iat=NOW + 600)), "not yet valid (iat)"),
-    "not valid before a future time": (lambda key, other: key.sign(claims(nbf=NOW + 600)), "not yet valid (nbf)"),
+    "expired": (lambda key, other: key.sign(claims(iat=now() - 7200, exp=now() - 3600)), "the token has expired"),
+    "expired beyond the leeway": (lambda key, other: key.sign(claims(exp=now() - 120)), "the token has expired"),
+    "issued in the future": (lambda key, other: key.sign(claims(iat=now() + 600)), "not yet valid (iat)"),
+    "not valid before a future time": (lambda key, other: key.sign(claims(nbf=now() + 600)), "not yet valid (nbf)"),
     "wrong issuer": (lambda key, other: key.sign(claims(iss="https://evil.test")), "No auth provider found"),
     "wrong audience": (lambda key, other: key.sign(claims(aud="someone-else")), "No auth provider found"),
     "no audience": (lambda key, other: key.sign(claims(aud=None)), "No auth provider found"),
@@ -114,7 +118,7 @@ async def test_a_valid_token_yields_convex_identity_fields(verifier: TokenVerifi
         address={"formatted": "12 St James's Square"},
         updated_at=0,
         jti="unique",
-        nbf=NOW - 10,
+        nbf=now() - 10,
         plan="pro",
         seats=5,
         properties={"team": {"name": "analytics"}, "level": 3},
@@ -142,7 +146,7 @@ async def test_a_valid_token_yields_convex_identity_fields(verifier: TokenVerifi
 
 async def test_an_expiry_within_the_leeway_is_accepted(verifier: TokenVerifier, key: SigningKey) -> None:
     assert knobs.AUTH_LEEWAY_S <= 60
-    token = key.sign(claims(iat=NOW - 3600, exp=int(time.time()) - 1))
+    token = key.sign(claims(iat=now() - 3600, exp=int(time.time()) - 1))
     assert (await verifier.verify(token)).identity["subject"] == "user-1"
 
 
@@ -277,7 +281,7 @@ async def test_oidc_failures_carry_convex_message_and_the_reason(
 ) -> None:
     verifier = verifier_for(OidcProvider(domain=oidc_issuer, application_id=AUDIENCE))
     with pytest.raises(AuthError) as expired:
-        await verifier.verify(key.sign(claims(iss=oidc_issuer, exp=NOW - 3600)))
+        await verifier.verify(key.sign(claims(iss=oidc_issuer, exp=now() - 3600)))
     assert expired.value.message.startswith(OIDC_FAILURE)
     assert "expired" in expired.value.message
     with pytest.raises(AuthError, match="several audiences"):

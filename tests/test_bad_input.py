@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from runtime import knobs
-from runtime.catalog import SYSTEM_TABLE_NUMBERS
-from runtime.errors import ArgumentValidationError, InvalidCursorError, error_message
-from runtime.executor import Executor
-from runtime.ids import new_id
-from runtime.values import value_size
+from runtime.functions.executor import Executor
+from runtime.store.catalog import SYSTEM_TABLE_NUMBERS
+from runtime.values.errors import ArgumentValidationError, InvalidCursorError, error_message
+from runtime.values.ids import new_id
+from runtime.values.values import value_size
 
 Dumper = Callable[[Executor], dict[str, list[tuple[Any, ...]]]]
 

@@ -163,9 +163,9 @@ def test_dev_reports_an_http_module_without_a_router(tmp_path: Path) -> None:
 async def test_a_reload_that_loses_the_router_keeps_the_previous_code(tmp_path: Path) -> None:
     app, data = copy_app(tmp_path / "app"), tmp_path / "data"
     router = app / "functions" / "http.py"
-    router.write_text("from runtime.http_actions import HttpRouter\nhttp = HttpRouter()\n")
+    router.write_text("from runtime.functions.http_actions import HttpRouter\nhttp = HttpRouter()\n")
     with running_server(app, data) as (url, server):
-        router.write_text("from runtime.http_actions import HttpRouter\nroutes = HttpRouter()\n")
+        router.write_text("from runtime.functions.http_actions import HttpRouter\nroutes = HttpRouter()\n")
         server.wait_for(r"http.py: TypeError: `functions/http.py` must have a default export", stream="stderr")
         server.wait_for("still serving the previous code", stream="stderr")
         listed = opencom("run", "--url", url, "messages:list")

@@ -23,7 +23,7 @@ from client import (
     ConvexFunctionError,
 )
 from client.async_client import sync_url
-from runtime.timestamps import decode_ts, encode_ts
+from runtime.server.timestamps import decode_ts, encode_ts
 from tests.server_fixtures import RunningServer, compat_server, start_server  # noqa: F401 - a fixture
 
 AUTH_APP = Path(__file__).parent / "apps" / "auth"

@@ -16,10 +16,10 @@ import psycopg
 import pytest
 
 from runtime import knobs
-from runtime.cluster import commit_feed
-from runtime.database import Database
-from runtime.executor import Executor
-from runtime.read_set import Commit
+from runtime.database import commit_feed
+from runtime.database.database import Database
+from runtime.database.read_set import Commit
+from runtime.functions.executor import Executor
 from tests.store_fixtures import Stores
 from tests.test_optimistic_mutations import APP as OCC_APP
 from tests.test_optimistic_mutations import SLOW_MS, gate, let_it_go

@@ -22,11 +22,11 @@ from typing import Any
 
 import psycopg
 
-from runtime.catalog import BY_CREATION_TIME, BY_ID
-from runtime.executor import Executor
-from runtime.storage import decode_document
+from runtime.functions.executor import Executor
 from runtime.store import DATABASE_URL_VARIABLE
-from runtime.values import value_size
+from runtime.store.catalog import BY_CREATION_TIME, BY_ID
+from runtime.store.sqlite import decode_document
+from runtime.values.values import value_size
 from tests.store_fixtures import BOTH_STORES, Stores
 
 pytestmark = BOTH_STORES
@@ -38,7 +38,7 @@ DEADLINE_S = 60.0
 
 WRITER = """
 import asyncio, sys
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
 
 async def main():
     executor = Executor.open(sys.argv[1], sys.argv[2])

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 
 from runtime import clock, cron_jobs
-from runtime.app_loader import load_app
-from runtime.cron_schedule import CronExpressionError, parse_cron
-from runtime.crons import CronJob
-from runtime.errors import ConvexValueError
-from runtime.executor import Executor
-from runtime.storage import decode_document
+from runtime.functions.app_loader import load_app
+from runtime.functions.cron_schedule import CronExpressionError, parse_cron
+from runtime.functions.crons import CronJob
+from runtime.functions.executor import Executor
+from runtime.store.sqlite import decode_document
+from runtime.values.errors import ConvexValueError
 from tests.cli_harness import opencom
 
 APP = Path(__file__).parent / "apps" / "crons"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiohttp
 
-from runtime.database import DATABASE_FILE
+from runtime.database.database import DATABASE_FILE
 from tests.cli_harness import opencom
 from tests.server_fixtures import REPO, RunningServer, start_server
 

@@ -31,10 +31,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from runtime.app_loader import load_app
-from runtime.database import Database
-from runtime.executor import Executor
-from runtime.values import UNDEFINED, compare_values
+from runtime.database.database import Database
+from runtime.functions.app_loader import load_app
+from runtime.functions.executor import Executor
+from runtime.values.values import UNDEFINED, compare_values
 from tests.store_fixtures import Stores, reset_postgres
 from tests.strategies import bit_exact_equal
 

@@ -7,17 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from runtime.document_import import ImportRejectedError
-from runtime.executor import Executor
-from runtime.ids import decode_id, new_id
-from runtime.schema import define_schema, define_table
-from runtime.schema_change import SchemaChangeError
-from runtime.validators import v
+from runtime import define_schema, define_table, v
+from runtime.database.document_import import ImportRejectedError
+from runtime.database.schema_change import SchemaChangeError
+from runtime.functions.executor import Executor
+from runtime.values.ids import decode_id, new_id
 
 APP = {
     "schema.py": """
-        from runtime.schema import define_schema, define_table
-        from runtime.validators import v
+        from runtime import define_schema, define_table, v
 
         schema = define_schema({"notes": define_table({"text": v.string()}).index("by_text", ["text"])})
     """,

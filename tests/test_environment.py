@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from runtime import knobs
-from runtime.environment import get_env, list_env, remove_env, set_env
-from runtime.errors import ConvexValueError
-from runtime.executor import Executor
-from runtime.read_set import Commit
+from runtime.database.read_set import Commit
+from runtime.functions.environment import get_env, list_env, remove_env, set_env
+from runtime.functions.executor import Executor
+from runtime.values.errors import ConvexValueError
 
 FUNCTIONS = """
 from runtime import action, mutation, query, v

@@ -16,9 +16,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from runtime import knobs
-from runtime.executor import Executor
-from runtime.file_storage import routes
-from runtime.ids import new_id
+from runtime.functions.executor import Executor
+from runtime.functions.file_storage import routes
+from runtime.values.ids import new_id
 
 APP = Path(__file__).parent / "apps" / "files"
 

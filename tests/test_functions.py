@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import ConvexError, ReturnsValidationError, error_data, error_message
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
+from runtime.values.errors import ConvexError, ReturnsValidationError, error_data, error_message
 from tests.strategies import bit_exact_equal
 
 
@@ -119,7 +119,7 @@ async def test_an_action_is_not_a_transaction(core: Executor) -> None:
 
 
 async def test_undefined_argument_fields_are_dropped(core: Executor) -> None:
-    from runtime.values import UNDEFINED
+    from runtime.values.values import UNDEFINED
 
     assert await core.call("misc:shout", {"text": "x", "ignored": UNDEFINED}) == "X"
 

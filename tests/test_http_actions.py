@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.app_loader import load_app
-from runtime.executor import Executor
-from runtime.http_actions import HttpRouter, Request, http_action, run_http_action
+from runtime.functions.app_loader import load_app
+from runtime.functions.executor import Executor
+from runtime.functions.http_actions import HttpRouter, Request, http_action, run_http_action
 
 APP = Path(__file__).parent / "apps" / "http"
 
@@ -96,7 +96,7 @@ NOT_A_ROUTER = "The default export of `functions/http.py` is not a Router."
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("from runtime.http_actions import HttpRouter\nrouter = HttpRouter()\n", NO_ROUTER),
+        ("from runtime.functions.http_actions import HttpRouter\nrouter = HttpRouter()\n", NO_ROUTER),
         ("http = 42\n", NOT_A_ROUTER),
     ],
 )

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime.errors import InvalidIdError
-from runtime.ids import ALPHABET, decode_id, encode_id, id_table_number, new_id
+from runtime.values.errors import InvalidIdError
+from runtime.values.ids import ALPHABET, decode_id, encode_id, id_table_number, new_id
 
 table_numbers = st.one_of(
     st.integers(1, 2**32 - 1),

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from runtime.read_set import Interval, point_interval
+from runtime.database.read_set import Interval, point_interval
 from runtime.server.interval_index import IntervalIndex, Registration
 
 # A tiny alphabet makes shared prefixes, equal bounds and point intervals common.

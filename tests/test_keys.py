@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime.keys import decode_key, encode_key, encode_value
-from runtime.values import INT64_MAX, INT64_MIN, UNDEFINED, compare_values
+from runtime.values.keys import decode_key, encode_key, encode_value
+from runtime.values.values import INT64_MAX, INT64_MIN, UNDEFINED, compare_values
 from tests.strategies import (
     ASCENDING_VALUES,
     bit_exact_equal,

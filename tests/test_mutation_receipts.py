@@ -19,9 +19,9 @@ import aiohttp
 import pytest
 
 from runtime import knobs
-from runtime.executor import Executor
-from runtime.receipts import Receipt
+from runtime.functions.executor import Executor
 from runtime.store import DATABASE_URL_VARIABLE
+from runtime.store.receipts import Receipt
 from tests.driver_process import Driver
 from tests.npm_support import NPM_DIR, node_with_convex
 from tests.server_fixtures import RunningServer, SyncConnection, mutation, start_server

@@ -1,7 +1,7 @@
 """Mutations too long for the writer run beside it and commit only if nothing they read changed.
 
 A mutation past the loop's CPU budget runs again on a worker at a snapshot, its writes buffered
-(``runtime.optimistic``). These tests check that it does what the writer would have done, that a
+(``runtime.database.optimistic``). These tests check that it does what the writer would have done, that a
 commit changing what it read makes it run again (the final state is a serial one), that it fails
 with Convex's OCC error when that keeps happening, and that what the buffer cannot do goes back to
 the writer. The slow increment reports when it has read its counter and waits for the test
@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from runtime import knobs
-from runtime.errors import OptimisticConcurrencyControlFailure
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
+from runtime.values.errors import OptimisticConcurrencyControlFailure
 from tests.store_fixtures import BOTH_STORES
 
 pytestmark = BOTH_STORES
@@ -82,6 +82,7 @@ async def test_a_mutation_moved_off_the_writer_does_what_the_writer_would(
     moved = await executor.call("occ:shuffle", {"ms": SLOW_MS, "group": "g"})
     assert handed == ["_run_buffered"]
     monkeypatch.setattr(knobs, "LOOP_CPU_BUDGET_S", 10.0)
+    monkeypatch.setattr(knobs, "WRITER_HOLD_S", 10.0)  # its last run was long: it would start beside the writer
     on_writer = await executor.call("occ:shuffle", {"ms": SLOW_MS, "group": "h"})
     assert handed == ["_run_buffered"]
     assert moved == on_writer
@@ -91,6 +92,19 @@ async def test_a_mutation_moved_off_the_writer_does_what_the_writer_would(
     # What it wrote is stored as the writer would have stored it, search index included.
     assert await executor.call("occ:group", {"group": "g"}) == ["t0", "changed", "t4", "t5", "t1"]
     assert await executor.call("occ:search", {"word": "changed"}) == ["changed", "changed"]
+
+
+async def test_a_mutation_long_last_time_starts_beside_the_writer_until_it_is_short_again(executor: Executor) -> None:
+    runs = executor.app.lookup("occ:counted").handler.__globals__["RUNS"]
+    runs.clear()
+    handed = worker_runs(executor)
+    for label, ms in (("long", SLOW_MS), ("long again", SLOW_MS), ("short", 0.0), ("short again", 0.0)):
+        await executor.call("occ:counted", {"ms": ms, "label": label})
+    # The first run spent the budget on the writer and ran again; the second started beside the
+    # writer (knobs.WRITER_HOLD_S); so did the third, which took little, so the fourth ran on the writer.
+    assert runs == ["long", "long", "long again", "short", "short again"]
+    assert handed == ["_run_buffered", "_run_buffered", "_run_buffered"]
+    assert await executor.call("occ:group", {"group": "counted"}) == ["long", "long again", "short", "short again"]
 
 
 async def test_a_commit_changing_what_it_read_makes_it_run_again(executor: Executor) -> None:

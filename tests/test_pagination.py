@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runtime.executor import Executor, FunctionResult
+from runtime.functions.executor import Executor, FunctionResult
 from tests.store_fixtures import BOTH_STORES
 
 pytestmark = BOTH_STORES

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
 
 
 async def insert_items(executor: Executor, *values: dict) -> list[str]:

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from runtime import store
-from runtime.database import Database
+from runtime.database.database import Database
+from runtime.database.transaction import Transaction
 from runtime.store import postgres
-from runtime.transaction import Transaction
 from tests.store_fixtures import Stores
 from tests.test_cli_snapshot import EXOTIC, cli, fill
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import error_message
-from runtime.executor import Executor
-from tests.strategies import bit_exact_equal
+from runtime.functions.executor import Executor
+from runtime.values.errors import error_message
 from tests.store_fixtures import BOTH_STORES
+from tests.strategies import bit_exact_equal
 
 pytestmark = BOTH_STORES
 

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime.app_loader import load_app
-from runtime.catalog import IndexInfo
-from runtime.database import Database
-from runtime.executor import Executor
-from runtime.keys import encode_key, encode_value
-from runtime.read_set import Commit, Interval, ReadSet
-from runtime.values import UNDEFINED
+from runtime.database.database import Database
+from runtime.database.read_set import Commit, Interval, ReadSet
+from runtime.functions.app_loader import load_app
+from runtime.functions.executor import Executor
+from runtime.store.catalog import IndexInfo
+from runtime.values.keys import encode_key, encode_value
+from runtime.values.values import UNDEFINED
 from tests.store_fixtures import Stores, reset_postgres
 from tests.strategies import bit_exact_equal
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.read_set import Commit, DocumentWrite, Interval, ReadSet
-from runtime.recent_commits import RecentCommits
+from runtime.database.read_set import Commit, DocumentWrite, Interval, ReadSet
+from runtime.database.recent_commits import RecentCommits
 
 KEYS = st.binary(max_size=2)
 

@@ -1,7 +1,7 @@
 """Long queries and mutations finish on a worker thread while the event loop serves other clients.
 
 A function past the loop's CPU budget (``knobs.LOOP_CPU_BUDGET_S``) is run again on a worker
-(``runtime.off_loop``): these tests check that its outcome is the fast path's, and that other
+(``runtime.database.off_loop``): these tests check that its outcome is the fast path's, and that other
 clients are answered, over real sockets, before a runaway's time-out error arrives.
 """
 
@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from runtime import knobs
-from runtime.executor import Executor, FunctionResult
+from runtime.functions.executor import Executor, FunctionResult
 from tests.server_fixtures import RunningServer, SyncConnection, add_query, modify, mutation, start_server
 
 APP = Path(__file__).parent / "apps" / "security"
@@ -67,7 +67,7 @@ async def test_others_are_answered_before_a_runaway_query_times_out(server: Runn
 
 async def test_others_mutations_commit_before_a_runaway_mutation_times_out(server: RunningServer) -> None:
     async with aiohttp.ClientSession() as http, SyncConnection.open(server) as attacker:
-        # 2.5 s of CPU after a write: it leaves the writer (runtime.optimistic) and is stopped at 1 s.
+        # 2.5 s of CPU after a write: it leaves the writer (runtime.database.optimistic) and is stopped at 1 s.
         await attacker.send(mutation(0, "runaway:write_then_compute", {"ms": 2500.0}))
         runaway = asyncio.create_task(attacker.until(lambda frame, _: frame["type"] == "MutationResponse"))
         await asyncio.sleep(0.1)

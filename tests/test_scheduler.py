@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from runtime import knobs
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
 from runtime.store import DATABASE_URL_VARIABLE
 from tests.store_fixtures import BOTH_STORES, Stores
 
@@ -295,7 +295,7 @@ async def test_pending_jobs_survive_a_restart(open_executor: Callable[..., Execu
 
 _CHILD = """
 import asyncio, sys
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
 
 async def main(app, data, mode):
     executor = Executor.open(app, data)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from runtime import ids
-from runtime.errors import SchemaValidationError
-from runtime.schema import (
+from runtime.values import ids
+from runtime.values.errors import SchemaValidationError
+from runtime.values.schema import (
     IndexDefinition,
     SchemaDefinition,
     SchemaDefinitionError,
@@ -19,7 +19,7 @@ from runtime.schema import (
     define_schema,
     define_table,
 )
-from runtime.validators import v
+from runtime.values.validators import v
 
 
 class FakeTables:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.executor import Executor
-from runtime.read_set import Commit
+from runtime.database.read_set import Commit
+from runtime.functions.executor import Executor
 from tests.store_fixtures import BOTH_STORES, Stores
 
 pytestmark = BOTH_STORES

@@ -234,8 +234,8 @@ async def test_environment_variables_are_not_readable_from_functions(server: Run
 
 
 async def test_a_private_system_document_is_null_to_functions(server: RunningServer, tmp_path: Path) -> None:
-    from runtime.catalog import SYSTEM_TABLE_NUMBERS
-    from runtime.ids import encode_id
+    from runtime.store.catalog import SYSTEM_TABLE_NUMBERS
+    from runtime.values.ids import encode_id
 
     # Any id of the private table reads as a missing document, whether or not it exists.
     forged = encode_id(SYSTEM_TABLE_NUMBERS["_environment_variables"], bytes(16))

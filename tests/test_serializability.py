@@ -7,7 +7,7 @@ computes at that point, every query must show the state of some commit timestamp
 neither created nor lost (convex-semantics §4.1, §4.2).
 
 The same history runs a second time with no CPU budget on the event loop, so that mutations leave
-the writer and commit optimistically (``runtime.optimistic``): some may then fail with Convex's OCC
+the writer and commit optimistically (``runtime.database.optimistic``): some may then fail with Convex's OCC
 error, and those must have left no trace.
 """
 
@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from runtime import knobs
-from runtime.errors import OptimisticConcurrencyControlFailure
-from runtime.executor import Executor, FunctionResult
+from runtime.functions.executor import Executor, FunctionResult
+from runtime.values.errors import OptimisticConcurrencyControlFailure
 from tests.store_fixtures import BOTH_STORES
 
 pytestmark = BOTH_STORES

@@ -6,8 +6,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from runtime.database import DATABASE_FILE
-from runtime.executor import Executor
+from runtime.database.database import DATABASE_FILE
+from runtime.functions.executor import Executor
 
 
 def make_format_1(path: Path) -> None:

@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from runtime.errors import InvalidIdError, error_message
-from runtime.ids import decode_id
 from runtime.testing import ConvexTest
-from runtime.values import to_json
+from runtime.values.errors import InvalidIdError, error_message
+from runtime.values.ids import decode_id
+from runtime.values.values import to_json
 from tests.server_fixtures import RunningServer, start_server
 
 APP = Path(__file__).parent / "apps" / "harness"

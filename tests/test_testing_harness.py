@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from runtime import ConvexError
-from runtime.app_loader import load_app
+from runtime.functions.app_loader import load_app
 from runtime.testing import ConvexTest, EndlessSchedulingError, NoNewResult, user_identity
 
 APP = Path(__file__).parent / "apps" / "harness"

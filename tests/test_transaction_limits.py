@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from runtime import knobs
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
 
 
 @pytest.fixture

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime import ids
-from runtime.errors import ArgumentValidationError, ReturnsValidationError
-from runtime.validators import (
+from runtime.functions.annotations import validator_from_annotation, validators_from_signature
+from runtime.values import ids
+from runtime.values.errors import ArgumentValidationError, ReturnsValidationError
+from runtime.values.validators import (
     ArrayValidator,
     IdValidator,
     LiteralValidator,
@@ -25,8 +26,7 @@ from runtime.validators import (
     validate_args,
     validate_returns,
 )
-from runtime.annotations import validator_from_annotation, validators_from_signature
-from runtime.values import UNDEFINED
+from runtime.values.values import UNDEFINED
 
 
 class FakeTables:

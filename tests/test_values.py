@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime import knobs
-from runtime.errors import ConvexValueError
-from runtime.values import (
+from runtime.values.errors import ConvexValueError
+from runtime.values.values import (
     INT64_MAX,
     INT64_MIN,
     UNDEFINED,

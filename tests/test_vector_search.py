@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from runtime import knobs
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
 from tests.store_fixtures import Stores
 from tests.test_search import add
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime import wire_json
-from runtime.errors import ConvexValueError
-from runtime.values import UNDEFINED, to_json
+from runtime.server import wire_json
+from runtime.values.errors import ConvexValueError
+from runtime.values.values import UNDEFINED, to_json
 from tests.strategies import convex_documents, convex_values
 
 

@@ -1,7 +1,6 @@
 """The data model of the chat example: one table of messages."""
 
-from runtime.schema import define_schema, define_table
-from runtime.validators import v
+from runtime import define_schema, define_table, v
 
 schema = define_schema(
     {

@@ -4,14 +4,15 @@ visitors (an agent replied while they were away, their ticket changed).
 Every event becomes a ``notificationEvents`` row (the in-app feed). Each recipient then gets email
 (through the email provider, the outbox by default) and, agents, push (``push_dispatch``: Expo
 when configured, else recorded undelivered) as their preferences allow. Deliveries are debounced
-per recipient, channel and conversation (or ticket): within ``DEBOUNCE_MS`` of the last one, a
-burst of messages adds events to the feed but sends nothing more. A visitor's deliveries happen in
-the caller's transaction; agents' in a mutation that transaction schedules (a workspace can have
-many agents), and a push to Expo is sent by a job scheduled in turn.
+per channel and conversation (or ticket): within ``DEBOUNCE_MS`` of the last one, a burst of
+messages adds events to the feed but sends nothing more (agents' windows: ``agent_windows``). A
+visitor's deliveries happen in the caller's transaction; agents' in a mutation that transaction
+schedules (a workspace can have many agents), and a push to Expo is sent by a job scheduled in turn.
 """
 
 from typing import Any
 
+from .agent_windows import DEBOUNCE_MS, EVERYONE, Audience, agents_of, claim_windows, dedupe_row, members, window_key
 from .campaign_email import DEFAULT_SENDER
 from .clock import now_ms
 from .email_provider import OutgoingEmail, new_message_id, send_email, text_to_html
@@ -19,9 +20,7 @@ from .identity import Doc
 from .notification_preferences import agents_wants
 from .push_dispatch import push
 
-DEBOUNCE_MS = 60_000.0
 AWAY_AFTER_MS = 5 * 60_000.0  # a visitor unseen this long gets an email for an agent's reply
-MAX_AGENTS = 50  # members one event notifies
 PREVIEW = 280
 
 
@@ -35,7 +34,7 @@ async def _event(ctx: Any, workspace_id: str, event_type: str, scope: str, title
 
 async def _first_in_burst(ctx: Any, event_id: str, key: str, workspace_id: str, channel: str, recipient: dict) -> bool:
     """Claim the debounce window for ``key``; False when a delivery already went out within it."""
-    existing = await ctx.db.query("notificationDedupeKeys").with_index("by_dedupe_key", lambda q: q.eq("dedupeKey", key)).first()
+    existing = await dedupe_row(ctx, key)
     now = now_ms()
     if existing is not None and now - existing["createdAt"] < DEBOUNCE_MS:
         return False
@@ -69,41 +68,41 @@ async def notify_agents(
     ctx: Any, workspace_id: str, event_type: str, scope: str, title: str, body: str, *,
     only: list[str] | None = None, actor_user_id: str | None = None, **fields: Any,
 ) -> str:  # fmt: skip
-    """Record the event and schedule telling ``only`` these agents (default: every member), never the actor.
+    """Record the event and, for the agents ``scope``'s windows do not cover yet, schedule telling them.
 
-    The fan-out (each agent's preferences, debounce window, email and push) runs in its own scheduled
-    mutation, as Opencom's does, so the visitor's or agent's write that caused it stays short however
-    many agents the workspace has.
+    ``only`` these agents (default: every member), never the actor. The fan-out (each agent's
+    preferences, email and push) runs in its own scheduled mutation, as Opencom's does, so the write
+    that caused it stays short however many agents the workspace has; within an open window nothing
+    is scheduled at all.
     """
     event_id = await _event(ctx, workspace_id, event_type, scope, title, body, audience="agent", actorUserId=actor_user_id, **fields)
-    job = {"eventId": event_id, "scope": scope, "title": title, "body": body, "only": only, "actorUserId": actor_user_id}
-    await ctx.scheduler.run_after(0, "notifications:deliverToAgents", job)
+    audience = None if only is None else [user_id for user_id in only if user_id != actor_user_id]
+    due = await claim_windows(ctx, event_id, scope, workspace_id, audience)
+    if due:
+        job = {"eventId": event_id, "scope": scope, "title": title, "body": body, "actorUserId": actor_user_id, **due}
+        await ctx.scheduler.run_after(0, "notifications:deliverToAgents", job)
     return event_id
 
 
 async def deliver_to_agents(
-    ctx: Any, event_id: str, scope: str, title: str, body: str, only: list[str] | None, actor_user_id: str | None
+    ctx: Any, event_id: str, scope: str, title: str, body: str, due: dict[str, Audience], actor_user_id: str | None
 ) -> None:
-    """Email and push each agent of the event's audience as their preferences and debounce windows allow."""
+    """Email and push the agents ``due`` on each channel (``claim_windows``) as their preferences allow."""
     event = await ctx.db.get(event_id)
     if event is None:
         return
     workspace_id = event["workspaceId"]
-    if only is None:
-        members = ctx.db.query("workspaceMembers").with_index("by_workspace", lambda q: q.eq("workspaceId", workspace_id))
-        only = [member["userId"] for member in await members.take(MAX_AGENTS)]
-    recipients = [user_id for user_id in dict.fromkeys(only) if user_id != actor_user_id]
-    for user_id, wants in (await agents_wants(ctx, recipients, workspace_id)).items():
-        user = await ctx.db.get(user_id)
-        recipient = {"recipientType": "agent", "userId": user_id}
-        if wants["email"] and user and user.get("email"):
-            key = f"{scope}:agent:{user_id}:email"
-            if await _first_in_burst(ctx, event_id, key, workspace_id, "email", recipient):
-                await _email(ctx, workspace_id, user["email"], title, body)
-        if wants["push"]:
-            key = f"{scope}:agent:{user_id}:push"
-            if await _first_in_burst(ctx, event_id, key, workspace_id, "push", recipient):
-                await _push_agent(ctx, workspace_id, event_id, key, user_id, title, body)
+    everyone = await members(ctx, workspace_id) if EVERYONE in due.values() else []
+    email_to = agents_of(due.get("email"), everyone, actor_user_id)
+    push_to = agents_of(due.get("push"), everyone, actor_user_id)
+    wants = await agents_wants(ctx, list(dict.fromkeys(email_to + push_to)), workspace_id)
+    for user_id in email_to:
+        user = await ctx.db.get(user_id) if wants[user_id]["email"] else None
+        if user and user.get("email"):
+            await _email(ctx, workspace_id, user["email"], title, body)
+    for user_id in push_to:
+        if wants[user_id]["push"]:
+            await _push_agent(ctx, workspace_id, event_id, window_key(scope, "push"), user_id, title, body)
 
 
 async def notify_visitor(

@@ -1,4 +1,8 @@
-"""Authentication: who is calling a function, and the sign-in library apps build on.
+"""Authentication as an app sees it: the sign-in library, built on functions, and the token settings.
+
+The library (``sessions``, ``sign_in``, ``tables``, ``passwords``, ``rate_limit``) is functions
+an app exports; who is calling, which tokens are trusted and how they are checked is the layer
+below functions, ``runtime.tokens``, whose app-facing names this package re-exports.
 
 What an app uses::
 
@@ -19,14 +23,14 @@ What an app uses::
     from runtime.auth import get_auth_user_id
     user_id = await get_auth_user_id(ctx)
 
-What the server uses is ``executor.auth`` (``runtime.auth.deployment.DeploymentAuth``).
+What the server uses is ``executor.auth`` (``runtime.tokens.deployment.DeploymentAuth``).
 """
 
-from runtime.auth.config import AuthConfig, BuiltinProvider, CustomJwtProvider, OidcProvider
-from runtime.auth.errors import AuthError, auth_failure
 from runtime.auth.sessions import get_auth_session_id, get_auth_user_id
 from runtime.auth.sign_in import ConvexAuth, Password, account_taken, session_tokens
 from runtime.auth.tables import auth_tables
+from runtime.tokens.config import AuthConfig, BuiltinProvider, CustomJwtProvider, OidcProvider
+from runtime.tokens.errors import AuthError, auth_failure
 
 __all__ = [
     "AuthConfig",

@@ -17,10 +17,10 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from runtime import knobs
-from runtime.auth.errors import auth_failure
+from runtime.tokens.errors import auth_failure
 
 if TYPE_CHECKING:
-    from runtime.context import MutationCtx
+    from runtime.functions.context import MutationCtx
 
 
 async def spend_attempt(ctx: MutationCtx, identifier: str, now: float) -> None:

@@ -23,13 +23,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from runtime import knobs
-from runtime.auth.errors import AuthError
-from runtime.functions import internal_query
-from runtime.validators import v
+from runtime.functions.definitions import internal_query
+from runtime.tokens.errors import AuthError
+from runtime.values.validators import v
 
 if TYPE_CHECKING:
-    from runtime.context import ActionCtx, Identity, MutationCtx, QueryCtx
-    from runtime.executor import Executor
+    from runtime.functions.context import ActionCtx, MutationCtx, QueryCtx
+    from runtime.functions.executor import Executor
+    from runtime.tokens.identity import Identity
 
 SUBJECT_DIVIDER = "|"
 REFRESH_TOKEN_DIVIDER = "|"

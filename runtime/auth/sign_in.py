@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime import knobs
 from runtime.auth import passwords, rate_limit, sessions
-from runtime.auth.errors import auth_failure
-from runtime.errors import ConvexError
-from runtime.functions import FunctionDefinition, action, internal_mutation, query
-from runtime.validators import v
+from runtime.functions.definitions import FunctionDefinition, action, internal_mutation, query
+from runtime.tokens.errors import auth_failure
+from runtime.values.errors import ConvexError
+from runtime.values.validators import v
 
 if TYPE_CHECKING:
-    from runtime.context import ActionCtx, MutationCtx, QueryCtx
+    from runtime.functions.context import ActionCtx, MutationCtx, QueryCtx
 
 
 class CreateOrUpdateUser(Protocol):

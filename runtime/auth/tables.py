@@ -8,8 +8,8 @@ as that keeps an ``email`` index if it looks users up by email::
 
 from __future__ import annotations
 
-from runtime.schema import TableDefinition, define_table
-from runtime.validators import v
+from runtime.values.schema import TableDefinition, define_table
+from runtime.values.validators import v
 
 
 def auth_tables() -> dict[str, TableDefinition]:

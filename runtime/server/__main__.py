@@ -13,7 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from runtime.database import DamagedDatabaseError
+from runtime.database.database import DamagedDatabaseError
 from runtime.server.app import serve
 from runtime.server.tls import TlsConfigError, server_tls_context
 

@@ -38,18 +38,18 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from runtime import knobs
-from runtime.admin_key import ensure_admin_key
 from runtime.auth.sessions import verify_live_token
-from runtime.environment import check_name, check_value, remove_env, set_env
-from runtime.errors import ConvexValueError
-from runtime.executor import DEFAULT_DATA_DIR, Executor
-from runtime.http_actions import parse_json
+from runtime.functions.environment import check_name, check_value, remove_env, set_env
+from runtime.functions.executor import DEFAULT_DATA_DIR, Executor
+from runtime.functions.http_actions import parse_json
 from runtime.server import http_api, site
 from runtime.server.authenticator import AuthenticationError
 from runtime.server.forwarded import TrustedProxies, forwarded_middleware
 from runtime.server.http_api import RequestError, error_response
 from runtime.server.state import STATE_KEY, ServerState, state_of
 from runtime.server.sync_session import SyncSession
+from runtime.tokens.admin_key import ensure_admin_key
+from runtime.values.errors import ConvexValueError
 
 logger = logging.getLogger("opencom.server")
 
@@ -276,7 +276,7 @@ def tune_garbage_collection() -> None:
 def tune_thread_switching() -> None:
     """Hand the interpreter lock between threads every ``knobs.GIL_SWITCH_INTERVAL_S``.
 
-    A function that computes on a worker thread (``runtime.off_loop``, ``runtime.optimistic``)
+    A function that computes on a worker thread (``runtime.database.off_loop``, ``runtime.database.optimistic``)
     holds the lock until asked to give it up; the event loop, serving everyone else, asks each
     time it wakes. CPython's 5 ms default makes each of a request's several wake-ups wait up to
     that long behind a runaway; a shorter interval only costs when threads compete at all.

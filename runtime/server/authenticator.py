@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.admin_key import split_admin_credential
-from runtime.auth.errors import AuthError
-from runtime.context import Identity
+from runtime.tokens.admin_key import split_admin_credential
+from runtime.tokens.errors import AuthError
+from runtime.tokens.identity import Identity
 
 TokenVerifier = Callable[[str], Awaitable[Identity]]
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime import knobs
-from runtime.executor import FunctionResult
-from runtime.server.failures import describe
+from runtime.functions.executor import FunctionResult
+from runtime.functions.failures import describe
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,19 +21,19 @@ from typing import Any
 from aiohttp import web
 from msgspec import UNSET
 
-from runtime.app_loader import App
-from runtime.connection import Connection
-from runtime.errors import ArgumentValidationError, ConvexValueError, FunctionNotFoundError
-from runtime.executor import FunctionResult
-from runtime.functions import Kind
-from runtime.http_actions import parse_json
+from runtime.functions.app_loader import App
+from runtime.functions.connection import Connection
+from runtime.functions.definitions import Kind
+from runtime.functions.executor import FunctionResult
+from runtime.functions.failures import describe, next_request_id
+from runtime.functions.http_actions import parse_json
 from runtime.server.authenticator import AuthenticationError, Caller
 from runtime.server.events import event_for
-from runtime.server.failures import describe, next_request_id
 from runtime.server.state import state_of
-from runtime.timestamps import decode_ts, encode_ts
-from runtime.validators import single_argument
-from runtime.values import Value, from_json, to_clean_json, to_json
+from runtime.server.timestamps import decode_ts, encode_ts
+from runtime.values.errors import ArgumentValidationError, ConvexValueError, FunctionNotFoundError
+from runtime.values.validators import single_argument
+from runtime.values.values import Value, from_json, to_clean_json, to_json
 
 ENCODED_JSON = "convex_encoded_json"
 CLEAN_JSON = "json"
@@ -113,7 +113,7 @@ async def _run(request: web.Request, path: Any, args: Any, kind: Kind | None, fo
     except (ConvexValueError, ArgumentValidationError) as error:
         outcome = FunctionResult(error=error)
     else:
-        # No connection over HTTP: nothing is proven, only the client's address is known (runtime.connection).
+        # No connection over HTTP: nothing is proven, only the client's address is known (runtime.functions.connection).
         connection = Connection(client_address=request.remote)
         outcome = await state.executor.run(
             path, decoded, identity=caller.identity, admin=caller.admin, kind=kind, connection=connection

@@ -12,7 +12,7 @@ Per database index there are two structures:
   key, and any right subtree that starts after it.
 
 Intervals are half-open ``[low, high)`` with ``high is None`` meaning unbounded, as in
-``runtime.read_set``.
+``runtime.database.read_set``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from runtime.read_set import Interval
+from runtime.database.read_set import Interval
 
 Owner = TypeVar("Owner", bound=Hashable)
 

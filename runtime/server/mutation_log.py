@@ -6,7 +6,7 @@ from this log, instead of running the mutation again, makes every mutation run a
 request id. An entry is made when the mutation starts, so a replay that arrives while the first
 run is still going waits for it. Only the newest ``knobs.SYNC_MUTATION_LOG_SIZE`` entries are kept.
 A resend this log does not hold (another server ran it, or this one before a restart) is answered
-from the store instead (``runtime.receipts``).
+from the store instead (``runtime.store.receipts``).
 
 The caller's principal is part of the key: a connection authenticated as someone else that
 presents another client's session and request ids runs its own mutation as a new request and
@@ -19,7 +19,7 @@ import asyncio
 from collections import OrderedDict
 
 from runtime import knobs
-from runtime.connection import Proof
+from runtime.functions.connection import Proof
 from runtime.server.protocol import MutationResponse
 
 Key = tuple[str, int, str]  # session id, request id, caller principal

@@ -15,9 +15,9 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from runtime.timestamps import encode_ts
-from runtime.validators import single_argument, validate_args
-from runtime.values import Value, from_json
+from runtime.server.timestamps import encode_ts
+from runtime.values.validators import single_argument, validate_args
+from runtime.values.values import Value, from_json
 
 U32 = Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)]
 

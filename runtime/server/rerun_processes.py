@@ -32,17 +32,18 @@ from pathlib import Path
 
 from msgspec import UNSET
 
-from runtime import knobs, wire_json
-from runtime.app_loader import load_app
-from runtime.catalog import Catalog
-from runtime.connection import Connection
-from runtime.context import Identity
-from runtime.database import Database
-from runtime.executor import Executor
-from runtime.read_set import ReadSet
-from runtime.server.failures import describe
+from runtime import knobs
+from runtime.database.database import Database
+from runtime.database.read_set import ReadSet
+from runtime.functions.app_loader import load_app
+from runtime.functions.connection import Connection
+from runtime.functions.executor import Executor
+from runtime.functions.failures import describe
+from runtime.server import wire_json
+from runtime.store.catalog import Catalog
 from runtime.time_limit import LoopBudgetSpent
-from runtime.values import Value
+from runtime.tokens.identity import Identity
+from runtime.values.values import Value
 
 CatalogSignature = tuple[int, int]
 PARENT_CHECK_INTERVAL_S = 1.0  # how soon a worker notices that the server died
@@ -131,6 +132,11 @@ def _start_worker(app_root: str, data_dir: str, database_url: str | None) -> Non
     database = Database.open_reader(Path(data_dir), app.schema, database_url=database_url)
     _worker = Executor(app, database)
     _worker.run_scheduled_jobs = False
+    # Re-runs allocate as much as requests do: the server's collector settings (imported here, once
+    # the process runs, as the server module imports this one).
+    from runtime.server.app import tune_garbage_collection
+
+    tune_garbage_collection()
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -19,10 +19,11 @@ import logging
 
 from aiohttp import web
 
-from runtime import file_storage, knobs
-from runtime.auth.well_known import well_known_routes
-from runtime.http_actions import HttpOutcome, Request, run_http_action
+from runtime import knobs
+from runtime.functions import file_storage
+from runtime.functions.http_actions import HttpOutcome, Request, run_http_action
 from runtime.server.state import state_of
+from runtime.tokens.well_known import well_known_routes
 
 logger = logging.getLogger("opencom.server")
 

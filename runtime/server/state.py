@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from runtime import knobs
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
 from runtime.server.authenticator import Authenticator
 from runtime.server.events import EventBus
 from runtime.server.mutation_log import MutationLog

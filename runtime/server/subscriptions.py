@@ -33,7 +33,7 @@ Timestamps, and why every Transition is consistent:
   next phase, and so does
   one created after the phase began (its ``needs_ts`` is ``self.ts`` when it was created).
 - A run that uses more than ``knobs.LOOP_CPU_BUDGET_S`` of the loop's CPU is stopped and moved to
-  a worker thread (``_move``, ``runtime.off_loop``), and later runs of that subscription start
+  a worker thread (``_move``, ``runtime.database.off_loop``), and later runs of that subscription start
   there: the phase goes on without it, and a runaway query ends with Convex's time-out error while
   everyone else is served. A worker reads its own latest snapshot, not the phase's; when its result
   lands (``_land``) it is kept from that snapshot's ts and checked against the write sets of the
@@ -66,22 +66,23 @@ from typing import Any, Protocol
 import msgspec
 from msgspec import UNSET, Raw, UnsetType
 
-from runtime import knobs, wire_json
-from runtime.app_loader import App, canonical_path
-from runtime.connection import Connection
-from runtime.database import Snapshot
-from runtime.errors import ArgumentValidationError, ConvexValueError, FunctionNotFoundError
-from runtime.executor import Executor, FunctionResult
-from runtime.functions import FunctionDefinition
-from runtime.read_set import Commit, ReadSet, SearchRead
+from runtime import knobs
+from runtime.database.database import Snapshot
+from runtime.database.read_set import Commit, ReadSet, SearchRead
+from runtime.functions.app_loader import App, canonical_path
+from runtime.functions.connection import Connection
+from runtime.functions.definitions import FunctionDefinition
+from runtime.functions.executor import Executor, FunctionResult
+from runtime.functions.failures import Failure, describe, next_request_id
+from runtime.server import wire_json
 from runtime.server.authenticator import Caller
 from runtime.server.events import EventBus, FunctionEvent, event_for
-from runtime.server.failures import Failure, describe, next_request_id
 from runtime.server.interval_index import IntervalIndex, Registration
 from runtime.server.protocol import QueryFailed, QueryUpdated, function_args
 from runtime.server.rerun_processes import RerunBatch, RerunOutcome, RerunProcesses, RerunRequest
 from runtime.time_limit import LoopBudgetSpent
-from runtime.values import Value
+from runtime.values.errors import ArgumentValidationError, ConvexValueError, FunctionNotFoundError
+from runtime.values.values import Value
 
 logger = logging.getLogger("opencom.server")
 
@@ -200,7 +201,7 @@ def subscription_key(
 ) -> tuple[Any, ...]:
     """What makes two live queries one: the same function, arguments, identity, connection proofs and journal.
 
-    The connection's proofs (``runtime.connection``) are part of it because a query may answer
+    The connection's proofs (``runtime.functions.connection``) are part of it because a query may answer
     differently on a connection that proved a secret; connections that proved nothing share.
     Pass ``journal`` None unless the function paginates: for any other function it changes nothing.
     """
@@ -425,7 +426,7 @@ class SubscriptionManager:
             self._stale.discard(subscription)
 
     def _move(self, subscription: Subscription, started: float) -> None:
-        """Run ``subscription`` on a worker thread (``runtime.off_loop``) while the loop serves everyone else.
+        """Run ``subscription`` on a worker thread (``runtime.database.off_loop``) while the loop serves everyone else.
 
         The worker reads its own latest snapshot, not the phase's; ``_land`` brings the result to
         the commits matched since. Until then the subscription stays stale and no phase runs it.

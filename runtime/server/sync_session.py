@@ -20,12 +20,12 @@ the client's view of the protocol (convex-protocol §6):
   connection (``connectionCount`` 0: a reconnecting client authenticates before it subscribes)
   that has not authenticated, Transitions wait up to ``knobs.SYNC_AUTH_GRACE_S`` after the first
   query set, and an ``Authenticate`` arriving meanwhile is answered with them, in one Transition.
-- ``connection`` is what functions see as ``ctx.connection`` (``runtime.connection``): the
+- ``connection`` is what functions see as ``ctx.connection`` (``runtime.functions.connection``): the
   client's address and the proofs its committed mutations recorded. A mutation runs with the
   proofs of every mutation before it; when a commit adds proofs, every query of the connection
   is subscribed again under them (as after ``Authenticate``), so its results follow.
 - A mutation's outcome is remembered in memory (``mutation_log``) and, once it commits a write,
-  in the store with its writes (``runtime.receipts``): a resend on a reconnected connection (a
+  in the store with its writes (``runtime.store.receipts``): a resend on a reconnected connection (a
   ``Connect`` with ``connectionCount`` > 0), or a mutation whose connection closed before it
   committed, is first looked up there, so it runs once even across restarts and servers.
 
@@ -45,15 +45,14 @@ import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 from msgspec import UNSET, Raw, UnsetType
 
-from runtime import knobs, wire_json
-from runtime.connection import Connection, Proof
-from runtime.errors import ArgumentValidationError, ConvexValueError
-from runtime.executor import FunctionResult
-from runtime.functions import Kind
-from runtime.receipts import Receipt
+from runtime import knobs
+from runtime.functions.connection import Connection, Proof
+from runtime.functions.definitions import Kind
+from runtime.functions.executor import FunctionResult
+from runtime.functions.failures import describe, next_request_id
+from runtime.server import wire_json
 from runtime.server.authenticator import ANONYMOUS, AuthenticationError, Caller
 from runtime.server.events import event_for
-from runtime.server.failures import describe, next_request_id
 from runtime.server.outbox import Outbox
 from runtime.server.protocol import (
     INITIAL_VERSION,
@@ -79,8 +78,10 @@ from runtime.server.protocol import (
 )
 from runtime.server.state import ServerState
 from runtime.server.subscriptions import Fingerprint, Subscription
-from runtime.timestamps import decode_ts, encode_ts
-from runtime.values import binary_size
+from runtime.server.timestamps import decode_ts, encode_ts
+from runtime.store.receipts import Receipt
+from runtime.values.errors import ArgumentValidationError, ConvexValueError
+from runtime.values.values import binary_size
 
 logger = logging.getLogger("opencom.server")
 
@@ -349,7 +350,7 @@ class SyncSession:
         return response, outcome.proofs
 
     def _may_have_run(self) -> bool:
-        """Whether a mutation of this connection may have committed before (``runtime.receipts``):
+        """Whether a mutation of this connection may have committed before (``runtime.store.receipts``):
         the client is resending after a reconnect, or has gone and may resend it elsewhere."""
         return not self._fresh or self._closed
 
@@ -377,7 +378,7 @@ class SyncSession:
             # Awaited in this task, not a new one: the response must be queued in the same loop step
             # that learns the commit (see ``subscriptions``).
             executor = self.state.executor
-            # Actions get the address only: what their nested mutations prove is not kept (runtime.connection).
+            # Actions get the address only: what their nested mutations prove is not kept (runtime.functions.connection).
             address = self.connection.client_address
             connection = self.connection if kind == "mutation" else Connection(client_address=address)
             identity, admin = caller.identity, caller.admin

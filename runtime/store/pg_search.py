@@ -1,8 +1,8 @@
-"""Text search on PostgreSQL: the search indexes of ``runtime.search`` as ``tsvector`` rows.
+"""Text search on PostgreSQL: the search indexes of ``runtime.database.search`` as ``tsvector`` rows.
 
 One table holds every search index's entries: the document id, its creation time, its filter
 fields as order-preserving key bytes (so ``eq`` filters use Convex's total-order equality) and its
-tokens as a ``tsvector``. Tokens come from ``runtime.search.tokenize`` (not PostgreSQL's parser),
+tokens as a ``tsvector``. Tokens come from ``runtime.store.search_terms.tokenize`` (not PostgreSQL's parser),
 written with their positions, so both stores match exactly the same documents: at least one query
 term, the last one also as a prefix.
 
@@ -14,17 +14,17 @@ of the query's terms, more often, in shorter text first; exact ties are broken n
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from runtime.catalog import field_value
-from runtime.keys import encode_value
-from runtime.storage import decode_document
+from runtime.store.catalog import field_value
+from runtime.store.search_terms import tokenize
+from runtime.store.sqlite import decode_document
+from runtime.values.keys import encode_value
 
 if TYPE_CHECKING:
-    from runtime.schema import SearchIndexDefinition
-    from runtime.search import SearchPlan
     from runtime.store.postgres import PgConnection
-    from runtime.values import Value
+    from runtime.values.schema import SearchIndexDefinition
+    from runtime.values.values import Value
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS search_indexes (name text PRIMARY KEY, signature text NOT NULL);
@@ -79,8 +79,31 @@ def tsquery(terms: tuple[str, ...]) -> str:
     return " | ".join([*(f"'{term}'" for term in whole), f"'{last}':*"])
 
 
+class SearchTerms(Protocol):
+    """What a search looks for: its terms (the last one also as a prefix) and its ``eq`` filters."""
+
+    @property
+    def terms(self) -> tuple[str, ...]: ...
+
+    @property
+    def filters(self) -> tuple[tuple[str, Any], ...]: ...
+
+
+class SearchPlan(Protocol):
+    """A validated search as the database plans it (``runtime.database.search.SearchPlan``)."""
+
+    @property
+    def fts_name(self) -> str: ...
+
+    @property
+    def index(self) -> SearchIndexDefinition: ...
+
+    @property
+    def read(self) -> SearchTerms: ...
+
+
 class PgTextSearch:
-    """The search-index rows of one PostgreSQL connection (``runtime.search.SearchIndexes`` calls it)."""
+    """The search-index rows of one PostgreSQL connection (``runtime.database.search.SearchIndexes`` calls it)."""
 
     def __init__(self, connection: PgConnection) -> None:
         self.connection = connection
@@ -100,8 +123,6 @@ class PgTextSearch:
         self.connection.modify("DELETE FROM search_entries WHERE index_name = %s AND doc_id = %s", (name, doc_id))
 
     def insert(self, name: str, index: SearchIndexDefinition, document: dict[str, Value]) -> None:
-        from runtime.search import tokenize
-
         text = field_value(document, index.search_field)
         if not isinstance(text, str):
             return

@@ -1,7 +1,7 @@
 """Vector search on PostgreSQL with pgvector: the vector indexes of a schema as HNSW indexes.
 
 Without the ``vector`` extension (or with ``knobs.PGVECTOR`` 0), vector search is the exact cosine
-scan of ``runtime.search`` on both stores. With it, every vector index's entries are rows of one
+scan of ``runtime.database.search`` on both stores. With it, every vector index's entries are rows of one
 table, ``vector_entries`` (the document id, its filter fields as order-preserving key bytes, so
 ``eq`` filters use Convex's total-order equality, and its vector), maintained by every write in
 the writing transaction, as text search's are. Each index gets a partial HNSW index over its rows
@@ -9,7 +9,7 @@ the writing transaction, as text search's are. Each index gets a partial HNSW in
 so a search reads about ``limit`` rows instead of the whole table.
 
 The index picks the candidates; their scores are then computed exactly from the documents, as the
-scan computes them (``runtime.search.vector_search``), since pgvector stores single-precision
+scan computes them (``runtime.database.search.vector_search``), since pgvector stores single-precision
 floats. HNSW is approximate: on large indexes a search may miss a neighbour the exact scan finds,
 as Convex's own vector search may. A filtered search keeps walking the graph until ``limit`` rows
 pass the filter (pgvector's iterative scans, from 0.8), so filters do not shorten its results.
@@ -25,15 +25,15 @@ import math
 from typing import TYPE_CHECKING, Any, Final
 
 from runtime import knobs
-from runtime.catalog import field_value
-from runtime.keys import encode_value
 from runtime.store import StoreError
+from runtime.store.catalog import field_value
 from runtime.store.pg_search import rebuild_changed
+from runtime.values.keys import encode_value
 
 if TYPE_CHECKING:
-    from runtime.schema import VectorIndexDefinition
     from runtime.store.postgres import PgConnection
-    from runtime.values import Value
+    from runtime.values.schema import VectorIndexDefinition
+    from runtime.values.values import Value
 
 MAX_INDEXED_DIMENSIONS: Final = 2000  # pgvector's limit for an HNSW index on ``vector``
 _ITERATIVE_SCANS: Final = (0, 8)  # the extension version that walks on past filtered-out rows
@@ -62,7 +62,7 @@ def _hnsw_name(name: str) -> str:
 
 
 class PgVectors:
-    """The vector-index rows of one PostgreSQL connection (``runtime.search`` calls it)."""
+    """The vector-index rows of one PostgreSQL connection (``runtime.database.search`` calls it)."""
 
     def __init__(self, connection: PgConnection) -> None:
         self.connection = connection

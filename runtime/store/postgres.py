@@ -1,10 +1,10 @@
-"""PostgreSQL persistence: the same rows as ``runtime.storage``, in a PostgreSQL database.
+"""PostgreSQL persistence: the same rows as ``runtime.store.sqlite``, in a PostgreSQL database.
 
 The layout mirrors the SQLite store (``meta``, ``tables``, ``indexes``, ``documents``,
 ``index_entries``), with ``bytea`` keys: PostgreSQL compares ``bytea`` byte by byte, so the
 order-preserving index keys scan in the same order as in SQLite. Meta values are ``jsonb``.
-``commit_log`` holds recent commit groups for the other servers of the deployment (``runtime.cluster``),
-``mutation_receipts`` the outcomes of recently committed client mutations (``runtime.receipts``).
+``commit_log`` holds recent commit groups for the other servers of the deployment (``runtime.database.commit_feed``),
+``mutation_receipts`` the outcomes of recently committed client mutations (``runtime.store.receipts``).
 
 Commits: several servers may serve one database, and their writers take turns. A writer's
 transaction starts by taking a transaction-level advisory lock (``COMMITTER_LOCK``), held until its
@@ -22,7 +22,7 @@ outside a transaction; until PostgreSQL answers again every statement fails at o
 bounded by ``CONNECT_TIMEOUT_S``), so callers hear an error instead of waiting on a dead socket.
 
 The driver is psycopg 3 in its synchronous form: function code runs without suspending (see
-``runtime.database``), so every row access must be a plain call, as it is with ``sqlite3``; an
+``runtime.database.database``), so every row access must be a plain call, as it is with ``sqlite3``; an
 async-only driver (asyncpg) would need a thread hop or a second event loop per call. It was also
 the fastest for this access pattern: 2,000 single-row inserts in one transaction then 2,000 point
 selects over loopback took 1.7 s with synchronous psycopg, 2.1 s with asyncpg and 3.8 s with
@@ -39,10 +39,10 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
-from runtime.receipts import ReceiptKey
 from runtime.store import StoreError
 from runtime.store.pg_search import PgTextSearch
 from runtime.store.pg_vectors import PgVectors
+from runtime.store.receipts import ReceiptKey
 from runtime.time_limit import WATCHDOG
 
 # An arbitrary constant naming "the writer of this database" among advisory locks.
@@ -100,7 +100,7 @@ CREATE INDEX IF NOT EXISTS mutation_receipts_by_ts ON mutation_receipts (ts);
 class PgConnection:
     """A psycopg connection that speaks the store interface's transaction-control vocabulary.
 
-    ``execute`` takes exactly the statements ``runtime.database`` issues; ``BEGIN IMMEDIATE`` (the
+    ``execute`` takes exactly the statements ``runtime.database.database`` issues; ``BEGIN IMMEDIATE`` (the
     writer's) becomes a read-committed transaction, which is serializable here because the
     committer lock makes this connection the only writer; ``BEGIN`` (a reader's) becomes a
     read-only repeatable-read snapshot. Row SQL goes through ``query``/``modify``. Every psycopg
@@ -224,7 +224,7 @@ def create_schema(connection: PgConnection) -> None:
 
 
 class PgRows:
-    """Row-level reads and writes on one connection (``runtime.storage.Rows``'s interface)."""
+    """Row-level reads and writes on one connection (``runtime.store.Rows``)."""
 
     def __init__(self, connection: PgConnection) -> None:
         self.connection = connection
@@ -309,7 +309,7 @@ class PgRows:
         sql = f"{select}WHERE e.index_id = %s AND e.key >= %s AND e.key < %s ORDER BY e.key {order} LIMIT %s"
         return self.connection.query(sql, (index_id, low, high, limit))  # type: ignore[return-value]
 
-    # --- mutation receipts (runtime.receipts) -----------------------------------------------
+    # --- mutation receipts (runtime.store.receipts) -----------------------------------------
     def find_receipts(self, keys: list[ReceiptKey]) -> dict[ReceiptKey, tuple[int, bytes]]:
         """The (ts, stored outcome) of those of ``keys`` that have a receipt: one statement."""
         values = ", ".join(["(%s, %s::bigint, %s)"] * len(keys))

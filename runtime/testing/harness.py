@@ -25,14 +25,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from runtime import ids
-from runtime.environment import set_env
-from runtime.executor import Executor, FunctionResult
-from runtime.functions import FunctionDefinition, Kind
-from runtime.http_actions import Request, run_http_action
-from runtime.read_set import Commit
+from runtime.database.read_set import Commit
+from runtime.functions.definitions import FunctionDefinition, Kind
+from runtime.functions.environment import set_env
+from runtime.functions.executor import Executor, FunctionResult
+from runtime.functions.http_actions import Request, run_http_action
 from runtime.testing.subscriptions import Subscription
 from runtime.testing.time_control import DEFAULT_MAX_ITERATIONS, TimeControl, acquire_clock, release_clock
+from runtime.values import ids
 
 DEFAULT_ISSUER = "https://convex.test"
 

@@ -15,8 +15,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from runtime.executor import FunctionResult
-from runtime.read_set import Commit, ReadSet
+from runtime.database.read_set import Commit, ReadSet
+from runtime.functions.executor import FunctionResult
 
 QueryRunner = Callable[[], FunctionResult]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from runtime import clock
 
 if TYPE_CHECKING:
-    from runtime.executor import Executor
+    from runtime.functions.executor import Executor
 
 DEFAULT_MAX_ITERATIONS = 100
 _shared_clock: clock.ManualClock | None = None

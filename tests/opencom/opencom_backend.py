@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from runtime import ConvexError
-from runtime.executor import Executor, FunctionResult
+from runtime.functions.executor import Executor, FunctionResult
 from runtime.testing import ConvexTest
 
 APP_ROOT = Path(__file__).resolve().parents[2]

@@ -26,7 +26,7 @@ import pytest_asyncio
 from opencom_backend import APP_ROOT, Backend, Person, Visitor, open_backend
 
 from runtime import ConvexError
-from runtime.app_loader import load_app
+from runtime.functions.app_loader import load_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

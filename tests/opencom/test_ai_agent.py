@@ -9,7 +9,7 @@ from aiohttp import web
 from opencom_backend import Backend, Team
 from test_semantic_search import ARTICLES, run_embedding_jobs
 
-from runtime.environment import set_env
+from runtime.functions.environment import set_env
 
 REFUND_ANSWER = "You can request a refund within 30 days of purchase."
 

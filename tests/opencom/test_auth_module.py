@@ -15,7 +15,7 @@ import pytest
 from opencom_backend import Backend, Team
 
 from runtime import ConvexError, knobs
-from runtime.executor import FunctionResult
+from runtime.functions.executor import FunctionResult
 
 PASSWORD = "Opencom!secret"
 

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from opencom_backend import Backend, Team
 
-from runtime.http_actions import Request, run_http_action
+from runtime.functions.http_actions import Request, run_http_action
 
 SITE = "http://127.0.0.1:1"
 

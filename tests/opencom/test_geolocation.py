@@ -8,8 +8,8 @@ from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 from opencom_backend import Backend, Team
 
-from runtime.environment import set_env
-from runtime.http_actions import Request, run_http_action
+from runtime.functions.environment import set_env
+from runtime.functions.http_actions import Request, run_http_action
 
 UNKNOWN = {"city": None, "region": None, "country": None, "countryCode": None}
 

@@ -153,3 +153,17 @@ async def test_a_series_push_block_reaches_the_visitors_device_through_expo(
     assert [[(m["to"], m["body"]) for m in batch] for batch in received] == [[("ExponentPushToken[ann]", "Come back")]]
     [row] = [d for d in (await backend.dump())["notificationDeliveries"] if d.get("visitorId") == visitor.visitor_id]
     assert row["status"] == "delivered"
+
+
+async def test_a_window_widens_to_the_agents_it_did_not_cover(backend: Backend, team: Team):
+    first, second = await backend.add_member(team, "agent"), await backend.add_member(team, "agent")
+    visitor = await backend.boot(team.workspace_id)
+    conversation = await backend.visitor_conversation(visitor)
+    for agent in (first, second, first):  # reassigned within the minute: each new assignee hears once
+        await backend.call("conversations:assign", {"id": conversation, "agentId": agent.user_id}, as_=team.admin)
+    assigned = [to for to, subject in await sent(backend) if subject == "A conversation was assigned to you"]
+    assert sorted(assigned) == sorted([first.email, second.email])
+    windows = [row for row in (await backend.dump())["notificationDedupeKeys"] if row["dedupeKey"].startswith("assignment:")]
+    assert {row["channel"]: sorted(row["agents"]) for row in windows} == {
+        channel: sorted([first.user_id, second.user_id]) for channel in ("email", "push")
+    }

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from opencom_backend import Backend, Team
 
-from runtime.executor import Executor
+from runtime.functions.executor import Executor
 
 ARTICLES = {
     "refund": ("Refund policy", "Request a refund within 30 days of purchase and we return the full price."),

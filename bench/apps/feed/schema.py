@@ -1,7 +1,6 @@
 """The app bench/subscriptions.py measures: the chat example's messages plus keyed documents."""
 
-from runtime.schema import define_schema, define_table
-from runtime.validators import v
+from runtime import define_schema, define_table, v
 
 schema = define_schema(
     {

@@ -8,8 +8,8 @@ Run with ``pytest`` (``asyncio_mode = "auto"`` lets tests be plain ``async def``
 
 import pytest
 
-from runtime.errors import ArgumentValidationError
 from runtime.testing import ConvexTest
+from runtime.values.errors import ArgumentValidationError
 
 
 async def test_sent_messages_are_listed_oldest_first(convex_test: ConvexTest):

@@ -1,8 +1,7 @@
 """The auth example's tables: the sign-in library's, plus notes owned by users."""
 
+from runtime import define_schema, define_table, v
 from runtime.auth import auth_tables
-from runtime.schema import define_schema, define_table
-from runtime.validators import v
 
 schema = define_schema(
     {

@@ -1,8 +1,7 @@
 """The CLI test app: typed ``messages`` (the chat example's table) and ``things``, which takes any
 value so snapshots can carry int64, bytes, NaN and -0.0."""
 
-from runtime.schema import define_schema, define_table
-from runtime.validators import v
+from runtime import define_schema, define_table, v
 
 schema = define_schema(
     {

@@ -1,7 +1,6 @@
 """The cluster tests' app: a chat, bank accounts and scheduled jobs that leave one row per run."""
 
-from runtime.schema import define_schema, define_table
-from runtime.validators import v
+from runtime import define_schema, define_table, v
 
 schema = define_schema(
     {

@@ -1,7 +1,6 @@
 """The chat example's schema plus a table of arbitrary values, for the client compatibility tests."""
 
-from runtime.schema import define_schema, define_table
-from runtime.validators import v
+from runtime import define_schema, define_table, v
 
 schema = define_schema(
     {

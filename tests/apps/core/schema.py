@@ -1,8 +1,7 @@
 """The core test app's tables: ``items`` takes any document and has indexes to range over,
 ``accounts`` is typed for the bank functions. Tables not named here exist too, unvalidated."""
 
-from runtime.schema import define_schema, define_table
-from runtime.validators import v
+from runtime import define_schema, define_table, v
 
 schema = define_schema(
     {

@@ -1,7 +1,6 @@
 """The harness test app: messages by author, and named counters."""
 
-from runtime import v
-from runtime.schema import define_schema, define_table
+from runtime import define_schema, define_table, v
 
 schema = define_schema(
     {

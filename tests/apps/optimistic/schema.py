@@ -1,7 +1,6 @@
 """The optimistic-mutation tests' app: counters to fight over, items under an index and a search index."""
 
-from runtime.schema import define_schema, define_table
-from runtime.validators import v
+from runtime import define_schema, define_table, v
 
 schema = define_schema(
     {

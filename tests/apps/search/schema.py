@@ -1,7 +1,6 @@
 """A small app for search tests: notes with text, a channel filter and an embedding."""
 
-from runtime.schema import define_schema, define_table
-from runtime.validators import v
+from runtime import define_schema, define_table, v
 
 schema = define_schema(
     {

@@ -1,7 +1,6 @@
 """The sync server's test app: channel messages, named counters, a table of large values."""
 
-from runtime.schema import define_schema, define_table
-from runtime.validators import v
+from runtime import define_schema, define_table, v
 
 schema = define_schema(
     {

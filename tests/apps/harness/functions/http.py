@@ -1,7 +1,7 @@
 """HTTP routes: an exact path, a prefix, a JSON echo, a failure and the caller's identity."""
 
 from runtime import ConvexError
-from runtime.http_actions import HttpRouter, Response, http_action
+from runtime.functions.http_actions import HttpRouter, Response, http_action
 
 http = HttpRouter()
 

@@ -4,7 +4,7 @@ bodies, a route under ``/api/``, and a route answering its own CORS."""
 import asyncio
 
 from runtime import ConvexError
-from runtime.http_actions import HttpRouter, Response, http_action
+from runtime.functions.http_actions import HttpRouter, Response, http_action
 
 from . import counter
 

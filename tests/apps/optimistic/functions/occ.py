@@ -115,3 +115,14 @@ async def schedule_slow_increment(ctx, args):
 @query(args={"job": v.id("_scheduled_functions")})
 async def job_state(ctx, args):
     return (await ctx.db.system.get(args["job"]))["state"]["kind"]
+
+
+RUNS: list[str] = []  # the ``label`` of each run of ``counted``, first attempts included
+
+
+@mutation(args={"ms": v.float64(), "label": v.string()})
+async def counted(ctx, args):
+    """Compute for ``ms`` of CPU, write one item; each run (a rolled back one too) is recorded in ``RUNS``."""
+    RUNS.append(args["label"])
+    _compute(args["ms"])
+    await ctx.db.insert("items", {"group": "counted", "rank": 0.0, "text": args["label"]})
