@@ -21,25 +21,35 @@ from typing import Any
 import aiohttp
 import pytest
 
+from runtime.store import DATABASE_URL_VARIABLE
 from tests.server_fixtures import RunningServer, SyncConnection, add_query, modify, mutation, start_server, ts_value
+from tests.store_fixtures import Stores
 
 APP = Path(__file__).parent / "apps" / "sync"
 SCHEMALESS_APP = Path(__file__).parent / "apps" / "schemaless"
 SERVER_ENV = {"OPENCOM_SQLITE_SYNCHRONOUS": "NORMAL"}
 
 
-@pytest.fixture(scope="module", params=[0, 1], ids=["reruns-on-loop", "reruns-on-a-process"])
+SETUPS = {"reruns-on-loop": ("sqlite", 0), "reruns-on-a-process": ("sqlite", 1), "postgres": ("postgres", 1)}
+
+
+@pytest.fixture(scope="module", params=list(SETUPS))
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """The server, with re-runs on its event loop or on one worker process (``knobs.RERUN_PROCESSES``)."""
-    env = {**SERVER_ENV, "OPENCOM_RERUN_PROCESSES": str(request.param)}
-    running = start_server(APP, tmp_path_factory.mktemp("subscriptions") / "data", env=env)
+    """The server on SQLite with re-runs on its event loop or on one worker process
+    (``knobs.RERUN_PROCESSES``), or on PostgreSQL with a worker process."""
+    store, processes = SETUPS[request.param]
+    data = tmp_path_factory.mktemp("subscriptions") / "data"
+    stores = Stores(store)
+    env = {**SERVER_ENV, "OPENCOM_RERUN_PROCESSES": str(processes), DATABASE_URL_VARIABLE: stores.url_for(data) or ""}
+    running = start_server(APP, data, env=env)
     yield running
     stats = asyncio.run(server_stats(running))
     # Every test ran: the process took re-runs (or, with none, none left the loop), and with nothing
     # under way no commit is kept for results still to come back.
-    assert (stats["rerunProcessBatches"] > 0) == bool(request.param), stats
+    assert (stats["rerunProcessBatches"] > 0) == bool(processes), stats
     assert stats["commitsKeptForWorkers"] == 0, stats
     assert running.stop() == 0, running.log()
+    stores.drop_all()
 
 
 async def server_stats(server: RunningServer) -> dict[str, Any]:
