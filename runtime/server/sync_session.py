@@ -109,7 +109,9 @@ class SyncSession:
         self._end_ts = 0
         self._transition_due = False
         self._clock_skew: float | UnsetType = UNSET
-        self._mutations: asyncio.Queue[tuple[Mutation, Caller] | None] = asyncio.Queue()
+        # Made with the first Mutation, with the task that runs them: many connections (widgets)
+        # only ever subscribe.
+        self._mutations: asyncio.Queue[tuple[Mutation, Caller] | None] | None = None
         self._closed = False
         self._socket = socket
         self._expiry: asyncio.TimerHandle | None = None  # when the current user token runs out
@@ -120,7 +122,6 @@ class SyncSession:
     # --- the connection's life ----------------------------------------------------------------
     async def run(self) -> None:
         """Serve the connection until the client leaves or is sent away."""
-        self.state.spawn(self._run_mutations(), "opencom-sync-mutations")
         try:
             async for frame in self._socket:
                 if frame.type == WSMsgType.TEXT:
@@ -148,9 +149,10 @@ class SyncSession:
         for subscription in self.queries.values():
             self.manager.unsubscribe(subscription, self)
         self.queries.clear()
-        while not self._mutations.empty():
-            self._mutations.get_nowait()  # not started: the client resends what it still wants
-        self._mutations.put_nowait(None)
+        if self._mutations is not None:
+            while not self._mutations.empty():
+                self._mutations.get_nowait()  # not started: the client resends what it still wants
+            self._mutations.put_nowait(None)
         self.outbox.close(WSCloseCode.GOING_AWAY, "")
 
     def _fatal(self, message: str) -> None:
@@ -168,6 +170,9 @@ class SyncSession:
             elif isinstance(message, ModifyQuerySet):
                 self._modify_query_set(message)
             elif isinstance(message, Mutation):
+                if self._mutations is None:
+                    self._mutations = asyncio.Queue()
+                    self.state.spawn(self._run_mutations(self._mutations), "opencom-sync-mutations")
                 self._mutations.put_nowait((message, self.caller))
             elif isinstance(message, Action):
                 self.state.spawn(self._act(message, self.caller), "opencom-sync-action")
@@ -303,8 +308,8 @@ class SyncSession:
         self.outbox.close(WSCloseCode.OK, "AuthError")
 
     # --- mutations and actions ----------------------------------------------------------------
-    async def _run_mutations(self) -> None:
-        while (item := await self._mutations.get()) is not None:
+    async def _run_mutations(self, mutations: asyncio.Queue[tuple[Mutation, Caller] | None]) -> None:
+        while (item := await mutations.get()) is not None:
             message, caller = item
             response, proofs = await self._mutation_response(message, caller)
             self.outbox.push(response)
