@@ -1,6 +1,6 @@
 """A reconnect storm on the widget, beside a minimal aiohttp + sqlite3 server measured in the same run.
 
-    python bench/reconnect_storm.py [--clients 1000] [--repeats 3] [--quick]
+    python bench/reconnect_storm.py [--clients 1000] [--repeats 3] [--quick] [--cold]
 
 Starts the real server on the Opencom app (the repository root) and seeds ``--clients`` widget
 visitors, each with a booted session and one conversation, before anything is timed. Then all of
@@ -14,6 +14,11 @@ The thin baseline (this file, ``--thin-server``) answers one WebSocket frame per
 five reads from sqlite3: the session token's visitor, the workspace, its origin check, its messenger
 settings, the visitor's conversations and their unread total, as one JSON message. Its rows hold the
 very documents the Opencom server returned in the warm-up storm, so both send the same bytes.
+
+Between storms the server keeps the results nobody watches any more until a commit touches them
+(``knobs.SYNC_RETAINED_QUERIES``), as Convex keeps its query cache: a reconnecting widget is then
+served without runs. ``--cold`` starts it retaining nothing, so that every storm runs all five
+queries of every client, as after a server restart.
 
 Subject (opencom) and baseline (thin) storms alternate, ``--repeats`` times each, and every figure
 is printed as median [min-max] over the repeats:
@@ -35,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sqlite3
 import sys
@@ -69,6 +75,9 @@ STORM_TIMEOUT_S = 120.0
 RECONNECT_ATTEMPTS = 10
 RECONNECT_BACKOFF_S = 0.5
 SETTLE_S = 1.0  # after a storm's sockets close, so their teardown is not billed to the next storm
+IDLE_WINDOW_S = 0.5  # the server counts as idle once it used under IDLE_CORES of CPU over such a window
+IDLE_CORES = 0.05
+IDLE_TIMEOUT_S = 120.0
 
 
 # --- the thin baseline server ------------------------------------------------------------------
@@ -284,6 +293,18 @@ async def storm(url: str, pid: int, frames: list[list[str]]) -> tuple[dict[str, 
 # --- the run -----------------------------------------------------------------------------------
 
 
+async def until_idle(pid: int) -> None:
+    """Wait until the server is idle: the jobs seeding scheduled (notification fan-outs) are done,
+    so that no storm is billed for them."""
+    deadline = time.monotonic() + IDLE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        before = process_tree_cpu(pid)
+        await asyncio.sleep(IDLE_WINDOW_S)
+        if process_tree_cpu(pid) - before < IDLE_CORES * IDLE_WINDOW_S:
+            return
+    raise RuntimeError(f"the server was still busy {IDLE_TIMEOUT_S:.0f} s after seeding")
+
+
 async def seed_visitors(opencom: OpencomTarget, count: int) -> list[dict[str, Any]]:
     """``count`` visitors with a booted widget session and one conversation each (not timed)."""
     visitors: list[dict[str, Any]] = []
@@ -306,8 +327,9 @@ async def run(options: argparse.Namespace) -> None:
         thin_dir.mkdir()
         argv = [sys.executable, "-m", "runtime.server", "--app", str(REPO), "--data", str(opencom_dir),
                 "--host", "127.0.0.1", "--port", "0"]  # fmt: skip
+        env = {**os.environ, "OPENCOM_SYNC_RETAINED_QUERIES": "0"} if options.cold else None
         async with AsyncExitStack() as stack:
-            url, pid = await stack.enter_async_context(server_process(argv))
+            url, pid = await stack.enter_async_context(server_process(argv, env=env))
             session = await stack.enter_async_context(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)))
             admin_key = read_admin_key(opencom_dir)
             assert admin_key is not None
@@ -315,6 +337,7 @@ async def run(options: argparse.Namespace) -> None:
             await opencom.seed(0)
             visitors = await seed_visitors(opencom, options.clients)
             progress(f"seeded {len(visitors)} visitors with a session and a conversation each")
+            await until_idle(pid)
             workspace = opencom.workspace_id
             opencom_frames = [convex_frames(workspace, visitor) for visitor in visitors]
             _, warm_clients = await storm(url, pid, opencom_frames)
@@ -356,6 +379,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000, help="widgets reconnecting at once")
     parser.add_argument("--repeats", type=int, default=3, help="subject/baseline storm pairs")
     parser.add_argument("--quick", action="store_true", help="200 clients (unless --clients is given)")
+    parser.add_argument("--cold", action="store_true", help="the server retains no results between storms")
     parser.add_argument("--thin-server", metavar="DIR", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.quick and "--clients" not in sys.argv:

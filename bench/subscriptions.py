@@ -9,8 +9,10 @@ can beat. Prints one ``name: value`` line per number:
 - ``observe_latency_p50_ms`` / ``_p99_ms``: a mutation sent → one subscriber (our client) holding the
   update, with a writer at 50 mutations/s; beside ``ws_rtt_p50_ms``, a raw aiohttp echo round trip.
 - ``fanout_ratio``: one mutation's update reaching N WebSocket subscribers of one query ÷ the raw
-  server broadcasting the same bytes to N sockets (target ≤ 1.5); ``query_runs_per_invalidation``
-  from the server's stats endpoint (target exactly 1).
+  server broadcasting the same bytes to N sockets, median [min-max] over rounds that alternate the
+  two (target ≤ 1.2), and ``fanout_cpu_ratio``, the two servers' CPU over those rounds (a busy
+  machine moves wall times, not CPU; re-runs in worker processes are not counted);
+  ``query_runs_per_invalidation`` from the server's stats endpoint (target exactly 1).
 - ``unaffected_ratio``: mutation throughput with 10,000 live subscriptions on other documents ÷ with
   none (target ≥ 0.9).
 - ``ws_mutation_ratio``: ``messages:send`` throughput from 32 WebSocket clients ÷ raw single-row
@@ -26,15 +28,13 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -57,13 +57,6 @@ FANOUT_QUERY = ("messages:latest", {"count": 10.0})
 
 
 # --- processes ---------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def subprocess_server(argv: list[str]) -> AsyncIterator[str]:
-    """Run a server process until its ready line names its URL; yield the URL, then stop it."""
-    async with server_process(argv) as (url, _):
-        yield url
 
 
 def opencom_server(data_dir: str) -> list[str]:
@@ -242,46 +235,54 @@ def query_runs(snapshot: dict[str, Any]) -> int:
     return int(snapshot["queryExecutionsByPath"].get(FANOUT_QUERY[0], 0))
 
 
-async def measure_fanout(url: str, admin_key: str, raw_url: str, subscribers: int, rounds: int) -> dict[str, float]:
-    """One mutation's update to N subscribers of one query, vs. a raw broadcast of the same frame."""
+async def measure_fanout(
+    server: tuple[str, int], admin_key: str, raw: tuple[str, int], subscribers: int, rounds: int
+) -> dict[str, Any]:
+    """One mutation's update to N subscribers of one query, vs. a raw broadcast of the same frame.
+
+    Both sets of N sockets stay open throughout and the rounds alternate (ours, raw, ours, …), so
+    that the load of a shared machine weighs on both sides of each ratio alike. Each server's CPU
+    is summed over its rounds (the kernel counts it in 10 ms ticks, too coarse for one round).
+    """
+    (url, pid), (raw_url, raw_pid) = server, raw
     path, args = FANOUT_QUERY
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         sockets = [await raw_subscriber(session, url, path, args) for _ in range(subscribers)]
         writer = await raw_writer(session, url)
+        listeners = [await session.ws_connect(ws_url(raw_url, "/fanout"), max_msg_size=0) for _ in range(subscribers)]
+        trigger = await session.ws_connect(ws_url(raw_url, "/trigger"), max_msg_size=0)
+        await asyncio.sleep(0.5)  # every listener registered on the raw server
         opencom_times: list[float] = []
+        raw_times: list[float] = []
         runs_per_round: list[int] = []
-        frame = ""
+        opencom_cpu = raw_cpu = 0.0
         for round_index in range(rounds):
             marker = f"fanout-{round_index:06d}-{uuid.uuid4().hex[:8]}"
             mutation = json.dumps({"type": "Mutation", "requestId": round_index, "udfPath": "messages:send",
                                    "args": [{"author": "bench", "body": marker}]})  # fmt: skip
             before = await stats(session, url, admin_key)
+            cpu_before = process_cpu(pid)
             elapsed, frame = await time_until_all_see(sockets, marker, partial(writer.send_str, mutation))
+            opencom_cpu += process_cpu(pid) - cpu_before
             opencom_times.append(elapsed)
             runs_per_round.append(query_runs(await stats(session, url, admin_key)) - query_runs(before))
             await asyncio.sleep(0.2)
-        for ws in [*sockets, writer]:
-            await ws.close()
-
-        listeners = [await session.ws_connect(ws_url(raw_url, "/fanout"), max_msg_size=0) for _ in range(subscribers)]
-        trigger = await session.ws_connect(ws_url(raw_url, "/trigger"), max_msg_size=0)
-        await asyncio.sleep(0.5)  # every listener registered on the raw server
-        old_marker = re.search(r"fanout-\d{6}-[0-9a-f]{8}", frame)
-        assert old_marker is not None
-        raw_times = []
-        for round_index in range(rounds):
-            marker = f"fanout-{round_index:06d}-{uuid.uuid4().hex[:8]}"
-            payload = frame.replace(old_marker.group(0), marker)
-            elapsed, _ = await time_until_all_see(listeners, marker, partial(trigger.send_str, payload))
+            # The same bytes our subscribers got, with a fresh marker, from the raw server.
+            raw_marker = f"fanout-{round_index:06d}-{uuid.uuid4().hex[:8]}"
+            payload = frame.replace(marker, raw_marker)
+            cpu_before = process_cpu(raw_pid)
+            elapsed, _ = await time_until_all_see(listeners, raw_marker, partial(trigger.send_str, payload))
+            raw_cpu += process_cpu(raw_pid) - cpu_before
             raw_times.append(elapsed)
             await asyncio.sleep(0.2)
-        for ws in [*listeners, trigger]:
+        for ws in [*sockets, writer, *listeners, trigger]:
             await ws.close()
     return {
         "fanout_ms": statistics.median(opencom_times) * 1000,
         "raw_broadcast_ms": statistics.median(raw_times) * 1000,
-        "fanout_ratio": statistics.median(opencom_times) / statistics.median(raw_times),
+        "fanout_ratio": spread([ours / raw for ours, raw in zip(opencom_times, raw_times)]),
+        "fanout_cpu_ratio": opencom_cpu / max(raw_cpu, 1e-9),
         "query_runs_per_invalidation": statistics.median(runs_per_round),
     }
 
@@ -413,7 +414,7 @@ async def run(options: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="opencom-bench-") as data_dir:
         async with (
             server_process(opencom_server(data_dir)) as (url, pid),
-            subprocess_server(raw_server()) as raw_url,
+            server_process(raw_server()) as (raw_url, raw_pid),
         ):
             results: dict[str, Any] = {}
             if "latency" in sections:
@@ -421,7 +422,8 @@ async def run(options: argparse.Namespace) -> None:
             if "fanout" in sections:
                 admin_key = read_admin_key(Path(data_dir))
                 assert admin_key is not None, "the server did not create its admin key"
-                results |= await measure_fanout(url, admin_key, raw_url, options.subscribers, options.rounds)
+                raw = (raw_url, raw_pid)
+                results |= await measure_fanout((url, pid), admin_key, raw, options.subscribers, options.rounds)
             if "unaffected" in sections:
                 results |= await measure_unaffected(url, options.live_subscriptions, options.seconds, options.rounds)
             if "mutations" in sections:

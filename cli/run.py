@@ -19,8 +19,9 @@ from cli.discovery import add_location_options, remote_locations, server_url
 from cli.function_logs import print_log_lines
 from cli.in_process import open_executor
 from cli.output import EXIT_OK, CliError, UsageError, one_line, parse_json_argument, print_json
-from runtime.functions.app_loader import canonical_path, load_app
+from runtime.functions.app_loader import load_app
 from runtime.functions.definitions import Kind
+from runtime.functions.paths import canonical_path
 from runtime.tokens.admin_key import read_admin_key
 from runtime.tokens.identity import Identity, identity_from_attributes
 from runtime.values.errors import ConvexValueError, FunctionNotFoundError, error_message

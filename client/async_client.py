@@ -33,7 +33,7 @@ from client.query_set import QuerySet
 from client.requests import RequestKind, RequestTracker
 from client.subscription import ErrorCallback, Subscription, UpdateCallback
 from runtime import knobs
-from runtime.functions.app_loader import canonical_path
+from runtime.functions.paths import canonical_path
 from runtime.server.timestamps import decode_ts, encode_ts
 from runtime.values.values import Value
 

@@ -152,6 +152,10 @@ SYNC_MAX_PENDING_MESSAGES = _int("SYNC_MAX_PENDING_MESSAGES", 10_000)  # unsent 
 SYNC_MAX_RESULT_BYTES = _int("SYNC_MAX_RESULT_BYTES", 64 << 20)  # result bytes one connection's queries may hold
 SYNC_MAX_CONNECTION_PROOFS = _int("SYNC_MAX_CONNECTION_PROOFS", 32)  # ctx.connection proofs one connection keeps
 SYNC_MUTATION_LOG_SIZE = _int("SYNC_MUTATION_LOG_SIZE", 10_000)  # (session, request) outcomes kept for replays
+# Results of queries no connection watches any more, kept while no commit touches them, so that
+# reconnecting clients are served without runs (runtime.server.subscriptions): how many, how many bytes.
+SYNC_RETAINED_QUERIES = _int("SYNC_RETAINED_QUERIES", 20_000)
+SYNC_RETAINED_BYTES = _int("SYNC_RETAINED_BYTES", 64 << 20)
 # How long the store keeps a committed WebSocket mutation's receipt, which answers a resend of it
 # after a crash or on another server (runtime.store.receipts); a client resends within seconds of reconnecting.
 MUTATION_RECEIPTS_KEPT_S = _float("MUTATION_RECEIPTS_KEPT_S", 600.0)
@@ -160,6 +164,7 @@ SYNC_RERUN_STEP_S = _float("SYNC_RERUN_STEP_S", 0.005)  # re-runs between two tu
 # Worker processes running live-query re-runs (runtime/server/rerun_processes.py); 0: on the event loop.
 RERUN_PROCESSES = _int("RERUN_PROCESSES", max((os.cpu_count() or 1) - 1, 0))
 RERUN_BATCH_SIZE = _int("RERUN_BATCH_SIZE", 8)  # queries a process runs in one snapshot (a connection's stay together)
+RERUN_MAX_BATCH_SIZE = _int("RERUN_MAX_BATCH_SIZE", 64)  # what a batch may grow to when many queries are due
 RERUN_BATCHES_PER_PROCESS = _int("RERUN_BATCHES_PER_PROCESS", 2)  # batches sent to each process at a time
 # CPU time a re-run may use on a worker process; past it, it finishes on a worker thread of the server
 # (runtime/database/off_loop.py), so that a runaway query cannot keep a process from everyone else's re-runs.

@@ -98,7 +98,7 @@ async def test_crash_leftovers_are_swept_at_start(open_executor: Callable[..., E
 async def served(executor: Executor) -> AsyncIterator[tuple[Executor, aiohttp.ClientSession]]:
     """The storage routes on 127.0.0.1, with the executor's URLs pointing at them."""
     app = web.Application()
-    app.add_routes(routes(executor, "/{lead:/?}"))  # the server's prefix, which also accepts "//api/..."
+    app.add_routes(routes(executor.file_storage, "/{lead:/?}"))  # the server's prefix, which also accepts "//api/..."
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     executor.cloud_url = str(server.make_url("")).rstrip("/")

@@ -1,4 +1,5 @@
-"""runtime/ is layered: each group of modules imports only its own group and the groups below it.
+"""runtime/ is layered: each group of modules imports only its own group and the groups below it,
+and no module imports itself back through others (inside a group either).
 
 Every import counts, whatever its place (module level, inside a function, under ``TYPE_CHECKING``):
 a lower layer that needs something of a higher one declares it as a ``Protocol`` the higher one
@@ -88,19 +89,17 @@ def test_no_layer_imports_a_higher_one() -> None:
     assert not upward, "\n".join(upward)
 
 
-def test_groups_import_each_other_without_cycles() -> None:
-    graph: dict[str, set[str]] = {}
-    for importer, imported in group_edges():
-        graph.setdefault(importer, set()).add(imported)
-    # Depth-first search; a group met again while still on the path closes a cycle.
-    cycles: list[list[str]] = []
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Import cycles of ``graph`` (importer → imported), each as the path that closes it."""
+    # Depth-first search; a node met again while still on the path closes a cycle.
+    found: list[list[str]] = []
     state: dict[str, str] = {}
 
     def visit(node: str, path: list[str]) -> None:
         state[node] = "open"
         for successor in sorted(graph.get(node, ())):
             if state.get(successor) == "open":
-                cycles.append([*path[path.index(successor) :], successor])
+                found.append([*path[path.index(successor) :], successor])
             elif successor not in state:
                 visit(successor, [*path, successor])
         state[node] = "done"
@@ -108,4 +107,20 @@ def test_groups_import_each_other_without_cycles() -> None:
     for node in sorted(graph):
         if node not in state:
             visit(node, [node])
-    assert not cycles, "\n".join(" -> ".join(cycle) for cycle in cycles)
+    return found
+
+
+def test_groups_import_each_other_without_cycles() -> None:
+    graph: dict[str, set[str]] = {}
+    for importer, imported in group_edges():
+        graph.setdefault(importer, set()).add(imported)
+    found = cycles(graph)
+    assert not found, "\n".join(" -> ".join(cycle) for cycle in found)
+
+
+def test_modules_import_each_other_without_cycles() -> None:
+    """Inside a group too, two modules never need each other: the lower one declares a ``Protocol``."""
+    modules = module_names()
+    graph = {module: set(imported_modules(module, path, modules)) for module, path in modules.items()}
+    found = cycles(graph)
+    assert not found, "\n".join(" -> ".join(cycle) for cycle in found)

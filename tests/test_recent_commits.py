@@ -67,3 +67,55 @@ def test_a_failed_group_leaves_no_commit_behind() -> None:
         log.discard_after(11)
         found = log.first_conflict(read_set, 11, no_search)
     assert found is None
+
+
+def test_a_hold_keeps_commits_until_it_is_released_once() -> None:
+    log = RecentCommits()
+    first, second = log.hold(10), log.hold(12)
+    for ts in (11, 12, 13):
+        log.add(Commit(ts, (write([(1, b"a")]),)))
+    log.durable(13)
+    assert [commit.ts for commit in log.between(10, 13)] == [11, 12, 13]
+    first.release()
+    first.release()  # a second release must not give up the other hold's commits
+    assert [commit.ts for commit in log.between(10, 13)] == [13]
+    assert [commit.ts for commit in log.between(12, 12)] == []  # only up to the ts asked for
+    second.release()
+    assert len(log) == 0
+
+
+OPERATIONS = st.lists(
+    st.one_of(
+        st.just(("add",)),
+        st.just(("durable",)),
+        st.just(("hold",)),
+        st.tuples(st.just("release"), st.integers(0, 5)),
+        st.just(("fail",)),
+    ),
+    max_size=40,
+)
+
+
+@given(OPERATIONS)
+def test_the_log_holds_exactly_the_undurable_commits_and_those_above_a_held_floor(operations: list[tuple]) -> None:
+    log = RecentCommits()
+    made: list[int] = []  # timestamps of the commits made and not discarded
+    durable_ts, next_ts = 0, 1
+    holds = []
+    for operation in operations:
+        if operation[0] == "add":
+            log.add(Commit(next_ts, (write([(1, b"a")]),)))
+            made.append(next_ts)
+            next_ts += 1
+        elif operation[0] == "durable":
+            durable_ts = made[-1] if made else durable_ts
+            log.durable(durable_ts)
+        elif operation[0] == "hold":
+            holds.append(log.hold(durable_ts))  # readers hold at the last durable commit, as the callers do
+        elif operation[0] == "release" and holds:
+            holds.pop(operation[1] % len(holds)).release()
+        elif operation[0] == "fail":
+            log.discard_after(durable_ts)  # the group not yet durable failed
+            made = [ts for ts in made if ts <= durable_ts]
+        floor = min([hold.floor for hold in holds] + [durable_ts])
+        assert [commit.ts for commit in log.between(0, next_ts)] == [ts for ts in made if ts > floor]

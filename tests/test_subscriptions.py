@@ -21,25 +21,35 @@ from typing import Any
 import aiohttp
 import pytest
 
+from runtime.store import DATABASE_URL_VARIABLE
 from tests.server_fixtures import RunningServer, SyncConnection, add_query, modify, mutation, start_server, ts_value
+from tests.store_fixtures import Stores
 
 APP = Path(__file__).parent / "apps" / "sync"
 SCHEMALESS_APP = Path(__file__).parent / "apps" / "schemaless"
 SERVER_ENV = {"OPENCOM_SQLITE_SYNCHRONOUS": "NORMAL"}
 
 
-@pytest.fixture(scope="module", params=[0, 1], ids=["reruns-on-loop", "reruns-on-a-process"])
+SETUPS = {"reruns-on-loop": ("sqlite", 0), "reruns-on-a-process": ("sqlite", 1), "postgres": ("postgres", 1)}
+
+
+@pytest.fixture(scope="module", params=list(SETUPS))
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """The server, with re-runs on its event loop or on one worker process (``knobs.RERUN_PROCESSES``)."""
-    env = {**SERVER_ENV, "OPENCOM_RERUN_PROCESSES": str(request.param)}
-    running = start_server(APP, tmp_path_factory.mktemp("subscriptions") / "data", env=env)
+    """The server on SQLite with re-runs on its event loop or on one worker process
+    (``knobs.RERUN_PROCESSES``), or on PostgreSQL with a worker process."""
+    store, processes = SETUPS[request.param]
+    data = tmp_path_factory.mktemp("subscriptions") / "data"
+    stores = Stores(store)
+    env = {**SERVER_ENV, "OPENCOM_RERUN_PROCESSES": str(processes), DATABASE_URL_VARIABLE: stores.url_for(data) or ""}
+    running = start_server(APP, data, env=env)
     yield running
     stats = asyncio.run(server_stats(running))
     # Every test ran: the process took re-runs (or, with none, none left the loop), and with nothing
     # under way no commit is kept for results still to come back.
-    assert (stats["rerunProcessBatches"] > 0) == bool(request.param), stats
+    assert (stats["rerunProcessBatches"] > 0) == bool(processes), stats
     assert stats["commitsKeptForWorkers"] == 0, stats
     assert running.stop() == 0, running.log()
+    stores.drop_all()
 
 
 async def server_stats(server: RunningServer) -> dict[str, Any]:
@@ -99,6 +109,30 @@ async def test_identical_subscribers_share_one_execution_per_invalidation(server
         for watcher in watchers:
             await watcher.settle(lambda c: c.value(3) == ["to all"])
         assert await executions(watchers[0], server, "messages:list") == before + 2
+
+
+async def test_a_reconnecting_client_is_served_from_the_retained_result_until_a_commit_touches_it(
+    server: RunningServer,
+) -> None:
+    room, other = name(), name()
+    async with SyncConnection.open(server) as writer:
+        await write(writer, 0, "messages:send", {"channel": room, "body": "before"})
+        async with SyncConnection.open(server) as first:
+            await first.send(modify(0, add_query(0, "messages:list", {"channel": room})))
+            await first.settle(lambda c: 0 in c.results and c.value(0) == ["before"])
+        runs = await executions(writer, server, "messages:list")
+        # Nobody watches it now; a commit elsewhere leaves it as it is.
+        await write(writer, 1, "messages:send", {"channel": other, "body": "elsewhere"})
+        async with SyncConnection.open(server) as again:
+            await again.send(modify(0, add_query(0, "messages:list", {"channel": room})))
+            await again.settle(lambda c: 0 in c.results and c.value(0) == ["before"])
+        assert await executions(writer, server, "messages:list") == runs
+        # A commit into its read set drops it: the next client gets a fresh run with the new message.
+        await write(writer, 2, "messages:send", {"channel": room, "body": "after"})
+        async with SyncConnection.open(server) as later:
+            await later.send(modify(0, add_query(0, "messages:list", {"channel": room})))
+            await later.settle(lambda c: 0 in c.results and c.value(0) == ["before", "after"])
+        assert await executions(writer, server, "messages:list") == runs + 1
 
 
 async def test_unchanged_results_are_not_resent(server: RunningServer) -> None:

@@ -73,6 +73,16 @@ async def test_every_client_url_shape_reaches_the_sync_endpoint(server: RunningS
         await connection.expect("Transition")
 
 
+async def test_permessage_deflate_is_declined_as_convex_declines_it(server: RunningServer) -> None:
+    # Browsers and the npm client's ``ws`` offer it on every connection; frames then go out uncompressed.
+    url = server.url.replace("http", "ws", 1) + "/api/sync"
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, compress=15) as socket:
+        assert socket.compress == 0
+        await socket.send_str(json.dumps({"type": "Connect", "sessionId": str(uuid.uuid4()), "connectionCount": 0}))
+        await socket.send_str(json.dumps(modify(0)))
+        assert json.loads(await socket.receive_str(timeout=10))["type"] == "Transition"
+
+
 async def test_js_suffixes_and_bare_modules_are_normalised(server: RunningServer) -> None:
     async with SyncConnection.open(server) as connection:
         await connection.send(modify(0, add_query(0, "calls.js:noisy", {"text": "a"}), add_query(1, "calls", {})))

@@ -1,11 +1,16 @@
-"""The write sets of recent commits, kept for as long as a mutation run at an older snapshot may need them.
+"""The write sets of recent commits, kept for as long as a reader of an older snapshot may need them.
 
-A mutation run off the writer (``runtime.database.optimistic``) read a snapshot at some timestamp; before it
-commits, the writer checks that no commit after that timestamp wrote inside its read set. This log
-is what it checks against. Commits enter it as the writer makes them, before they are durable
-(later mutations of the same group must see them too), and leave it once no such mutation can
-still need them: everything at or below the oldest ``hold`` floor, or, with no hold, below the
-last durable commit.
+Two kinds of readers work at a snapshot older than the commits being made and then need to know
+what those commits wrote: a mutation run off the writer (``runtime.database.optimistic``), which
+may only commit if no commit after its snapshot wrote inside its read set, and a live query re-run
+on a worker (``runtime.server.subscriptions``), whose result holds only until the first later
+commit that touches it. Both read this one log.
+
+Invariant: the log holds, in timestamp order, every commit not yet durable and every commit above
+the floor of some ``hold``; nothing else. A reader takes a hold at or below its snapshot before it
+reads, so every commit its snapshot misses stays here until it releases the hold. Commits enter as
+the writer makes them, before they are durable (later mutations of the same group must see them
+too); those of a group that failed leave again (``discard_after``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from typing import Self
 
 from runtime.database.read_set import Commit, DocumentWrite, Interval, ReadSet, SearchRead
 
@@ -25,8 +30,12 @@ class RecentCommits:
 
     def __init__(self) -> None:
         self._commits: deque[Commit] = deque()
-        # Floors of the mutations running off the writer: no commit above the lowest may be dropped.
+        # Floors of the holds taken and not released: no commit above the lowest may be dropped.
         self._floors: Counter[int] = Counter()
+        self._durable_ts = 0  # every commit up to here is durable
+
+    def __len__(self) -> int:
+        return len(self._commits)
 
     def add(self, commit: Commit) -> None:
         """Remember a commit the writer just made (not yet durable)."""
@@ -38,25 +47,37 @@ class RecentCommits:
             self._commits.pop()
 
     def durable(self, ts: int) -> None:
-        """Every commit up to ``ts`` is durable: drop those no held floor still needs."""
-        floor = min(self._floors) if self._floors else ts
-        while self._commits and self._commits[0].ts <= floor:
-            self._commits.popleft()
+        """Every commit up to ``ts`` is durable: drop those no hold still needs."""
+        self._durable_ts = max(self._durable_ts, ts)
+        self._drop_unneeded()
 
-    @contextmanager
-    def hold(self, floor: int) -> Iterator[None]:
-        """Keep every commit above ``floor`` while the block runs.
+    def hold(self, floor: int) -> Hold:
+        """Keep every commit above ``floor`` until the returned hold is released (also a ``with`` block).
 
-        ``floor`` must be at or below the snapshot the caller is about to read (the last durable
-        commit when it calls is), so that every commit its snapshot misses stays here.
+        ``floor`` must be at or below the snapshot the caller is about to read (a durable commit's
+        ts), so that every commit its snapshot misses stays here.
         """
         self._floors[floor] += 1
-        try:
-            yield
-        finally:
-            self._floors[floor] -= 1
-            if not self._floors[floor]:
-                del self._floors[floor]
+        return Hold(self, floor)
+
+    def _release(self, floor: int) -> None:
+        self._floors[floor] -= 1
+        if not self._floors[floor]:
+            del self._floors[floor]
+        self._drop_unneeded()
+
+    def _drop_unneeded(self) -> None:
+        floor = min(self._floors, default=self._durable_ts)
+        while self._commits and self._commits[0].ts <= min(floor, self._durable_ts):
+            self._commits.popleft()
+
+    def between(self, after_ts: int, until_ts: int) -> Iterator[Commit]:
+        """Commits above ``after_ts`` up to ``until_ts``, oldest first: all of them if ``after_ts`` is held."""
+        for commit in self._commits:
+            if commit.ts > until_ts:
+                return
+            if commit.ts > after_ts:
+                yield commit
 
     def first_conflict(self, read_set: ReadSet, after_ts: int, search_overlap: SearchOverlap) -> DocumentWrite | None:
         """The first write committed after ``after_ts`` inside ``read_set`` (convex-semantics §5.2), if any.
@@ -97,3 +118,26 @@ class _Ranges:
             return False
         high = self._highs[position]
         return high is None or key < high
+
+
+class Hold:
+    """A reader's claim on the commits above ``floor`` (``RecentCommits.hold``); release it once, when done."""
+
+    __slots__ = ("_log", "_released", "floor")
+
+    def __init__(self, log: RecentCommits, floor: int) -> None:
+        self._log = log
+        self.floor = floor
+        self._released = False
+
+    def release(self) -> None:
+        """The reader no longer needs the commits; releasing again changes nothing."""
+        if not self._released:
+            self._released = True
+            self._log._release(self.floor)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()

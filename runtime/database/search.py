@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime import knobs
 from runtime.database.read_set import DocumentWrite, SearchRead
@@ -31,7 +32,6 @@ from runtime.values.keys import encode_value
 from runtime.values.values import UNDEFINED, Value, check_value, compare_values
 
 if TYPE_CHECKING:
-    from runtime.database.database import Database
     from runtime.database.transaction import Transaction
     from runtime.values.schema import SchemaDefinition, SearchIndexDefinition, VectorIndexDefinition
 
@@ -384,7 +384,20 @@ def vector_search(
     return [{"_id": doc_id, "_score": score} for score, doc_id in scored[: int(limit)]]
 
 
-def run_vector_search(database: Database, table: str, index_name: str, options: dict[str, Any]) -> list[dict[str, Any]]:
+class SnapshotReader(Protocol):
+    """What ``run_vector_search`` uses of the ``runtime.database.database.Database``: schema and snapshots."""
+
+    @property
+    def schema(self) -> SchemaDefinition | None: ...
+
+    def snapshot(self) -> AbstractContextManager[int]: ...
+
+    def read_transaction(self, ts: int) -> Transaction: ...
+
+
+def run_vector_search(
+    database: SnapshotReader, table: str, index_name: str, options: dict[str, Any]
+) -> list[dict[str, Any]]:
     """``ctx.vector_search``: the latest committed data, outside any transaction (not reactive)."""
     if not isinstance(options, dict):
         raise ConvexValueError("vector_search() takes options {vector, limit?, filter?}")

@@ -15,14 +15,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime import knobs
 from runtime.database.read_set import DocumentWrite, Interval, ReadSet, point_interval
 from runtime.database.return_values import StoredDocuments
 from runtime.function_clock import function_time, function_time_bound
 from runtime.store import Rows
-from runtime.store.catalog import BY_ID, FIRST_USER_TABLE_NUMBER, IndexInfo
+from runtime.store.catalog import BY_ID, FIRST_USER_TABLE_NUMBER, Catalog, IndexInfo
 from runtime.store.sqlite import decode_document, encode_document
 from runtime.time_limit import timeout_message
 from runtime.values.errors import ConvexValueError, InvalidIdError, LimitExceededError
@@ -32,7 +32,35 @@ from runtime.values.validators import identifier_error
 from runtime.values.values import UNDEFINED, Value, check_value, display, value_size, values_equal
 
 if TYPE_CHECKING:
-    from runtime.database.database import Database
+    from runtime.values.schema import SchemaDefinition
+
+
+class SearchIndexing(Protocol):
+    """What a write uses of the database's search indexes (``runtime.database.search.SearchIndexes``)."""
+
+    def on_write(
+        self, connection: Any, table_number: int, old: dict[str, Value] | None, new: dict[str, Value] | None
+    ) -> None: ...
+
+
+class TransactionSource(Protocol):
+    """What a transaction, and code holding one, use of the ``runtime.database.database.Database`` that opened it."""
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def schema(self) -> SchemaDefinition | None: ...
+
+    @property
+    def search_indexes(self) -> SearchIndexing: ...
+
+    def validate_document(self, table: str, fields: dict[str, Value]) -> None: ...
+
+    def create_table(self, rows: Rows, name: str) -> int: ...
+
+    def next_creation_time(self, *, lent: bool = False) -> float: ...
+
 
 _LIMIT_HINT = (
     "Consider using smaller limits in your queries, paginating your queries, or using indexed queries "
@@ -75,7 +103,7 @@ class Metrics:
 class Transaction:
     """Reads (and, if ``writable``, writes) at one snapshot; see the module docstring."""
 
-    def __init__(self, database: Database, rows: Rows, ts: int, *, writable: bool) -> None:
+    def __init__(self, database: TransactionSource, rows: Rows, ts: int, *, writable: bool) -> None:
         self.database = database
         self.catalog = database.catalog
         self.rows = rows

@@ -13,27 +13,21 @@ import importlib
 import importlib.machinery
 import importlib.util
 import itertools
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
 
-from runtime import knobs
+from runtime.functions.crons import Crons
 from runtime.functions.definitions import FunctionDefinition, Kind
+from runtime.functions.http_actions import HttpRouter
+from runtime.functions.paths import canonical_path
 from runtime.tokens.config import AuthConfig
 from runtime.values.errors import FunctionNotFoundError
 from runtime.values.schema import SchemaDefinition
-from runtime.values.validators import identifier_error
-
-if TYPE_CHECKING:
-    from runtime.functions.http_actions import HttpRouter
 
 _load_counter = itertools.count()
 _KIND_NAMES = {"query": "Query", "mutation": "Mutation", "action": "Action"}
-# Paths that need no closer look (every call resolves one): the slow checks say what is wrong.
-_VALID_PATH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]{0,63}(/[A-Za-z0-9][A-Za-z0-9_]{0,63})*:([A-Za-z][A-Za-z0-9_]{0,63})?")
 
 
 @dataclass
@@ -46,7 +40,7 @@ class App:
     http_router: HttpRouter | None = None
     modules: dict[str, ModuleType] = field(default_factory=dict)
     auth_config: AuthConfig | None = None  # from auth_config.py: the token issuers the app trusts
-    crons: Any = None  # the ``Crons`` of functions/crons.py, if the app declares any
+    crons: Crons | None = None  # from functions/crons.py, if the app declares any
 
     def lookup(self, path: str, *, kind: Kind | None = None, allow_internal: bool = False) -> FunctionDefinition:
         """The function at ``path`` (``.js`` suffixes and bare modules accepted), or Convex's error."""
@@ -61,42 +55,6 @@ class App:
                 f"{_KIND_NAMES[function.kind]}."
             )
         return function
-
-
-def canonical_path(path: str) -> str:
-    """``messages.js:list`` → ``messages:list``; ``messages`` → ``messages:default``.
-
-    A path that cannot name a function gets the backend's message, naming the module without the
-    ``.js`` it adds internally.
-    """
-    if not isinstance(path, str) or not path:
-        raise FunctionNotFoundError(f"Invalid function path {path!r}")
-    module, colon, name = path.rpartition(":")
-    if not colon:
-        module, name = path, ""
-    module = module.removesuffix(".js")
-    if not _VALID_PATH.fullmatch(f"{module}:{name}"):
-        problem = _path_problem(module, name)
-        if problem is not None:
-            raise FunctionNotFoundError(f"{path} is not a valid path to a Convex function. {problem}")
-    return f"{module}:{name or 'default'}"
-
-
-def _path_problem(module: str, name: str) -> str | None:
-    """What makes ``module:name`` unusable as a function path, in the backend's words, or None."""
-    if module.startswith("/"):
-        return f"Module paths must be relative ({module} is absolute)."
-    for component in module.split("/"):
-        if len(component) > knobs.MAX_IDENTIFIER_LENGTH:
-            return (
-                f"Path component is too long ({len(component)} > maximum {knobs.MAX_IDENTIFIER_LENGTH}): "
-                f"{component[: knobs.MAX_IDENTIFIER_LENGTH]}..."
-            )
-        if not all((char.isascii() and char.isalnum()) or char in "_." for char in component):
-            return f"Path component {component} can only contain alphanumeric characters, underscores, or periods."
-        if not any(char.isascii() and char.isalnum() for char in component):
-            return f"Path component {component} must have at least one alphanumeric character."
-    return identifier_error(name) if name else None
 
 
 def export_name(attribute: str, function: FunctionDefinition) -> str:
@@ -190,8 +148,6 @@ def load_app(root: Path | str) -> App:
 
 def _http_router(module: ModuleType) -> HttpRouter:
     """The router ``functions/http.py`` exports, or Convex's error when it exports none."""
-    from runtime.functions.http_actions import HttpRouter  # here: http_actions imports ctx, which imports this module
-
     if not hasattr(module, "http"):
         raise TypeError("`functions/http.py` must have a default export of a Router: define `http = HttpRouter()`.")
     if not isinstance(module.http, HttpRouter):
@@ -201,8 +157,6 @@ def _http_router(module: ModuleType) -> HttpRouter:
 
 def _load_crons(app: App) -> None:
     """Take ``crons`` from ``functions/crons.py`` and check that every job names a mutation or action."""
-    from runtime.functions.crons import Crons  # here: runtime.functions.crons itself imports this module
-
     module = app.modules.get("crons")
     found = getattr(module, "crons", None) if module is not None else None
     if found is None:

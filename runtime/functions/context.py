@@ -1,4 +1,4 @@
-"""The ``ctx`` objects handed to functions, and the per-execution state behind them.
+"""The ``ctx`` objects handed to functions, over the per-execution state of ``runtime.functions.execution``.
 
 Only the capabilities of each kind exist on its context (convex-semantics §6.4): a query's
 ``ctx.db`` has no writer methods, actions have no ``ctx.db`` at all. Database methods are
@@ -8,21 +8,17 @@ may still be awaited together (``asyncio.gather``), see ``runtime.functions.step
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runtime.database.search import run_vector_search
 from runtime.database.transaction import Transaction
 from runtime.functions.connection import (
-    NO_CONNECTION,
     ActionConnection,
-    Connection,
     ConnectionReader,
     ConnectionWriter,
-    ProofRecorder,
 )
-from runtime.functions.definitions import FunctionDefinition
 from runtime.functions.environment import Environment
+from runtime.functions.execution import Execution
 from runtime.functions.file_storage import ActionStorage, StorageReader, StorageWriter
 from runtime.functions.queries import Query
 from runtime.functions.scheduler import ActionScheduler, MutationScheduler
@@ -32,24 +28,7 @@ from runtime.values.errors import ConvexValueError
 from runtime.values.values import Value
 
 if TYPE_CHECKING:
-    from runtime.functions.executor import Executor
     from runtime.tokens.issuer import BuiltinIssuer
-
-
-@dataclass(eq=False)
-class Execution:
-    """One run of one function: its transaction, caller identity and connection, pagination journal and depth."""
-
-    executor: Executor
-    function: FunctionDefinition
-    identity: Identity | None
-    transaction: Transaction | None = None
-    depth: int = 0
-    paginated: bool = False
-    journal_in: str | None = None
-    journal_out: str | None = None
-    connection: Connection = NO_CONNECTION
-    proofs: ProofRecorder = field(default_factory=ProofRecorder)  # what a mutation proved (runtime.functions.connection)
 
 
 class DatabaseReader:

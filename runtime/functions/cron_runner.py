@@ -33,6 +33,7 @@ from runtime.clock import now_ms
 from runtime.database.transaction import Transaction
 from runtime.functions import logs
 from runtime.functions.crons import CronJob
+from runtime.functions.runner_host import RunnerHost
 from runtime.store.catalog import SYSTEM_TABLE_NUMBERS
 from runtime.store.sqlite import decode_document
 from runtime.values.errors import error_message
@@ -40,7 +41,6 @@ from runtime.values.values import Value
 
 if TYPE_CHECKING:
     from runtime.functions.app_loader import App
-    from runtime.functions.executor import Executor
 
 CRON_JOBS = "_cron_jobs"
 CRON_JOB_LOGS = "_cron_job_logs"
@@ -72,7 +72,7 @@ def _as_job(row: dict[str, Value]) -> CronJob:
 class CronRunner:
     """Keeps ``_cron_jobs`` in step with the app and runs each due tick (see the module docstring)."""
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: RunnerHost) -> None:
         self._executor = executor
         self._database = executor.database
         self._table_number = SYSTEM_TABLE_NUMBERS[CRON_JOBS]

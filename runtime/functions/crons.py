@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from runtime.functions.app_loader import canonical_path
 from runtime.functions.cron_schedule import CronExpression, parse_cron
 from runtime.functions.definitions import FunctionDefinition
+from runtime.functions.paths import canonical_path
 from runtime.values.errors import ConvexValueError
 from runtime.values.values import Value, check_value, strip_undefined
 

@@ -31,8 +31,7 @@ from runtime.values.values import Value
 
 if TYPE_CHECKING:
     from runtime.database.database import Database
-    from runtime.functions.context import Execution
-    from runtime.functions.executor import Executor
+    from runtime.functions.execution import Execution, ExecutionHost
 
 ENVIRONMENT_VARIABLES = "_environment_variables"
 SYSTEM_VARIABLES = ("CONVEX_CLOUD_URL", "CONVEX_SITE_URL")
@@ -86,7 +85,7 @@ def read_variables(transaction: Transaction) -> dict[str, str]:
     return {str(row["name"]): str(row["value"]) for row in _rows(transaction)}
 
 
-def system_variables(executor: Executor) -> dict[str, str]:
+def system_variables(executor: ExecutionHost) -> dict[str, str]:
     """The built-in variables: where this deployment is served."""
     return {"CONVEX_CLOUD_URL": executor.cloud_url, "CONVEX_SITE_URL": executor.site_url}
 

@@ -29,9 +29,10 @@ from runtime.function_clock import cpu_seconds_since, run_started
 from runtime.functions import logs
 from runtime.functions.app_loader import App, load_app
 from runtime.functions.connection import NO_CONNECTION, Connection, Proof
-from runtime.functions.context import ActionCtx, Execution, MutationCtx, QueryCtx
+from runtime.functions.context import ActionCtx, MutationCtx, QueryCtx
 from runtime.functions.cron_runner import CronRunner
 from runtime.functions.definitions import FunctionDefinition, Kind
+from runtime.functions.execution import Execution
 from runtime.functions.file_storage import FileStorage
 from runtime.functions.job_runner import JobRunner
 from runtime.functions.queries import Query

@@ -52,8 +52,7 @@ from runtime.values.values import Value, binary_size, display
 
 if TYPE_CHECKING:
     from runtime.database.database import Database
-    from runtime.functions.context import Execution
-    from runtime.functions.executor import Executor
+    from runtime.functions.execution import Execution, ExecutionHost
 
 STORAGE = "_storage"
 STORAGE_TABLE_NUMBER = SYSTEM_TABLE_NUMBERS[STORAGE]
@@ -256,7 +255,7 @@ class FileStorage:
         return self._key
 
 
-def file_url(executor: Executor, storage_id: str) -> str:
+def file_url(executor: ExecutionHost, storage_id: str) -> str:
     """The public URL a stored file is served at."""
     return f"{executor.cloud_url.rstrip('/')}/api/storage/{storage_id}"
 
@@ -342,12 +341,11 @@ class ActionStorage:
 
 
 # --- HTTP ---------------------------------------------------------------------------------------
-def routes(executor: Executor, prefix: str = "/") -> list[web.RouteDef]:
+def routes(files: FileStorage, prefix: str = "/") -> list[web.RouteDef]:
     """``POST /api/storage/upload?token=…`` → ``{"storageId"}``; ``GET /api/storage/{id}`` → the file.
 
     ``prefix`` is what the paths start with (a server may use a pattern such as ``/{lead:/?}``).
     """
-    files = executor.file_storage
 
     async def upload(request: web.Request) -> web.Response:
         token = request.query.get("token")

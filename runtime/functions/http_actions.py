@@ -24,8 +24,9 @@ from typing import Any
 
 from runtime import knobs
 from runtime.functions import logs
-from runtime.functions.context import ActionCtx, Execution
+from runtime.functions.context import ActionCtx
 from runtime.functions.definitions import FunctionDefinition
+from runtime.functions.execution import Execution
 from runtime.functions.failures import next_request_id
 from runtime.values.errors import ConvexError, error_message
 from runtime.values.values import to_json

@@ -30,15 +30,16 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from runtime import knobs
 from runtime.clock import now_ms
 from runtime.database.read_set import Commit
 from runtime.database.transaction import Transaction
 from runtime.functions import logs
-from runtime.functions.app_loader import canonical_path
 from runtime.functions.definitions import FunctionDefinition
+from runtime.functions.paths import canonical_path
+from runtime.functions.runner_host import RunnerHost
 from runtime.functions.scheduler import (
     CANCELED,
     FAILED,
@@ -55,9 +56,6 @@ from runtime.store.catalog import SYSTEM_TABLE_NUMBERS
 from runtime.store.sqlite import decode_document
 from runtime.values.errors import error_message
 from runtime.values.values import Value
-
-if TYPE_CHECKING:
-    from runtime.functions.executor import Executor
 
 INTERRUPTED_ACTION = "Transient error while executing action"
 _YIELD_POLL_S = 0.0005  # how often a scheduled mutation deferring to queued ones looks again
@@ -79,7 +77,7 @@ class _Unrunnable(Exception):
 class JobRunner:
     """Runs the due jobs of one executor's ``_scheduled_functions`` table (see the module docstring)."""
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: RunnerHost) -> None:
         self._executor = executor
         self._database = executor.database
         self._table_number = SYSTEM_TABLE_NUMBERS[SCHEDULED_FUNCTIONS]

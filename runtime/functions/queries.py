@@ -29,7 +29,7 @@ from runtime.values.errors import ConvexValueError, InvalidCursorError
 from runtime.values.values import Value
 
 if TYPE_CHECKING:
-    from runtime.functions.context import Execution
+    from runtime.functions.execution import Execution
 
 _END = b"E"
 _KEY = b"K"

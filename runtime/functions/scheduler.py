@@ -22,16 +22,15 @@ from typing import TYPE_CHECKING, Any
 from runtime import knobs
 from runtime.clock import now_ms
 from runtime.database.transaction import Transaction
-from runtime.functions.app_loader import canonical_path
 from runtime.functions.definitions import FunctionDefinition, Kind
+from runtime.functions.paths import canonical_path
 from runtime.store.catalog import SYSTEM_TABLE_NUMBERS
 from runtime.values.errors import ConvexValueError, FunctionNotFoundError, LimitExceededError
 from runtime.values.ids import id_table_number
 from runtime.values.values import Value, check_value, display, strip_undefined, value_size
 
 if TYPE_CHECKING:
-    from runtime.functions.context import Execution
-    from runtime.functions.executor import Executor
+    from runtime.functions.execution import Execution, ExecutionHost
 
 SCHEDULED_FUNCTIONS = "_scheduled_functions"
 PENDING, IN_PROGRESS, SUCCESS, FAILED, CANCELED = "pending", "inProgress", "success", "failed", "canceled"
@@ -101,7 +100,7 @@ def _within_horizon(target_ms: float) -> float:
     return target_ms
 
 
-def scheduled_name(executor: Executor, reference: Any) -> str:
+def scheduled_name(executor: ExecutionHost, reference: Any) -> str:
     """The canonical ``module.js:fn`` of a function to schedule; it must exist (any kind, any visibility)."""
     if isinstance(reference, FunctionDefinition):
         if reference.path is None:

@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import json
 import logging
 import os
 import signal
 import ssl
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +44,7 @@ from runtime.server import http_api, site
 from runtime.server.authenticator import AuthenticationError
 from runtime.server.forwarded import TrustedProxies, forwarded_middleware
 from runtime.server.http_api import RequestError, error_response
+from runtime.server.process_tuning import tune_garbage_collection, tune_thread_switching
 from runtime.server.state import STATE_KEY, ServerState, state_of
 from runtime.server.sync_session import SyncSession
 from runtime.tokens.admin_key import ensure_admin_key
@@ -118,7 +117,9 @@ def _middlewares(trusted_proxies: str) -> list[Any]:
 async def sync_socket(request: web.Request) -> web.StreamResponse:
     """``/api/sync``: one ``SyncSession`` per connection."""
     state = state_of(request.app)
-    socket = web.WebSocketResponse(max_msg_size=knobs.SYNC_MAX_MESSAGE_BYTES)
+    # No permessage-deflate, as Convex's server: frames are small JSON, compressing each costs more CPU
+    # than it saves on the wire, and an uncompressed frame can be written without a task (``outbox``).
+    socket = web.WebSocketResponse(max_msg_size=knobs.SYNC_MAX_MESSAGE_BYTES, compress=False)
     await socket.prepare(request)
     session = SyncSession(state, socket, request.transport)
     state.sockets.add(socket)
@@ -259,29 +260,6 @@ def effective_site_port(port: int, site_port: int | None) -> int:
     if site_port is not None:
         return site_port
     return 0 if port == 0 else knobs.SITE_PORT
-
-
-def tune_garbage_collection() -> None:
-    """Settle the collector for a long-running server, once everything start-up loads is in place.
-
-    The app's modules, schema and caches live as long as the process: ``gc.freeze`` moves them out
-    of every later collection, and a larger first generation makes collections rarer (each request
-    allocates many short-lived objects that reference counting frees anyway).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(knobs.GC_GENERATION0_THRESHOLD, 20, 20)
-
-
-def tune_thread_switching() -> None:
-    """Hand the interpreter lock between threads every ``knobs.GIL_SWITCH_INTERVAL_S``.
-
-    A function that computes on a worker thread (``runtime.database.off_loop``, ``runtime.database.optimistic``)
-    holds the lock until asked to give it up; the event loop, serving everyone else, asks each
-    time it wakes. CPython's 5 ms default makes each of a request's several wake-ups wait up to
-    that long behind a runaway; a shorter interval only costs when threads compete at all.
-    """
-    sys.setswitchinterval(knobs.GIL_SWITCH_INTERVAL_S)
 
 
 def _url(scheme: str, host: str, port: int) -> str:

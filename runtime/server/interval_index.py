@@ -90,6 +90,23 @@ def _split(node: _Node[Owner] | None, low: bytes, seq: int) -> tuple[_Node[Owner
     return before, node
 
 
+def _insert(node: _Node[Owner] | None, new: _Node[Owner]) -> _Node[Owner]:
+    """``node``'s treap with ``new`` in it: only the subtree ``new`` comes to head is split."""
+    if node is None:
+        return new
+    if new.priority > node.priority:
+        new.left, new.right = _split(node, new.low, new.seq)
+        new.refresh()
+        return new
+    if (new.low, new.seq) < (node.low, node.seq):
+        node.left = _insert(node.left, new)
+    else:
+        node.right = _insert(node.right, new)
+    if node.max_high is not None and (new.high is None or new.high > node.max_high):
+        node.max_high = new.high
+    return node
+
+
 def _remove(node: _Node[Owner] | None, low: bytes, seq: int) -> _Node[Owner] | None:
     if node is None:
         raise KeyError((low, seq))
@@ -147,8 +164,7 @@ class IntervalIndex(Generic[Owner]):
                     registration.points.append((index_id, low))
                 elif high is None or low < high:
                     seq = next(self._sequence)
-                    before, after = _split(self._trees.get(index_id), low, seq)
-                    self._trees[index_id] = _merge(_merge(before, _Node(low, seq, high, owner)), after)
+                    self._trees[index_id] = _insert(self._trees.get(index_id), _Node(low, seq, high, owner))
                     registration.ranges.append((index_id, low, seq))
                 else:
                     continue  # an empty interval holds no key

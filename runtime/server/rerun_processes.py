@@ -40,6 +40,7 @@ from runtime.functions.connection import Connection
 from runtime.functions.executor import Executor
 from runtime.functions.failures import describe
 from runtime.server import wire_json
+from runtime.server.process_tuning import tune_garbage_collection
 from runtime.store.catalog import Catalog
 from runtime.time_limit import LoopBudgetSpent
 from runtime.tokens.identity import Identity
@@ -132,11 +133,7 @@ def _start_worker(app_root: str, data_dir: str, database_url: str | None) -> Non
     database = Database.open_reader(Path(data_dir), app.schema, database_url=database_url)
     _worker = Executor(app, database)
     _worker.run_scheduled_jobs = False
-    # Re-runs allocate as much as requests do: the server's collector settings (imported here, once
-    # the process runs, as the server module imports this one).
-    from runtime.server.app import tune_garbage_collection
-
-    tune_garbage_collection()
+    tune_garbage_collection()  # re-runs allocate as much as requests do: the server's collector settings
 
 
 def _exit_with_parent(parent: int) -> None:

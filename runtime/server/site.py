@@ -81,7 +81,7 @@ async def _stream(request: web.Request, outcome: HttpOutcome) -> web.StreamRespo
 def add_routes(app: web.Application, prefix: str) -> None:
     """The main port: storage, the issuer's ``/.well-known`` documents and, last, the HTTP-action fallback."""
     executor = state_of(app).executor
-    app.add_routes(file_storage.routes(executor, prefix))
+    app.add_routes(file_storage.routes(executor.file_storage, prefix))
     app.add_routes(well_known_routes(executor.auth.issuer))
     _add_http_actions(app, "/{path:(?!/?api/).*}")
 

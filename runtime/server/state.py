@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -18,10 +18,15 @@ from runtime.functions.executor import Executor
 from runtime.server.authenticator import Authenticator
 from runtime.server.events import EventBus
 from runtime.server.mutation_log import MutationLog
+from runtime.server.outbox import Outbox
 from runtime.server.subscriptions import SubscriptionManager
 
-if TYPE_CHECKING:
-    from runtime.server.sync_session import SyncSession
+
+class Session(Protocol):
+    """What the shared state reads of an open connection's ``runtime.server.sync_session.SyncSession``."""
+
+    @property
+    def outbox(self) -> Outbox: ...
 
 
 class ServerState:
@@ -34,7 +39,7 @@ class ServerState:
         self.subscriptions = SubscriptionManager(executor, self.events)
         self.mutation_log = MutationLog()
         self.sockets: set[web.WebSocketResponse] = set()  # open sockets, closed explicitly on shutdown
-        self.sessions: set[SyncSession] = set()
+        self.sessions: set[Session] = set()
         self.background: set[asyncio.Task[Any]] = set()  # actions, mutation workers, keep-alive: cancelled on shutdown
         self.sessions_opened = 0
 

@@ -4,7 +4,9 @@ A subscription is one distinct (function, arguments, identity, admin) — plus t
 function known to paginate, the only kind a journal changes (``subscription_key``). However many
 connections watch it, however many times, it runs once when created and once after each commit
 that touches its read set; connections then receive its result only if it differs from what they
-last got.
+last got. When the last connection leaves, a result that still holds is retained (bounded, see
+``unsubscribe``) with its read set still indexed, and the first commit that touches it drops it: a
+client that subscribes again meanwhile (a reconnect storm) is served it without a run.
 
 Fair scheduling: a re-run phase (below) takes the stale subscriptions one at a time from each
 connection in turn (a subscription counts for the first connection that watches it), starting
@@ -35,8 +37,10 @@ Timestamps, and why every Transition is consistent:
   there: the phase goes on without it, and a runaway query ends with Convex's time-out error while
   everyone else is served. A worker reads its own latest snapshot, not the phase's; when its result
   lands (``_land``) it is kept from that snapshot's ts and checked against the write sets of the
-  commits matched since (``_recent``, kept while any run is elsewhere): one that wrote into the new
-  read set ends its validity there, exactly as if it had been matched after the run.
+  commits matched since (the database's ``RecentCommits``, held from ``self.ts`` when the run was
+  sent): one that wrote into the new read set ends its validity there, exactly as if it had been
+  matched after the run. A commit that creates a table touches every query of it, read or not: it
+  drops every run elsewhere, which then runs again.
 - With worker processes (``knobs.RERUN_PROCESSES``, ``rerun_processes``), once one has started
   no phase runs on the loop: the stale subscriptions go to the processes in batches, a connection's together, each batch read
   in one snapshot, and land as a worker thread's results do. The loop only matches commits, keeps
@@ -67,11 +71,13 @@ from msgspec import UNSET, Raw, UnsetType
 from runtime import knobs
 from runtime.database.database import Snapshot
 from runtime.database.read_set import Commit, ReadSet, SearchRead
-from runtime.functions.app_loader import App, canonical_path
+from runtime.database.recent_commits import Hold
+from runtime.functions.app_loader import App
 from runtime.functions.connection import Connection
 from runtime.functions.definitions import FunctionDefinition
 from runtime.functions.executor import Executor, FunctionResult
 from runtime.functions.failures import Failure, describe, next_request_id
+from runtime.functions.paths import canonical_path
 from runtime.server import wire_json
 from runtime.server.authenticator import Caller
 from runtime.server.events import EventBus, FunctionEvent, event_for
@@ -189,6 +195,8 @@ class Subscription:
 
 
 def _identity_key(caller: Caller) -> str:
+    if caller.identity is None:
+        return "null"  # most live queries are anonymous (the widget's): no need to encode it
     return json.dumps(caller.identity, sort_keys=True, default=repr)
 
 
@@ -220,7 +228,15 @@ class SubscriptionManager:
         self._index: IntervalIndex[Subscription] = IntervalIndex()
         self._searches: dict[int, set[Subscription]] = {}  # table number → subscriptions that searched it
         self._stale: set[Subscription] = set()
-        self._pending: set[Watcher] = set()
+        self._pending: set[Watcher] = set()  # connections owed a Transition
+        # The pending connections to try at the next delivery: those whose subscriptions changed
+        # since their last try, or all of them once the candidate timestamps moved (``_deliver``).
+        self._dirty: set[Watcher] = set()
+        # Results no connection watches any more, oldest first: a reconnecting client is served
+        # from them without a run while no commit touched them (``unsubscribe``).
+        self._retained: dict[Subscription, int] = {}  # each with the bytes of its result
+        self._retained_bytes = 0
+        self._dropping: list[Subscription] = []  # retained results a commit touched: dropped after matching
         self._known_tables = set(self.database.catalog.table_names)
         self._flush_scheduled = False
         self._phase: Snapshot | None = None  # the snapshot of the re-run phase under way
@@ -233,12 +249,10 @@ class SubscriptionManager:
         self._paginating: set[str] = set()  # paths whose runs paginated: only their journals matter
         self._turn = 0  # which connection a phase starts with, so no connection always goes first
         # Runs under way on a worker (``_move``, ``_send``): each subscription's token, to know its
-        # result is still wanted, and ``self.ts`` when it was sent: its snapshot is no older.
+        # result is still wanted, and its hold on the commits after ``self.ts`` when it was sent (its
+        # snapshot is no older): a landing result is checked against those its snapshot did not see.
         self._elsewhere: dict[Subscription, object] = {}
-        self._sent_at: dict[Subscription, int] = {}
-        # Commits matched since the oldest run elsewhere was sent (and whether each created a table):
-        # checked against a landing result's read set for the commits its snapshot did not see.
-        self._recent: list[tuple[Commit, bool]] = []
+        self._holds: dict[Subscription, Hold] = {}
         self._landed: set[int] = set()  # snapshot ts of the results workers brought back since the last delivery
         # Worker processes for re-runs (``rerun_processes``): started with the first re-run, off for
         # good once they fail (re-runs then stay on the loop), replaced when the code changes.
@@ -270,25 +284,44 @@ class SubscriptionManager:
             subscription = Subscription(key, path, caller, connection, journal)
             self._subscriptions[key] = subscription
             self._prepare(subscription, udf_path, args)
+        elif not subscription.watchers:
+            self._retained_bytes -= self._retained.pop(subscription, 0)
         subscription.watchers[watcher] += 1
         return subscription
 
     def unsubscribe(self, subscription: Subscription, watcher: Watcher) -> None:
-        """``watcher`` watches ``subscription`` once less; the last one out drops it."""
+        """``watcher`` watches ``subscription`` once less; the last one out retains or drops it.
+
+        A result that still holds is retained, up to ``knobs.SYNC_RETAINED_QUERIES`` of them and
+        ``knobs.SYNC_RETAINED_BYTES`` of results (the oldest go first), its read set still indexed:
+        the first commit that touches it drops it, so one still retained when a client subscribes
+        again (a reconnecting widget) is that query's result at ``self.ts`` and goes out without a
+        run, as Convex serves it from its query cache. Anything else is dropped at once.
+        """
         subscription.watchers[watcher] -= 1
         if subscription.watchers[watcher] <= 0:
             del subscription.watchers[watcher]
-        if not subscription.watchers:
+        if subscription.watchers:
+            return
+        if subscription.stale or subscription.function is None or knobs.SYNC_RETAINED_QUERIES <= 0:
             self._drop(subscription)
+            return
+        size = len(subscription.result.value) if subscription.result and subscription.result.value is not None else 0
+        self._retained[subscription] = size
+        self._retained_bytes += size
+        while len(self._retained) > knobs.SYNC_RETAINED_QUERIES or self._retained_bytes > knobs.SYNC_RETAINED_BYTES:
+            self._drop(next(iter(self._retained)))
 
     def request_transition(self, watcher: Watcher) -> None:
         """Ask for ``watcher.deliver`` once every query it watches has a result at the newest ts."""
         self._pending.add(watcher)
+        self._dirty.add(watcher)
         self._schedule_flush()
 
     def forget(self, watcher: Watcher) -> None:
         """A closed connection: no more deliveries to it."""
         self._pending.discard(watcher)
+        self._dirty.discard(watcher)
 
     def close(self) -> None:
         """Stop the worker processes (the server is shutting down)."""
@@ -299,9 +332,10 @@ class SubscriptionManager:
         return {
             "rerunProcesses": self._processes.count if self._processes is not None and self._processes.ready else 0,
             "rerunProcessBatches": self.process_batches,
-            "commitsKeptForWorkers": len(self._recent),
+            "commitsKeptForWorkers": len(self.database.recent_commits),
             "ts": self.ts,
-            "subscriptions": len(self._subscriptions),
+            "subscriptions": len(self._subscriptions) - len(self._retained),
+            "retainedQueries": len(self._retained),
             "staleSubscriptions": len(self._stale),
             "intervals": len(self._index),
             "queryExecutions": self.query_executions,
@@ -332,15 +366,19 @@ class SubscriptionManager:
         """New code (``opencom dev``): look every query up again and re-run them all with it."""
         self._known_tables = set(self.database.catalog.table_names)
         self._stop_processes()  # they run the old code; new ones start with the next re-run
+        for subscription in list(self._retained):
+            self._drop(subscription)
         for subscription in self._subscriptions.values():
             self._unregister(subscription)
             # The key keeps the arguments as the client sent them (a function missing before may exist now).
             self._prepare(subscription, subscription.path, msgspec.json.decode(subscription.key[1]))
             if subscription.function is None:
                 self._pending.update(subscription.watchers)
+        self._dirty.update(self._pending)
         self._schedule_flush()
 
     def _drop(self, subscription: Subscription) -> None:
+        self._retained_bytes -= self._retained.pop(subscription, 0)
         del self._subscriptions[subscription.key]
         self._stale.discard(subscription)
         self._abandon_move(subscription)
@@ -425,28 +463,17 @@ class SubscriptionManager:
     def _send_away(self, subscription: Subscription, token: object) -> None:
         """``subscription`` runs on a worker now; only a result that comes back with ``token`` is kept."""
         self._elsewhere[subscription] = token
-        self._sent_at[subscription] = self.ts
+        self._holds[subscription] = self.database.recent_commits.hold(self.ts)
 
     def _abandon_move(self, subscription: Subscription) -> None:
         """Whatever a worker is running for ``subscription`` will be dropped when it comes back."""
-        if self._elsewhere.pop(subscription, None) is None:
-            return
-        del self._sent_at[subscription]
-        # Keep only the commits some run still elsewhere may not have seen.
-        oldest = min(self._sent_at.values(), default=None)
-        if oldest is None:
-            self._recent.clear()
-            return
-        seen = next((index for index, (commit, _) in enumerate(self._recent) if commit.ts > oldest), len(self._recent))
-        del self._recent[:seen]
+        if self._elsewhere.pop(subscription, None) is not None:
+            self._holds.pop(subscription).release()
 
     def _land(self, subscription: Subscription, ts: int, read_set: ReadSet | None) -> None:
         """A worker's result (kept already), read at ``ts``: it holds until the first later commit touching it."""
-        touched = [
-            commit.ts
-            for commit, created in self._recent
-            if commit.ts > ts and (created or self._touches(commit, read_set))
-        ]
+        recent = self.database.recent_commits.between(ts, self.ts)
+        touched = [commit.ts for commit in recent if self._touches(commit, read_set)]
         self._abandon_move(subscription)
         subscription.result_ts = ts
         if touched:
@@ -457,6 +484,7 @@ class SubscriptionManager:
             self._stale.discard(subscription)
         self._landed.add(ts)
         self._pending.update(subscription.watchers)
+        self._dirty.update(subscription.watchers)
         self._schedule_flush()
 
     def _touches(self, commit: Commit, read_set: ReadSet | None) -> bool:
@@ -520,17 +548,21 @@ class SubscriptionManager:
         if previous is None or previous.fingerprint != result.fingerprint:
             subscription.result = result
             self._pending.update(subscription.watchers)
+        # Its result holds from a new ts on (set by the caller, before the next delivery).
+        self._dirty.update(subscription.watchers)
 
     # --- commits and deliveries ---------------------------------------------------------------
     def _on_commit(self, commits: list[Commit]) -> None:
         """Match a durable commit group against the read sets; re-running is left to a later phase."""
         try:
             for commit in commits:
-                if self._elsewhere:
-                    created = any(write.table_number not in self._known_tables for write in commit.writes)
-                    self._recent.append((commit, created))
                 self._match(commit)
                 self.ts = max(self.ts, commit.ts)
+            for subscription in self._dropping:
+                if self._subscriptions.get(subscription.key) is subscription and not subscription.watchers:
+                    self._drop(subscription)
+            self._dropping.clear()
+            self._dirty.update(self._pending)  # a newer ts to try
             self._schedule_flush()
         except Exception:  # noqa: BLE001 - the writer calling us must keep going
             logger.exception("matching a commit against subscriptions failed")
@@ -538,10 +570,12 @@ class SubscriptionManager:
     def _match(self, commit: Commit) -> None:
         for write in commit.writes:
             if write.table_number not in self._known_tables:
-                # Queries of a missing table record no read; the table's creation touches them all.
+                # Queries of a missing table record no read; the table's creation touches them all,
+                # and a run elsewhere may have read from before it (``_land`` could not tell).
                 self._known_tables.add(write.table_number)
                 for subscription in self._subscriptions.values():
                     self._invalidate(subscription, commit.ts)
+                    self._abandon_move(subscription)
             for index_id, key in write.keys:
                 for subscription in self._index.owners_at(index_id, key):
                     self._invalidate(subscription, commit.ts)
@@ -550,6 +584,9 @@ class SubscriptionManager:
                     self._invalidate(subscription, commit.ts)
 
     def _invalidate(self, subscription: Subscription, commit_ts: int) -> None:
+        if not subscription.watchers:
+            self._dropping.append(subscription)  # retained, or a run still under way for nobody
+            return
         if subscription.function is not None and subscription.result_ts < commit_ts:
             if subscription.valid_until is None:
                 subscription.valid_until = commit_ts
@@ -616,6 +653,7 @@ class SubscriptionManager:
         self._phase = None
         self._joining.clear()
         self._phase_ts = phase.ts
+        self._dirty.update(self._pending)  # a newer ts to try
         # Re-runs get at most half the loop: the next phase waits as long as this one took.
         now = asyncio.get_running_loop().time()
         self._next_phase_at = now + (now - self._phase_started)
@@ -658,9 +696,13 @@ class SubscriptionManager:
         for subscription in due:
             if subscription.slow:  # past a process's budget last time: a thread of this process takes it
                 self._move(subscription, time.perf_counter())
+        # Batches grow when many are due (a storm of first runs), so that each dispatch, which looks
+        # at every stale subscription, sends a good share of them.
+        share = len(due) // (2 * processes.count * knobs.RERUN_BATCHES_PER_PROCESS)
+        size = min(max(knobs.RERUN_BATCH_SIZE, share), knobs.RERUN_MAX_BATCH_SIZE)
         for owner in self._owners_in_turn([s for s in due if not s.slow]):
             batch.extend(owner)
-            if len(batch) >= knobs.RERUN_BATCH_SIZE:
+            if len(batch) >= size:
                 batches.append(batch)
                 batch = []
         if batch:
@@ -745,6 +787,10 @@ class SubscriptionManager:
         earlier = sorted({ts for ts in (self._phase_ts, *self._landed) if ts < self.ts}, reverse=True)
         del earlier[DELIVERY_CANDIDATES:]
         self._landed.clear()
-        for watcher in list(self._pending):
-            if watcher.deliver(self.ts) or any(watcher.deliver(ts) for ts in earlier):
+        # A connection not delivered to stays pending; it is tried again once something it waits
+        # for may have changed, not at every step (a storm of connections waiting for their first
+        # results would otherwise try them all after every run).
+        dirty, self._dirty = self._dirty, set()
+        for watcher in dirty:
+            if watcher in self._pending and (watcher.deliver(self.ts) or any(watcher.deliver(ts) for ts in earlier)):
                 self._pending.discard(watcher)

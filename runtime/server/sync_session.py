@@ -41,7 +41,6 @@ import time
 from typing import Any
 
 import jwt
-import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 from msgspec import UNSET, Raw, UnsetType
 
@@ -110,7 +109,9 @@ class SyncSession:
         self._end_ts = 0
         self._transition_due = False
         self._clock_skew: float | UnsetType = UNSET
-        self._mutations: asyncio.Queue[tuple[Mutation, Caller] | None] = asyncio.Queue()
+        # Made with the first Mutation, with the task that runs them: many connections (widgets)
+        # only ever subscribe.
+        self._mutations: asyncio.Queue[tuple[Mutation, Caller] | None] | None = None
         self._closed = False
         self._socket = socket
         self._expiry: asyncio.TimerHandle | None = None  # when the current user token runs out
@@ -121,8 +122,6 @@ class SyncSession:
     # --- the connection's life ----------------------------------------------------------------
     async def run(self) -> None:
         """Serve the connection until the client leaves or is sent away."""
-        writer = self.outbox.start()
-        self.state.spawn(self._run_mutations(), "opencom-sync-mutations")
         try:
             async for frame in self._socket:
                 if frame.type == WSMsgType.TEXT:
@@ -139,8 +138,7 @@ class SyncSession:
             self.outbox.close(WSCloseCode.INTERNAL_ERROR, "InternalServerError")
         finally:
             self._close()
-        _, pending = await asyncio.wait([writer], timeout=knobs.SYNC_CLOSE_TIMEOUT_S)
-        if pending:
+        if not await self.outbox.closed(knobs.SYNC_CLOSE_TIMEOUT_S):
             self.outbox.abort("the client did not take its last frames in time")
 
     def _close(self) -> None:
@@ -151,9 +149,10 @@ class SyncSession:
         for subscription in self.queries.values():
             self.manager.unsubscribe(subscription, self)
         self.queries.clear()
-        while not self._mutations.empty():
-            self._mutations.get_nowait()  # not started: the client resends what it still wants
-        self._mutations.put_nowait(None)
+        if self._mutations is not None:
+            while not self._mutations.empty():
+                self._mutations.get_nowait()  # not started: the client resends what it still wants
+            self._mutations.put_nowait(None)
         self.outbox.close(WSCloseCode.GOING_AWAY, "")
 
     def _fatal(self, message: str) -> None:
@@ -171,6 +170,9 @@ class SyncSession:
             elif isinstance(message, ModifyQuerySet):
                 self._modify_query_set(message)
             elif isinstance(message, Mutation):
+                if self._mutations is None:
+                    self._mutations = asyncio.Queue()
+                    self.state.spawn(self._run_mutations(self._mutations), "opencom-sync-mutations")
                 self._mutations.put_nowait((message, self.caller))
             elif isinstance(message, Action):
                 self.state.spawn(self._act(message, self.caller), "opencom-sync-action")
@@ -306,8 +308,8 @@ class SyncSession:
         self.outbox.close(WSCloseCode.OK, "AuthError")
 
     # --- mutations and actions ----------------------------------------------------------------
-    async def _run_mutations(self) -> None:
-        while (item := await self._mutations.get()) is not None:
+    async def _run_mutations(self, mutations: asyncio.Queue[tuple[Mutation, Caller] | None]) -> None:
+        while (item := await mutations.get()) is not None:
             message, caller = item
             response, proofs = await self._mutation_response(message, caller)
             self.outbox.push(response)
@@ -420,7 +422,8 @@ class SyncSession:
             return True
         self._end_ts = ts
         end = StateVersion(self.query_set_version, self.identity_version, encode_ts(self._end_ts))
-        self.outbox.push(
+        # A Transition ends what this step has to say to the client: out now, with any response before it.
+        self.outbox.send(
             Transition(self._end, end, modifications, serverTs=time.time_ns(), clientClockSkew=self._clock_skew)
         )
         self._end = end

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import struct
+from functools import lru_cache
 from typing import Final
 
 MAX_TS: Final = 2**63 - 1
 
 
+@lru_cache(maxsize=256)  # a commit's Transitions to every connection all carry its ts
 def encode_ts(ts: int) -> str:
     """The 12-character wire form of ``ts`` (``0`` is ``"AAAAAAAAAAA="``)."""
     if not 0 <= ts <= MAX_TS:

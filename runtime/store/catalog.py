@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Final
 
-from runtime.store import Rows
+from runtime.store.rows import Rows
 from runtime.values.keys import encode_key, encode_value
 from runtime.values.values import UNDEFINED, Value
 

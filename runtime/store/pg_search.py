@@ -22,7 +22,6 @@ from runtime.store.sqlite import decode_document
 from runtime.values.keys import encode_value
 
 if TYPE_CHECKING:
-    from runtime.store.postgres import PgConnection
     from runtime.values.schema import SearchIndexDefinition
     from runtime.values.values import Value
 
@@ -38,6 +37,16 @@ CREATE TABLE IF NOT EXISTS search_entries (
 );
 CREATE INDEX IF NOT EXISTS search_entries_tokens ON search_entries USING gin (tokens);
 """
+
+
+class PgStatements(Protocol):
+    """What the index tables use of ``runtime.store.postgres.PgConnection``, which opens them."""
+
+    def query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]: ...
+
+    def modify(self, sql: str, parameters: tuple[Any, ...] = ()) -> object: ...
+
+
 Definition = TypeVar("Definition")  # a search or vector index definition
 # tsvector positions stop at 16383; later tokens are kept at that position.
 _MAX_POSITION = 16383
@@ -49,7 +58,7 @@ def _tsvector(tokens: list[str]) -> str:
 
 
 def rebuild_changed(
-    connection: PgConnection,
+    connection: PgStatements,
     registry: str,
     wanted: dict[str, tuple[int, Definition, str]],
     drop: Callable[[str], None],
@@ -105,7 +114,7 @@ class SearchPlan(Protocol):
 class PgTextSearch:
     """The search-index rows of one PostgreSQL connection (``runtime.database.search.SearchIndexes`` calls it)."""
 
-    def __init__(self, connection: PgConnection) -> None:
+    def __init__(self, connection: PgStatements) -> None:
         self.connection = connection
 
     def create_schema(self) -> None:

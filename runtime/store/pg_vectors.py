@@ -22,16 +22,15 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from runtime import knobs
-from runtime.store import StoreError
 from runtime.store.catalog import field_value
-from runtime.store.pg_search import rebuild_changed
+from runtime.store.pg_search import PgStatements, rebuild_changed
+from runtime.store.rows import StoreError
 from runtime.values.keys import encode_value
 
 if TYPE_CHECKING:
-    from runtime.store.postgres import PgConnection
     from runtime.values.schema import VectorIndexDefinition
     from runtime.values.values import Value
 
@@ -61,10 +60,16 @@ def _hnsw_name(name: str) -> str:
     return "vector_hnsw_" + hashlib.sha256(name.encode()).hexdigest()[:24]
 
 
+class PgSession(PgStatements, Protocol):
+    """``PgStatements`` plus the savepoint statements that creating the extension needs."""
+
+    def execute(self, statement: str) -> None: ...
+
+
 class PgVectors:
     """The vector-index rows of one PostgreSQL connection (``runtime.database.search`` calls it)."""
 
-    def __init__(self, connection: PgConnection) -> None:
+    def __init__(self, connection: PgSession) -> None:
         self.connection = connection
         self._version: tuple[int, ...] | None = None  # the extension's, once looked up; () when absent
 

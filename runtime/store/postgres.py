@@ -39,10 +39,10 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
-from runtime.store import StoreError
 from runtime.store.pg_search import PgTextSearch
 from runtime.store.pg_vectors import PgVectors
 from runtime.store.receipts import ReceiptKey
+from runtime.store.rows import StoreError
 from runtime.time_limit import WATCHDOG
 
 # An arbitrary constant naming "the writer of this database" among advisory locks.

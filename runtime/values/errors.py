@@ -9,6 +9,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
+# ConvexValueError is defined beside the checks that raise it; callers find it among the errors too.
+from runtime.values.values import ConvexValueError, to_json
+
+__all__ = [
+    "ArgumentValidationError",
+    "ConvexError",
+    "ConvexValueError",
+    "FunctionNotFoundError",
+    "InvalidCursorError",
+    "InvalidIdError",
+    "LimitExceededError",
+    "OptimisticConcurrencyControlFailure",
+    "ReturnsValidationError",
+    "SchemaValidationError",
+    "error_data",
+    "error_message",
+]
+
 
 class ConvexError(Exception):
     """An application error whose ``data`` (any Convex value) reaches the caller intact."""
@@ -25,16 +43,10 @@ class ConvexError(Exception):
 def _render_data(data: Any) -> str:
     if isinstance(data, str):
         return data
-    from runtime.values.values import to_json  # local: values imports errors
-
     try:
         return json.dumps(to_json(data), separators=(",", ":"), ensure_ascii=False)
     except Exception:
         return repr(data)
-
-
-class ConvexValueError(ValueError):
-    """A Python object that is not a valid Convex value, or breaks a value limit."""
 
 
 class ArgumentValidationError(Exception):

@@ -25,7 +25,10 @@ import struct
 from typing import Any, Final, Self, cast
 
 from runtime import knobs
-from runtime.values.errors import ConvexValueError
+
+
+class ConvexValueError(ValueError):
+    """A Python object that is not a valid Convex value, or breaks a value limit."""
 
 
 class _Undefined:
