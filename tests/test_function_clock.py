@@ -118,7 +118,8 @@ def test_a_short_run_is_stopped_while_the_watchdog_waits_for_a_long_one() -> Non
         other.join()
 
 
-def test_the_bound_never_falls_below_the_clock_and_reads_it_once_in_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+def _count_clock_reads(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """From now on, one entry per read of the thread's CPU clock."""
     reads: list[float] = []
     thread_time = time.thread_time
 
@@ -126,9 +127,14 @@ def test_the_bound_never_falls_below_the_clock_and_reads_it_once_in_a_while(monk
         reads.append(0.0)
         return thread_time()
 
+    monkeypatch.setattr(time, "thread_time", counted)
+    return reads
+
+
+def test_the_bound_never_falls_below_the_clock_and_reads_it_once_in_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(knobs, "CPU_CLOCK_REUSE_S", 3600.0)
     function_time_bound()  # a fresh reading, reused from now on
-    monkeypatch.setattr(time, "thread_time", counted)
+    reads = _count_clock_reads(monkeypatch)
     for _ in range(100):
         sum(range(20_000))  # some CPU between the readings
         now = function_time()
@@ -140,20 +146,13 @@ def test_the_bound_never_falls_below_the_clock_and_reads_it_once_in_a_while(monk
 
 
 def test_a_run_is_timed_in_cpu_with_a_clock_read_only_past_enough(monkeypatch: pytest.MonkeyPatch) -> None:
-    reads: list[float] = []
-    thread_time = time.thread_time
-
-    def counted() -> float:
-        reads.append(0.0)
-        return thread_time()
-
+    monkeypatch.setattr(knobs, "CPU_CLOCK_REUSE_S", 3600.0)
+    function_time_bound()  # a fresh reading, reused from now on
+    reads = _count_clock_reads(monkeypatch)
     short = run_started()
-    monkeypatch.setattr(time, "thread_time", counted)
     assert cpu_seconds_since(short, 10.0) < 10.0
     assert reads == []  # its wall time answered: the CPU time is no more
-    monkeypatch.setattr(time, "thread_time", thread_time)
     waited = run_started()
     time.sleep(0.05)  # wall time, no CPU
-    monkeypatch.setattr(time, "thread_time", counted)
     assert cpu_seconds_since(waited, 0.01) < 0.01  # past 10 ms of wall time: the CPU clock says how little
     assert len(reads) == 1
