@@ -472,12 +472,15 @@ class SubscriptionManager:
 
     def _land(self, subscription: Subscription, ts: int, read_set: ReadSet | None) -> None:
         """A worker's result (kept already), read at ``ts``: it holds until the first later commit touching it."""
-        recent = self.database.recent_commits.between(ts, self.ts)
-        touched = [commit.ts for commit in recent if self._touches(commit, read_set)]
+        # Only the first and the last commit touching it matter, so each is sought from its end: a
+        # result that every commit touches (an inbox every message moves) costs two checks, not one per commit.
+        recent = list(self.database.recent_commits.between(ts, self.ts))
+        first = next((commit.ts for commit in recent if self._touches(commit, read_set)), None)
         self._abandon_move(subscription)
         subscription.result_ts = ts
-        if touched:
-            subscription.valid_until, subscription.needs_ts = min(touched), max(touched)
+        if first is not None:
+            last = next(commit.ts for commit in reversed(recent) if self._touches(commit, read_set))
+            subscription.valid_until, subscription.needs_ts = first, last
             self._stale.add(subscription)
         else:
             subscription.valid_until = None
