@@ -47,8 +47,8 @@ import psycopg
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.opencom_load import OpencomTarget, percentile, process_cpu, progress, run_phase  # noqa: E402
-from bench.versions import server_process  # noqa: E402
+from bench.opencom_load import OpencomTarget, percentile, progress, run_phase  # noqa: E402
+from bench.versions import process_tree_cpu, server_process  # noqa: E402
 from runtime.tokens.admin_key import read_admin_key  # noqa: E402
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -77,7 +77,7 @@ class ClusterTarget(OpencomTarget):
             await super().add_agents(len(self.agents) + 1)
 
     def cpu(self) -> float:
-        return sum(process_cpu(pid) for pid in self.pids)
+        return sum(process_tree_cpu(pid) for pid in self.pids)  # with their re-run worker processes
 
 
 async def start_servers(stack: AsyncExitStack, data: Path, count: int, url: str | None) -> tuple[list[str], list[int]]:
